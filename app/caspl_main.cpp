@@ -1,0 +1,54 @@
+// caspl: the headless front end. Builds a QCoreApplication (no display needed) and dispatches to sub-commands.
+#include "app/cli/cli.h"
+#include "core/runtime.h"
+#include "core/util/error.h"
+#include "core/version.h"
+
+#include <QCoreApplication>
+
+#include <cstdlib>
+#include <iostream>
+
+int main(int argc, char** argv) {
+    QCoreApplication qapp(argc, argv);
+    QCoreApplication::setApplicationName("caspl");
+    QCoreApplication::setApplicationVersion(CASPL_VERSION);
+
+    CLI::App app{"caspl: CLIP prompt learning and Cascade Prompt Learning (CasPL), headless", "caspl"};
+    app.set_version_flag("--version", [] {
+        caspl::initRuntime();
+        return std::string("caspl ") + CASPL_VERSION + " (" + caspl::runtimeDescription() + ")";
+    });
+    int threads = 0;
+    app.add_option("--threads", threads, "CPU threads for LibTorch (default: all cores; env CASPL_THREADS)")
+        ->envname("CASPL_THREADS")
+        ->check(CLI::NonNegativeNumber);
+    app.require_subcommand(1);
+    app.footer("Exit codes: 0 ok, 1 run failed, 2 usage error, 3 bad input, 130 interrupted.");
+
+    caspl::cli::Action action;
+    caspl::cli::addVersionCommand(app, &action);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return caspl::cli::kUsage;
+    }
+    caspl::initRuntime(threads);
+    try {
+        return action ? action() : caspl::cli::kUsage;
+    } catch (const caspl::Error& e) {
+        std::cerr << "caspl: error: " << e.what() << "\n";
+        return caspl::cli::kBadInput;
+    } catch (const std::exception& e) {
+        std::cerr << "caspl: failed: " << e.what() << "\n";
+        return caspl::cli::kRunFailed;
+    }
+}

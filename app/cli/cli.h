@@ -1,0 +1,25 @@
+#pragma once
+// The headless command line (`caspl`). Each tool registers its sub-command in its own file
+// (app/cli/cmd_<name>.cpp) through addXxxCommand(); main() wires them all up.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace caspl::cli {
+
+// Exit codes shared by every command (documented in the README).
+enum ExitCode : int {
+    kOk = 0,
+    kRunFailed = 1,    // the job started but failed (training diverged, out of memory, ...)
+    kUsage = 2,        // wrong command-line usage
+    kBadInput = 3,     // a file, preset or key is missing or malformed
+    kInterrupted = 130 // stopped by SIGINT/SIGTERM; a resumable checkpoint was left
+};
+
+// Each command sets this to the function that runs it once the command line has been parsed.
+using Action = std::function<int()>;
+
+void addVersionCommand(CLI::App& app, Action* action);
+
+}  // namespace caspl::cli

@@ -1,0 +1,63 @@
+#include "core/util/atomic_file.h"
+
+#include "core/util/error.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace caspl {
+
+namespace {
+void fsyncPath(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+std::string parentDir(const std::string& path) {
+    auto slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+}  // namespace
+
+void writeFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
+    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    try {
+        {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            if (!out) throw Error(path + ": cannot create temporary file " + tmp + ": " + std::strerror(errno));
+            write(out);
+            out.flush();
+            if (!out) throw Error(path + ": write failed (disk full?)");
+        }
+        fsyncPath(tmp);
+        if (std::rename(tmp.c_str(), path.c_str()) != 0)
+            throw Error(path + ": cannot replace file: " + std::strerror(errno));
+        fsyncPath(parentDir(path));
+    } catch (...) {
+        std::remove(tmp.c_str());
+        throw;
+    }
+}
+
+void writeFileAtomically(const std::string& path, const std::string& content) {
+    writeFileAtomically(path, [&](std::ostream& out) { out.write(content.data(), std::streamsize(content.size())); });
+}
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open file: " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace caspl

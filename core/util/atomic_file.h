@@ -1,0 +1,20 @@
+#pragma once
+// Writing a file so that a crash or a full disk never leaves a half-written file in place of a good one:
+// the bytes go to "<path>.tmp-<pid>", are flushed to disk, then renamed over <path> (rename is atomic on POSIX).
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace caspl {
+
+// Calls write(stream) on a temporary file next to `path`, then renames it to `path`. If write throws or the
+// stream fails, the temporary file is removed, `path` keeps its old contents and a caspl::Error is thrown.
+void writeFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+// Convenience: the whole content at once.
+void writeFileAtomically(const std::string& path, const std::string& content);
+
+// Reads a whole file; throws caspl::Error naming the path when it cannot.
+std::string readFile(const std::string& path);
+
+}  // namespace caspl
