@@ -1,0 +1,195 @@
+#include "core/clip/clip_model.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cmath>
+
+namespace caspl {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, bool causal) {
+#if TORCH_VERSION_MAJOR >= 2
+    return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/causal);
+#else
+    const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+    auto scores = torch::matmul(q * scale, k.transpose(-2, -1));
+    if (causal) {
+        const auto L = q.size(-2);
+        auto mask = torch::ones({L, L}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).triu(1);
+        scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+    }
+    auto p = scores.to(torch::kFloat32).softmax(-1).to(q.scalar_type());
+    return torch::matmul(p, v);
+#endif
+}
+
+ClipLayerNormImpl::ClipLayerNormImpl(int64_t width) {
+    weight = register_parameter("weight", torch::ones({width}));
+    bias = register_parameter("bias", torch::zeros({width}));
+}
+
+torch::Tensor ClipLayerNormImpl::forward(const torch::Tensor& x) {
+    auto y = F::layer_norm(x.to(torch::kFloat32),
+                           F::LayerNormFuncOptions({weight.size(0)}).weight(weight.to(torch::kFloat32)).bias(bias.to(torch::kFloat32)).eps(1e-5));
+    return y.to(x.scalar_type());
+}
+
+ClipAttentionImpl::ClipAttentionImpl(int64_t width, int64_t heads_) : heads(heads_) {
+    in_proj_weight = register_parameter("in_proj_weight", torch::empty({3 * width, width}));
+    in_proj_bias = register_parameter("in_proj_bias", torch::zeros({3 * width}));
+    out_proj = register_module("out_proj", torch::nn::Linear(width, width));
+}
+
+torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, bool causal) {
+    const auto N = x.size(0), L = x.size(1), D = x.size(2);
+    const auto hd = D / heads;
+    auto qkv = F::linear(x, in_proj_weight, in_proj_bias).view({N, L, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+    auto out = attention(qkv[0], qkv[1], qkv[2], causal);  // [N, H, L, hd]
+    out = out.transpose(1, 2).reshape({N, L, D});
+    return out_proj(out);
+}
+
+ClipMlpImpl::ClipMlpImpl(int64_t width) {
+    c_fc = register_module("c_fc", torch::nn::Linear(width, 4 * width));
+    c_proj = register_module("c_proj", torch::nn::Linear(4 * width, width));
+}
+
+torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
+    auto h = c_fc(x);
+    h = h * torch::sigmoid(1.702 * h);  // QuickGELU
+    return c_proj(h);
+}
+
+ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t heads) {
+    attn = register_module("attn", ClipAttention(width, heads));
+    ln_1 = register_module("ln_1", ClipLayerNorm(width));
+    mlp = register_module("mlp", ClipMlp(width));
+    ln_2 = register_module("ln_2", ClipLayerNorm(width));
+}
+
+torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal) {
+    auto y = x + attn(ln_1(x), causal);
+    return y + mlp(ln_2(y));
+}
+
+bool DeepPrompts::empty() const {
+    for (std::size_t i = 1; i < layers.size(); ++i)
+        if (layers[i].defined()) return false;
+    return true;
+}
+
+TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads) : width(width_), layers(layers_) {
+    resblocks = register_module("resblocks", torch::nn::ModuleList());
+    for (int64_t i = 0; i < layers; ++i) resblocks->push_back(ResidualAttentionBlock(width, heads));
+}
+
+namespace {
+// Expands [n, D] prompt tokens to [N, n, D] in the hidden state's dtype.
+torch::Tensor batchTokens(const torch::Tensor& tokens, const torch::Tensor& like) {
+    auto t = tokens.to(like.scalar_type());
+    if (t.dim() == 2) t = t.unsqueeze(0).expand({like.size(0), t.size(0), t.size(1)});
+    return t;
+}
+}  // namespace
+
+torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, bool isText, const DeepPrompts* prompts,
+                                       ClipTrace* trace, const std::string& tracePrefix) {
+    for (int64_t i = 0; i < layers; ++i) {
+        if (prompts && i >= 1 && std::size_t(i) < prompts->layers.size() && prompts->layers[std::size_t(i)].defined()) {
+            auto tokens = batchTokens(prompts->layers[std::size_t(i)], x);
+            const auto n = tokens.size(1);
+            if (isText) {
+                const auto off = prompts->textOffset;
+                x = torch::cat({x.narrow(1, 0, off), tokens, x.narrow(1, off + n, x.size(1) - off - n)}, 1);
+            } else {
+                x = torch::cat({x.narrow(1, 0, x.size(1) - n), tokens}, 1);
+            }
+        }
+        x = resblocks[std::size_t(i)]->as<ResidualAttentionBlock>()->forward(x, causal);
+        if (trace && i == 0) (*trace)[tracePrefix + "block0_out"] = x;
+    }
+    if (trace) (*trace)[tracePrefix + "transformer_out"] = x;
+    return x;
+}
+
+VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& cfg) {
+    const int64_t w = cfg.visionWidth;
+    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, w, cfg.patchSize).stride(cfg.patchSize).bias(false)));
+    class_embedding = register_parameter("class_embedding", torch::zeros({w}));
+    positional_embedding = register_parameter("positional_embedding", torch::zeros({cfg.visionTokens(), w}));
+    ln_pre = register_module("ln_pre", ClipLayerNorm(w));
+    transformer = register_module("transformer", Transformer(w, cfg.visionLayers, cfg.visionHeads));
+    ln_post = register_module("ln_post", ClipLayerNorm(w));
+    proj = register_parameter("proj", torch::zeros({w, cfg.embedDim}));
+}
+
+torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& pixels, const torch::Tensor& appended,
+                                             const DeepPrompts* prompts, ClipTrace* trace) {
+    auto x = conv1(pixels.to(conv1->weight.scalar_type()));  // [N, W, g, g]
+    if (trace) (*trace)["vision_conv1_out"] = x;
+    const auto N = x.size(0), W = x.size(1);
+    x = x.reshape({N, W, -1}).permute({0, 2, 1});  // [N, g*g, W]
+    auto cls = class_embedding.to(x.scalar_type()).view({1, 1, W}).expand({N, 1, W});
+    x = torch::cat({cls, x}, 1) + positional_embedding.to(x.scalar_type());
+    if (appended.defined()) x = torch::cat({x, batchTokens(appended, x)}, 1);
+    x = ln_pre(x);
+    if (trace) (*trace)["vision_ln_pre_out"] = x;
+    x = transformer(x, /*causal=*/false, /*isText=*/false, prompts, trace, "vision_");
+    x = ln_post(x.select(1, 0));
+    if (trace) (*trace)["vision_ln_post_out"] = x;
+    return torch::matmul(x, proj.to(x.scalar_type()));
+}
+
+ClipModelImpl::ClipModelImpl(const ClipConfig& cfg) : cfg_(cfg) {
+    cfg.validate("CLIP model");
+    transformer = register_module("transformer", Transformer(cfg.textWidth, cfg.textLayers, cfg.textHeads));
+    visual = register_module("visual", VisionTransformer(cfg));
+    token_embedding = register_module("token_embedding", torch::nn::Embedding(cfg.vocabSize, cfg.textWidth));
+    positional_embedding = register_parameter("positional_embedding", torch::zeros({cfg.contextLength, cfg.textWidth}));
+    ln_final = register_module("ln_final", ClipLayerNorm(cfg.textWidth));
+    text_projection = register_parameter("text_projection", torch::zeros({cfg.textWidth, cfg.embedDim}));
+    logit_scale = register_parameter("logit_scale", torch::full({}, std::log(1.0 / 0.07)));
+}
+
+torch::Tensor ClipModelImpl::encodeImage(const torch::Tensor& pixels, ClipTrace* trace) {
+    auto f = visual->forward(pixels, torch::Tensor(), nullptr, trace);
+    if (trace) (*trace)["image_features"] = f;
+    return f;
+}
+
+torch::Tensor ClipModelImpl::embedTokens(const torch::Tensor& tokens) { return token_embedding(tokens); }
+
+torch::Tensor ClipModelImpl::encodeText(const torch::Tensor& tokens, ClipTrace* trace) {
+    return encodeTextEmbeddings(embedTokens(tokens), tokens.argmax(-1), nullptr, trace);
+}
+
+torch::Tensor ClipModelImpl::encodeTextEmbeddings(const torch::Tensor& embeddings, const torch::Tensor& eotIndex,
+                                                  const DeepPrompts* prompts, ClipTrace* trace) {
+    auto dtype = text_projection.scalar_type();
+    auto x = embeddings.to(dtype) + positional_embedding.to(dtype);
+    if (trace) (*trace)["text_embeddings"] = x;
+    x = transformer(x, /*causal=*/true, /*isText=*/true, prompts, trace, "text_");
+    x = ln_final(x);
+    if (trace) (*trace)["text_ln_final_out"] = x;
+    auto rows = torch::arange(x.size(0), torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    auto pooled = x.index({rows, eotIndex.to(x.device()).to(torch::kLong)});
+    auto g = torch::matmul(pooled, text_projection);
+    if (trace) (*trace)["text_features"] = g;
+    return g;
+}
+
+torch::Tensor ClipModelImpl::logitScaleExp() { return logit_scale.exp(); }
+
+torch::Tensor ClipModelImpl::logits(const torch::Tensor& imageFeatures, const torch::Tensor& textFeatures) {
+    auto f = imageFeatures / imageFeatures.norm(2, -1, true);
+    auto g = textFeatures / textFeatures.norm(2, -1, true);
+    return logitScaleExp().to(f.scalar_type()) * torch::matmul(f, g.to(f.scalar_type()).t());
+}
+
+void ClipModelImpl::freeze() {
+    for (auto& p : parameters()) p.set_requires_grad(false);
+}
+
+}  // namespace caspl
