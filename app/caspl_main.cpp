@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
 
     caspl::cli::Action action;
     caspl::cli::addVersionCommand(app, &action);
+    caspl::cli::addSplitCommand(app, &action);
 
     try {
         app.parse(argc, argv);

@@ -21,5 +21,6 @@ enum ExitCode : int {
 using Action = std::function<int()>;
 
 void addVersionCommand(CLI::App& app, Action* action);
+void addSplitCommand(CLI::App& app, Action* action);
 
 }  // namespace caspl::cli
