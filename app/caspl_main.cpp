@@ -28,7 +28,12 @@ int main(int argc, char** argv) {
 
     caspl::cli::Action action;
     caspl::cli::addVersionCommand(app, &action);
+    caspl::cli::addTokenizeCommand(app, &action);
+    caspl::cli::addInfoCommand(app, &action);
+    caspl::cli::addEncodeCommand(app, &action);
+    caspl::cli::addDebugStepCommand(app, &action);
     caspl::cli::addSplitCommand(app, &action);
+    caspl::cli::addDatasetsCommand(app, &action);
 
     try {
         app.parse(argc, argv);

@@ -21,6 +21,11 @@ enum ExitCode : int {
 using Action = std::function<int()>;
 
 void addVersionCommand(CLI::App& app, Action* action);
+void addTokenizeCommand(CLI::App& app, Action* action);
+void addInfoCommand(CLI::App& app, Action* action);
+void addEncodeCommand(CLI::App& app, Action* action);
+void addDebugStepCommand(CLI::App& app, Action* action);
 void addSplitCommand(CLI::App& app, Action* action);
+void addDatasetsCommand(CLI::App& app, Action* action);
 
 }  // namespace caspl::cli

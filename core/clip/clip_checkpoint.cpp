@@ -296,7 +296,9 @@ void loadStateDict(ClipModel& model, const TensorMap& stateDict, const std::stri
         auto it = stateDict.find(p.key());
         if (it == stateDict.end())
             throw Error(source + ": missing key '" + p.key() + "' (expected shape " + shapeToString(p.value().sizes().vec()) + ")");
-        const auto& src = it->second;
+        auto src = it->second;
+        // Some exports store the scalar logit_scale as [1]; it is the same value.
+        if (p.key() == "logit_scale" && src.numel() == 1) src = src.reshape({});
         if (src.sizes() != p.value().sizes())
             throw Error(source + ": key '" + p.key() + "': expected shape " + shapeToString(p.value().sizes().vec()) +
                         ", found " + shapeToString(src.sizes().vec()));

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace caspl {
@@ -76,8 +77,16 @@ torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool c
 
 bool DeepPrompts::empty() const {
     for (std::size_t i = 1; i < layers.size(); ++i)
-        if (layers[i].defined()) return false;
+        if (!layers[i].empty()) return false;
     return true;
+}
+
+DeepPrompts DeepPrompts::single(const std::vector<torch::Tensor>& perLayer, int64_t offset) {
+    DeepPrompts d;
+    d.layers.resize(perLayer.size());
+    for (std::size_t i = 1; i < perLayer.size(); ++i)
+        if (perLayer[i].defined()) d.layers[i].push_back({offset, perLayer[i]});
+    return d;
 }
 
 TransformerImpl::TransformerImpl(int64_t width_, int64_t layers_, int64_t heads) : width(width_), layers(layers_) {
@@ -94,18 +103,26 @@ torch::Tensor batchTokens(const torch::Tensor& tokens, const torch::Tensor& like
 }
 }  // namespace
 
-torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, bool isText, const DeepPrompts* prompts,
-                                       ClipTrace* trace, const std::string& tracePrefix) {
+torch::Tensor TransformerImpl::forward(torch::Tensor x, bool causal, const DeepPrompts* prompts, ClipTrace* trace,
+                                       const std::string& tracePrefix) {
     for (int64_t i = 0; i < layers; ++i) {
-        if (prompts && i >= 1 && std::size_t(i) < prompts->layers.size() && prompts->layers[std::size_t(i)].defined()) {
-            auto tokens = batchTokens(prompts->layers[std::size_t(i)], x);
-            const auto n = tokens.size(1);
-            if (isText) {
-                const auto off = prompts->textOffset;
-                x = torch::cat({x.narrow(1, 0, off), tokens, x.narrow(1, off + n, x.size(1) - off - n)}, 1);
-            } else {
-                x = torch::cat({x.narrow(1, 0, x.size(1) - n), tokens}, 1);
+        if (prompts && i >= 1 && std::size_t(i) < prompts->layers.size() && !prompts->layers[std::size_t(i)].empty()) {
+            // Overwrite the insertion ranges, keeping every other position's hidden state.
+            auto ins = prompts->layers[std::size_t(i)];
+            std::sort(ins.begin(), ins.end(), [](const PromptInsertion& a, const PromptInsertion& b) { return a.offset < b.offset; });
+            std::vector<torch::Tensor> pieces;
+            int64_t pos = 0;
+            for (const auto& in : ins) {
+                auto tokens = batchTokens(in.tokens, x);
+                const auto n = tokens.size(1);
+                TORCH_CHECK(in.offset >= pos && in.offset + n <= x.size(1), "prompt insertion [", in.offset, ", ",
+                            in.offset + n, ") overlaps another or leaves the sequence of ", x.size(1), " tokens");
+                if (in.offset > pos) pieces.push_back(x.narrow(1, pos, in.offset - pos));
+                pieces.push_back(tokens);
+                pos = in.offset + n;
             }
+            if (pos < x.size(1)) pieces.push_back(x.narrow(1, pos, x.size(1) - pos));
+            x = torch::cat(pieces, 1);
         }
         x = resblocks[std::size_t(i)]->as<ResidualAttentionBlock>()->forward(x, causal);
         if (trace && i == 0) (*trace)[tracePrefix + "block0_out"] = x;
@@ -136,7 +153,7 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& pixels, const 
     if (appended.defined()) x = torch::cat({x, batchTokens(appended, x)}, 1);
     x = ln_pre(x);
     if (trace) (*trace)["vision_ln_pre_out"] = x;
-    x = transformer(x, /*causal=*/false, /*isText=*/false, prompts, trace, "vision_");
+    x = transformer(x, /*causal=*/false, prompts, trace, "vision_");
     x = ln_post(x.select(1, 0));
     if (trace) (*trace)["vision_ln_post_out"] = x;
     return torch::matmul(x, proj.to(x.scalar_type()));
@@ -170,7 +187,7 @@ torch::Tensor ClipModelImpl::encodeTextEmbeddings(const torch::Tensor& embedding
     auto dtype = text_projection.scalar_type();
     auto x = embeddings.to(dtype) + positional_embedding.to(dtype);
     if (trace) (*trace)["text_embeddings"] = x;
-    x = transformer(x, /*causal=*/true, /*isText=*/true, prompts, trace, "text_");
+    x = transformer(x, /*causal=*/true, prompts, trace, "text_");
     x = ln_final(x);
     if (trace) (*trace)["text_ln_final_out"] = x;
     auto rows = torch::arange(x.size(0), torch::TensorOptions().dtype(torch::kLong).device(x.device()));

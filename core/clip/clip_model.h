@@ -68,15 +68,21 @@ public:
 };
 TORCH_MODULE(ResidualAttentionBlock);
 
-// Deep prompts (spec §2.2): tokens placed into the hidden state before chosen blocks.
-//   layers[i] (i >= 1): [n, D] or [N, n, D] placed before block i; undefined (or i >= size) = no replacement.
-//   Text tower: the tokens overwrite positions [textOffset, textOffset + n).
-//   Vision tower: the tokens replace the LAST n tokens of the sequence.
+// Deep prompts (spec §2.2): token groups written into the hidden state before chosen blocks.
+//   layers[i] (i >= 1): the insertions made before block i; an empty list (or i >= size) = no replacement.
+//   Each insertion overwrites positions [offset, offset + n) with its tokens ([n, D], or [N, n, D] per sample);
+//   every other position keeps its hidden state. Text prompts sit after SOS (offset 1, ...); vision prompts sit
+//   after the class and patch tokens (offset 1 + grid^2, ...).
 // layers[0] is ignored by the transformer: layer-0 prompts go in through the embeddings (text) or
 // VisionTransformer's `appended` argument (vision).
+struct PromptInsertion {
+    int64_t offset = 0;
+    torch::Tensor tokens;
+};
 struct DeepPrompts {
-    std::vector<torch::Tensor> layers;
-    int64_t textOffset = 1;
+    std::vector<std::vector<PromptInsertion>> layers;
+    // Convenience: one group of `n` tokens at `offset` in every layer 1..size-1 of `perLayer` (undefined = none).
+    static DeepPrompts single(const std::vector<torch::Tensor>& perLayer, int64_t offset);
     bool empty() const;
 };
 
@@ -84,7 +90,7 @@ class TransformerImpl : public torch::nn::Module {
 public:
     TransformerImpl(int64_t width, int64_t layers, int64_t heads);
     // `tracePrefix` names intermediates in `trace`: <prefix>block0_out and <prefix>transformer_out.
-    torch::Tensor forward(torch::Tensor x, bool causal, bool isText, const DeepPrompts* prompts = nullptr,
+    torch::Tensor forward(torch::Tensor x, bool causal, const DeepPrompts* prompts = nullptr,
                           ClipTrace* trace = nullptr, const std::string& tracePrefix = "");
     torch::nn::ModuleList resblocks{nullptr};
     int64_t width, layers;

@@ -251,16 +251,14 @@ private Q_SLOTS:
         auto base = model->visual->forward(px, appended, nullptr);
         auto same = model->visual->forward(px, appended, &none);
         QVERIFY(torch::equal(base, same));
-        DeepPrompts deep;
-        deep.layers = {torch::Tensor(), torch::randn({3, 128})};
+        auto deep = DeepPrompts::single({torch::Tensor(), torch::randn({3, 128})}, 17);
         auto diff = model->visual->forward(px, appended, &deep);
         QVERIFY(maxAbsDiff(base, diff) > 1e-4);
 
         // Text deep prompts overwrite positions [offset, offset+n) before block 1.
         auto tokens = golden_.at("prompted_tokens");
         auto emb = model->embedTokens(tokens);
-        DeepPrompts tdeep;
-        tdeep.layers = {torch::Tensor(), torch::randn({4, 32})};
+        auto tdeep = DeepPrompts::single({torch::Tensor(), torch::randn({4, 32})}, 1);
         auto t0 = model->encodeTextEmbeddings(emb, tokens.argmax(-1));
         auto t1 = model->encodeTextEmbeddings(emb, tokens.argmax(-1), &tdeep);
         QVERIFY(maxAbsDiff(t0, t1) > 1e-4);

@@ -1,0 +1,278 @@
+#include "core/train/trainer.h"
+
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace caspl {
+
+namespace fs = std::filesystem;
+
+void PromptSgd::step(TensorMap& params, double lr) {
+    torch::NoGradGuard g;
+    for (auto& [name, p] : params) {
+        if (!p.grad().defined()) continue;
+        auto d = p.grad();
+        if (wd_ != 0) d = d + wd_ * p;
+        auto it = buf_.find(name);
+        if (momentum_ != 0) {
+            if (it == buf_.end()) it = buf_.emplace(name, d.detach().clone()).first;
+            else it->second.mul_(momentum_).add_(d);
+            d = it->second;
+        }
+        p.sub_(lr * d);
+    }
+}
+
+torch::Tensor batchPixels(const Batch& batch, torch::Device device) {
+    const int64_t R = batch.imageSize;
+    auto t = torch::from_blob(const_cast<float*>(batch.pixels.data()), {batch.size(), 3, R, R}, torch::kFloat32);
+    return device.is_cpu() ? t.clone() : t.to(device);
+}
+
+namespace {
+
+std::string ckptBase(const std::string& dir, const std::string& phase) { return (fs::path(dir) / (phase + ".checkpoint")).string(); }
+
+struct CheckpointState {
+    int epoch = 0;            // epochs fully done
+    int64_t batchesDone = 0;  // batches done in epoch `epoch` (0 when it ended cleanly)
+    double lastEpochLoss = 0;
+    int64_t skipped = 0;
+};
+
+void saveCheckpoint(const std::string& dir, const std::string& phase, PromptedClip& model, PromptSgd& sgd,
+                    const TensorMap& gpaSum, const CheckpointState& st) {
+    fs::create_directories(dir);
+    TensorMap t;
+    for (auto& [k, v] : model.trainable()) t["prompt." + k] = v;
+    for (auto& [k, v] : sgd.buffers()) t["momentum." + k] = v;
+    for (auto& [k, v] : gpaSum) t["gpa." + k] = v;
+    const std::string base = ckptBase(dir, phase);
+    // Tensors first, then the JSON that points at a complete epoch: a crash between them leaves the previous JSON,
+    // whose epoch the tensor file then exceeds by at most one — resume checks the stamp in both.
+    const std::string stamp = std::to_string(st.epoch) + ":" + std::to_string(st.batchesDone);
+    saveSafetensors(base + ".safetensors", t, {{"stamp", stamp}, {"phase", phase}});
+    nlohmann::json j{{"phase", phase},          {"epoch", st.epoch},          {"batches_done", st.batchesDone},
+                     {"stamp", stamp},          {"last_epoch_loss", st.lastEpochLoss},
+                     {"skipped_images", st.skipped}, {"method", model.config().describe()}};
+    writeFileAtomically(base + ".json", j.dump(2));
+}
+
+bool loadCheckpoint(const std::string& dir, const std::string& phase, PromptedClip& model, PromptSgd& sgd, TensorMap& gpaSum,
+                    CheckpointState& st) {
+    const std::string base = ckptBase(dir, phase);
+    if (!fs::exists(base + ".json")) return false;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(readFile(base + ".json"));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(base + ".json: corrupt checkpoint description: " + e.what());
+    }
+    std::map<std::string, std::string> meta;
+    TensorMap t = loadSafetensors(base + ".safetensors", &meta);
+    if (meta["stamp"] != j.value("stamp", ""))
+        throw Error(base + ".safetensors: does not match " + base + ".json (stamp " + meta["stamp"] + " vs " +
+                    j.value("stamp", "") + "); the run was interrupted while saving: delete both to restart the phase");
+    if (j.value("method", "") != model.config().describe())
+        throw Error(base + ".json: checkpoint of '" + j.value("method", "") + "', but this run is '" + model.config().describe() + "'");
+    TensorMap prompts;
+    for (auto& [k, v] : t) {
+        if (k.rfind("prompt.", 0) == 0) prompts[k.substr(7)] = v;
+        else if (k.rfind("momentum.", 0) == 0) sgd.buffers()[k.substr(9)] = v.to(model.device());
+        else if (k.rfind("gpa.", 0) == 0) gpaSum[k.substr(4)] = v.to(model.device());
+    }
+    TensorMap trainableOnly;
+    for (auto& [k, v] : prompts) trainableOnly[k] = v;
+    model.loadPrompts(trainableOnly, base + ".safetensors", false);
+    for (auto& [k, v] : model.trainable())
+        if (!prompts.count(k)) throw Error(base + ".safetensors: missing prompt '" + k + "'");
+    st.epoch = j.value("epoch", 0);
+    st.batchesDone = j.value("batches_done", int64_t(0));
+    st.lastEpochLoss = j.value("last_epoch_loss", 0.0);
+    st.skipped = j.value("skipped_images", int64_t(0));
+    return true;
+}
+
+}  // namespace
+
+bool hasCheckpoint(const std::string& dir, const std::string& phase) {
+    return !dir.empty() && fs::exists(ckptBase(dir, phase) + ".json");
+}
+
+TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOptions& o, EventSink& sink, const StopToken& stop) {
+    o.schedule.validate();
+    if (model.trainable().empty()) throw Error("nothing to train: " + model.config().describe() + " has no learnable prompts");
+    const int E = o.schedule.maxEpoch;
+    TrainResult result;
+    PromptSgd sgd(o.momentum, o.weightDecay);
+    TensorMap gpaSum;
+    CheckpointState st;
+    if (!o.checkpointDir.empty() && loadCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, st)) {
+        result.resumed = true;
+        result.resumedFromEpoch = st.epoch;
+        sink.log(LogLevel::Info, o.phase + ": resuming after epoch " + std::to_string(st.epoch) +
+                                     (st.batchesDone ? " and " + std::to_string(st.batchesDone) + " batches of the next" : ""));
+    }
+    {
+        std::string names;
+        for (const auto& [k, v] : model.trainable()) names += "\n  " + k + " " + shapeToString(v.sizes().vec());
+        sink.log(LogLevel::Info, o.phase + ": " + model.config().describe() + "; " + std::to_string(model.trainable().size()) +
+                                     " trainable tensors, " + std::to_string(model.trainableCount()) + " values:" + names);
+    }
+    const std::vector<double> gpaW = o.gpa ? gpaWeights(E, o.gpaMean, o.gpaStd) : std::vector<double>{};
+    const int64_t perEpoch = loader.nominalBatches();
+    const int64_t totalSteps = perEpoch * E;
+    const auto t0 = std::chrono::steady_clock::now();
+    int64_t stepsAtStart = st.epoch * perEpoch + st.batchesDone;
+    const auto device = model.device();
+    result.skippedImages = st.skipped;
+    result.finalLoss = st.lastEpochLoss;
+
+    Batch batch;
+    for (int epoch = st.epoch; epoch < E; ++epoch) {
+        const double lr = o.schedule.lrAt(epoch);
+        if (o.beforeEpoch) o.beforeEpoch(epoch);
+        loader.start(uint64_t(epoch));
+        int64_t b = 0;
+        double lossSum = 0;
+        int64_t lossCount = 0;
+        const int64_t skipBatches = epoch == st.epoch ? st.batchesDone : 0;
+        while (loader.next(batch)) {
+            result.skippedImages += int64_t(batch.skipped.size());
+            for (const auto& s : batch.skipped) sink.log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
+            if (b < skipBatches) {  // resuming inside an epoch: these batches were trained before the stop
+                ++b;
+                continue;
+            }
+            auto px = batchPixels(batch, device);
+            auto labels = torch::from_blob(batch.labels.data(), {batch.size()}, torch::kInt64).clone().to(device);
+            for (auto& [k, p] : model.trainable())
+                if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+            auto idx = torch::from_blob(batch.indices.data(), {batch.size()}, torch::kInt64).clone();
+            auto out = model.trainForward(px, labels, idx);
+            const double loss = out.loss.item<double>();
+            if (!std::isfinite(loss))
+                throw Error(o.phase + ": the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
+                            std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                            "; lower the learning rate or use fp32 precision, then resume");
+            out.loss.backward();
+            sgd.step(model.trainable(), lr);
+            ++b;
+            ++result.steps;
+            lossSum += loss;
+            ++lossCount;
+            const int64_t done = epoch * perEpoch + b;
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            ProgressEvent pe{o.run, o.phase, epoch + 1, E, done, totalSteps, elapsed, -1};
+            const int64_t doneHere = done - stepsAtStart;
+            if (doneHere > 0) pe.etaSeconds = elapsed / double(doneHere) * double(totalSteps - done);
+            sink.progress(pe);
+            if (o.metricEvery <= 1 || b % o.metricEvery == 0 || b == perEpoch) {
+                MetricEvent me{o.run, o.phase, epoch + 1, done, {{"loss", loss}, {"lr", lr}}};
+                for (const auto& [k, v] : out.values)
+                    if (k.rfind("loss.", 0) == 0 && k != "loss.total" && v.numel() == 1) me.values[k] = v.item<double>();
+                sink.metric(me);
+            }
+            if (stop.requested()) {
+                if (!o.checkpointDir.empty())
+                    saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch, b, result.finalLoss, result.skippedImages});
+                loader.stop();
+                throw Interrupted{o.phase + " epoch " + std::to_string(epoch + 1) + " batch " + std::to_string(b)};
+            }
+        }
+        if (stop.requested()) {
+            if (!o.checkpointDir.empty())
+                saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch, b, result.finalLoss, result.skippedImages});
+            throw Interrupted{o.phase + " epoch " + std::to_string(epoch + 1)};
+        }
+        if (lossCount) result.finalLoss = lossSum / double(lossCount);
+        if (o.gpa) {
+            torch::NoGradGuard g;
+            const double w = gpaW[std::size_t(epoch)];
+            for (auto& [k, p] : model.trainable()) {
+                auto it = gpaSum.find(k);
+                if (it == gpaSum.end()) gpaSum[k] = p.detach() * w;
+                else it->second.add_(p.detach() * w);
+            }
+        }
+        result.epochs = epoch + 1;
+        if (!o.checkpointDir.empty())
+            saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch + 1, 0, result.finalLoss, result.skippedImages});
+        sink.log(LogLevel::Info, o.phase + ": epoch " + std::to_string(epoch + 1) + "/" + std::to_string(E) + " mean loss " +
+                                     std::to_string(result.finalLoss) + ", lr " + std::to_string(lr));
+    }
+    result.epochs = E;
+    if (o.gpa && !gpaSum.empty()) {
+        // The aggregated prompts replace the last ones (spec §3.6).
+        torch::NoGradGuard g;
+        for (auto& [k, p] : model.trainable()) p.copy_(gpaSum.at(k));
+    }
+    return result;
+}
+
+torch::Tensor computeTeacherFeatures(ClipModel& teacher, const std::vector<Datum>& items, const LoaderOptions& studentLoader,
+                                     int epoch, int batchSize, const StopToken* stop) {
+    torch::NoGradGuard g;
+    LoaderOptions lo = studentLoader;
+    lo.shuffle = false;  // order does not change an item's crop; sequential reads are kinder to the disk
+    lo.dropLast = false;
+    lo.batchSize = batchSize;
+    lo.onSkip = nullptr;
+    if (stop) lo.cancel = stop->flag();
+    ImageLoader loader(items, lo);
+    const auto dev = teacher->positional_embedding.device();
+    torch::Tensor out = torch::zeros({int64_t(items.size()), teacher->config().embedDim}, torch::TensorOptions().device(dev));
+    loader.start(uint64_t(epoch));
+    Batch batch;
+    while (loader.next(batch)) {
+        auto f = teacher->encodeImage(batchPixels(batch, dev)).to(torch::kFloat32);
+        auto idx = torch::from_blob(batch.indices.data(), {batch.size()}, torch::kInt64).clone().to(dev);
+        out.index_copy_(0, idx, f);
+    }
+    if (stop && stop->requested()) throw Interrupted{"teacher cache"};
+    return out;
+}
+
+EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* sink, const StopToken* stop,
+                           const std::string& run, const std::string& phase) {
+    torch::NoGradGuard g;
+    EvalResult r;
+    torch::Tensor text;
+    if (!model.textDependsOnImage()) text = model.normalizedTextFeatures();
+    loader.start(0);
+    Batch batch;
+    const int64_t steps = loader.nominalBatches();
+    int64_t b = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (loader.next(batch)) {
+        r.skipped += int64_t(batch.skipped.size());
+        if (sink)
+            for (const auto& s : batch.skipped) sink->log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
+        auto px = batchPixels(batch, model.device());
+        auto logits = model.evalLogits(px, text);
+        auto pred = logits.argmax(-1).to(torch::kCPU);
+        auto labels = torch::from_blob(batch.labels.data(), {batch.size()}, torch::kInt64);
+        r.correct += pred.eq(labels).sum().item<int64_t>();
+        r.total += batch.size();
+        ++b;
+        if (sink) {
+            const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            sink->progress({run, phase, 1, 1, b, steps, el, b ? el / double(b) * double(std::max<int64_t>(0, steps - b)) : -1});
+        }
+        if (stop && stop->requested()) {
+            loader.stop();
+            throw Interrupted{phase};
+        }
+    }
+    return r;
+}
+
+}  // namespace caspl
