@@ -1,5 +1,6 @@
 // caspl: the headless front end. Builds a QCoreApplication (no display needed) and dispatches to sub-commands.
 #include "app/cli/cli.h"
+#include "core/engine/events.h"
 #include "core/runtime.h"
 #include "core/util/error.h"
 #include "core/version.h"
@@ -32,8 +33,11 @@ int main(int argc, char** argv) {
     caspl::cli::addInfoCommand(app, &action);
     caspl::cli::addEncodeCommand(app, &action);
     caspl::cli::addDebugStepCommand(app, &action);
+    caspl::cli::addRunCommands(app, &action);
+    caspl::cli::addBenchCommand(app, &action);
     caspl::cli::addSplitCommand(app, &action);
     caspl::cli::addDatasetsCommand(app, &action);
+    caspl::cli::addPresetsCommands(app, &action);
 
     try {
         app.parse(argc, argv);
@@ -50,6 +54,9 @@ int main(int argc, char** argv) {
     caspl::initRuntime(threads);
     try {
         return action ? action() : caspl::cli::kUsage;
+    } catch (const caspl::Interrupted& e) {
+        std::cerr << "caspl: interrupted during " << e.where << "\n";
+        return caspl::cli::kInterrupted;
     } catch (const caspl::Error& e) {
         std::cerr << "caspl: error: " << e.what() << "\n";
         return caspl::cli::kBadInput;

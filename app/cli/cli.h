@@ -25,7 +25,11 @@ void addTokenizeCommand(CLI::App& app, Action* action);
 void addInfoCommand(CLI::App& app, Action* action);
 void addEncodeCommand(CLI::App& app, Action* action);
 void addDebugStepCommand(CLI::App& app, Action* action);
+void addRunCommands(CLI::App& app, Action* action);
+void addBenchCommand(CLI::App& app, Action* action);
 void addSplitCommand(CLI::App& app, Action* action);
 void addDatasetsCommand(CLI::App& app, Action* action);
+// `caspl presets list|show|keys` and `caspl validate` (app/cli/cmd_presets.cpp).
+void addPresetsCommands(CLI::App& app, Action* action);
 
 }  // namespace caspl::cli

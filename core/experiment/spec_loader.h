@@ -1,0 +1,90 @@
+#pragma once
+// Loading an experiment the way Dassl researchers layer configs: dataset file -> method file -> experiment file ->
+// command-line overrides, later wins.
+//
+//   extends: [../datasets/oxford_pets.yaml, ../methods/promptsrc.yaml]   # paths relative to this file
+//
+// Each file listed under `extends` is loaded (with its own extends, recursively), the files are merged in order,
+// then the file itself on top: maps merge key by key, a scalar or a list replaces the earlier value, an empty
+// section (`train:` alone) changes nothing. A file may be
+// reached twice (a diamond); reaching a file from itself is an error (a cycle). `name`, `description`, `source`
+// and `abstract` belong to the file that says them and are not inherited. Overrides `--set key.sub=value` come
+// last; the value is YAML (`--set data.seeds=[1,2]`, `--set method.ctx_init=""`).
+//
+// Everything is checked before anything runs, and every problem is reported at once, each as
+// "<file>:<line>:<column>: <key>: <what was expected>" (1-based; overrides: "--set <arg>: ..."):
+//   YAML syntax errors (yaml-cpp's position), unknown keys (with the nearest valid key: "did you mean 'lr'?"),
+//   wrong types ("expected an integer, got 'abc'"), values out of range or not among the choices, duplicate keys,
+//   missing extends files (at the referencing file's line), extends cycles, and the combinations that cannot run
+//   (method layout rules of MethodConfig::validate, protocol rules, fp16 on CPU, ...).
+#include "core/experiment/experiment_spec.h"
+#include "core/util/error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace caspl {
+
+// A position in a file, 1-based; line 0: no position (a default, or a command-line override).
+struct SpecLocation {
+    std::string file;  // a path, or "--set key=value" for an override
+    int line = 0;
+    int column = 0;
+    std::string str() const;  // "file:line:col", or "file" without a position
+};
+
+struct SpecDiagnostic {
+    SpecLocation where;
+    std::string key;      // dotted key path ("train.lr"), "" when none
+    std::string message;  // what was wrong and what was expected
+    std::string str() const;  // "<where>: <key>: <message>"
+};
+
+// Thrown for any invalid experiment; what() is every diagnostic, one per line.
+class SpecError : public Error {
+public:
+    explicit SpecError(std::vector<SpecDiagnostic> diagnostics);
+    const std::vector<SpecDiagnostic>& diagnostics() const { return diagnostics_; }
+
+private:
+    std::vector<SpecDiagnostic> diagnostics_;
+};
+
+struct LoadOptions {
+    std::string name;       // the experiment's name when the files set none (default: the top file's stem)
+    // Check keys, types and ranges only, not completeness or combinations: for fragments (abstract files such as
+    // presets/datasets/*.yaml) that are not experiments on their own.
+    bool fragment = false;
+};
+
+// Loads, layers, overrides and validates. Throws SpecError (a caspl::Error).
+ExperimentSpec loadExperiment(const std::string& path, const std::vector<std::string>& overrides = {},
+                              const LoadOptions& options = {});
+// The same from YAML text; `displayName` names it in messages, relative extends resolve against `baseDir`.
+ExperimentSpec loadExperimentFromString(const std::string& yaml, const std::string& displayName,
+                                        const std::string& baseDir, const std::vector<std::string>& overrides = {},
+                                        const LoadOptions& options = {});
+
+// The resolved experiment as YAML, every key written (defaults too), in schema order, with no extends: loading it
+// back gives an equal spec. A leading comment lists `layers`.
+std::string toYaml(const ExperimentSpec& spec);
+// A stable identity of the experiment (16 hex digits, FNV-1a 64 of a canonical text of every value except
+// description and source): the same values give the same hash on every machine and yaml-cpp version.
+std::string resolvedHash(const ExperimentSpec& spec);
+
+// The schema, for documentation (`caspl presets keys`) and front ends.
+struct SpecKeyInfo {
+    std::string key;       // dotted path, e.g. "train.lr"
+    std::string type;      // "integer", "number", "boolean", "string", "one of a|b", "list of integers", ...
+    std::string range;     // e.g. ">= 1", "" when any
+    std::string defaultValue;
+    std::string help;
+};
+std::vector<SpecKeyInfo> specKeys();
+
+// Whether a file is marked `abstract: true` (a fragment), read without resolving it. Throws SpecError for YAML
+// syntax errors.
+bool isAbstractFile(const std::string& path);
+
+}  // namespace caspl
