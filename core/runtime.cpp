@@ -5,6 +5,12 @@
 
 #include <thread>
 
+#include <atomic>
+
+#ifdef CASPL_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 namespace caspl {
 
 int initRuntime(int threads) {
@@ -35,5 +41,36 @@ std::string runtimeDescription() {
     s += ", " + std::to_string(torch::get_num_threads()) + " thread(s)";
     return s;
 }
+
+namespace {
+std::atomic<long long> gPeakUsed{0};
+}
+
+DeviceStats deviceStats() {
+    DeviceStats s;
+    s.device = "CPU (" + std::to_string(torch::get_num_threads()) + " threads)";
+#ifdef CASPL_WITH_CUDA
+    if (torch::cuda::is_available()) {
+        // The CUDA runtime's view (stable across LibTorch versions): memory in use on the device, which includes
+        // what LibTorch's caching allocator holds; the peak is the highest value seen by these calls.
+        s.cuda = true;
+        cudaDeviceProp prop{};
+        if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) s.device = std::string("CUDA:0 ") + prop.name;
+        size_t freeB = 0, totalB = 0;
+        if (cudaMemGetInfo(&freeB, &totalB) == cudaSuccess) {
+            s.totalBytes = static_cast<long long>(totalB);
+            s.allocatedBytes = static_cast<long long>(totalB - freeB);
+            long long prev = gPeakUsed.load();
+            while (s.allocatedBytes > prev && !gPeakUsed.compare_exchange_weak(prev, s.allocatedBytes)) {
+            }
+            s.peakAllocatedBytes = std::max(prev, s.allocatedBytes);
+            s.reservedBytes = s.allocatedBytes;
+        }
+    }
+#endif
+    return s;
+}
+
+void resetPeakDeviceMemory() { gPeakUsed.store(0); }
 
 }  // namespace caspl

@@ -13,4 +13,16 @@ std::string runtimeDescription();
 
 bool cudaAvailable();
 
+// Memory of the compute device, for the GUI's device panel. On the CPU (or without CUDA) only `device` is set.
+struct DeviceStats {
+    std::string device;          // "CPU (2 threads)" or "CUDA:0 NVIDIA H200"
+    bool cuda = false;
+    long long allocatedBytes = 0;      // in use on the device now (CUDA runtime's free/total)
+    long long peakAllocatedBytes = 0;  // the highest value deviceStats() has seen since the last reset
+    long long reservedBytes = 0;       // same as allocatedBytes (the runtime cannot tell them apart)
+    long long totalBytes = 0;          // the device's memory
+};
+DeviceStats deviceStats();
+void resetPeakDeviceMemory();
+
 }  // namespace caspl

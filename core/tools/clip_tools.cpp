@@ -66,6 +66,8 @@ std::string describeClipModel(const std::string& modelPath) {
     return s.str();
 }
 
+ClipConfig peekClipConfig(const std::string& modelPath) { return readClipCheckpoint(modelPath).config; }
+
 EncodeSummary encodeWithClip(const EncodeOptions& o) {
     if (o.out.empty()) throw Error("--out is required");
     if (o.pixels.empty() && o.images.empty() && o.tokens.empty() && o.texts.empty())

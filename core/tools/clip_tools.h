@@ -1,6 +1,8 @@
 #pragma once
 // The CLIP tools behind `caspl info` and `caspl encode`, with a LibTorch-free interface so that front ends can
 // call them without including LibTorch.
+#include "core/clip/clip_config.h"
+
 #include <string>
 #include <vector>
 
@@ -8,6 +10,10 @@ namespace caspl {
 
 // `caspl info --model PATH`: architecture, parameter count and dtypes, as printable text.
 std::string describeClipModel(const std::string& modelPath);
+
+// The architecture of a checkpoint (file or folder) without building the model, for front ends that show a
+// model's size and parameter count. Throws caspl::Error naming the file for anything unreadable.
+ClipConfig peekClipConfig(const std::string& modelPath);
 
 struct EncodeOptions {
     std::string model;                // checkpoint file or folder

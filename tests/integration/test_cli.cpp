@@ -1,6 +1,8 @@
 // Runs the real `caspl` executable as a user would.
 #include "test_support.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 
 namespace {
@@ -41,6 +43,18 @@ private Q_SLOTS:
         const auto r = runCaspl({"no-such-command"});
         QCOMPARE(r.exitCode, 2);
         QVERIFY(!r.err.isEmpty());
+    }
+
+    void benchPrintsJsonLines() {
+        const auto r = runCaspl({"bench", "--only", "encode_image", "--warmup", "0", "--iterations", "1"});
+        QCOMPARE(r.exitCode, 0);
+        const auto lines = r.out.trimmed().split('\n');
+        QVERIFY2(!lines.isEmpty(), qPrintable(r.err));
+        const auto doc = QJsonDocument::fromJson(lines.first().toUtf8());
+        QVERIFY2(doc.isObject(), qPrintable(lines.first()));
+        const auto o = doc.object();
+        for (const char* key : {"figure", "value", "unit", "batch", "device", "dtype", "libtorch"}) QVERIFY2(o.contains(key), key);
+        QVERIFY(o["value"].toDouble() > 0);
     }
 
     void missingCommandIsUsageError() {

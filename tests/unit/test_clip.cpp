@@ -2,6 +2,7 @@
 // 1e-5 in fp32 on CPU, for the OpenAI-named and the Hugging Face-named weights, the CoOp-style prompted text, a
 // TorchScript archive built here, and the errors for malformed checkpoints.
 #include "core/clip/clip_checkpoint.h"
+#include "core/runtime.h"
 #include "core/util/error.h"
 #include "test_support.h"
 
@@ -229,6 +230,29 @@ private Q_SLOTS:
         expectError([&] { loadClip(tmp("truncated.safetensors")); }, {"truncated.safetensors", "past the end"});
 
         expectError([&] { loadClip(tmp("does_not_exist.safetensors")); }, {"no such file"});
+    }
+
+    void cudaMatchesCpuWithinBf16Tolerance() {
+        if (!caspl::cudaAvailable()) QSKIP("no CUDA device in this build or machine");
+        CASPL_REQUIRE_FIXTURE(path, "clip-tiny-a/weights_openai.safetensors");
+        auto cpu = loadClip(path);
+        ClipLoadOptions o;
+        o.device = torch::Device(torch::kCUDA, 0);
+        o.dtype = torch::kBFloat16;
+        auto gpu = loadClip(path, o);
+        torch::NoGradGuard g;
+        const auto px = golden_.at("pixel_values");
+        const auto tk = golden_.at("text_tokens");
+        auto fc = cpu->encodeImage(px), tc = cpu->encodeText(tk);
+        auto fg = gpu->encodeImage(px.cuda()).to(torch::kCPU, torch::kFloat32), tg = gpu->encodeText(tk.cuda()).to(torch::kCPU, torch::kFloat32);
+        const auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+            return ((a - b).abs().max() / b.abs().max()).item<double>();
+        };
+        qInfo("CUDA bf16 vs CPU fp32: image features rel %.3g, text features rel %.3g", rel(fg, fc), rel(tg, tc));
+        QVERIFY(rel(fg, fc) < 3e-2);
+        QVERIFY(rel(tg, tc) < 3e-2);
+        auto lc = cpu->logits(fc, tc), lg = gpu->logits(fg.cuda(), tg.cuda()).cpu();
+        QVERIFY(torch::equal(lc.argmax(-1), lg.argmax(-1)));
     }
 
     void deepPromptSlots() {

@@ -1,0 +1,28 @@
+// `caspl bench`: speed and memory figures as JSON lines.
+#include "app/cli/cli.h"
+#include "core/tools/bench.h"
+
+#include <iostream>
+
+namespace caspl::cli {
+
+void addBenchCommand(CLI::App& app, Action* action) {
+    auto* cmd = app.add_subcommand("bench", "Measure encoding and training-step speed (JSON lines on stdout)");
+    auto o = std::make_shared<BenchOptions>();
+    auto json = std::make_shared<bool>(true);
+    cmd->add_option("--device", o->device, "auto, cpu or cuda")->capture_default_str();
+    cmd->add_option("--dtype", o->dtype, "auto, fp32, bf16 or fp16")->capture_default_str();
+    cmd->add_flag("--tiny", o->tiny, "Tiny model sizes (the default on the CPU)");
+    cmd->add_option("--warmup", o->warmup, "Untimed iterations")->capture_default_str();
+    cmd->add_option("--iterations", o->iterations, "Timed iterations")->capture_default_str();
+    cmd->add_option("--only", o->only, "Only figures whose name contains this");
+    cmd->add_flag("--json", *json, "JSON lines (the only format; accepted for scripts)");
+    cmd->callback([action, o] {
+        *action = [o] {
+            runBenchmarks(*o, [](const std::string& line) { std::cout << line << std::endl; });
+            return kOk;
+        };
+    });
+}
+
+}  // namespace caspl::cli

@@ -1,0 +1,176 @@
+// `caspl run`, `resume`, `eval`, `export`: experiments headless, in batch.
+#include "app/cli/cli.h"
+#include "app/cli/cli_sink.h"
+#include "core/engine/runner.h"
+#include "core/experiment/presets.h"
+#include "core/experiment/spec_loader.h"
+#include "core/util/error.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace caspl::cli {
+
+namespace {
+
+std::string opt(const std::optional<double>& v, const char* fmt = "%6.2f") {
+    if (!v) return "     -";
+    char b[32];
+    std::snprintf(b, sizeof b, fmt, *v);
+    return b;
+}
+
+std::string meanStd(const std::optional<SeedStat>& s) {
+    if (!s) return "         -    ";
+    char b[48];
+    if (s->n > 1) std::snprintf(b, sizeof b, "%6.2f ± %-5.2f", s->mean, s->std);
+    else std::snprintf(b, sizeof b, "%6.2f        ", s->mean);
+    return b;
+}
+
+}  // namespace
+
+std::string formatSummaryTable(const ResultsSummary& s) {
+    std::ostringstream o;
+    char line[256];
+    std::snprintf(line, sizeof line, "%-22s %-20s %5s  %-15s %-15s %-15s %6s\n", "dataset", "method", "shots", "base", "novel", "all",
+                  "HM");
+    o << line;
+    for (const auto& g : s.groups) {
+        std::snprintf(line, sizeof line, "%-22s %-20s %5d  %s %s %s %s\n", g.dataset.c_str(), g.method.c_str(), g.shots,
+                      meanStd(g.base).c_str(), meanStd(g.novel).c_str(), meanStd(g.all).c_str(), opt(g.hm).c_str());
+        o << line;
+    }
+    for (const auto& a : s.averages) {
+        std::snprintf(line, sizeof line, "%-22s %-20s %5d  %s         %s         %s         %s\n",
+                      ("average of " + std::to_string(a.datasets.size())).c_str(), a.method.c_str(), a.shots, opt(a.base).c_str(),
+                      opt(a.novel).c_str(), opt(a.all).c_str(), opt(a.hm).c_str());
+        o << line;
+    }
+    return o.str();
+}
+
+namespace {
+
+int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json) {
+    CliSink sink(json);
+    StopToken stop;
+    installStopHandlers(stop);
+    try {
+        auto out = runExperiment(spec, ro, sink, stop);
+        if (!json) {
+            std::cout << "\n" << formatSummaryTable(out.summary);
+            std::cout << "run folder: " << out.runDir << " (results.csv, result.json, events.jsonl)\n";
+            if (out.skippedImages) std::cout << "skipped images: " << out.skippedImages << " (see events.jsonl)\n";
+        }
+        return kOk;
+    } catch (const Interrupted& i) {
+        std::cerr << "\ncaspl: interrupted during " << i.where << "; checkpoint saved. Resume with: caspl resume "
+                  << (ro.runDir.empty() ? defaultRunDir(spec) : ro.runDir) << "\n";
+        return kInterrupted;
+    }
+}
+
+}  // namespace
+
+void addRunCommands(CLI::App& app, Action* action) {
+    struct RunArgs {
+        std::vector<std::string> presets;
+        std::vector<std::string> sets;
+        std::string presetsDir, output, runDir;
+        bool json = false;
+        int threads = 0;
+    };
+    auto a = std::make_shared<RunArgs>();
+    auto* run = app.add_subcommand("run", "Run experiments (presets or YAML files), resuming runs that exist");
+    run->add_option("presets", a->presets, "Preset names (caspl presets list) or YAML files")->required();
+    run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)");
+    run->add_option("--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
+    run->add_option("--output", a->output, "Folder receiving the run folders (overrides the spec's output)");
+    run->add_option("--run-dir", a->runDir, "Exact run folder (one preset only)");
+    run->add_option("--loader-threads", a->threads, "Image decoding threads");
+    run->add_flag("--json", a->json, "JSON-lines events on stdout (for scripts)");
+    run->callback([action, a] {
+        *action = [a] {
+            if (!a->runDir.empty() && a->presets.size() > 1) throw Error("--run-dir takes one preset");
+            const std::string dir = findPresetsDir(a->presetsDir);
+            std::vector<ExperimentSpec> specs;
+            for (const auto& p : a->presets) {  // validate everything before anything runs
+                auto sets = a->sets;
+                if (!a->output.empty()) sets.push_back("output=" + a->output);
+                specs.push_back(loadExperiment(resolvePresetFile(p, dir), sets));
+            }
+            int rc = kOk;
+            for (const auto& spec : specs) {
+                RunOptions ro;
+                ro.runDir = a->runDir;
+                ro.threads = a->threads;
+                rc = runAndReport(spec, ro, a->json);
+                if (rc != kOk) return rc;
+            }
+            return rc;
+        };
+    });
+
+    auto r = std::make_shared<RunArgs>();
+    auto* resume = app.add_subcommand("resume", "Resume an interrupted or failed run from its folder");
+    resume->add_option("run", r->runDir, "Run folder")->required();
+    resume->add_flag("--json", r->json, "JSON-lines events on stdout");
+    resume->add_option("--loader-threads", r->threads, "Image decoding threads");
+    resume->callback([action, r] {
+        *action = [r] {
+            RunOptions ro;
+            ro.runDir = r->runDir;
+            ro.threads = r->threads;
+            return runAndReport(loadRunSpec(r->runDir), ro, r->json);
+        };
+    });
+
+    auto e = std::make_shared<RunArgs>();
+    auto* eval = app.add_subcommand("eval", "Evaluate a run's saved prompts again (base/novel or all)");
+    eval->add_option("run", e->runDir, "Run folder")->required();
+    eval->add_flag("--json", e->json, "JSON-lines events on stdout");
+    eval->callback([action, e] {
+        *action = [e] {
+            RunOptions ro;
+            ro.runDir = e->runDir;
+            ro.evalOnly = true;
+            return runAndReport(loadRunSpec(e->runDir), ro, e->json);
+        };
+    });
+
+    struct ExportArgs {
+        std::vector<std::string> runs;
+        std::string out;
+        bool csv = true;
+        std::string rounding;
+    };
+    auto x = std::make_shared<ExportArgs>();
+    auto* exp = app.add_subcommand("export", "Aggregate the results of run folders into one CSV");
+    exp->add_option("runs", x->runs, "Run folders")->required();
+    exp->add_flag("--csv", x->csv, "CSV output (the default and only format)");
+    exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
+    exp->add_option("--rounding", x->rounding, "paper (1 decimal per seed, default) or none");
+    exp->callback([action, x] {
+        *action = [x] {
+            std::vector<ResultRecord> all;
+            Rounding rounding = x->rounding.empty() ? Rounding::Paper : parseRounding(x->rounding);
+            for (const auto& r : x->runs) {
+                auto recs = loadRunRecords(r);
+                if (x->rounding.empty()) rounding = loadRunSpec(r).eval.rounding;
+                all.insert(all.end(), recs.begin(), recs.end());
+            }
+            auto summary = summarizeResults(all, rounding);
+            if (x->out.empty()) std::cout << resultsCsvText(summary);
+            else {
+                writeResultsCsv(x->out, summary);
+                std::cerr << "wrote " << x->out << " (" << all.size() << " records)\n";
+            }
+            return kOk;
+        };
+    });
+}
+
+}  // namespace caspl::cli

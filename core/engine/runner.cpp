@@ -1,0 +1,451 @@
+#include "core/engine/runner.h"
+
+#include "core/clip/clip_checkpoint.h"
+#include "core/data/benchmarks.h"
+#include "core/data/fewshot.h"
+#include "core/data/image_folder.h"
+#include "core/data/split_zhou.h"
+#include "core/data/templates.h"
+#include "core/engine/caspl_phases.h"
+#include "core/experiment/spec_loader.h"
+#include "core/runtime.h"
+#include "core/text/tokenizer.h"
+#include "core/train/trainer.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+namespace caspl {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string nowIso() {
+    char buf[32];
+    std::time_t t = std::time(nullptr);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+// Writes every event to events.jsonl and passes it on.
+class JsonlSink : public EventSink {
+public:
+    JsonlSink(const std::string& path, EventSink& next) : out_(path, std::ios::app), next_(next) {
+        if (!out_) throw Error(path + ": cannot open for writing");
+    }
+    void progress(const ProgressEvent& e) override {
+        // Progress is frequent: keep one line per 1% and the last step.
+        const int64_t every = std::max<int64_t>(1, e.steps / 100);
+        if (e.step % every == 0 || e.step == e.steps)
+            write({{"type", "progress"}, {"run", e.run}, {"phase", e.phase}, {"epoch", e.epoch}, {"epochs", e.epochs},
+                   {"step", e.step}, {"steps", e.steps}, {"elapsed_s", e.elapsedSeconds}, {"eta_s", e.etaSeconds}});
+        next_.progress(e);
+    }
+    void metric(const MetricEvent& e) override {
+        write({{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"epoch", e.epoch}, {"step", e.step}, {"values", e.values}});
+        next_.metric(e);
+    }
+    void evalRow(const EvalRow& r) override {
+        write({{"type", "eval"}, {"run", r.run}, {"dataset", r.dataset}, {"method", r.method}, {"seed", r.seed},
+               {"split", r.split}, {"epoch", r.epoch}, {"accuracy", r.accuracy}, {"correct", r.correct}, {"total", r.total},
+               {"skipped_images", r.skippedImages}});
+        next_.evalRow(r);
+    }
+    void log(LogLevel l, const std::string& m) override {
+        write({{"type", "log"}, {"level", logLevelName(l)}, {"message", m}});
+        next_.log(l, m);
+    }
+    void phaseChanged(const std::string& run, const std::string& phase) override {
+        write({{"type", "phase"}, {"run", run}, {"phase", phase}});
+        next_.phaseChanged(run, phase);
+    }
+
+private:
+    void write(json j) {
+        j["time"] = nowIso();
+        std::lock_guard<std::mutex> lock(mu_);
+        out_ << j.dump() << "\n";
+        out_.flush();
+    }
+    std::ofstream out_;
+    EventSink& next_;
+    std::mutex mu_;
+};
+
+struct DatasetData {
+    std::string name;
+    DatasetSplit full;
+    std::vector<std::string> classnames;
+    std::string promptTemplate;
+    DatasetProtocol protocol;
+};
+
+DatasetData readDataset(const ExperimentSpec& spec, const std::string& name, const std::string& runDir) {
+    DatasetData d;
+    d.name = name;
+    if (findBenchmarkDataset(name)) {
+        LoadedDataset ld = readBenchmarkDataset(spec.data.root, name);
+        d.full = std::move(ld.split);
+        d.classnames = std::move(ld.classnames);
+        d.promptTemplate = ld.promptTemplate;
+        d.protocol = datasetProtocol(name);
+        return d;
+    }
+    // A user's dataset: <root>/<name>/ with split.json (impaths relative to images/ or the folder itself), or class
+    // sub-folders split once with a recorded seed.
+    const fs::path dir = fs::path(spec.data.root) / name;
+    if (!fs::is_directory(dir))
+        throw Error(dir.string() + ": dataset '" + name + "' not found: expected one of the benchmark datasets (caspl datasets "
+                                   "list) or a folder with class sub-folders or a split.json under data.root");
+    ImageFolderDataset f;
+    if (fs::exists(dir / "split.json")) {
+        const fs::path images = fs::is_directory(dir / "images") ? dir / "images" : dir;
+        f = readImageFolderSplit((dir / "split.json").string(), images.string());
+    } else {
+        fs::create_directories(fs::path(runDir) / name);
+        f = loadOrCreateImageFolderSplit(dir.string(), (fs::path(runDir) / name / "split.json").string());
+    }
+    d.full = std::move(f.split);
+    d.classnames = std::move(f.classnames);
+    d.promptTemplate = customTemplate(name);
+    d.protocol = DatasetProtocol{name, DatasetKind::Standard};
+    return d;
+}
+
+std::vector<std::string> namesOf(const DatasetSplit& s) {
+    return classnamesFromLists(s.train, {&s.val, &s.test});
+}
+
+torch::Device pickDevice(Device d, EventSink& sink) {
+    if (d == Device::Cpu) return torch::kCPU;
+    if (cudaAvailable()) return torch::Device(torch::kCUDA, 0);
+    if (d == Device::Cuda) throw Error("train.device is cuda but no CUDA device is available to this build or machine");
+    (void)sink;
+    return torch::kCPU;
+}
+
+LoaderOptions trainLoaderOptions(int imageSize, int batch, uint64_t seed, int threads, const StopToken& stop) {
+    LoaderOptions o;
+    o.mode = TransformMode::Train;
+    o.imageSize = imageSize;
+    o.batchSize = batch;
+    o.dropLast = true;
+    o.shuffle = true;
+    o.seed = seed;
+    o.threads = threads;
+    o.cancel = stop.flag();
+    return o;
+}
+
+LoaderOptions evalLoaderOptions(const ExperimentSpec& spec, int imageSize, int threads, const StopToken& stop) {
+    LoaderOptions o;
+    o.mode = TransformMode::Eval;
+    o.imageSize = imageSize;
+    o.batchSize = spec.eval.batchSize;
+    o.threads = threads;
+    o.cacheDir = spec.data.imageCache;
+    o.cancel = stop.flag();
+    return o;
+}
+
+std::vector<Datum> folderPool(const std::string& folder) {
+    std::vector<Datum> out;
+    if (!fs::is_directory(folder)) throw Error(folder + ": phase1.pool_folder is not a folder");
+    for (const auto& e : fs::recursive_directory_iterator(folder)) {
+        if (!e.is_regular_file()) continue;
+        std::string ext = e.path().extension().string();
+        for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+        if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".webp")
+            out.push_back({e.path().string(), 0, "", 0});
+    }
+    std::sort(out.begin(), out.end(), [](const Datum& a, const Datum& b) { return a.impath < b.impath; });
+    if (out.empty()) throw Error(folder + ": phase1.pool_folder holds no images");
+    return out;
+}
+
+void writeRunJson(const std::string& runDir, const ExperimentSpec& spec, const std::string& status, const std::string& created,
+                  const std::string& message = "") {
+    json j{{"name", spec.name},       {"hash", resolvedHash(spec)},     {"status", status}, {"created", created},
+           {"updated", nowIso()},     {"runtime", runtimeDescription()}};
+    if (!message.empty()) j["message"] = message;
+    writeFileAtomically((fs::path(runDir) / "run.json").string(), j.dump(2) + "\n");
+}
+
+}  // namespace
+
+std::string defaultRunDir(const ExperimentSpec& spec) {
+    std::string n = spec.name.empty() ? std::string("experiment") : spec.name;
+    for (auto& c : n)
+        if (c == '/' || c == ' ') c = '_';
+    return (fs::path(spec.output) / n).string();
+}
+
+ExperimentSpec loadRunSpec(const std::string& runDir) {
+    const fs::path p = fs::path(runDir) / "config.yaml";
+    if (!fs::exists(p)) throw Error(runDir + ": not a run folder (no config.yaml)");
+    return loadExperiment(p.string());
+}
+
+std::vector<ResultRecord> loadRunRecords(const std::string& runDir) {
+    const fs::path p = fs::path(runDir) / "result.json";
+    if (!fs::exists(p)) throw Error(runDir + ": no result.json yet (the run has not finished a seed)");
+    return readResultJson(p.string()).records;
+}
+
+RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, EventSink& userSink, const StopToken& stop) {
+    RunOutcome outcome;
+    outcome.runDir = opt.runDir.empty() ? defaultRunDir(spec) : opt.runDir;
+    const std::string runDir = outcome.runDir;
+    const std::string runId = fs::path(runDir).filename().string();
+    const std::string yaml = toYaml(spec);
+    const std::string hash = resolvedHash(spec);
+    std::string created = nowIso();
+
+    if (fs::exists(fs::path(runDir) / "config.yaml")) {
+        ExperimentSpec old = loadRunSpec(runDir);
+        if (resolvedHash(old) != hash)
+            throw Error(runDir + ": this folder holds another experiment (hash " + resolvedHash(old) + ", this one " + hash +
+                        "); choose another output folder or run name, or delete the folder");
+        outcome.resumed = true;
+        try {
+            created = json::parse(readFile((fs::path(runDir) / "run.json").string())).value("created", created);
+        } catch (...) {
+        }
+    } else {
+        fs::create_directories(runDir);
+        writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
+    }
+    JsonlSink sink((fs::path(runDir) / "events.jsonl").string(), userSink);
+    writeRunJson(runDir, spec, "running", created);
+    sink.log(LogLevel::Info, (outcome.resumed ? "resuming run " : "starting run ") + runDir + " (" + methodLabel(spec) + ", " +
+                                 runtimeDescription() + ")");
+
+    const std::string label = methodLabel(spec);
+    ResultFile all;
+    all.meta = {{"experiment", spec.name}, {"hash", hash}, {"method", label}};
+
+    try {
+        const torch::Device device = pickDevice(spec.train.device, sink);
+        ClipLoadOptions lo;
+        lo.device = device;
+        if (!device.is_cpu()) {
+            if (spec.train.precision == Precision::Bf16) lo.dtype = torch::kBFloat16;
+            if (spec.train.precision == Precision::Fp16) lo.dtype = torch::kFloat16;
+        } else if (spec.train.precision != Precision::Fp32) {
+            sink.log(LogLevel::Warning, "train.precision " + std::string(precisionName(spec.train.precision)) +
+                                            " applies to CUDA only; running fp32 on the CPU");
+        }
+        const std::string studentPath = resolveModelPath(spec.models, spec.models.student);
+        ClipCheckpoint studentInfo;
+        ClipModel student = loadClip(studentPath, lo, &studentInfo);
+        auto tok = std::make_shared<ClipTokenizer>(ClipTokenizer::load(studentInfo.folder));
+        const int R = student->config().imageResolution;
+        const int threads = opt.threads > 0 ? opt.threads : spec.data.loaderThreads;
+        sink.log(LogLevel::Info, "student " + student->config().name() + " from " + studentInfo.source);
+
+        const bool b2n = spec.data.protocol == Protocol::Base2Novel;
+        const bool transfer = spec.data.protocol == Protocol::CrossDataset || spec.data.protocol == Protocol::DomainGeneralization;
+        const bool trains = spec.method.kind != MethodKind::ZeroShot;
+
+        for (const auto& dsName : spec.data.datasets) {
+            sink.phaseChanged(runId, "data");
+            DatasetData ds = readDataset(spec, dsName, runDir);
+            const fs::path dsDir = fs::path(runDir) / dsName;
+            fs::create_directories(dsDir);
+            sink.log(LogLevel::Info, dsName + ": " + std::to_string(ds.full.train.size()) + " train, " +
+                                         std::to_string(ds.full.val.size()) + " val, " + std::to_string(ds.full.test.size()) +
+                                         " test images, " + std::to_string(ds.classnames.size()) + " classes");
+
+            // CasPL phase 1, once per dataset.
+            std::string artifact;
+            if (spec.phase1.enabled && trains) {
+                if (!spec.phase1.artifact.empty()) {
+                    artifact = fs::exists(fs::path(spec.phase1.artifact) / dsName / "boosting.json")
+                                   ? (fs::path(spec.phase1.artifact) / dsName).string()
+                                   : spec.phase1.artifact;
+                    sink.log(LogLevel::Info, dsName + ": reusing boosting prompts " + artifact);
+                } else {
+                    artifact = (dsDir / "phase1").string();
+                    if (fs::exists(fs::path(artifact) / "boosting.json")) {
+                        sink.log(LogLevel::Info, dsName + ": phase 1 already done (" + artifact + ")");
+                    } else {
+                        sink.phaseChanged(runId, "phase1");
+                        const std::string teacherPath = resolveModelPath(spec.models, spec.models.teacher);
+                        ClipModel teacher = loadClip(teacherPath, lo);
+                        torch::manual_seed(uint64_t(spec.phase1.seed));
+                        PromptedClip p1(student, toPhase1MethodConfig(spec), tok);
+                        p1.setTeacher(teacher, ds.promptTemplate);
+                        p1.setClassNames(ds.classnames);
+                        p1.setTextChunk(spec.train.textChunk);
+                        std::vector<Datum> pool = spec.phase1.pool == Phase1Pool::Train  ? ds.full.train
+                                                  : spec.phase1.pool == Phase1Pool::Test ? ds.full.test
+                                                                                          : folderPool(spec.phase1.poolFolder);
+                        auto lopt = trainLoaderOptions(R, spec.phase1.batchSize, uint64_t(spec.phase1.seed), threads, stop);
+                        if (int64_t(pool.size()) < spec.phase1.batchSize) lopt.dropLast = false;
+                        ImageLoader loader(pool, lopt);
+                        TrainOptions to;
+                        to.run = runId;
+                        to.phase = "phase1";
+                        to.schedule = {spec.phase1.lr, spec.phase1.epochs, spec.train.warmupEpochs, spec.train.warmupLr,
+                                       lrSchedulerName(spec.train.lrScheduler)};
+                        to.momentum = spec.train.momentum;
+                        to.weightDecay = spec.train.weightDecay;
+                        to.checkpointDir = artifact;
+                        if (spec.phase1.teacherCache)
+                            to.beforeEpoch = [&](int epoch) {
+                                sink.log(LogLevel::Info, "phase 1: teacher cache for epoch " + std::to_string(epoch + 1));
+                                p1.setTeacherImageFeatures(computeTeacherFeatures(p1.teacher(), pool, lopt, epoch,
+                                                                                  std::max(32, spec.phase1.batchSize), &stop));
+                            };
+                        auto tr = trainPrompts(p1, loader, to, sink, stop);
+                        outcome.skippedImages += tr.skippedImages;
+                        BoostingManifest m;
+                        m.teacher = spec.models.teacher;
+                        m.student = spec.models.student;
+                        m.dataset = dsName;
+                        m.epochs = spec.phase1.epochs;
+                        m.seed = uint64_t(spec.phase1.seed);
+                        m.finalLoss = tr.finalLoss;
+                        m.pool = spec.phase1.pool == Phase1Pool::Folder ? spec.phase1.poolFolder : phase1PoolName(spec.phase1.pool);
+                        m.poolImages = int64_t(pool.size());
+                        saveBoostingArtifact(artifact, p1, m);
+                        sink.log(LogLevel::Info, dsName + ": boosting prompts saved to " + artifact + " (final KD loss " +
+                                                     std::to_string(tr.finalLoss) + ")");
+                    }
+                }
+            }
+
+            for (int K : spec.data.shots) {
+                for (int seed : spec.data.seeds) {
+                    const std::string tag = "k" + std::to_string(K) + "_seed" + std::to_string(seed);
+                    const fs::path seedDir = dsDir / tag;
+                    const fs::path seedResult = seedDir / "result.json";
+                    if (fs::exists(seedResult) && !opt.evalOnly) {
+                        auto rf = readResultJson(seedResult.string());
+                        all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
+                        sink.log(LogLevel::Info, dsName + " " + tag + ": already done, skipped");
+                        continue;
+                    }
+                    fs::create_directories(seedDir);
+                    FewShotOptions fo;
+                    fo.numShots = K;
+                    fo.seed = seed;
+                    fo.subsample = b2n ? Subsample::Base : Subsample::All;
+                    DatasetSplit trainSplit = buildFewShotSplit(ds.full, ds.protocol, fo);
+                    DatasetSplit novelSplit;
+                    if (b2n) {
+                        fo.subsample = Subsample::New;
+                        novelSplit = buildFewShotSplit(ds.full, ds.protocol, fo);
+                    }
+                    {
+                        json lists{{"dataset", dsName}, {"shots", K}, {"seed", seed}, {"protocol", protocolName(spec.data.protocol)}};
+                        lists[b2n ? "base" : "all"] = json::parse(splitZhouToJson(trainSplit));
+                        if (b2n) lists["novel"] = json::parse(splitZhouToJson(novelSplit));
+                        writeFileAtomically((dsDir / ("lists_" + tag + ".json")).string(), lists.dump(1) + "\n");
+                    }
+                    const auto trainNames = namesOf(trainSplit);
+                    MethodConfig mc = toMethodConfig(spec, dsName);
+                    torch::manual_seed(uint64_t(seed));
+                    PromptedClip model(student, mc, tok);
+                    model.setTextChunk(spec.train.textChunk);
+                    model.setClassNames(trainNames);
+                    if (mc.cascaded()) loadBoostingArtifact(model, artifact);
+
+                    const fs::path promptsPath = seedDir / "prompts.safetensors";
+                    int trainedEpochs = 0;
+                    if (trains) {
+                        if (opt.evalOnly) {
+                            if (!fs::exists(promptsPath)) throw Error(promptsPath.string() + ": no trained prompts to evaluate");
+                            model.loadPrompts(loadSafetensors(promptsPath.string()), promptsPath.string(), false);
+                            trainedEpochs = spec.train.epochs;
+                        } else {
+                            sink.phaseChanged(runId, spec.phase1.enabled ? "phase2" : "train");
+                            auto lopt = trainLoaderOptions(R, spec.train.batchSize, uint64_t(seed), threads, stop);
+                            if (int64_t(trainSplit.train.size()) < spec.train.batchSize) lopt.dropLast = false;
+                            ImageLoader loader(trainSplit.train, lopt);
+                            TrainOptions to;
+                            to.run = runId;
+                            to.phase = spec.phase1.enabled ? "phase2" : "train";
+                            to.schedule = {spec.train.lr, spec.train.epochs, spec.train.warmupEpochs, spec.train.warmupLr,
+                                           lrSchedulerName(spec.train.lrScheduler)};
+                            to.momentum = spec.train.momentum;
+                            to.weightDecay = spec.train.weightDecay;
+                            to.gpa = spec.method.kind == MethodKind::PromptSRC;
+                            to.gpaMean = spec.method.gpaMean;
+                            to.gpaStd = spec.method.gpaStd;
+                            to.checkpointDir = seedDir.string();
+                            auto tr = trainPrompts(model, loader, to, sink, stop);
+                            outcome.skippedImages += tr.skippedImages;
+                            trainedEpochs = tr.epochs;
+                            saveSafetensors(promptsPath.string(), model.trainable(),
+                                            {{"method", mc.describe()}, {"dataset", dsName}, {"seed", std::to_string(seed)}});
+                        }
+                    }
+
+                    // Evaluation.
+                    sink.phaseChanged(runId, "eval");
+                    ResultFile rf;
+                    rf.meta = all.meta;
+                    const auto evalOn = [&](const std::string& evalDataset, const std::string& split,
+                                            const std::vector<Datum>& test, const std::vector<std::string>& names) {
+                        model.setClassNames(names);
+                        ImageLoader loader(test, evalLoaderOptions(spec, R, threads, stop));
+                        auto er = evaluatePrompts(model, loader, &sink, &stop, runId, "eval-" + split);
+                        EvalRow row{runId, evalDataset, label, seed, split, trainedEpochs, er.accuracy(), er.correct, er.total, er.skipped};
+                        sink.evalRow(row);
+                        sink.log(LogLevel::Info, evalDataset + " " + split + " seed " + std::to_string(seed) + ": " +
+                                                     std::to_string(er.accuracy()) + "% (" + std::to_string(er.correct) + "/" +
+                                                     std::to_string(er.total) + ")");
+                        rf.records.push_back(toResultRecord(row, K));
+                        outcome.skippedImages += er.skipped;
+                    };
+                    if (b2n) {
+                        evalOn(dsName, "base", trainSplit.test, trainNames);
+                        evalOn(dsName, "novel", novelSplit.test, namesOf(novelSplit));
+                    } else if (transfer) {
+                        evalOn(dsName, "all", trainSplit.test, trainNames);
+                        for (const auto& other : spec.data.evalDatasets) {
+                            if (other == dsName) continue;
+                            DatasetData od = readDataset(spec, other, runDir);
+                            evalOn(other, "all", od.full.test, od.classnames);
+                        }
+                    } else {
+                        evalOn(dsName, "all", trainSplit.test, trainNames);
+                    }
+                    writeResultJson(seedResult.string(), rf);
+                    all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
+                    // Aggregates after every seed, so a stopped run still has them.
+                    writeResultJson((fs::path(runDir) / "result.json").string(), all);
+                    writeResultsCsv((fs::path(runDir) / "results.csv").string(), summarizeResults(all.records, spec.eval.rounding));
+                }
+            }
+        }
+        outcome.records = all.records;
+        outcome.summary = summarizeResults(all.records, spec.eval.rounding);
+        writeResultJson((fs::path(runDir) / "result.json").string(), all);
+        writeResultsCsv((fs::path(runDir) / "results.csv").string(), outcome.summary);
+        writeRunJson(runDir, spec, "done", created);
+        sink.phaseChanged(runId, "done");
+        return outcome;
+    } catch (const Interrupted& i) {
+        writeRunJson(runDir, spec, "interrupted", created, "stopped during " + i.where + "; resume with: caspl resume " + runDir);
+        sink.log(LogLevel::Warning, "stopped during " + i.where + "; resume with: caspl resume " + runDir);
+        throw;
+    } catch (const std::exception& e) {
+        writeRunJson(runDir, spec, "failed", created, e.what());
+        sink.log(LogLevel::Error, e.what());
+        throw;
+    }
+}
+
+}  // namespace caspl

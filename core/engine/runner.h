@@ -1,0 +1,55 @@
+#pragma once
+// Running an experiment end to end (the CLI's `caspl run` and the GUI's worker call this): for each dataset,
+// shots and seed — read the dataset, sample the few-shot lists exactly as Dassl does, train CasPL phase 1 once per
+// dataset (or reuse an artifact), train the method (phase 2), evaluate on base and novel classes (or all), and
+// write everything into a run folder:
+//
+//   <run>/config.yaml            the resolved experiment (what ran)
+//   <run>/run.json               name, hash, status (running | done | failed | interrupted), times
+//   <run>/events.jsonl           every progress, metric, evaluation and log event
+//   <run>/<dataset>/lists_k<K>_seed<S>.json          the sampled train/val/test lists (readable)
+//   <run>/<dataset>/phase1/      boosting.safetensors + boosting.json (+ phase-1 checkpoint while training)
+//   <run>/<dataset>/k<K>_seed<S>/  prompts.safetensors, phase2 checkpoint, result.json
+//   <run>/result.json, <run>/results.csv   all records and their aggregation (written atomically)
+//
+// Starting a run whose folder exists resumes it when the configuration is the same (finished seeds are skipped,
+// interrupted ones continue from their checkpoint) and refuses otherwise: nothing is silently overwritten.
+// No LibTorch in this header.
+#include "core/engine/events.h"
+#include "core/experiment/experiment_spec.h"
+#include "core/experiment/results.h"
+
+#include <string>
+#include <vector>
+
+namespace caspl {
+
+struct RunOptions {
+    std::string runDir;        // default: <spec.output>/<spec.name>
+    bool evalOnly = false;     // evaluate the saved prompts of finished seeds again (caspl eval)
+    int threads = 0;           // loader threads (0: spec.data.loader_threads, then every core)
+};
+
+struct RunOutcome {
+    std::string runDir;
+    std::vector<ResultRecord> records;
+    ResultsSummary summary;
+    bool resumed = false;
+    int64_t skippedImages = 0;
+};
+
+// The run folder an experiment gets by default.
+std::string defaultRunDir(const ExperimentSpec& spec);
+
+// Runs (or resumes) the experiment. Throws caspl::Error for bad input (missing data or models, a folder holding
+// another experiment), Interrupted when `stop` was requested (after writing checkpoints), other std::exception on
+// failures (out of memory...). run.json records the outcome in every case.
+RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& options, EventSink& sink, const StopToken& stop);
+
+// Reads a run folder's config.yaml (to resume or re-evaluate it).
+ExperimentSpec loadRunSpec(const std::string& runDir);
+
+// Every record of a run folder (its result.json), for `caspl export`.
+std::vector<ResultRecord> loadRunRecords(const std::string& runDir);
+
+}  // namespace caspl

@@ -1,0 +1,221 @@
+#include "core/tools/bench.h"
+
+#include "core/clip/clip_model.h"
+#include "core/methods/prompted_clip.h"
+#include "core/runtime.h"
+#include "core/text/tokenizer.h"
+#include "core/train/trainer.h"
+#include "core/util/error.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <chrono>
+
+#ifdef CASPL_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace caspl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void sync(const torch::Device& d) {
+#ifdef CASPL_WITH_CUDA
+    if (d.is_cuda()) cudaDeviceSynchronize();
+#else
+    (void)d;
+#endif
+}
+
+// Mean seconds per call of f over `iters` calls after `warmup` calls.
+double timeIt(const torch::Device& d, int warmup, int iters, const std::function<void()>& f) {
+    for (int i = 0; i < warmup; ++i) f();
+    sync(d);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < iters; ++i) f();
+    sync(d);
+    return std::chrono::duration<double>(Clock::now() - t0).count() / iters;
+}
+
+ClipConfig vit(int width, int layers, int patch, int embed, int textWidth, int textLayers, int res = 224) {
+    ClipConfig c;
+    c.visionWidth = width;
+    c.visionLayers = layers;
+    c.visionHeads = std::max(1, width / 64);
+    c.patchSize = patch;
+    c.imageResolution = res;
+    c.embedDim = embed;
+    c.textWidth = textWidth;
+    c.textHeads = std::max(1, textWidth / 64);
+    c.textLayers = textLayers;
+    return c;
+}
+
+ClipModel randomClip(const ClipConfig& c, torch::Device d, torch::Dtype dt) {
+    ClipModel m(c);
+    {
+        torch::NoGradGuard g;
+        for (auto& p : m->parameters()) p.normal_(0, 0.02);
+        m->logit_scale.fill_(std::log(100.0));
+        for (auto& kv : m->named_parameters(true)) {
+            const bool keep32 = kv.key().find("ln_") != std::string::npos || kv.key() == "logit_scale";
+            if (!keep32 && dt != torch::kFloat32) kv.value().set_data(kv.value().to(dt));
+        }
+    }
+    m->to(d);
+    m->freeze();
+    m->eval();
+    return m;
+}
+
+std::vector<std::string> classNames(int n) {
+    std::vector<std::string> v;
+    for (int i = 0; i < n; ++i) v.push_back("class " + std::to_string(i));
+    return v;
+}
+
+double peakGpuMiB() {
+    const auto s = deviceStats();
+    return s.cuda ? double(s.peakAllocatedBytes) / (1024.0 * 1024.0) : -1.0;
+}
+
+}  // namespace
+
+void runBenchmarks(const BenchOptions& o, const std::function<void(const std::string&)>& emit) {
+    torch::Device device = torch::kCPU;
+    if (o.device == "cuda" || (o.device == "auto" && cudaAvailable())) {
+        if (!cudaAvailable()) throw Error("--device cuda: no CUDA device is available to this build or machine");
+        device = torch::Device(torch::kCUDA, 0);
+    } else if (o.device != "cpu" && o.device != "auto") {
+        throw Error("--device '" + o.device + "': expected auto, cpu or cuda");
+    }
+    torch::Dtype dt = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+    if (o.dtype == "fp32") dt = torch::kFloat32;
+    else if (o.dtype == "bf16") dt = torch::kBFloat16;
+    else if (o.dtype == "fp16") dt = torch::kFloat16;
+    else if (o.dtype != "auto") throw Error("--dtype '" + o.dtype + "': expected auto, fp32, bf16 or fp16");
+    const bool tiny = o.tiny || !device.is_cuda();
+    const std::string deviceName = deviceStats().device;
+    const std::string dtypeName = dt == torch::kFloat32 ? "fp32" : dt == torch::kBFloat16 ? "bf16" : "fp16";
+    torch::NoGradGuard outer;  // re-enabled inside the training steps
+    (void)outer;
+
+    const auto report = [&](const std::string& name, int batch, double value, const std::string& unit,
+                            nlohmann::json extra = nlohmann::json::object()) {
+        nlohmann::json j{{"figure", name},         {"value", value}, {"unit", unit},          {"batch", batch},
+                         {"device", deviceName},   {"dtype", dtypeName}, {"libtorch", TORCH_VERSION}, {"tiny", tiny}};
+        for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
+        emit(j.dump());
+    };
+    const auto wanted = [&](const std::string& name) { return o.only.empty() || name.find(o.only) != std::string::npos; };
+
+    // 1. Image encoding throughput.
+    struct Enc {
+        std::string name;
+        ClipConfig cfg;
+        int batch;
+    };
+    std::vector<Enc> encs = tiny ? std::vector<Enc>{{"encode_image.vit_tiny", vit(128, 2, 8, 64, 64, 2, 32), 32}}
+                                 : std::vector<Enc>{{"encode_image.vit_b16", vit(768, 12, 16, 512, 512, 12), 256},
+                                                    {"encode_image.vit_l14", vit(1024, 24, 14, 768, 768, 12), 256}};
+    for (const auto& e : encs) {
+        if (!wanted(e.name)) continue;
+        resetPeakDeviceMemory();
+        auto m = randomClip(e.cfg, device, dt);
+        auto px = torch::randn({e.batch, 3, e.cfg.imageResolution, e.cfg.imageResolution}, torch::TensorOptions().device(device));
+        torch::InferenceMode im;
+        const double s = timeIt(device, o.warmup, o.iterations, [&] { m->encodeImage(px); });
+        report(e.name, e.batch, e.batch / s, "img/s", {{"architecture", e.cfg.name()}, {"peak_gpu_mib", peakGpuMiB()}});
+    }
+
+    auto tok = std::make_shared<ClipTokenizer>(ClipTokenizer::fromMerges({}, "byte-level bench vocabulary"));
+    const auto stepTime = [&](PromptedClip& model, int batch, int classes, int iters) {
+        (void)classes;
+        auto px = torch::randn({batch, 3, model.clip()->config().imageResolution, model.clip()->config().imageResolution},
+                               torch::TensorOptions().device(device));
+        auto labels = torch::randint(0, int64_t(model.classNames().size()), {batch}, torch::TensorOptions().dtype(torch::kLong).device(device));
+        PromptSgd sgd(0.9, 5e-4);
+        torch::AutoGradMode ag(true);
+        return timeIt(device, o.warmup, iters, [&] {
+            for (auto& [k, p] : model.trainable())
+                if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+            auto out = model.trainForward(px, labels);
+            out.loss.backward();
+            sgd.step(model.trainable(), 0.002);
+        });
+    };
+
+    const ClipConfig b16 = tiny ? vit(128, 2, 8, 64, 64, 2, 32) : vit(768, 12, 16, 512, 512, 12);
+    const ClipConfig l14 = tiny ? vit(192, 3, 8, 96, 96, 2, 32) : vit(1024, 24, 14, 768, 768, 12);
+    const int classes100 = tiny ? 10 : 100;
+
+    // 2. CoOp step: batch 32, 100 classes, 16 context tokens.
+    if (wanted("step.coop")) {
+        resetPeakDeviceMemory();
+        MethodConfig c;
+        c.kind = MethodKind::CoOp;
+        c.ctxInit = "";
+        c.nCtxText = 16;
+        PromptedClip m(randomClip(b16, device, dt), c, tok);
+        m.setClassNames(classNames(classes100));
+        const int batch = tiny ? 8 : 32;
+        const double s = stepTime(m, batch, classes100, o.iterations);
+        report("step.coop", batch, s * 1000, "ms", {{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}});
+    }
+    // 3. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
+    for (int batch : tiny ? std::vector<int>{4} : std::vector<int>{4, 32}) {
+        const std::string name = "step.promptsrc.b" + std::to_string(batch);
+        if (!wanted(name)) continue;
+        resetPeakDeviceMemory();
+        MethodConfig c;
+        c.kind = MethodKind::PromptSRC;
+        c.ctxInit = "a photo of a";
+        c.nCtxText = 4; c.nCtxVision = 4;
+        c.depthText = tiny ? 2 : 9; c.depthVision = tiny ? 2 : 9;
+        PromptedClip m(randomClip(b16, device, dt), c, tok);
+        m.setClassNames(classNames(classes100));
+        const double s = stepTime(m, batch, classes100, o.iterations);
+        report(name, batch, s * 1000, "ms", {{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}});
+    }
+    // 4. CasPL phase-1 step: ViT-L/14 teacher online, ViT-B/16 student with 8+8 prompts in all layers, batch 4,
+    //    47 classes (DTD); and the epoch on DTD-sized data (2,820 images) derived from it.
+    if (wanted("step.caspl_phase1")) {
+        resetPeakDeviceMemory();
+        MethodConfig c;
+        c.kind = MethodKind::IVLP;
+        c.phase1 = true;
+        c.ctxInit = "";
+        c.nCtxText = 8; c.nCtxVision = 8;
+        c.depthText = b16.textLayers; c.depthVision = b16.visionLayers;
+        PromptedClip m(randomClip(b16, device, dt), c, tok);
+        m.setTeacher(randomClip(l14, device, dt), "a photo of a {}.");
+        const int classes = tiny ? 10 : 47;
+        m.setClassNames(classNames(classes));
+        const double s = stepTime(m, 4, classes, o.iterations);
+        report("step.caspl_phase1", 4, s * 1000, "ms", {{"classes", classes}, {"teacher", l14.name()}, {"peak_gpu_mib", peakGpuMiB()}});
+        const int images = tiny ? 64 : 2820;
+        report("epoch.caspl_phase1", 4, s * (images / 4), "s", {{"images", images}, {"derived_from", "step.caspl_phase1"}});
+    }
+    // 5. PromptSRC + CasPL with 1,000 classes: peak memory with chunked text encoding.
+    if (wanted("memory.promptsrc_caspl")) {
+        resetPeakDeviceMemory();
+        MethodConfig c;
+        c.kind = MethodKind::PromptSRC;
+        c.ctxInit = "";
+        c.nCtxText = 8; c.nCtxVision = 8;
+        c.depthText = b16.textLayers; c.depthVision = b16.visionLayers;
+        c.boosting = {8, 8, b16.textLayers, b16.visionLayers};
+        PromptedClip m(randomClip(b16, device, dt), c, tok);
+        const int classes = tiny ? 50 : 1000;
+        m.setClassNames(classNames(classes));
+        m.setTextChunk(tiny ? 16 : 128);
+        const double s = stepTime(m, 4, classes, std::max(1, o.iterations / 5));
+        report("memory.promptsrc_caspl", 4, peakGpuMiB(), "MiB", {{"classes", classes}, {"step_ms", s * 1000}});
+    }
+}
+
+}  // namespace caspl

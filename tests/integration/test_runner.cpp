@@ -1,0 +1,167 @@
+// End to end: an experiment file -> phase 1, phase 2, base/novel evaluation, run folder, results.csv; resume and
+// skip; an interrupted run resumes to the same result as an uninterrupted one; a folder of another experiment is
+// refused. Tiny CLIPs (the fixtures) on a synthetic image-folder dataset the test draws itself.
+#include "core/engine/runner.h"
+#include "core/experiment/spec_loader.h"
+#include "core/image/image.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+#include "test_support.h"
+
+#include <QDir>
+#include <QFile>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+using namespace caspl;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct QuietSink : EventSink {
+    int64_t stopAt = -1;
+    StopToken* stop = nullptr;
+    std::vector<EvalRow> rows;
+    std::vector<std::string> logs;
+    void progress(const ProgressEvent& e) override {
+        if (stop && e.phase == "phase2" && e.step == stopAt) stop->request();
+    }
+    void evalRow(const EvalRow& r) override { rows.push_back(r); }
+    void log(LogLevel, const std::string& m) override { logs.push_back(m); }
+};
+
+void makeModelFolder(const fs::path& dir, const QString& weights) {
+    fs::create_directories(dir);
+    fs::create_symlink(weights.toStdString(), dir / "model.safetensors");
+    fs::create_symlink(caspl::test::fixturePath("tokenizer/vocab.json").toStdString(), dir / "vocab.json");
+    fs::create_symlink(caspl::test::fixturePath("tokenizer/merges.txt").toStdString(), dir / "merges.txt");
+}
+
+void makeDataset(const fs::path& root) {
+    const char* classes[] = {"red", "green", "blue", "white"};
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> u(-25, 25);
+    for (int c = 0; c < 4; ++c) {
+        fs::create_directories(root / classes[c]);
+        for (int i = 0; i < 10; ++i) {
+            Image img(36, 36, 3);
+            for (int y = 0; y < 36; ++y)
+                for (int x = 0; x < 36; ++x)
+                    for (int k = 0; k < 3; ++k)
+                        img.at(y, x, k) = uint8_t(std::clamp((c == 3 || c == k ? 200 : 40) + u(rng), 0, 255));
+            encodeImageFile(img, (root / classes[c] / ("img" + std::to_string(i) + ".png")).string());
+        }
+    }
+}
+
+std::string experimentYaml(const fs::path& base) {
+    return "name: tiny\n"
+           "data:\n  root: " + (base / "data").string() + "\n  datasets: [synth]\n  protocol: base2novel\n  shots: [2]\n"
+           "  seeds: [1, 2]\n  loader_threads: 2\n"
+           "models:\n  dir: " + (base / "models").string() + "\n  student: " + (base / "models/student").string() +
+           "\n  teacher: " + (base / "models/teacher").string() + "\n"
+           "method:\n  name: coop\n  n_ctx_text: 2\n  ctx_init: \"\"\n"
+           "phase1:\n  enabled: true\n  n_text: 2\n  n_vision: 2\n  depth_text: 2\n  depth_vision: 2\n  epochs: 2\n"
+           "  batch_size: 4\n  lr: 0.01\n"
+           "train:\n  epochs: 3\n  batch_size: 2\n  lr: 0.01\n  device: cpu\n"
+           "eval:\n  batch_size: 8\n  rounding: none\n"
+           "output: " + (base / "runs").string() + "\n";
+}
+
+}  // namespace
+
+class RunnerTest : public QObject {
+    Q_OBJECT
+    fs::path base_;
+    ExperimentSpec spec_;
+
+private Q_SLOTS:
+    void initTestCase() {
+        CASPL_REQUIRE_FIXTURE(student, "clip-tiny-a/weights_openai.safetensors");
+        CASPL_REQUIRE_FIXTURE(teacher, "method-steps/caspl_phase1_teacher.safetensors");
+        CASPL_REQUIRE_FIXTURE(vocab, "tokenizer/vocab.json");
+        base_ = fs::path(caspl::test::tempDir().toStdString()) / "runner";
+        makeModelFolder(base_ / "models/student", student_q);
+        makeModelFolder(base_ / "models/teacher", teacher_q);
+        makeDataset(base_ / "data/synth");
+        writeFileAtomically((base_ / "tiny.yaml").string(), experimentYaml(base_));
+        spec_ = loadExperiment((base_ / "tiny.yaml").string());
+    }
+
+    void runsEndToEnd() {
+        QuietSink sink;
+        StopToken stop;
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/a").string();
+        auto out = runExperiment(spec_, ro, sink, stop);
+        QCOMPARE(int(out.records.size()), 4);  // 2 seeds x base/novel
+        QCOMPARE(int(sink.rows.size()), 4);
+        for (const auto& r : out.records) {
+            QVERIFY(r.total > 0);
+            QCOMPARE(r.method, std::string("coop+caspl"));
+        }
+        const fs::path run = ro.runDir;
+        for (const char* f : {"config.yaml", "run.json", "events.jsonl", "result.json", "results.csv", "synth/phase1/boosting.json",
+                              "synth/phase1/boosting.safetensors", "synth/lists_k2_seed1.json", "synth/k2_seed1/prompts.safetensors",
+                              "synth/k2_seed2/result.json"})
+            QVERIFY2(fs::exists(run / f), f);
+        QVERIFY(readFile((run / "run.json").string()).find("\"done\"") != std::string::npos);
+        // results.csv parses back to the records.
+        auto rows = readResultsCsv((run / "results.csv").string());
+        QVERIFY(!rows.empty());
+        QCOMPARE(out.summary.groups.size(), std::size_t(1));
+        QVERIFY(out.summary.groups[0].hm.has_value());
+
+        // Starting it again resumes: every seed is already done.
+        QuietSink again;
+        auto out2 = runExperiment(spec_, ro, again, stop);
+        QVERIFY(out2.resumed);
+        QVERIFY(again.rows.empty());
+        QCOMPARE(out2.records.size(), out.records.size());
+
+        // Another experiment in the same folder is refused.
+        auto other = spec_;
+        other.train.epochs = 4;
+        QVERIFY_THROWS_EXCEPTION(Error, runExperiment(other, ro, again, stop));
+    }
+
+    void interruptedRunResumesToTheSameResult() {
+        RunOptions straight;
+        straight.runDir = (base_ / "runs/straight").string();
+        QuietSink s1;
+        StopToken st1;
+        auto ref = runExperiment(spec_, straight, s1, st1);
+
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/interrupted").string();
+        QuietSink s2;
+        StopToken st2;
+        s2.stop = &st2;
+        s2.stopAt = 3;  // inside phase 2 of seed 1
+        bool interrupted = false;
+        try {
+            runExperiment(spec_, ro, s2, st2);
+        } catch (const Interrupted&) {
+            interrupted = true;
+        }
+        QVERIFY(interrupted);
+        QVERIFY(readFile((fs::path(ro.runDir) / "run.json").string()).find("\"interrupted\"") != std::string::npos);
+        QuietSink s3;
+        StopToken st3;
+        auto resumed = runExperiment(spec_, ro, s3, st3);
+        QCOMPARE(resumed.records.size(), ref.records.size());
+        for (std::size_t i = 0; i < ref.records.size(); ++i) {
+            QCOMPARE(resumed.records[i].split, ref.records[i].split);
+            QCOMPARE(resumed.records[i].correct, ref.records[i].correct);
+            QCOMPARE(resumed.records[i].total, ref.records[i].total);
+        }
+        // The prompts are bit-identical too.
+        QCOMPARE(readFile((fs::path(ro.runDir) / "synth/k2_seed1/prompts.safetensors").string()),
+                 readFile((fs::path(straight.runDir) / "synth/k2_seed1/prompts.safetensors").string()));
+    }
+};
+
+CASPL_REGISTER_TEST(RunnerTest);
+#include "test_runner.moc"
