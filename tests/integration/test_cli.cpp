@@ -1,9 +1,16 @@
 // Runs the real `caspl` executable as a user would.
 #include "test_support.h"
 
+#include "core/io/safetensors.h"
+
+#include <QDir>
+#include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+
+#include <algorithm>
+#include <cmath>
 
 namespace {
 struct Result {
@@ -55,6 +62,49 @@ private Q_SLOTS:
         const auto o = doc.object();
         for (const char* key : {"figure", "value", "unit", "batch", "device", "dtype", "libtorch"}) QVERIFY2(o.contains(key), key);
         QVERIFY(o["value"].toDouble() > 0);
+    }
+
+    void encodeAndInfoMatchTheReference() {
+        CASPL_REQUIRE_FIXTURE(weights, "clip-tiny-a/weights_openai.safetensors");
+        CASPL_REQUIRE_FIXTURE(golden, "clip-tiny-a/golden.safetensors");
+        CASPL_REQUIRE_FIXTURE(vocab, "tokenizer/vocab.json");
+        CASPL_REQUIRE_FIXTURE(merges, "tokenizer/merges.txt");
+        const QString dir = QDir(caspl::test::tempDir()).filePath("encode_model");
+        QDir().mkpath(dir);
+        QFile::link(weights_q, dir + "/model.safetensors");
+        QFile::link(vocab_q, dir + "/vocab.json");
+        QFile::link(merges_q, dir + "/merges.txt");
+
+        const auto info = runCaspl({"info", "--model", dir});
+        QCOMPARE(info.exitCode, 0);
+        QVERIFY2(info.out.contains("heads 4") && info.out.contains("parameters: "), qPrintable(info.out));
+
+        // Pixels and tokens given: the reference's features.
+        const QString out = QDir(caspl::test::tempDir()).filePath("encoded.safetensors");
+        auto r = runCaspl({"encode", "--model", dir, "--pixels", golden_q + ":pixel_values", "--tokens", golden_q + ":text_tokens",
+                           "--out", out});
+        QCOMPARE(r.exitCode, 0);
+        auto f = caspl::SafetensorsFile::open(out.toStdString());
+        auto g = caspl::SafetensorsFile::open(golden);
+        for (const char* name : {"image_features", "text_features", "logits_per_image"}) {
+            const auto a = f.toFloat(f.at(name)), b = g.toFloat(g.at(name));
+            QCOMPARE(a.size(), b.size());
+            double d = 0;
+            for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::abs(a[i] - b[i])));
+            QVERIFY2(d < 1e-5, qPrintable(QString("%1: %2").arg(name).arg(d)));
+        }
+        // Texts are tokenized with the model folder's vocabulary, exactly as the reference tokens.
+        const QString out2 = QDir(caspl::test::tempDir()).filePath("encoded_texts.safetensors");
+        r = runCaspl({"encode", "--model", dir, "--texts", "a photo of a abyssinian, a type of pet.", "--out", out2});
+        QCOMPARE(r.exitCode, 0);
+        auto t = caspl::SafetensorsFile::open(out2.toStdString());
+        const auto ids = t.toInt64(t.at("text_tokens"));
+        const auto ref = g.toInt64(g.at("text_tokens"));
+        QVERIFY(std::equal(ids.begin(), ids.end(), ref.begin()));
+        // Bad input names the problem and exits 3.
+        r = runCaspl({"encode", "--model", dir, "--pixels", golden_q + ":no_such_key", "--out", out2});
+        QCOMPARE(r.exitCode, 3);
+        QVERIFY2(r.err.contains("no_such_key"), qPrintable(r.err));
     }
 
     void missingCommandIsUsageError() {
