@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     caspl::cli::addDebugStepCommand(app, &action);
     caspl::cli::addRunCommands(app, &action);
     caspl::cli::addBenchCommand(app, &action);
+    caspl::cli::addBoostingCommand(app, &action);
     caspl::cli::addSplitCommand(app, &action);
     caspl::cli::addDatasetsCommand(app, &action);
     caspl::cli::addPresetsCommands(app, &action);

@@ -27,6 +27,7 @@ void addEncodeCommand(CLI::App& app, Action* action);
 void addDebugStepCommand(CLI::App& app, Action* action);
 void addRunCommands(CLI::App& app, Action* action);
 void addBenchCommand(CLI::App& app, Action* action);
+void addBoostingCommand(CLI::App& app, Action* action);
 void addSplitCommand(CLI::App& app, Action* action);
 void addDatasetsCommand(CLI::App& app, Action* action);
 // `caspl presets list|show|keys` and `caspl validate` (app/cli/cmd_presets.cpp).

@@ -1,6 +1,7 @@
 // Runs the real `caspl` executable as a user would.
 #include "test_support.h"
 
+#include "core/engine/boosting.h"
 #include "core/io/safetensors.h"
 
 #include <QDir>
@@ -105,6 +106,35 @@ private Q_SLOTS:
         r = runCaspl({"encode", "--model", dir, "--pixels", golden_q + ":no_such_key", "--out", out2});
         QCOMPARE(r.exitCode, 3);
         QVERIFY2(r.err.contains("no_such_key"), qPrintable(r.err));
+    }
+
+    void boostingShowAndExport() {
+        // A run folder with a finished phase 1, made by hand.
+        const QString run = QDir(caspl::test::tempDir()).filePath("boost_run");
+        const QString p1 = run + "/Synth/phase1";
+        QDir().mkpath(p1);
+        std::vector<float> ctx(2 * 32, 0.5f);
+        caspl::writeSafetensors((p1 + "/boosting.safetensors").toStdString(),
+                                {{"prompt_learner_teacher.ctx", caspl::DType::F32, {2, 32}, ctx.data(), ctx.size() * 4}});
+        caspl::BoostingManifest m;
+        m.dataset = "Synth";
+        m.studentSignature = "sig";
+        m.nText = 2; m.nVision = 2; m.depthText = 1; m.depthVision = 1;
+        m.classes = 4;
+        caspl::writeBoostingManifest(p1.toStdString(), m);
+
+        auto r = runCaspl({"boosting", "show", p1});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("prompt_learner_teacher.ctx [2, 32] F32") && r.out.contains("text 2 x 1"), qPrintable(r.out));
+        const QString out = QDir(caspl::test::tempDir()).filePath("boost_export");
+        r = runCaspl({"boosting", "export", run, "--dataset", "Synth", "--out", out});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(QFile::exists(out + "/boosting.json") && QFile::exists(out + "/boosting.safetensors"));
+        r = runCaspl({"boosting", "export", run, "--dataset", "Synth", "--out", out});
+        QCOMPARE(r.exitCode, 3);  // never overwrites
+        r = runCaspl({"boosting", "export", run, "--dataset", "Other", "--out", out + "2"});
+        QCOMPARE(r.exitCode, 3);
+        QVERIFY2(r.err.contains("phase 1 of Other"), qPrintable(r.err));
     }
 
     void missingCommandIsUsageError() {
