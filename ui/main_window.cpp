@@ -1,50 +1,793 @@
 #include "ui/main_window.h"
 
+#include "core/experiment/presets.h"
+#include "core/experiment/results.h"
+#include "core/experiment/spec_loader.h"
+#include "ui/compare_dialog.h"
+#include "ui/device_panel.h"
+#include "ui/engine_backend.h"
+#include "ui/experiment_editor.h"
+#include "ui/latency_probe.h"
+#include "ui/log_pane.h"
+#include "ui/plot_panel.h"
+#include "ui/results_model.h"
+#include "ui/results_view.h"
+#include "ui/run_queue_model.h"
+
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
+#include <QSaveFile>
 #include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTableWidget>
+#include <QToolBar>
 #include <QVBoxLayout>
 
 namespace caspl::ui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
-    setWindowTitle(tr("CasPL Studio"));
-    setObjectName("MainWindow");
-    resize(1200, 800);
+namespace {
 
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+// The run folder runExperiment uses by default (runner.h defaultRunDir), made absolute.
+QString runDirOf(const caspl::ExperimentSpec& spec) {
+    QString name = spec.name.empty() ? QStringLiteral("experiment") : qs(spec.name);
+    name.replace('/', '_').replace(' ', '_');
+    return QDir::cleanPath(QDir(qs(spec.output)).absoluteFilePath(name));
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : MainWindow(nullptr, parent) {}
+
+MainWindow::MainWindow(EngineBackend* engine, QWidget* parent) : QMainWindow(parent), engine_(engine) {
+    registerEngineMetaTypes();
+    setObjectName("MainWindow");
+    resize(1440, 920);
+    buildWidgets();
+    buildMenus();
+    connectEngine();
+    if (engine_) {
+        device_->setProvider([e = engine_] { return e ? e->deviceStats() : caspl::DeviceStats{}; },
+                             [e = engine_] {
+                                 if (e) e->resetPeakMemory();
+                             });
+        editor_->setBackend(engine_);
+        setRuntimeDescription(engine_->runtimeDescription());
+    }
+    defaultState_ = saveState();
+    updateTitle();
+    updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildWidgets() {
+    setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks | QMainWindow::AllowNestedDocks);
+
+    // Centre: message bar + tabs.
     auto* central = new QWidget(this);
-    auto* layout = new QVBoxLayout(central);
-    auto* intro = new QLabel(tr("<h2>CasPL Studio</h2>"
-                                "<p>Cascade Prompt Learning for CLIP: distil a large teacher into boosting prompts "
-                                "(phase 1), then learn adapting prompts on few-shot labels (phase 2).</p>"),
-                             central);
-    intro->setObjectName("introLabel");
-    intro->setWordWrap(true);
-    layout->addWidget(intro);
-    layout->addStretch(1);
+    auto* centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(2, 2, 2, 2);
+    messages_ = new MessageBar(central);
+    tabs_ = new QTabWidget(central);
+    tabs_->setObjectName("centralTabs");
+    plots_ = new PlotPanel(tabs_);
+    results_ = new ResultsModel(this);
+    resultsView_ = new ResultsView(results_, tabs_);
+    tabs_->addTab(plots_, tr("Live plots"));
+    tabs_->addTab(resultsView_, tr("Results"));
+    centralLayout->addWidget(messages_);
+    centralLayout->addWidget(tabs_, 1);
     setCentralWidget(central);
+
+    const auto dock = [this](const QString& title, const char* name, QWidget* w, Qt::DockWidgetArea area) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(w);
+        addDockWidget(area, d);
+        docks_ << d;
+        return d;
+    };
+
+    editor_ = new ExperimentEditor(this);
+    editor_->setMinimumWidth(400);
+    dock(tr("Experiment"), "experimentDock", editor_, Qt::LeftDockWidgetArea);
+
+    // Run queue with its buttons.
+    auto* queuePage = new QWidget(this);
+    queue_ = new RunQueueModel(this);
+    queueView_ = new QTableView(queuePage);
+    queueView_->setObjectName("runQueueView");
+    queueView_->setModel(queue_);
+    queueView_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    queueView_->setSelectionMode(QAbstractItemView::SingleSelection);
+    queueView_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    queueView_->verticalHeader()->hide();
+    queueView_->setItemDelegateForColumn(RunQueueModel::ColProgress, new ProgressBarDelegate(queueView_));
+    queueView_->horizontalHeader()->setStretchLastSection(true);
+    queueView_->setColumnWidth(RunQueueModel::ColName, 150);
+    queueView_->setColumnWidth(RunQueueModel::ColMethod, 110);
+    queueView_->setColumnWidth(RunQueueModel::ColState, 80);
+    queueView_->setColumnWidth(RunQueueModel::ColPhase, 80);
+    queueView_->setColumnWidth(RunQueueModel::ColEpoch, 60);
+    queueView_->setColumnWidth(RunQueueModel::ColProgress, 120);
+    queueView_->setColumnWidth(RunQueueModel::ColEta, 90);
+    auto* queueButtons = new QToolBar(queuePage);
+    queueButtons->setObjectName("queueToolBar");
+    queueButtons->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    auto* queueLayout = new QVBoxLayout(queuePage);
+    queueLayout->setContentsMargins(2, 2, 2, 2);
+    queueLayout->addWidget(queueButtons);
+    queueLayout->addWidget(queueView_, 1);
+    auto* queueDock = dock(tr("Run queue"), "queueDock", queuePage, Qt::BottomDockWidgetArea);
+
+    log_ = new LogPane(this);
+    auto* logDock = dock(tr("Log"), "logDock", log_, Qt::BottomDockWidgetArea);
+    splitDockWidget(queueDock, logDock, Qt::Horizontal);
+    resizeDocks({queueDock, logDock}, {800, 600}, Qt::Horizontal);
+
+    device_ = new DevicePanel(this);
+    device_->setMinimumWidth(270);
+    dock(tr("Device"), "deviceDock", device_, Qt::RightDockWidgetArea);
+    resizeDocks({queueDock}, {260}, Qt::Vertical);
+
+    probe_ = new LatencyProbe(10, this);
+    device_->setLatencyProbe(probe_);
 
     runtimeLabel_ = new QLabel(this);
     runtimeLabel_->setObjectName("runtimeLabel");
+    runLabel_ = new QLabel(this);
+    runLabel_->setObjectName("runStatusLabel");
+    statusBar()->addWidget(runLabel_, 1);
     statusBar()->addPermanentWidget(runtimeLabel_);
-    buildMenus();
+
+    connect(editor_, &ExperimentEditor::specEdited, this, &MainWindow::updateTitle);
+    connect(queueView_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::updateActions);
+    connect(queue_, &QAbstractItemModel::dataChanged, this, &MainWindow::updateActions);
+    connect(queue_, &QAbstractItemModel::rowsInserted, this, &MainWindow::updateActions);
+    connect(queue_, &QAbstractItemModel::rowsRemoved, this, &MainWindow::updateActions);
+    connect(resultsView_, &ResultsView::compareRequested, this, &MainWindow::compareRuns);
+    connect(resultsView_, &ResultsView::exportRequested, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export results as CSV"), QStringLiteral("results.csv"),
+                                                          tr("CSV files (*.csv)"));
+        if (!path.isEmpty()) exportResultsCsv(path);
+    });
+    // The queue's toolbar gets the run actions in buildMenus().
+}
+
+QAction* MainWindow::findAction(const QString& objectName) const { return findChild<QAction*>(objectName); }
+
+void MainWindow::buildMenus() {
+    const auto make = [this](QMenu* menu, const QString& text, const char* name, const QKeySequence& key = {}) {
+        QAction* a = menu->addAction(text);
+        a->setObjectName(name);
+        if (!key.isEmpty()) a->setShortcut(key);
+        return a;
+    };
+
+    // File
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    connect(make(file, tr("&New Experiment"), "actionNew", QKeySequence::New), &QAction::triggered, this, &MainWindow::newExperiment);
+    connect(make(file, tr("&Open Preset…"), "actionOpenPreset", QKeySequence::Open), &QAction::triggered, this,
+            &MainWindow::openPresetDialog);
+    connect(make(file, tr("Open &YAML File…"), "actionOpenYaml"), &QAction::triggered, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open an experiment"), QString(),
+                                                          tr("YAML experiments (*.yaml *.yml);;All files (*)"));
+        if (!path.isEmpty()) openExperimentFile(path);
+    });
+    connect(make(file, tr("&Save Experiment As…"), "actionSaveAs", QKeySequence::SaveAs), &QAction::triggered, this, [this] {
+        const QString suggestion = editor_->sourcePath().isEmpty()
+                                       ? QStringLiteral("%1.yaml").arg(editor_->spec().name.empty() ? "experiment" : qs(editor_->spec().name).replace('/', '_'))
+                                       : editor_->sourcePath();
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the experiment as YAML"), suggestion,
+                                                          tr("YAML experiments (*.yaml *.yml)"));
+        if (!path.isEmpty()) saveExperimentFile(path);
+    });
+    file->addSeparator();
+    connect(make(file, tr("Open &Run Folder…"), "actionOpenRun", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O)),
+            &QAction::triggered, this, [this] {
+                const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run folder (it holds config.yaml)"));
+                if (!dir.isEmpty()) openRunFolder(dir);
+            });
+    connect(make(file, tr("&Export Results as CSV…"), "actionExportCsv", QKeySequence(Qt::CTRL | Qt::Key_E)), &QAction::triggered,
+            resultsView_, &ResultsView::exportRequested);
+    file->addSeparator();
+    connect(make(file, tr("&Quit"), "actionQuit", QKeySequence::Quit), &QAction::triggered, this, &QWidget::close);
+
+    // Run
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    runAction_ = make(run, tr("&Run Experiment"), "actionRun", QKeySequence(Qt::CTRL | Qt::Key_R));
+    runAction_->setToolTip(tr("Check the experiment, queue it and start the queue"));
+    connect(runAction_, &QAction::triggered, this, [this] { runCurrentExperiment(true); });
+    queueAction_ = make(run, tr("&Add to Queue"), "actionAddToQueue", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    connect(queueAction_, &QAction::triggered, this, [this] { runCurrentExperiment(false); });
+    stopAction_ = make(run, tr("&Stop"), "actionStop", QKeySequence(Qt::CTRL | Qt::Key_Period));
+    stopAction_->setToolTip(tr("Stop the running experiment at its next step (a checkpoint is written; Resume continues it)"));
+    connect(stopAction_, &QAction::triggered, this, &MainWindow::stopRun);
+    resumeAction_ = make(run, tr("Res&ume Selected Run"), "actionResume", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_U));
+    resumeAction_->setToolTip(tr("Run the selected run's experiment again into its folder: it continues from its checkpoints"));
+    connect(resumeAction_, &QAction::triggered, this, [this] { resumeRun(selectedRun()); });
+    removeAction_ = make(run, tr("Re&move Selected Run"), "actionRemove");
+    connect(removeAction_, &QAction::triggered, this, [this] { removeRun(selectedRun()); });
+    connect(make(run, tr("&Clear Finished Runs"), "actionClearFinished"), &QAction::triggered, this, [this] {
+        const int n = queue_->removeFinished();
+        statusBar()->showMessage(tr("%n finished run(s) removed from the queue", nullptr, n), 4000);
+    });
+    run->addSeparator();
+    processQueue_ = make(run, tr("&Process Queue"), "actionProcessQueue");
+    processQueue_->setCheckable(true);
+    processQueue_->setChecked(true);
+    processQueue_->setToolTip(tr("Start queued runs one after another (Stop pauses the queue)"));
+    connect(processQueue_, &QAction::toggled, this, [this](bool on) {
+        if (on) startNextIfIdle();
+    });
+
+    // Results
+    QMenu* res = menuBar()->addMenu(tr("Re&sults"));
+    connect(make(res, tr("&Compare Runs…"), "actionCompare", QKeySequence(Qt::CTRL | Qt::Key_D)), &QAction::triggered, this,
+            &MainWindow::compareRuns);
+    connect(make(res, tr("C&opy Selected Cells (as TSV)"), "actionCopy"), &QAction::triggered, resultsView_->table(),
+            &ResultsTable::copySelection);
+    connect(make(res, tr("&Export as CSV…"), "actionExportCsv2"), &QAction::triggered, resultsView_, &ResultsView::exportRequested);
+    res->addSeparator();
+    connect(make(res, tr("&Reload Selected Run's Results"), "actionReloadResults"), &QAction::triggered, this, [this] {
+        const int id = selectedRun();
+        if (id < 0) {
+            showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
+            return;
+        }
+        reloadRunResults(id);
+    });
+    connect(make(res, tr("Clear Results &Table"), "actionClearResults"), &QAction::triggered, results_, &ResultsModel::clear);
+    connect(make(res, tr("Clear &Plots"), "actionClearPlots"), &QAction::triggered, plots_, &PlotPanel::clear);
+
+    // View
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : docks_) view->addAction(d->toggleViewAction());
+    view->addSeparator();
+    connect(make(view, tr("Show &Plots"), "actionShowPlots", QKeySequence(Qt::CTRL | Qt::Key_1)), &QAction::triggered, this,
+            [this] { tabs_->setCurrentWidget(plots_); });
+    connect(make(view, tr("Show R&esults"), "actionShowResults", QKeySequence(Qt::CTRL | Qt::Key_2)), &QAction::triggered, this,
+            [this] { tabs_->setCurrentWidget(resultsView_); });
+    connect(make(view, tr("&Reset Layout"), "actionResetLayout"), &QAction::triggered, this, [this] {
+        restoreState(defaultState_);
+        for (QDockWidget* d : docks_) d->show();
+    });
+
+    // Help
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    connect(make(help, tr("&Experiment Keys…"), "actionKeys", QKeySequence::HelpContents), &QAction::triggered, this,
+            &MainWindow::showKeysReference);
+    connect(make(help, tr("&About CasPL Studio"), "actionAbout"), &QAction::triggered, this, &MainWindow::showAbout);
+    connect(make(help, tr("About &Qt"), "actionAboutQt"), &QAction::triggered, qApp, &QApplication::aboutQt);
+
+    // The queue's own toolbar.
+    if (auto* bar = findChild<QToolBar*>("queueToolBar")) {
+        bar->addAction(runAction_);
+        bar->addAction(queueAction_);
+        bar->addAction(stopAction_);
+        bar->addAction(resumeAction_);
+        bar->addAction(removeAction_);
+        bar->addSeparator();
+        bar->addAction(processQueue_);
+    }
+}
+
+void MainWindow::connectEngine() {
+    if (!engine_) return;
+    connect(engine_, &EngineBackend::runStarted, this, &MainWindow::onRunStarted);
+    connect(engine_, &EngineBackend::progress, this, &MainWindow::onProgress);
+    connect(engine_, &EngineBackend::metrics, plots_, &PlotPanel::addMetrics);
+    connect(engine_, &EngineBackend::evalRow, this, &MainWindow::onEvalRow);
+    connect(engine_, &EngineBackend::logMessage, this, &MainWindow::onLog);
+    connect(engine_, &EngineBackend::phaseChanged, this, &MainWindow::onPhase);
+    connect(engine_, &EngineBackend::runFinished, this, &MainWindow::onFinished);
+    connect(engine_, &EngineBackend::runInterrupted, this, &MainWindow::onInterrupted);
+    connect(engine_, &EngineBackend::runFailed, this, &MainWindow::onFailed);
 }
 
 void MainWindow::setRuntimeDescription(const QString& text) {
     runtimeDescription_ = text;
     runtimeLabel_->setText(text);
+    device_->setRuntimeDescription(text);
 }
 
-void MainWindow::buildMenus() {
-    auto* file = menuBar()->addMenu(tr("&File"));
-    auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
+void MainWindow::showMessage(MessageBar::Kind kind, const QString& title, const QString& details, const QString& advice) {
+    messages_->showMessage(kind, title, details, advice);
+    const caspl::LogLevel level = kind == MessageBar::Kind::Error     ? caspl::LogLevel::Error
+                                  : kind == MessageBar::Kind::Warning ? caspl::LogLevel::Warning
+                                                                      : caspl::LogLevel::Info;
+    QString text = title;
+    if (!details.isEmpty()) text += QStringLiteral(": ") + details;
+    if (!advice.isEmpty()) text += QStringLiteral(" — ") + advice;
+    log_->append(level, tr("studio"), text);
+}
 
-    auto* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&About CasPL Studio"), this, &MainWindow::showAbout);
-    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+void MainWindow::updateTitle() {
+    const QString name = qs(editor_->spec().name);
+    setWindowTitle(tr("CasPL Studio"));
+    setWindowFilePath(editor_->sourcePath());
+    statusBar()->showMessage(name.isEmpty() ? QString() : tr("Experiment: %1%2").arg(name, editor_->isModified() ? tr(" (edited)") : QString()),
+                             0);
+}
+
+void MainWindow::updateActions() {
+    const int id = selectedRun();
+    const RunJob* j = id >= 0 ? queue_->job(id) : nullptr;
+    const bool running = queue_->runningJob() >= 0;
+    stopAction_->setEnabled(running);
+    resumeAction_->setEnabled(j && (j->state == RunState::Stopped || j->state == RunState::Failed || j->state == RunState::Done));
+    removeAction_->setEnabled(j && j->state != RunState::Running && j->state != RunState::Stopping);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files
+
+QString MainWindow::presetsDir() const {
+    try {
+        return qs(caspl::findPresetsDir("", QCoreApplication::applicationDirPath().toStdString()));
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+void MainWindow::newExperiment() {
+    caspl::ExperimentSpec s;
+    s.name = "experiment";
+    editor_->setSpec(s);
+    updateTitle();
+    statusBar()->showMessage(tr("New experiment: choose datasets, models and the method, then Run"), 5000);
+}
+
+bool MainWindow::openExperimentFile(const QString& path) {
+    const std::string file = path.toStdString();
+    try {
+        if (caspl::isAbstractFile(file)) {
+            showMessage(MessageBar::Kind::Error, tr("%1 is a fragment, not an experiment").arg(QFileInfo(path).fileName()),
+                        tr("%1 says abstract: true: presets extend it, it cannot run on its own.").arg(path),
+                        tr("Open a preset that extends it (File > Open Preset…), or a YAML file of your own."));
+            return false;
+        }
+        caspl::ExperimentSpec spec = caspl::loadExperiment(file);
+        editor_->setSpec(spec, QFileInfo(path).absoluteFilePath());
+        messages_->dismiss();
+        log_->append(caspl::LogLevel::Info, tr("studio"), tr("opened %1 (%2)").arg(path, qs(caspl::methodLabel(spec))));
+        updateTitle();
+        return true;
+    } catch (const caspl::SpecError& e) {
+        QStringList lines;
+        for (const auto& d : e.diagnostics()) lines << qs(d.str());
+        showMessage(MessageBar::Kind::Error, tr("Cannot load %1: %n problem(s)", nullptr, int(lines.size())).arg(QFileInfo(path).fileName()),
+                    lines.join('\n'),
+                    tr("Fix the lines named above (file:line:column) in the file or in a file it extends, then open it again."));
+    } catch (const std::exception& e) {
+        showMessage(MessageBar::Kind::Error, tr("Cannot load %1").arg(QFileInfo(path).fileName()), QString::fromUtf8(e.what()),
+                    tr("Check that the file exists and is readable YAML, then open it again."));
+    }
+    return false;
+}
+
+bool MainWindow::saveExperimentFile(const QString& path) {
+    QString error;
+    const auto spec = editor_->validatedSpec(&error);
+    if (!spec) {
+        showMessage(MessageBar::Kind::Error, tr("The experiment is not valid, so it was not saved"), error,
+                    tr("Fix the fields named above (the YAML tab shows every key), then save again."));
+        return false;
+    }
+    QSaveFile f(path);
+    const QByteArray text = QByteArray::fromStdString(caspl::toYaml(*spec));
+    if (!f.open(QIODevice::WriteOnly) || f.write(text) != text.size() || !f.commit()) {
+        showMessage(MessageBar::Kind::Error, tr("Cannot write %1").arg(path), f.errorString(),
+                    tr("Choose a folder you can write to, then save again."));
+        return false;
+    }
+    editor_->setSpec(*spec, QFileInfo(path).absoluteFilePath());
+    log_->append(caspl::LogLevel::Info, tr("studio"), tr("saved %1").arg(path));
+    updateTitle();
+    return true;
+}
+
+void MainWindow::openPresetDialog() {
+    const QString dir = presetsDir();
+    if (dir.isEmpty()) {
+        showMessage(MessageBar::Kind::Warning, tr("No presets folder found"),
+                    tr("Looked in $CASPL_PRESETS, next to the executable and in the source tree."),
+                    tr("Set CASPL_PRESETS to the presets folder, or open a YAML file with File > Open YAML File…"));
+        return;
+    }
+    std::vector<caspl::PresetInfo> presets;
+    try {
+        presets = caspl::listPresets(dir.toStdString());
+    } catch (const std::exception& e) {
+        showMessage(MessageBar::Kind::Error, tr("Cannot list the presets"), QString::fromUtf8(e.what()),
+                    tr("Check the presets folder, or open a YAML file with File > Open YAML File…"));
+        return;
+    }
+    QDialog dlg(this);
+    dlg.setWindowTitle(tr("Open preset"));
+    dlg.resize(720, 520);
+    auto* filter = new QLineEdit(&dlg);
+    filter->setPlaceholderText(tr("Filter, e.g. promptsrc_caspl or dtd"));
+    auto* list = new QListWidget(&dlg);
+    for (const auto& p : presets) {
+        if (p.abstract) continue;
+        auto* item = new QListWidgetItem(qs(p.name) + (p.description.empty() ? QString() : QStringLiteral("  —  ") + qs(p.description)), list);
+        item->setData(Qt::UserRole, qs(p.path));
+        item->setToolTip(p.error.empty() ? qs(p.path) : qs(p.error));
+    }
+    auto* browse = new QPushButton(tr("Other file…"), &dlg);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Open | QDialogButtonBox::Cancel, &dlg);
+    buttons->addButton(browse, QDialogButtonBox::ActionRole);
+    auto* layout = new QVBoxLayout(&dlg);
+    layout->addWidget(new QLabel(tr("Presets in %1").arg(QDir::toNativeSeparators(dir)), &dlg));
+    layout->addWidget(filter);
+    layout->addWidget(list, 1);
+    layout->addWidget(buttons);
+    connect(filter, &QLineEdit::textChanged, list, [list](const QString& t) {
+        for (int i = 0; i < list->count(); ++i) list->item(i)->setHidden(!list->item(i)->text().contains(t, Qt::CaseInsensitive));
+    });
+    connect(list, &QListWidget::itemDoubleClicked, &dlg, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+    QString chosen;
+    connect(browse, &QPushButton::clicked, &dlg, [&] {
+        chosen = QFileDialog::getOpenFileName(&dlg, tr("Open an experiment"), dir, tr("YAML experiments (*.yaml *.yml)"));
+        if (!chosen.isEmpty()) dlg.accept();
+    });
+    if (dlg.exec() != QDialog::Accepted) return;
+    if (chosen.isEmpty() && list->currentItem()) chosen = list->currentItem()->data(Qt::UserRole).toString();
+    if (!chosen.isEmpty()) openExperimentFile(chosen);
+}
+
+bool MainWindow::loadResultsOf(const QString& runDir, const QString& configPath, QString* error) {
+    const QString resultPath = QDir(runDir).filePath(QStringLiteral("result.json"));
+    if (!QFileInfo::exists(resultPath)) return true;  // no seed finished yet
+    try {
+        caspl::Rounding rounding = caspl::Rounding::Paper;
+        if (QFileInfo::exists(configPath)) rounding = caspl::loadExperiment(configPath.toStdString()).eval.rounding;
+        const caspl::ResultFile rf = caspl::readResultJson(resultPath.toStdString());
+        results_->setRunRecords(runDir, rf.records, rounding);
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromUtf8(e.what());
+        return false;
+    }
+}
+
+bool MainWindow::openRunFolder(const QString& dirIn) {
+    const QString dir = QDir::cleanPath(QDir(dirIn).absolutePath());
+    const QString config = QDir(dir).filePath(QStringLiteral("config.yaml"));
+    if (!QFileInfo::exists(config)) {
+        showMessage(MessageBar::Kind::Error, tr("%1 is not a run folder").arg(dir), tr("There is no config.yaml in it."),
+                    tr("Choose the folder a run wrote (<output>/<name>: it holds config.yaml, run.json and results.csv)."));
+        return false;
+    }
+    caspl::ExperimentSpec spec;
+    try {
+        spec = caspl::loadExperiment(config.toStdString());
+    } catch (const std::exception& e) {
+        showMessage(MessageBar::Kind::Error, tr("Cannot read the run's configuration"), QString::fromUtf8(e.what()),
+                    tr("The run's config.yaml is damaged or from another version; its results can still be exported with "
+                       "`caspl export`."));
+        return false;
+    }
+    // Its state from run.json.
+    RunState state = RunState::Stopped;
+    QString message;
+    QFile runJson(QDir(dir).filePath(QStringLiteral("run.json")));
+    if (runJson.open(QIODevice::ReadOnly)) {
+        const QJsonObject o = QJsonDocument::fromJson(runJson.readAll()).object();
+        const QString status = o.value("status").toString();
+        message = o.value("message").toString();
+        if (status == QLatin1String("done")) state = RunState::Done;
+        else if (status == QLatin1String("failed")) state = RunState::Failed;
+    }
+    int id = -1;
+    for (int r = 0; r < queue_->count(); ++r)
+        if (queue_->job(queue_->idAt(r))->runDir == dir) id = queue_->idAt(r);
+    if (id < 0) {
+        id = queue_->addJob(spec, dir, state);
+        queue_->setState(id, state, message);
+        plots_->setRunLabel(id, jobLabel(id));
+    }
+    QString error;
+    if (!loadResultsOf(dir, config, &error)) {
+        showMessage(MessageBar::Kind::Warning, tr("The run's results could not be read"), error,
+                    tr("The run is in the queue; Resume it to write its results again."));
+    } else {
+        messages_->dismiss();
+    }
+    selectRun(id);
+    log_->append(caspl::LogLevel::Info, tr("studio"), tr("opened run folder %1 (%2)").arg(dir, runStateName(state)));
+    return true;
+}
+
+bool MainWindow::exportResultsCsv(const QString& path) {
+    const QString problem = resultsView_->exportCsv(path);
+    if (!problem.isEmpty()) {
+        const int nl = problem.indexOf('\n');
+        showMessage(MessageBar::Kind::Error, tr("Cannot export the results"), nl < 0 ? problem : problem.left(nl),
+                    nl < 0 ? QString() : problem.mid(nl + 1));
+        return false;
+    }
+    log_->append(caspl::LogLevel::Info, tr("studio"), tr("exported results to %1").arg(path));
+    statusBar()->showMessage(tr("Results written to %1").arg(path), 5000);
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runs
+
+QString MainWindow::jobLabel(int job) const {
+    const RunJob* j = queue_->job(job);
+    if (!j) return tr("run %1").arg(job);
+    return QStringLiteral("#%1 %2").arg(job).arg(QFileInfo(j->runDir).fileName());
+}
+
+int MainWindow::selectedRun() const {
+    const QModelIndexList rows = queueView_->selectionModel()->selectedRows();
+    return rows.isEmpty() ? -1 : queue_->idAt(rows.first().row());
+}
+
+void MainWindow::selectRun(int id) {
+    const int row = queue_->rowOf(id);
+    if (row >= 0) queueView_->selectRow(row);
+}
+
+int MainWindow::runCurrentExperiment(bool startNow) {
+    QString error;
+    const auto spec = editor_->validatedSpec(&error);
+    if (!spec) {
+        showMessage(MessageBar::Kind::Error, tr("The experiment cannot run as it is"), error,
+                    tr("Fix the fields named above (the YAML tab shows every key), then run again."));
+        return -1;
+    }
+    if (!engine_) {
+        showMessage(MessageBar::Kind::Error, tr("No engine is attached to this window"), {},
+                    tr("Start the studio with `caspl-studio` (it attaches the engine), or run the experiment with `caspl run`."));
+        return -1;
+    }
+    const QString dir = runDirOf(*spec);
+    for (int r = 0; r < queue_->count(); ++r) {
+        const RunJob* j = queue_->job(queue_->idAt(r));
+        if (j->runDir != dir) continue;
+        if (j->state == RunState::Queued || j->state == RunState::Running || j->state == RunState::Stopping) {
+            showMessage(MessageBar::Kind::Warning, tr("This experiment is already in the queue"), dir,
+                        tr("Wait for it, or change the experiment's name to run it into another folder."));
+            return -1;
+        }
+        if (j->spec != *spec) {
+            showMessage(MessageBar::Kind::Error, tr("Another experiment already uses the folder %1").arg(dir),
+                        tr("The run %1 in the queue wrote a different configuration there.").arg(jobLabel(j->id)),
+                        tr("Change the experiment's name or output folder, then run again."));
+            return -1;
+        }
+    }
+    const int id = queue_->addJob(*spec, dir);
+    plots_->setRunLabel(id, jobLabel(id));
+    messages_->dismiss();
+    log_->append(caspl::LogLevel::Info, jobLabel(id), tr("queued (%1 → %2)").arg(qs(caspl::methodLabel(*spec)), dir));
+    selectRun(id);
+    if (startNow && !processQueue_->isChecked()) processQueue_->setChecked(true);  // starts it
+    startNextIfIdle();
+    return id;
+}
+
+void MainWindow::startNextIfIdle() {
+    if (!engine_ || engine_->isRunning() || !processQueue_->isChecked()) return;
+    const int id = queue_->nextQueued();
+    if (id < 0) return;
+    const RunJob* j = queue_->job(id);
+    if (!engine_->startRun(id, j->spec, j->runDir)) return;
+    queue_->setState(id, RunState::Running);
+    evalSinceReload_ = false;
+    probe_->start();
+    runLabel_->setText(tr("%1: starting…").arg(jobLabel(id)));
+    updateActions();
+}
+
+void MainWindow::stopRun() {
+    const int id = queue_->runningJob();
+    if (id < 0 || !engine_) return;
+    processQueue_->setChecked(false);  // the user stopped: do not start the next run behind their back
+    queue_->setState(id, RunState::Stopping);
+    engine_->requestStop();
+    runLabel_->setText(tr("%1: stopping at the next step (writing a checkpoint)…").arg(jobLabel(id)));
+}
+
+bool MainWindow::resumeRun(int id) {
+    const RunJob* j = queue_->job(id);
+    if (!j) {
+        showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a stopped or failed run in the run queue, then Resume."));
+        return false;
+    }
+    if (j->state != RunState::Stopped && j->state != RunState::Failed && j->state != RunState::Done) {
+        showMessage(MessageBar::Kind::Info, tr("%1 is %2").arg(jobLabel(id), runStateName(j->state)), {},
+                    tr("Only stopped, failed or finished runs can be resumed."));
+        return false;
+    }
+    queue_->setState(id, RunState::Queued);
+    log_->append(caspl::LogLevel::Info, jobLabel(id), tr("resume queued: the same experiment into %1").arg(j->runDir));
+    if (!processQueue_->isChecked()) processQueue_->setChecked(true);
+    startNextIfIdle();
+    return true;
+}
+
+bool MainWindow::removeRun(int id) {
+    const RunJob* j = queue_->job(id);
+    if (!j) return false;
+    if (!queue_->removeJob(id)) {
+        showMessage(MessageBar::Kind::Info, tr("%1 is running").arg(jobLabel(id)), {}, tr("Stop it first, then remove it."));
+        return false;
+    }
+    plots_->removeRun(id);
+    return true;
+}
+
+void MainWindow::onRunStarted(int job, const QString& runDir) {
+    queue_->setRunDir(job, QDir::cleanPath(QDir(runDir).absolutePath()));
+    log_->append(caspl::LogLevel::Info, jobLabel(job), tr("started in %1").arg(runDir));
+}
+
+void MainWindow::onProgress(int job, const caspl::ProgressEvent& e) {
+    queue_->applyProgress(job, e);
+    const RunJob* j = queue_->job(job);
+    if (!j) return;
+    QString eta = RunQueueModel::formatDuration(j->overallEta >= 0 ? j->overallEta : j->phaseEta);
+    runLabel_->setText(tr("%1: %2 epoch %3/%4, step %5/%6 · run %7% · ETA %8")
+                           .arg(jobLabel(job), qs(e.phase))
+                           .arg(e.epoch)
+                           .arg(e.epochs)
+                           .arg(e.step)
+                           .arg(e.steps)
+                           .arg(j->overall * 100, 0, 'f', 0)
+                           .arg(eta));
+}
+
+void MainWindow::onEvalRow(int job, const caspl::EvalRow& row) {
+    const RunJob* j = queue_->job(job);
+    if (!j) return;
+    plots_->addEvaluation(job, row);
+    const int shots = j->spec.data.shots.size() == 1 ? j->spec.data.shots.front() : 0;
+    try {
+        results_->addEvalRow(j->runDir, row, shots, j->spec.eval.rounding);
+    } catch (const std::exception& e) {
+        log_->append(caspl::LogLevel::Warning, jobLabel(job), tr("results table: %1").arg(QString::fromUtf8(e.what())));
+    }
+    evalSinceReload_ = true;
+}
+
+void MainWindow::onLog(int job, caspl::LogLevel level, const QString& text) {
+    log_->append(level, jobLabel(job), text);
+    // A unit of the run finished in an earlier session (resume): the overall progress moves on.
+    if (text.contains(QLatin1String("already done"))) queue_->setPhase(job, QStringLiteral("skipped"));
+}
+
+void MainWindow::onPhase(int job, const QString& phase) {
+    queue_->setPhase(job, phase);
+    // After a seed's evaluation the engine has written result.json: take the exact records (with shots) from it.
+    if (evalSinceReload_ && !phase.startsWith(QLatin1String("eval"))) reloadRunResults(job);
+}
+
+void MainWindow::reloadRunResults(int job) {
+    const RunJob* j = queue_->job(job);
+    if (!j) return;
+    evalSinceReload_ = false;
+    QString error;
+    if (!loadResultsOf(j->runDir, QDir(j->runDir).filePath(QStringLiteral("config.yaml")), &error))
+        log_->append(caspl::LogLevel::Warning, jobLabel(job), tr("cannot read the results: %1").arg(error));
+}
+
+void MainWindow::runEnded(int job) {
+    probe_->stop();
+    if (probe_->sampleCount() > 0)
+        log_->append(caspl::LogLevel::Info, jobLabel(job), tr("UI event-loop lag during the run: %1").arg(probe_->summary()));
+    device_->refresh();
+    reloadRunResults(job);
+    updateActions();
+    startNextIfIdle();
+}
+
+void MainWindow::onFinished(int job, const QString& runDir, bool resumed) {
+    queue_->setRunDir(job, QDir::cleanPath(QDir(runDir).absolutePath()));
+    queue_->markResumed(job, resumed);
+    queue_->setState(job, RunState::Done);
+    runLabel_->setText(tr("%1: done").arg(jobLabel(job)));
+    log_->append(caspl::LogLevel::Info, jobLabel(job), tr("finished%1; results in %2").arg(resumed ? tr(" (resumed)") : QString(), runDir));
+    runEnded(job);
+    if (const RunJob* j = queue_->job(job)) resultsView_->setCurrentRun(j->runDir);
+}
+
+void MainWindow::onInterrupted(int job, const QString& runDir, const QString& where) {
+    queue_->setState(job, RunState::Stopped, tr("stopped during %1; Resume continues from the checkpoint").arg(where));
+    runLabel_->setText(tr("%1: stopped").arg(jobLabel(job)));
+    showMessage(MessageBar::Kind::Info, tr("%1 stopped during %2").arg(jobLabel(job), where),
+                tr("A checkpoint was written in %1.").arg(runDir),
+                tr("Select the run in the run queue and choose Run > Resume Selected Run to continue it. The queue is "
+                   "paused (Run > Process Queue)."));
+    runEnded(job);
+}
+
+void MainWindow::onFailed(int job, const QString& runDir, const QString& message, const QString& advice) {
+    queue_->setState(job, RunState::Failed, message);
+    runLabel_->setText(tr("%1: failed").arg(jobLabel(job)));
+    showMessage(MessageBar::Kind::Error, tr("%1 failed (%2)").arg(jobLabel(job), runDir), message, advice);
+    runEnded(job);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dialogs
+
+CompareDialog* MainWindow::compareDialog() {
+    if (!compare_) compare_ = new CompareDialog(this);
+    return compare_;
+}
+
+void MainWindow::compareRuns() {
+    QStringList runs;
+    for (int r = 0; r < queue_->count(); ++r) {
+        const QString d = queue_->job(queue_->idAt(r))->runDir;
+        if (QFileInfo::exists(QDir(d).filePath("config.yaml")) && !runs.contains(d)) runs << d;
+    }
+    for (const QString& d : results_->runs())
+        if (!runs.contains(d)) runs << d;
+    CompareDialog* dlg = compareDialog();
+    dlg->setRuns(runs);
+    if (runs.size() >= 2) dlg->compare(runs.at(runs.size() - 2), runs.last());
+    dlg->show();
+    dlg->raise();
+}
+
+void MainWindow::showKeysReference() {
+    auto* dlg = new QDialog(this);
+    dlg->setAttribute(Qt::WA_DeleteOnClose);
+    dlg->setObjectName("keysDialog");
+    dlg->setWindowTitle(tr("Experiment keys"));
+    dlg->resize(980, 640);
+    const auto keys = caspl::specKeys();
+    auto* table = new QTableWidget(int(keys.size()), 5, dlg);
+    table->setHorizontalHeaderLabels({tr("Key"), tr("Type"), tr("Range"), tr("Default"), tr("Meaning")});
+    for (int r = 0; r < int(keys.size()); ++r) {
+        const auto& k = keys[std::size_t(r)];
+        const QString cells[] = {qs(k.key), qs(k.type), qs(k.range), qs(k.defaultValue), qs(k.help)};
+        for (int c = 0; c < 5; ++c) {
+            auto* item = new QTableWidgetItem(cells[c]);
+            item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+            item->setToolTip(cells[c]);
+            table->setItem(r, c, item);
+        }
+    }
+    table->verticalHeader()->hide();
+    table->horizontalHeader()->setStretchLastSection(true);
+    table->resizeColumnsToContents();
+    table->setColumnWidth(1, std::min(table->columnWidth(1), 220));
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, dlg);
+    connect(buttons, &QDialogButtonBox::rejected, dlg, &QDialog::close);
+    auto* layout = new QVBoxLayout(dlg);
+    layout->addWidget(new QLabel(tr("Every key of an experiment file (the same list as `caspl presets keys`)."), dlg));
+    layout->addWidget(table, 1);
+    layout->addWidget(buttons);
+    dlg->show();
 }
 
 void MainWindow::showAbout() {
@@ -52,6 +795,22 @@ void MainWindow::showAbout() {
                        tr("<b>CasPL Studio %1</b><p>CLIP prompt learning (CoOp, CoCoOp, MaPLe, PromptSRC) and "
                           "Cascade Prompt Learning (ECCV 2024).</p><p>%2</p>")
                            .arg(QApplication::applicationVersion(), runtimeDescription_.toHtmlEscaped()));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (engine_ && engine_->isRunning()) {
+        const auto answer = QMessageBox::question(
+            this, tr("A run is going"),
+            tr("Stop the running experiment and quit? It writes a checkpoint first; open its run folder later and "
+               "Resume to continue it."),
+            QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+        if (answer != QMessageBox::Yes) {
+            event->ignore();
+            return;
+        }
+        engine_->requestStop();
+    }
+    event->accept();
 }
 
 }  // namespace caspl::ui

@@ -1,25 +1,146 @@
 #pragma once
-// The studio's main window. Widgets only: no LibTorch here (the engine is reached through app/'s worker).
-#include <QMainWindow>
+// The studio's main window. Widgets only: no LibTorch here (the engine is reached through an EngineBackend, which
+// app/ implements with a worker on a QThread).
+//
+//   left dock     the experiment editor (form + YAML)
+//   centre        a message bar for errors and notices, then tabs: live plots, results
+//   bottom docks  the run queue (state, phase, progress, ETA; run / stop / resume) and the log pane
+//   right dock    the device panel (device, GPU memory in use and peak, process memory, UI event-loop lag)
+//
+// Every menu action is also a public method taking its path directly (the menus ask for the path first), so tests
+// and scripts can drive the window without dialogs. Errors never stop the window: they appear in the message bar
+// with what happened and what to do, and in the log.
+#include "core/engine/events.h"
+#include "ui/message_bar.h"
 
+#include <QMainWindow>
+#include <QPointer>
+
+class QAction;
 class QLabel;
+class QTableView;
+class QTabWidget;
+class QDockWidget;
 
 namespace caspl::ui {
+
+class CompareDialog;
+class DevicePanel;
+class EngineBackend;
+class ExperimentEditor;
+class LatencyProbe;
+class LogPane;
+class PlotPanel;
+class ResultsModel;
+class ResultsView;
+class RunQueueModel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
+    // Without an engine the window still edits, opens and compares; running says that no engine is attached.
     explicit MainWindow(QWidget* parent = nullptr);
+    explicit MainWindow(EngineBackend* engine, QWidget* parent = nullptr);
+    ~MainWindow() override;
 
-    // Shown in the status bar, e.g. the LibTorch runtime description given by the app.
+    // Shown in the status bar and the device panel, e.g. the LibTorch runtime description given by the app.
     void setRuntimeDescription(const QString& text);
 
+    // --- What the menus do (each returns false and shows why in the message bar when it fails) ---
+    void newExperiment();
+    // Loads a preset or YAML file through the experiment loader (same validation and file:line:col messages as
+    // `caspl run`).
+    bool openExperimentFile(const QString& path);
+    // Writes the editor's experiment, validated, as a resolved YAML file (every key, no extends).
+    bool saveExperimentFile(const QString& path);
+    // Adds a run folder (config.yaml, result.json) to the queue (resumable) and its results to the results table.
+    bool openRunFolder(const QString& dir);
+    bool exportResultsCsv(const QString& path);
+    // Validates the editor's experiment and queues it; `startNow` also switches queue processing on. Returns the
+    // run's id, or -1 (the message bar says why).
+    int runCurrentExperiment(bool startNow = true);
+    // Asks the running experiment to stop (it checkpoints); queue processing pauses.
+    void stopRun();
+    // Queues a stopped, failed or finished run again: the same experiment into the same folder, so the engine
+    // resumes from its checkpoints (finished seeds are skipped).
+    bool resumeRun(int id);
+    bool removeRun(int id);
+    void compareRuns();
+    int selectedRun() const;  // the run queue's selected id, -1 when none
+    void selectRun(int id);
+
+    // --- Parts, for tests ---
+    EngineBackend* engine() const { return engine_; }
+    ExperimentEditor* editor() const { return editor_; }
+    RunQueueModel* queueModel() const { return queue_; }
+    QTableView* queueView() const { return queueView_; }
+    PlotPanel* plotPanel() const { return plots_; }
+    ResultsModel* resultsModel() const { return results_; }
+    ResultsView* resultsView() const { return resultsView_; }
+    LogPane* logPane() const { return log_; }
+    DevicePanel* devicePanel() const { return device_; }
+    MessageBar* messageBar() const { return messages_; }
+    LatencyProbe* latencyProbe() const { return probe_; }
+    QTabWidget* centralTabs() const { return tabs_; }
+    CompareDialog* compareDialog();
+    // A menu action by objectName (e.g. "actionRun"), nullptr when none.
+    QAction* findAction(const QString& objectName) const;
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+
 private:
+    void buildWidgets();
     void buildMenus();
+    void connectEngine();
+    void startNextIfIdle();
+    void updateActions();
+    void updateTitle();
+    void showMessage(MessageBar::Kind kind, const QString& title, const QString& details, const QString& advice);
+    void reloadRunResults(int job);
+    bool loadResultsOf(const QString& runDir, const QString& configPath, QString* error);
+    QString jobLabel(int job) const;
+    QString presetsDir() const;
+    void openPresetDialog();
+    void showKeysReference();
     void showAbout();
 
+    void onRunStarted(int job, const QString& runDir);
+    void onProgress(int job, const caspl::ProgressEvent& e);
+    void onEvalRow(int job, const caspl::EvalRow& row);
+    void onLog(int job, caspl::LogLevel level, const QString& text);
+    void onPhase(int job, const QString& phase);
+    void onFinished(int job, const QString& runDir, bool resumed);
+    void onInterrupted(int job, const QString& runDir, const QString& where);
+    void onFailed(int job, const QString& runDir, const QString& message, const QString& advice);
+    void runEnded(int job);
+
+    QPointer<EngineBackend> engine_;
+    ExperimentEditor* editor_ = nullptr;
+    MessageBar* messages_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    PlotPanel* plots_ = nullptr;
+    ResultsModel* results_ = nullptr;
+    ResultsView* resultsView_ = nullptr;
+    RunQueueModel* queue_ = nullptr;
+    QTableView* queueView_ = nullptr;
+    LogPane* log_ = nullptr;
+    DevicePanel* device_ = nullptr;
+    LatencyProbe* probe_ = nullptr;
+    CompareDialog* compare_ = nullptr;
     QLabel* runtimeLabel_ = nullptr;
+    QLabel* runLabel_ = nullptr;
     QString runtimeDescription_;
+    QList<QDockWidget*> docks_;
+    QByteArray defaultState_;
+    bool evalSinceReload_ = false;
+
+    QAction* processQueue_ = nullptr;
+    QAction* runAction_ = nullptr;
+    QAction* queueAction_ = nullptr;
+    QAction* stopAction_ = nullptr;
+    QAction* resumeAction_ = nullptr;
+    QAction* removeAction_ = nullptr;
 };
 
 }  // namespace caspl::ui

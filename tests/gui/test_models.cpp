@@ -1,0 +1,288 @@
+// Every item model of the studio under QAbstractItemModelTester (fatal mode: any violation of the model contract
+// fails the test), driven through the changes the window makes; plus sorting by numbers, TSV copy and CSV export of
+// the results table, the log filter, and the redraw coalescing of the plot panel.
+#include "core/experiment/results.h"
+#include "core/util/error.h"
+#include "test_support.h"
+#include "ui/compare_dialog.h"
+#include "ui/log_pane.h"
+#include "ui/plot_panel.h"
+#include "ui/results_model.h"
+#include "ui/results_view.h"
+#include "ui/run_queue_model.h"
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QClipboard>
+#include <QFile>
+#include <QSortFilterProxyModel>
+
+using namespace caspl;
+using caspl::ui::RunQueueModel;
+
+namespace {
+
+ResultRecord rec(const std::string& dataset, int seed, const std::string& split, int64_t correct, int64_t total,
+                 const std::string& method = "coop+caspl", int shots = 16) {
+    ResultRecord r;
+    r.dataset = dataset;
+    r.method = method;
+    r.shots = shots;
+    r.seed = seed;
+    r.split = split;
+    r.epoch = 10;
+    r.correct = correct;
+    r.total = total;
+    r.accuracy = accuracyPercent(correct, total);
+    return r;
+}
+
+std::vector<ResultRecord> twoDatasets() {
+    std::vector<ResultRecord> v;
+    for (int seed = 1; seed <= 3; ++seed) {
+        v.push_back(rec("DescribableTextures", seed, "base", 800 + seed * 5, 1000));
+        v.push_back(rec("DescribableTextures", seed, "novel", 600 + seed * 7, 1000));
+        v.push_back(rec("EuroSAT", seed, "base", 950 + seed, 1000));
+        v.push_back(rec("EuroSAT", seed, "novel", 700 + seed * 3, 1000));
+    }
+    return v;
+}
+
+QString cell(const QAbstractItemModel* m, int row, int col, int role = Qt::DisplayRole) {
+    return m->index(row, col).data(role).toString();
+}
+
+}  // namespace
+
+class GuiModelsTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void runQueueModel() {
+        RunQueueModel m;
+        QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        ExperimentSpec s;
+        s.name = "dtd";
+        s.data.datasets = {"DescribableTextures"};
+        s.data.seeds = {1, 2};
+        s.phase1.enabled = true;
+        const int a = m.addJob(s, "/runs/dtd");
+        const int b = m.addJob(s, "/runs/dtd2");
+        QCOMPARE(m.rowCount(), 2);
+        QCOMPARE(m.nextQueued(), a);
+        QCOMPARE(m.job(a)->unitsTotal, 3);  // phase 1 + two seeds
+        m.setState(a, ui::RunState::Running);
+        QCOMPARE(m.runningJob(), a);
+        QVERIFY(!m.removeJob(a));  // not while it runs
+        ProgressEvent e{"dtd", "phase1", 1, 2, 5, 10, 1.0, 1.0};
+        m.applyProgress(a, e);
+        QCOMPARE(cell(&m, 0, RunQueueModel::ColPhase), QString("phase1"));
+        QCOMPARE(cell(&m, 0, RunQueueModel::ColEpoch), QString("1/2"));
+        QVERIFY(m.index(0, RunQueueModel::ColProgress).data(RunQueueModel::ProgressRole).toDouble() > 0.1);
+        e.step = 10;
+        m.applyProgress(a, e);  // phase 1 finished: a third of the run
+        QCOMPARE(m.job(a)->unitsDone, 1);
+        m.applyProgress(a, e);  // the same last step again does not count twice
+        QCOMPARE(m.job(a)->unitsDone, 1);
+        QCOMPARE(cell(&m, 0, RunQueueModel::ColProgress), QString("33%"));
+        m.setPhase(a, "skipped");  // a seed done in an earlier session
+        QCOMPARE(m.job(a)->unitsDone, 2);
+        m.setState(a, ui::RunState::Done);
+        QCOMPARE(cell(&m, 0, RunQueueModel::ColProgress), QString("100%"));
+        QCOMPARE(m.index(0, RunQueueModel::ColState).data(RunQueueModel::SortRole).toInt(), int(ui::RunState::Done));
+        m.setState(b, ui::RunState::Failed, "out of memory");
+        QCOMPARE(m.index(1, 0).data(Qt::ToolTipRole).toString(), QString("out of memory"));
+        QCOMPARE(m.removeFinished(), 1);
+        QCOMPARE(m.rowCount(), 1);
+        QVERIFY(m.removeJob(b));
+        QCOMPARE(m.rowCount(), 0);
+        QCOMPARE(RunQueueModel::formatDuration(3725), QString("1 h 02 min"));
+        QCOMPARE(RunQueueModel::formatDuration(65), QString("1 min 05 s"));
+        QCOMPARE(RunQueueModel::formatDuration(-1), QString("–"));
+    }
+
+    void logModelAndFilter() {
+        ui::LogModel m;
+        ui::LogFilterProxy proxy;
+        proxy.setSourceModel(&m);
+        QAbstractItemModelTester t1(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        QAbstractItemModelTester t2(&proxy, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        m.append(LogLevel::Debug, "#1 a", "debug line");
+        m.append(LogLevel::Info, "#1 a", "phase1: epoch 1/2");
+        m.append(LogLevel::Warning, "#1 a", "skipped image x.png");
+        m.append(LogLevel::Error, "#2 b", "out of memory\nsecond line");
+        QCOMPARE(m.rowCount(), 4);
+        QCOMPARE(proxy.rowCount(), 3);  // Info and above by default
+        proxy.setMinimumLevel(LogLevel::Warning);
+        QCOMPARE(proxy.rowCount(), 2);
+        proxy.setText("memory");
+        QCOMPARE(proxy.rowCount(), 1);
+        QCOMPARE(cell(&proxy, 0, ui::LogModel::ColMessage), QString("out of memory …"));
+        proxy.setText("#1");
+        QCOMPARE(proxy.rowCount(), 1);  // the run column matches too
+        proxy.setText({});
+        proxy.setMinimumLevel(LogLevel::Debug);
+        QCOMPARE(proxy.rowCount(), 4);
+        m.setMaxLines(50);
+        for (int i = 0; i < 60; ++i) m.append(LogLevel::Info, "r", "x");
+        QVERIFY(m.rowCount() <= 50);
+        QCOMPARE(m.line(m.rowCount() - 1).text, QString("x"));
+        m.clear();
+        QCOMPARE(m.rowCount(), 0);
+    }
+
+    void resultsModelSortCopyExport() {
+        ui::ResultsModel m;
+        QAbstractItemModelTester t1(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        ui::ResultsView view(&m);
+        QAbstractItemModelTester t2(view.proxy(), QAbstractItemModelTester::FailureReportingMode::Fatal);
+        m.setRunRecords("/runs/a", twoDatasets(), Rounding::Paper);
+        // 2 datasets x (3 seeds + mean) + the average row
+        QCOMPARE(m.rowCount(), 9);
+        QCOMPARE(cell(&m, 3, ui::ResultsModel::ColKind, ui::ResultsModel::KindRole), QString("mean"));
+        QCOMPARE(cell(&m, 3, ui::ResultsModel::ColBase), QString("81.00 ± 0.41"));  // 80.5, 81.0, 81.5
+        QCOMPARE(cell(&m, 8, ui::ResultsModel::ColKind, ui::ResultsModel::KindRole), QString("average"));
+        QVERIFY(cell(&m, 8, ui::ResultsModel::ColDataset).contains("2 dataset"));
+        // HM of the mean rows = 2BN/(B+N) of the means.
+        const double b = m.index(3, ui::ResultsModel::ColBase).data(ui::ResultsModel::SortRole).toDouble();
+        const double n = m.index(3, ui::ResultsModel::ColNovel).data(ui::ResultsModel::SortRole).toDouble();
+        QCOMPARE(m.index(3, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble(), harmonicMean(b, n));
+
+        // Sorting by HM sorts numbers (not text): descending puts EuroSAT's best row first.
+        view.table()->sortByColumn(ui::ResultsModel::ColHm, Qt::DescendingOrder);
+        const auto* p = view.proxy();
+        double prev = 1e9;
+        for (int r = 0; r < p->rowCount(); ++r) {
+            const QVariant v = p->index(r, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole);
+            QVERIFY(v.toDouble() <= prev);
+            prev = v.toDouble();
+        }
+        QCOMPARE(cell(p, 0, ui::ResultsModel::ColDataset), QString("EuroSAT"));
+
+        // Ctrl+C copies the selected cells as TSV.
+        view.table()->sortByColumn(-1, Qt::AscendingOrder);
+        auto* sel = view.table()->selectionModel();
+        sel->select(p->index(0, ui::ResultsModel::ColDataset), QItemSelectionModel::Select);
+        sel->select(p->index(0, ui::ResultsModel::ColBase), QItemSelectionModel::Select);
+        sel->select(p->index(1, ui::ResultsModel::ColDataset), QItemSelectionModel::Select);
+        sel->select(p->index(1, ui::ResultsModel::ColBase), QItemSelectionModel::Select);
+        const QString tsv = view.table()->selectionAsTsv();
+        QCOMPARE(tsv, QString("DescribableTextures\t80.50\nDescribableTextures\t81.00\n"));
+        view.table()->setFocus();
+        QTest::keyClick(view.table(), Qt::Key_C, Qt::ControlModifier);
+        QCOMPARE(QApplication::clipboard()->text(), tsv);
+
+        // Live rows, a second run, run filter, export.
+        EvalRow row{"b", "EuroSAT", "coop", 1, "base", 10, 90.0, 90, 100, 0};
+        m.addEvalRow("/runs/b", row, 16, Rounding::None);
+        row.split = "novel";
+        row.accuracy = 70.0;
+        m.addEvalRow("/runs/b", row, 16, Rounding::None);
+        m.addEvalRow("/runs/b", row, 16, Rounding::None);  // the same evaluation again replaces it
+        QCOMPARE(m.records("/runs/b")->size(), std::size_t(2));
+        QCOMPARE(m.runs(), QStringList({"/runs/a", "/runs/b"}));
+        view.setCurrentRun("/runs/b");
+        QCOMPARE(view.proxy()->rowCount(), 2);  // seed row + mean row
+        const QString csv = QDir(test::tempDir()).filePath("export_b.csv");
+        QCOMPARE(view.exportCsv(csv), QString());
+        const auto rows = readResultsCsv(csv.toStdString());
+        QVERIFY(!rows.empty());
+        QCOMPARE(rows.front().dataset, std::string("EuroSAT"));
+        view.setCurrentRun("");
+        QCOMPARE(view.exportCsv(QDir(test::tempDir()).filePath("export_all.csv")), QString());  // no conflict: other method
+        QVERIFY(view.exportCsv("/nonexistent-dir/x.csv").contains("writable"));
+        m.removeRun("/runs/b");
+        QCOMPARE(m.rowCount(), 9);
+        m.clear();
+        QCOMPARE(m.rowCount(), 0);
+    }
+
+    void compareModels() {
+        ui::ConfigDiffModel cfg;
+        ui::DiffOnlyFilter filter;
+        filter.setSourceModel(&cfg);
+        ui::MetricsCompareModel metrics;
+        QSortFilterProxyModel sorted;
+        sorted.setSourceModel(&metrics);
+        sorted.setSortRole(ui::MetricsCompareModel::SortRole);
+        QAbstractItemModelTester t1(&cfg, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        QAbstractItemModelTester t2(&filter, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        QAbstractItemModelTester t3(&metrics, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        QAbstractItemModelTester t4(&sorted, QAbstractItemModelTester::FailureReportingMode::Fatal);
+
+        const auto a = ui::flattenYaml("name: a\ntrain:\n  lr: 0.002\n  epochs: 10\ndata:\n  seeds: [1, 2, 3]\n", "a.yaml");
+        const auto b = ui::flattenYaml("name: b\ntrain:\n  lr: 0.002\n  epochs: 5\ndata:\n  seeds: [1, 2, 3]\nextra: 1\n", "b.yaml");
+        QCOMPARE(a.size(), std::size_t(4));
+        QCOMPARE(a[3].first, QString("data.seeds"));
+        QCOMPARE(a[3].second, QString("[1, 2, 3]"));
+        cfg.setConfigs("/runs/a", a, "/runs/b", b);
+        QCOMPARE(cfg.rowCount(), 5);
+        QCOMPARE(cfg.differentKeys(), QStringList({"name", "train.epochs", "extra"}));
+        QCOMPARE(filter.rowCount(), 5);
+        filter.setDifferencesOnly(true);
+        QCOMPARE(filter.rowCount(), 3);
+        QCOMPARE(cell(&filter, 2, ui::ConfigDiffModel::ColA), QString("(absent)"));
+        QVERIFY_THROWS_EXCEPTION(caspl::Error, ui::flattenYaml("a: [1, 2\n", "bad.yaml"));
+
+        const auto sa = summarizeResults(twoDatasets(), Rounding::Paper);
+        auto other = twoDatasets();
+        for (auto& r : other) {
+            r.method = "coop";
+            if (r.split == "novel") r.correct -= 50;
+            r.accuracy = accuracyPercent(r.correct, r.total);
+        }
+        const auto sb = summarizeResults(other, Rounding::Paper);
+        metrics.setSummaries("/runs/a", sa, "/runs/b", sb);
+        QCOMPARE(metrics.rowCount(), 3);  // two datasets + the average
+        QVERIFY(cell(&metrics, 2, ui::MetricsCompareModel::ColDataset).startsWith("Average"));
+        QVERIFY2(cell(&metrics, 0, ui::MetricsCompareModel::ColDelta).startsWith("-"),
+                 qPrintable(cell(&metrics, 0, ui::MetricsCompareModel::ColDataset) + " " + cell(&metrics, 0, ui::MetricsCompareModel::ColHmA) + " " +
+                            cell(&metrics, 0, ui::MetricsCompareModel::ColHmB) + " " + cell(&metrics, 0, ui::MetricsCompareModel::ColDelta)));  // B's novel is lower
+        sorted.sort(ui::MetricsCompareModel::ColDelta, Qt::AscendingOrder);
+        QVERIFY(sorted.index(0, ui::MetricsCompareModel::ColDelta).data(ui::MetricsCompareModel::SortRole).toDouble() <=
+                sorted.index(1, ui::MetricsCompareModel::ColDelta).data(ui::MetricsCompareModel::SortRole).toDouble());
+        metrics.clear();
+        cfg.clear();
+        QCOMPARE(metrics.rowCount(), 0);
+    }
+
+    // New data marks the panel dirty; one timer draws it: many batches, few redraws.
+    void plotPanelCoalescesRedraws() {
+        ui::PlotPanel panel;
+        panel.resize(800, 600);
+        panel.show();
+        panel.setRunLabel(1, "#1 a");
+        panel.setRunLabel(2, "#2 b");
+        const int before = panel.replotCount();
+        for (int step = 1; step <= 400; ++step) {
+            MetricEvent e{"a", step <= 200 ? "phase1" : "phase2", 1, step <= 200 ? step : step - 200,
+                          {{"loss", 1.0 / step}, {"lr", 0.01}, {"loss.kd", 0.5 / step}}};
+            panel.addMetrics(1, {e});
+            e.values["loss"] = 2.0 / step;
+            panel.addMetrics(2, {e});
+        }
+        QTest::qWait(3 * ui::PlotPanel::kRedrawMs);
+        const int redraws = panel.replotCount() - before;
+        QVERIFY2(redraws >= 1 && redraws <= 4, qPrintable(QString::number(redraws)));  // not 800
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase1Plot, "loss"), 200);
+        QCOMPARE(panel.pointCount(2, ui::PlotPanel::Phase2Plot, "lr"), 200);
+        // Two runs x three series, overlaid in each phase plot.
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase1Plot), 6);
+        // A second seed restarts at step 1: its points continue the x axis.
+        panel.addMetrics(1, {MetricEvent{"a", "phase2", 1, 1, {{"loss", 0.3}}}});
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 201);
+        panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "base", 10, 90, 90, 100, 0});
+        panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "novel", 10, 70, 70, 100, 0});
+        panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 2, "base", 10, 91, 91, 100, 0});
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::AccuracyPlot, "base"), 2);
+        panel.setRunVisible(2, false);
+        QVERIFY(!panel.isRunVisible(2));
+        panel.removeRun(2);
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase1Plot), 3);
+        panel.flush();
+        panel.clear();
+        QCOMPARE(panel.graphCount(ui::PlotPanel::AccuracyPlot), 0);
+    }
+};
+
+CASPL_REGISTER_TEST(GuiModelsTest);
+#include "test_models.moc"

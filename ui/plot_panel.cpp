@@ -1,0 +1,328 @@
+#include "ui/plot_panel.h"
+
+#include <qcustomplot.h>
+
+#include <QElapsedTimer>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListWidget>
+#include <QSplitter>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+namespace caspl::ui {
+
+namespace {
+
+const QColor kPalette[] = {QColor(31, 119, 180), QColor(214, 39, 40),  QColor(44, 160, 44),  QColor(148, 103, 189),
+                           QColor(255, 127, 14), QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127),
+                           QColor(188, 189, 34), QColor(23, 190, 207)};
+
+QString seriesKey(int job, int plot, const QString& key) { return QStringLiteral("%1/%2/%3").arg(job).arg(plot).arg(key); }
+
+int plotOfPhase(const std::string& phase) {
+    if (phase == "phase1") return PlotPanel::Phase1Plot;
+    if (phase == "phase2" || phase == "train") return PlotPanel::Phase2Plot;
+    return -1;
+}
+
+Qt::PenStyle styleFor(const QString& key, int termIndex) {
+    if (key == QLatin1String("loss")) return Qt::SolidLine;
+    static const Qt::PenStyle styles[] = {Qt::DashLine, Qt::DashDotLine, Qt::DashDotDotLine, Qt::DotLine};
+    return styles[termIndex % 4];
+}
+
+void setupPlot(QCustomPlot* p, const QString& title, const QString& xLabel, const QString& yLabel, const QString& y2Label) {
+    p->plotLayout()->insertRow(0);
+    auto* t = new QCPTextElement(p, title, QFont(p->font().family(), p->font().pointSize() + 1, QFont::Bold));
+    p->plotLayout()->addElement(0, 0, t);
+    p->xAxis->setLabel(xLabel);
+    p->yAxis->setLabel(yLabel);
+    if (!y2Label.isEmpty()) {
+        p->yAxis2->setVisible(true);
+        p->yAxis2->setLabel(y2Label);
+    }
+    p->legend->setVisible(true);
+    QFont lf = p->font();
+    lf.setPointSize(std::max(6, lf.pointSize() - 2));
+    p->legend->setFont(lf);
+    p->legend->setBrush(QColor(255, 255, 255, 210));
+    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    p->setNoAntialiasingOnDrag(true);
+    p->setPlottingHint(QCP::phFastPolylines, true);
+    p->setMinimumHeight(150);
+}
+
+}  // namespace
+
+PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
+    setObjectName("plotPanel");
+    auto* splitter = new QSplitter(Qt::Vertical, this);
+    const QString titles[PlotCount] = {tr("Phase 1 — boosting prompts (distillation)"),
+                                       tr("Phase 2 — method training (adapting prompts)"),
+                                       tr("Accuracy per evaluation")};
+    const char* names[PlotCount] = {"phase1Plot", "phase2Plot", "accuracyPlot"};
+    for (int i = 0; i < PlotCount; ++i) {
+        auto* p = new QCustomPlot(splitter);
+        p->setObjectName(names[i]);
+        if (i == AccuracyPlot) {
+            setupPlot(p, titles[i], tr("evaluation # (dataset × shots × seed, in run order)"), tr("top-1 accuracy (%)"), {});
+            p->yAxis->setRange(0, 100);
+            p->xAxis->setRange(0, 4);
+            QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+            ticker->setTickStep(1.0);
+            ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+            p->xAxis->setTicker(ticker);
+        } else {
+            setupPlot(p, titles[i], tr("step (continues across seeds)"), tr("loss"), tr("learning rate"));
+        }
+        plots_[i] = p;
+        splitter->addWidget(p);
+    }
+    runList_ = new QListWidget(this);
+    runList_->setObjectName("plotRunList");
+    runList_->setMaximumWidth(200);
+    runList_->setToolTip(tr("Runs shown in the plots (uncheck to hide a run)"));
+    auto* side = new QVBoxLayout;
+    side->addWidget(new QLabel(tr("Runs"), this));
+    side->addWidget(runList_, 1);
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(splitter, 1);
+    layout->addLayout(side);
+
+    redraw_.setSingleShot(true);
+    redraw_.setInterval(kRedrawMs);
+    connect(&redraw_, &QTimer::timeout, this, &PlotPanel::replotDirty);
+    slice_.setSingleShot(true);
+    slice_.setInterval(0);
+    connect(&slice_, &QTimer::timeout, this, &PlotPanel::replotDirty);
+    connect(runList_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
+        setRunVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
+    });
+}
+
+QColor PlotPanel::runColor(int job) const {
+    const int i = colorIndex_.value(job, 0);
+    return kPalette[i % int(sizeof kPalette / sizeof kPalette[0])];
+}
+
+void PlotPanel::setRunLabel(int job, const QString& label) {
+    if (!colorIndex_.contains(job)) colorIndex_[job] = colorIndex_.size();
+    if (!visible_.contains(job)) visible_[job] = true;
+    labels_[job] = label;
+    // Rename existing graphs.
+    for (auto it = series_.begin(); it != series_.end(); ++it) {
+        const QStringList parts = it.key().split('/');
+        if (parts.value(0).toInt() == job) it->graph->setName(label + QStringLiteral(" · ") + parts.mid(2).join('/'));
+    }
+    updateRunList(job);
+    for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
+}
+
+void PlotPanel::updateRunList(int job) {
+    QListWidgetItem* item = nullptr;
+    for (int i = 0; i < runList_->count(); ++i)
+        if (runList_->item(i)->data(Qt::UserRole).toInt() == job) item = runList_->item(i);
+    QSignalBlocker block(runList_);
+    if (!item) {
+        item = new QListWidgetItem(runList_);
+        item->setData(Qt::UserRole, job);
+        item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+    }
+    item->setText(labels_.value(job, QString::number(job)));
+    item->setForeground(runColor(job));
+    item->setCheckState(visible_.value(job, true) ? Qt::Checked : Qt::Unchecked);
+}
+
+QCPGraph* PlotPanel::series(int job, PlotId plot, const QString& key) {
+    const QString k = seriesKey(job, plot, key);
+    auto it = series_.find(k);
+    if (it != series_.end()) return it->graph;
+    if (!labels_.contains(job)) setRunLabel(job, tr("run %1").arg(job));
+    QCustomPlot* p = plots_[plot];
+    const bool lr = key == QLatin1String("lr");
+    QCPGraph* g = p->addGraph(p->xAxis, lr ? p->yAxis2 : p->yAxis);
+    QPen pen(runColor(job));
+    if (plot == AccuracyPlot) {
+        pen.setWidthF(1.6);
+        const bool novel = key == QLatin1String("novel");
+        pen.setStyle(novel ? Qt::DashLine : Qt::SolidLine);
+        g->setScatterStyle(QCPScatterStyle(novel ? QCPScatterStyle::ssTriangle : QCPScatterStyle::ssDisc, 7));
+    } else if (lr) {
+        pen.setStyle(Qt::DotLine);
+        pen.setWidthF(1.0);
+    } else {
+        int terms = 0;
+        for (auto s = series_.cbegin(); s != series_.cend(); ++s)
+            if (s.key().startsWith(QStringLiteral("%1/%2/loss.").arg(job).arg(plot))) ++terms;
+        pen.setStyle(styleFor(key, terms));
+        pen.setWidthF(key == QLatin1String("loss") ? 1.8 : 1.2);
+    }
+    g->setPen(pen);
+    g->setAdaptiveSampling(true);
+    g->setName(labels_.value(job) + QStringLiteral(" · ") + key);
+    if (!visible_.value(job, true)) {
+        g->setVisible(false);
+        g->removeFromLegend();
+    }
+    series_.insert(k, Series{g});
+    return g;
+}
+
+void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
+    for (const caspl::MetricEvent& e : batch) {
+        const int plot = plotOfPhase(e.phase);
+        if (plot < 0) continue;
+        Cursor& c = cursors_[QStringLiteral("%1/%2").arg(job).arg(QString::fromStdString(e.phase))];
+        const double step = double(e.step);
+        if (step <= c.lastStep) c.offset += c.lastStep;  // a new seed (or dataset) starts its training at step 1
+        c.lastStep = step;
+        const double x = c.offset + step;
+        for (const auto& [key, value] : e.values) {
+            if (!std::isfinite(value)) continue;
+            series(job, PlotId(plot), QString::fromStdString(key))->addData(x, value);
+        }
+        dirty_[plot] = true;
+    }
+    if (!redraw_.isActive()) redraw_.start();  // one timer for every plot; replotDirty draws only what changed
+}
+
+void PlotPanel::addEvaluation(int job, const caspl::EvalRow& row) {
+    // One x per (dataset, seed) evaluation: the base and novel splits of a seed share it.
+    const QString evalKey = QStringLiteral("%1/%2/%3").arg(job).arg(QString::fromStdString(row.dataset)).arg(row.seed);
+    Cursor& c = cursors_[QStringLiteral("eval/") + evalKey];
+    if (c.lastStep == 0) c.lastStep = ++evalCount_[job];
+    series(job, AccuracyPlot, QString::fromStdString(row.split))->addData(c.lastStep, row.accuracy);
+    dirty_[AccuracyPlot] = true;
+    scheduleReplot(AccuracyPlot);
+}
+
+void PlotPanel::scheduleReplot(PlotId plot) {
+    dirty_[plot] = true;
+    if (!redraw_.isActive()) redraw_.start();
+}
+
+void PlotPanel::replotPlot(int i) {
+    dirty_[i] = false;
+    QCustomPlot* p = plots_[i];
+    if (p->graphCount() == 0) {  // emptied (cleared or its runs removed): draw the empty frame
+        p->replot();
+        return;
+    }
+    if (i == AccuracyPlot) {
+        double xMax = 1;
+        for (int g = 0; g < p->graphCount(); ++g)
+            if (p->graph(g)->visible() && !p->graph(g)->data()->isEmpty())
+                xMax = std::max(xMax, (p->graph(g)->data()->constEnd() - 1)->key);
+        p->xAxis->setRange(0.5, std::max(xMax + 0.5, 4.5));
+        double lo = 100, hi = 0;
+        for (int g = 0; g < p->graphCount(); ++g) {
+            if (!p->graph(g)->visible()) continue;
+            for (auto d = p->graph(g)->data()->constBegin(); d != p->graph(g)->data()->constEnd(); ++d) {
+                lo = std::min(lo, d->value);
+                hi = std::max(hi, d->value);
+            }
+        }
+        if (hi < lo) lo = 0, hi = 100;
+        p->yAxis->setRange(std::max(0.0, std::floor(lo / 10) * 10 - 5), std::min(105.0, std::ceil(hi / 10) * 10 + 5));
+    } else {
+        p->rescaleAxes(true);
+        // A little headroom so the curves do not touch the frame.
+        for (QCPAxis* a : {p->yAxis, p->yAxis2}) {
+            const QCPRange r = a->range();
+            const double pad = r.size() > 0 ? r.size() * 0.05 : std::max(1e-6, std::abs(r.upper) * 0.05);
+            a->setRange(r.lower - pad, r.upper + pad);
+        }
+    }
+    QElapsedTimer clock;
+    clock.start();
+    p->replot();
+    ++replots_;
+    maxReplotMs_ = std::max(maxReplotMs_, clock.nsecsElapsed() / 1e6);
+}
+
+void PlotPanel::replotDirty() {
+    // One plot per turn of the event loop: a redraw never blocks the GUI thread longer than one plot takes.
+    for (int k = 0; k < PlotCount; ++k) {
+        const int i = (nextPlot_ + k) % PlotCount;
+        if (!dirty_[i]) continue;
+        replotPlot(i);
+        nextPlot_ = (i + 1) % PlotCount;
+        break;
+    }
+    for (bool d : dirty_)
+        if (d) {
+            slice_.start();
+            break;
+        }
+}
+
+void PlotPanel::flush() {
+    redraw_.stop();
+    slice_.stop();
+    for (int i = 0; i < PlotCount; ++i) replotPlot(i);
+}
+
+void PlotPanel::setRunVisible(int job, bool visible) {
+    visible_[job] = visible;
+    for (auto it = series_.begin(); it != series_.end(); ++it) {
+        if (it.key().section('/', 0, 0).toInt() != job) continue;
+        it->graph->setVisible(visible);
+        if (visible) it->graph->addToLegend();
+        else it->graph->removeFromLegend();
+    }
+    updateRunList(job);
+    for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
+}
+
+bool PlotPanel::isRunVisible(int job) const { return visible_.value(job, true); }
+
+void PlotPanel::removeRun(int job) {
+    for (auto it = series_.begin(); it != series_.end();) {
+        if (it.key().section('/', 0, 0).toInt() == job) {
+            it->graph->parentPlot()->removeGraph(it->graph);
+            it = series_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    const QString prefix = QStringLiteral("%1/").arg(job);
+    for (auto it = cursors_.begin(); it != cursors_.end();) {
+        if (it.key().startsWith(prefix) || it.key().startsWith(QStringLiteral("eval/") + prefix)) it = cursors_.erase(it);
+        else ++it;
+    }
+    evalCount_.remove(job);
+    labels_.remove(job);
+    visible_.remove(job);
+    for (int i = 0; i < runList_->count(); ++i)
+        if (runList_->item(i)->data(Qt::UserRole).toInt() == job) delete runList_->takeItem(i--);
+    for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
+}
+
+void PlotPanel::clear() {
+    for (QCustomPlot* p : plots_) p->clearGraphs();
+    series_.clear();
+    cursors_.clear();
+    evalCount_.clear();
+    labels_.clear();
+    visible_.clear();
+    colorIndex_.clear();
+    runList_->clear();
+    for (QCustomPlot* p : plots_) p->replot();
+    ++replots_;
+}
+
+int PlotPanel::graphCount(PlotId plot) const { return plots_[plot]->graphCount(); }
+
+int PlotPanel::pointCount(int job, PlotId plot, const QString& key) const {
+    auto it = series_.find(seriesKey(job, plot, key));
+    return it == series_.end() ? 0 : it->graph->dataCount();
+}
+
+QWidget* PlotPanel::plotWidget(PlotId plot) const { return plots_[plot]; }
+
+}  // namespace caspl::ui

@@ -1,0 +1,86 @@
+#pragma once
+// Live curves (QCustomPlot): the loss terms and the learning rate per step of phase 1 (boosting distillation) and of
+// phase 2 (the method's training), and the accuracy of every evaluation (base / novel / all). Several runs are
+// overlaid, one colour per run (a checkable list shows or hides each run); loss terms differ by line style, the
+// learning rate is dotted on the right axis. Steps count on across seeds (each seed's training continues the x
+// axis where the previous one ended).
+//
+// Appending is cheap; redraws are coalesced (PlotJuggler style): new data marks the panel dirty and one single-shot
+// timer replots at most every kRedrawMs. QCustomPlot's adaptive sampling keeps long curves fast to draw.
+//
+// qcustomplot.h is included only by plot_panel.cpp: it uses Qt's `signals:` keyword, and this header is included by
+// code built with QT_NO_KEYWORDS.
+#include "core/engine/events.h"
+
+#include <QHash>
+#include <QList>
+#include <QMap>
+#include <QString>
+#include <QTimer>
+#include <QWidget>
+
+class QCustomPlot;
+class QCPGraph;
+class QListWidget;
+class QListWidgetItem;
+
+namespace caspl::ui {
+
+class PlotPanel : public QWidget {
+    Q_OBJECT
+public:
+    enum PlotId { Phase1Plot, Phase2Plot, AccuracyPlot, PlotCount };
+    static constexpr int kRedrawMs = 40;
+
+    explicit PlotPanel(QWidget* parent = nullptr);
+
+    // Names a run (the legend and the run list); called when a run starts.
+    void setRunLabel(int job, const QString& label);
+    void addMetrics(int job, const QList<caspl::MetricEvent>& batch);
+    void addEvaluation(int job, const caspl::EvalRow& row);
+    void setRunVisible(int job, bool visible);
+    bool isRunVisible(int job) const;
+    void removeRun(int job);
+    void clear();
+
+    // For tests and the status bar.
+    int replotCount() const { return replots_; }
+    double maxReplotMs() const { return maxReplotMs_; }  // the longest redraw of one plot
+    int graphCount(PlotId plot) const;
+    int pointCount(int job, PlotId plot, const QString& key) const;  // key: "loss", "lr", "base", ...
+    QWidget* plotWidget(PlotId plot) const;
+    // Draws pending data now (tests, screenshots).
+    void flush();
+
+private:
+    struct Series {
+        QCPGraph* graph = nullptr;
+    };
+    struct Cursor {  // x offset bookkeeping per (job, phase)
+        double lastStep = 0;
+        double offset = 0;
+    };
+    QCPGraph* series(int job, PlotId plot, const QString& key);
+    QColor runColor(int job) const;
+    void scheduleReplot(PlotId plot);
+    void replotDirty();
+    void replotPlot(int plot);
+    void updateRunList(int job);
+
+    QCustomPlot* plots_[PlotCount] = {};
+    bool dirty_[PlotCount] = {};
+    QTimer redraw_;
+    QTimer slice_;  // the next dirty plot, after pending events
+    int nextPlot_ = 0;
+    QListWidget* runList_ = nullptr;
+    QHash<QString, Series> series_;  // "job/plot/key"
+    QHash<QString, Cursor> cursors_;  // "job/phase"
+    QMap<int, QString> labels_;
+    QMap<int, int> colorIndex_;
+    QMap<int, bool> visible_;
+    QMap<int, int> evalCount_;
+    int replots_ = 0;
+    double maxReplotMs_ = 0;
+};
+
+}  // namespace caspl::ui

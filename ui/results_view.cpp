@@ -1,0 +1,174 @@
+#include "ui/results_view.h"
+
+#include "core/experiment/results.h"
+#include "ui/results_model.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QComboBox>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include <map>
+#include <set>
+
+namespace caspl::ui {
+
+ResultsTable::ResultsTable(QWidget* parent) : QTableView(parent) {
+    setObjectName("resultsTable");
+    setSortingEnabled(true);
+    setSelectionMode(QAbstractItemView::ExtendedSelection);
+    setSelectionBehavior(QAbstractItemView::SelectItems);
+    setEditTriggers(QAbstractItemView::NoEditTriggers);
+    setAlternatingRowColors(true);
+    verticalHeader()->hide();
+    horizontalHeader()->setStretchLastSection(true);
+    horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+}
+
+QString ResultsTable::selectionAsTsv() const {
+    const QModelIndexList sel = selectionModel() ? selectionModel()->selectedIndexes() : QModelIndexList{};
+    if (sel.isEmpty()) return {};
+    // View order: visual row (after sorting, the proxy's row) and visual column (after moving sections).
+    std::set<int> rows, cols;
+    std::map<std::pair<int, int>, QString> cells;
+    for (const QModelIndex& i : sel) {
+        const int col = horizontalHeader()->visualIndex(i.column());
+        rows.insert(i.row());
+        cols.insert(col);
+        QString text = i.data(Qt::DisplayRole).toString();
+        text.replace('\t', ' ').replace('\n', ' ');
+        cells[{i.row(), col}] = text;
+    }
+    QString out;
+    for (int r : rows) {
+        QStringList line;
+        for (int c = *cols.begin(); c <= *cols.rbegin(); ++c) {
+            if (!cols.count(c)) continue;  // a column with nothing selected in it is left out
+            auto it = cells.find({r, c});
+            line << (it == cells.end() ? QString() : it->second);
+        }
+        out += line.join('\t') + '\n';
+    }
+    return out;
+}
+
+void ResultsTable::copySelection() const {
+    const QString tsv = selectionAsTsv();
+    if (!tsv.isEmpty()) QApplication::clipboard()->setText(tsv);
+}
+
+void ResultsTable::keyPressEvent(QKeyEvent* event) {
+    if (event->matches(QKeySequence::Copy)) {
+        copySelection();
+        event->accept();
+        return;
+    }
+    QTableView::keyPressEvent(event);
+}
+
+void ResultsRunFilter::setRun(const QString& runDir) {
+    if (runDir == run_) return;
+    run_ = runDir;
+    invalidateFilter();
+}
+
+bool ResultsRunFilter::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const {
+    if (run_.isEmpty()) return true;
+    return sourceModel()->index(sourceRow, 0, sourceParent).data(ResultsModel::RunRole).toString() == run_;
+}
+
+ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent), model_(model) {
+    setObjectName("resultsView");
+    proxy_ = new ResultsRunFilter(this);
+    proxy_->setSourceModel(model_);
+    proxy_->setSortRole(ResultsModel::SortRole);
+    proxy_->setDynamicSortFilter(true);
+    table_ = new ResultsTable(this);
+    table_->setModel(proxy_);
+    table_->sortByColumn(-1, Qt::AscendingOrder);  // source order (grouped) until the user sorts
+    const std::pair<int, int> widths[] = {{ResultsModel::ColRun, 90},    {ResultsModel::ColKind, 85},  {ResultsModel::ColDataset, 150},
+                                          {ResultsModel::ColMethod, 110}, {ResultsModel::ColShots, 45}, {ResultsModel::ColSeed, 60},
+                                          {ResultsModel::ColBase, 105},   {ResultsModel::ColNovel, 105}, {ResultsModel::ColHm, 60}};
+    for (const auto& [c, w] : widths) table_->setColumnWidth(c, w);
+
+    runBox_ = new QComboBox(this);
+    runBox_->setObjectName("resultsRunBox");
+    runBox_->setMinimumContentsLength(24);
+    summary_ = new QLabel(this);
+    auto* copy = new QPushButton(tr("Copy"), this);
+    copy->setToolTip(tr("Copy the selected cells as tab-separated text (Ctrl+C)"));
+    auto* exportButton = new QPushButton(tr("Export CSV…"), this);
+    auto* compare = new QPushButton(tr("Compare runs…"), this);
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("Run:"), this));
+    bar->addWidget(runBox_);
+    bar->addWidget(summary_, 1);
+    bar->addWidget(copy);
+    bar->addWidget(exportButton);
+    bar->addWidget(compare);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(2, 2, 2, 2);
+    layout->addLayout(bar);
+    layout->addWidget(table_, 1);
+
+    connect(runBox_, &QComboBox::currentIndexChanged, this, [this] { proxy_->setRun(runBox_->currentData().toString()); });
+    connect(copy, &QPushButton::clicked, table_, &ResultsTable::copySelection);
+    connect(exportButton, &QPushButton::clicked, this, &ResultsView::exportRequested);
+    connect(compare, &QPushButton::clicked, this, &ResultsView::compareRequested);
+    connect(model_, &QAbstractItemModel::modelReset, this, &ResultsView::refreshRuns);
+    refreshRuns();
+}
+
+QString ResultsView::currentRun() const { return runBox_->currentData().toString(); }
+
+void ResultsView::setCurrentRun(const QString& runDir) {
+    const int i = runBox_->findData(runDir);
+    if (i >= 0) runBox_->setCurrentIndex(i);
+}
+
+void ResultsView::refreshRuns() {
+    const QString current = currentRun();
+    const QStringList runs = model_->runs();
+    QSignalBlocker block(runBox_);
+    runBox_->clear();
+    runBox_->addItem(tr("All runs"), QString());
+    for (const QString& r : runs) runBox_->addItem(QFileInfo(r).fileName(), r);
+    for (int i = 0; i < runBox_->count(); ++i) runBox_->setItemData(i, runBox_->itemData(i), Qt::ToolTipRole);
+    const int i = runBox_->findData(current);
+    runBox_->setCurrentIndex(i >= 0 ? i : 0);
+    proxy_->setRun(runBox_->currentData().toString());
+    summary_->setText(tr("%n run(s)", nullptr, int(runs.size())));
+}
+
+QString ResultsView::exportCsv(const QString& path) const {
+    const QString run = currentRun();
+    caspl::ResultsSummary s;
+    if (run.isEmpty()) {
+        if (model_->runs().isEmpty()) return tr("There are no results to export yet: run an experiment or open a run folder first.");
+        try {
+            s = model_->combinedSummary();
+        } catch (const std::exception& e) {
+            return QString::fromUtf8(e.what()) + "\n" +
+                   tr("Two runs hold the same dataset, method, shots and seed: choose one run in the Run box and "
+                      "export again.");
+        }
+    } else if (const auto* one = model_->summary(run)) {
+        s = *one;
+    } else {
+        return tr("The run %1 has no results: choose another run in the Run box.").arg(run);
+    }
+    try {
+        caspl::writeResultsCsv(path.toStdString(), s);
+    } catch (const std::exception& e) {
+        return QString::fromUtf8(e.what()) + "\n" + tr("Check that the folder exists and is writable, then export again.");
+    }
+    return {};
+}
+
+}  // namespace caspl::ui

@@ -1,0 +1,68 @@
+#pragma once
+// The results tab: the results table (ResultsModel) sortable by any column (numbers sort as numbers), filtered to
+// one run or all, with Ctrl+C copying the selected cells as tab-separated text (pastes into a spreadsheet) and CSV
+// export of a run (results.csv format, writeResultsCsv).
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+
+namespace caspl::ui {
+
+class ResultsModel;
+
+class ResultsTable : public QTableView {
+    Q_OBJECT
+public:
+    explicit ResultsTable(QWidget* parent = nullptr);
+    // The selected cells as TSV: rows and columns in view order, empty fields for unselected cells inside the
+    // selection's bounding box, one line per row.
+    QString selectionAsTsv() const;
+    void copySelection() const;
+
+protected:
+    void keyPressEvent(QKeyEvent* event) override;
+};
+
+class ResultsRunFilter : public QSortFilterProxyModel {
+    Q_OBJECT
+public:
+    using QSortFilterProxyModel::QSortFilterProxyModel;
+    void setRun(const QString& runDir);  // "" = every run
+    QString run() const { return run_; }
+
+protected:
+    bool filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const override;
+
+private:
+    QString run_;
+};
+
+class ResultsView : public QWidget {
+    Q_OBJECT
+public:
+    explicit ResultsView(ResultsModel* model, QWidget* parent = nullptr);
+    ResultsTable* table() const { return table_; }
+    ResultsRunFilter* proxy() const { return proxy_; }
+    QString currentRun() const;  // "" = all runs
+    void setCurrentRun(const QString& runDir);
+    // Writes the shown run's results (all runs together when "All runs" is chosen) as results.csv. Returns "" on
+    // success, else what went wrong and what to do.
+    QString exportCsv(const QString& path) const;
+
+Q_SIGNALS:
+    void exportRequested();
+    void compareRequested();
+
+private:
+    void refreshRuns();
+    ResultsModel* model_;
+    ResultsRunFilter* proxy_;
+    ResultsTable* table_;
+    QComboBox* runBox_;
+    QLabel* summary_;
+};
+
+}  // namespace caspl::ui
