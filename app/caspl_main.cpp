@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     caspl::cli::addBoostingCommand(app, &action);
     caspl::cli::addSplitCommand(app, &action);
     caspl::cli::addDatasetsCommand(app, &action);
+    caspl::cli::addDemoCommand(app, &action);
     caspl::cli::addPresetsCommands(app, &action);
 
     try {

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine (idempotent), builds everything and runs the main job.
+# Sets up a fresh Debian 12 machine (idempotent), builds everything and runs the main job: the demo experiment
+# (`caspl demo`): Fashion-MNIST from Debian's dataset-fashion-mnist, two small CLIPs pretrained here (cached after
+# the first run), then zero-shot, CoOp and CoOp + CasPL base-to-novel with a base / novel / HM table.
+# Extra arguments go to `caspl demo` (e.g. --cache DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 BUILD_DIR=${CASPL_BUILD_DIR:-build}
 "$BUILD_DIR/app/caspl" --version
+"$BUILD_DIR/app/caspl" demo "$@"

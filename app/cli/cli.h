@@ -30,6 +30,8 @@ void addBenchCommand(CLI::App& app, Action* action);
 void addBoostingCommand(CLI::App& app, Action* action);
 void addSplitCommand(CLI::App& app, Action* action);
 void addDatasetsCommand(CLI::App& app, Action* action);
+// `caspl demo prepare` (app/cli/cmd_demo.cpp).
+void addDemoCommand(CLI::App& app, Action* action);
 // `caspl presets list|show|keys` and `caspl validate` (app/cli/cmd_presets.cpp).
 void addPresetsCommands(CLI::App& app, Action* action);
 

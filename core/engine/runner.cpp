@@ -101,16 +101,22 @@ DatasetData readDataset(const ExperimentSpec& spec, const std::string& name, con
         d.protocol = datasetProtocol(name);
         return d;
     }
-    // A user's dataset: <root>/<name>/ with split.json (impaths relative to images/ or the folder itself), or class
-    // sub-folders split once with a recorded seed.
+    // A user's dataset: <root>/<name>/ with split.json or split_zhou_<Name>.json (impaths relative to images/ or
+    // the folder itself), or class sub-folders split once with a recorded seed.
     const fs::path dir = fs::path(spec.data.root) / name;
     if (!fs::is_directory(dir))
         throw Error(dir.string() + ": dataset '" + name + "' not found: expected one of the benchmark datasets (caspl datasets "
                                    "list) or a folder with class sub-folders or a split.json under data.root");
     ImageFolderDataset f;
-    if (fs::exists(dir / "split.json")) {
+    fs::path splitFile = dir / "split.json";
+    if (!fs::exists(splitFile))
+        for (const auto& e : fs::directory_iterator(dir)) {
+            const std::string fn = e.path().filename().string();
+            if (e.is_regular_file() && fn.rfind("split_zhou_", 0) == 0 && e.path().extension() == ".json") splitFile = e.path();
+        }
+    if (fs::exists(splitFile)) {
         const fs::path images = fs::is_directory(dir / "images") ? dir / "images" : dir;
-        f = readImageFolderSplit((dir / "split.json").string(), images.string());
+        f = readImageFolderSplit(splitFile.string(), images.string());
     } else {
         fs::create_directories(fs::path(runDir) / name);
         f = loadOrCreateImageFolderSplit(dir.string(), (fs::path(runDir) / name / "split.json").string());
@@ -134,8 +140,10 @@ torch::Device pickDevice(Device d, EventSink& sink) {
     return torch::kCPU;
 }
 
-LoaderOptions trainLoaderOptions(int imageSize, int batch, uint64_t seed, int threads, const StopToken& stop) {
+LoaderOptions trainLoaderOptions(int imageSize, int batch, uint64_t seed, int threads, const StopToken& stop,
+                                 double cropScaleMin) {
     LoaderOptions o;
+    o.crop.scaleMin = cropScaleMin;
     o.mode = TransformMode::Train;
     o.imageSize = imageSize;
     o.batchSize = batch;
@@ -290,7 +298,8 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                         std::vector<Datum> pool = spec.phase1.pool == Phase1Pool::Train  ? ds.full.train
                                                   : spec.phase1.pool == Phase1Pool::Test ? ds.full.test
                                                                                           : folderPool(spec.phase1.poolFolder);
-                        auto lopt = trainLoaderOptions(R, spec.phase1.batchSize, uint64_t(spec.phase1.seed), threads, stop);
+                        auto lopt = trainLoaderOptions(R, spec.phase1.batchSize, uint64_t(spec.phase1.seed), threads, stop,
+                                                       spec.train.cropScaleMin);
                         if (int64_t(pool.size()) < spec.phase1.batchSize) lopt.dropLast = false;
                         ImageLoader loader(pool, lopt);
                         TrainOptions to;
@@ -370,7 +379,7 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                             trainedEpochs = spec.train.epochs;
                         } else {
                             sink.phaseChanged(runId, spec.phase1.enabled ? "phase2" : "train");
-                            auto lopt = trainLoaderOptions(R, spec.train.batchSize, uint64_t(seed), threads, stop);
+                            auto lopt = trainLoaderOptions(R, spec.train.batchSize, uint64_t(seed), threads, stop, spec.train.cropScaleMin);
                             if (int64_t(trainSplit.train.size()) < spec.train.batchSize) lopt.dropLast = false;
                             ImageLoader loader(trainSplit.train, lopt);
                             TrainOptions to;

@@ -12,7 +12,7 @@
 //   phase1:  enabled, n_text, n_vision, depth_text, depth_vision, ctx_init, epochs, batch_size, lr, temperature,
 //            pool, pool_folder, teacher_cache, artifact, seed
 //   train:   epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, warmup_lr, warmup_type, lr_scheduler,
-//            precision, device, text_chunk
+//            precision, device, text_chunk, crop_scale_min
 //   eval:    batch_size, rounding
 //   output   the folder that receives the run folders
 // plus, per file only: extends (files merged first, in order) and abstract (a fragment, not a runnable preset).
@@ -130,6 +130,7 @@ struct TrainSpec {
     Precision precision = Precision::Fp32;
     Device device = Device::Auto;
     int textChunk = 0;  // classes per text-encoder pass (memory); 0 = all at once
+    double cropScaleMin = 0.08;  // RandomResizedCrop's smallest crop area fraction (torchvision's 0.08)
 };
 
 struct EvalSpec {

@@ -539,6 +539,8 @@ const std::vector<FieldDef>& schema() {
                               "where to run (auto: CUDA when available)"));
         f.push_back(intField("train.text_chunk", CASPL_REF(train.textChunk), atLeast(0),
                              "classes per text-encoder pass (0: all at once)"));
+        f.push_back(doubleField("train.crop_scale_min", CASPL_REF(train.cropScaleMin), aboveUpTo(0, 1),
+                                "smallest RandomResizedCrop area fraction, both phases (torchvision: 0.08)"));
 
         f.push_back(intField("eval.batch_size", CASPL_REF(eval.batchSize), between(1, 1 << 20), "test batch size"));
         f.push_back(enumField("eval.rounding", CASPL_REF(eval.rounding),

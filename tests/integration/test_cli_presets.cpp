@@ -60,7 +60,7 @@ private Q_SLOTS:
         const auto r = runCaspl({"presets", "show", "demo", "--set", "data.seeds=[1,2]", "--set", "train.epochs=3"});
         CHECK_RUN(r, 0);
         QVERIFY(r.out.contains("# Resolved experiment (caspl), hash "));
-        QVERIFY(r.out.contains("FashionMNIST-demo"));
+        QVERIFY(r.out.contains("fashion-mnist"));
         QVERIFY(r.out.contains("seeds: [1, 2]"));
         QVERIFY(r.out.contains("  epochs: 3\n"));
         QVERIFY(r.out.contains("#   --set train.epochs=3"));
