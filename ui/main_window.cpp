@@ -33,7 +33,9 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QProcess>
 #include <QSaveFile>
+#include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
@@ -76,9 +78,74 @@ MainWindow::MainWindow(EngineBackend* engine, QWidget* parent) : QMainWindow(par
     defaultState_ = saveState();
     updateTitle();
     updateActions();
+    offerDemoOnFirstStart();
 }
 
 MainWindow::~MainWindow() = default;
+
+namespace {
+// The demo's cache folder, as `caspl demo` chooses it: $CASPL_CACHE, $XDG_CACHE_HOME/caspl or ~/.cache/caspl.
+QString demoCacheDir() {
+    const QString env = qEnvironmentVariable("CASPL_CACHE");
+    if (!env.isEmpty()) return env;
+    const QString xdg = qEnvironmentVariable("XDG_CACHE_HOME");
+    if (!xdg.isEmpty()) return QDir(xdg).filePath("caspl");
+    return QDir::home().filePath(".cache/caspl");
+}
+}  // namespace
+
+void MainWindow::offerDemoOnFirstStart() {
+    QSettings settings;
+    if (settings.value("demo/offered", false).toBool()) return;
+    settings.setValue("demo/offered", true);
+    messages_->showMessage(MessageBar::Kind::Info, tr("New here? Run the demo"),
+                           tr("The demo needs no download: it trains two small CLIPs on Fashion-MNIST, then runs "
+                              "zero-shot, CoOp and CoOp + CasPL base-to-novel and shows the results (a few minutes "
+                              "on two CPU cores)."),
+                           tr("Choose Help > Run the Demo."));
+}
+
+void MainWindow::runDemo() {
+    if (demo_) {
+        messages_->showMessage(MessageBar::Kind::Info, tr("The demo is already running"), {}, tr("See the log pane."));
+        return;
+    }
+    const QString exe = QDir(QCoreApplication::applicationDirPath()).filePath("caspl");
+    if (!QFileInfo(exe).isExecutable()) {
+        messages_->showMessage(MessageBar::Kind::Error, tr("Cannot run the demo"),
+                               tr("The command-line tool was not found at %1.").arg(exe),
+                               tr("Build the project (scripts/build.sh), which puts caspl next to caspl-studio."));
+        return;
+    }
+    demo_ = new QProcess(this);
+    demo_->setProcessChannelMode(QProcess::MergedChannels);
+    connect(demo_, &QProcess::readyRead, this, [this] {
+        while (demo_ && demo_->canReadLine()) {
+            const QString line = QString::fromUtf8(demo_->readLine()).trimmed();
+            if (!line.isEmpty()) log_->append(caspl::LogLevel::Info, tr("demo"), line);
+        }
+    });
+    connect(demo_, qOverload<int, QProcess::ExitStatus>(&QProcess::finished), this,
+            [this](int code, QProcess::ExitStatus status) {
+                demo_->deleteLater();
+                demo_ = nullptr;
+                if (status != QProcess::NormalExit || code != 0) {
+                    messages_->showMessage(MessageBar::Kind::Error, tr("The demo failed (exit code %1)").arg(code),
+                                           tr("Its output is in the log pane."),
+                                           tr("Run `caspl demo` in a terminal to see the same messages."));
+                    return;
+                }
+                const QDir runs(QDir(demoCacheDir()).filePath("runs"));
+                int opened = 0;
+                for (const char* name : {"zeroshot", "coop", "demo"})
+                    if (runs.exists(name) && openRunFolder(runs.filePath(name))) ++opened;
+                messages_->showMessage(MessageBar::Kind::Info, tr("The demo finished"),
+                                       tr("%1 runs added to the queue and the Results tab.").arg(opened),
+                                       tr("Compare them with Results > Compare Runs."));
+            });
+    log_->append(caspl::LogLevel::Info, tr("demo"), tr("starting %1 demo").arg(exe));
+    demo_->start(exe, {"demo"});
+}
 
 void MainWindow::buildWidgets() {
     setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks | QMainWindow::AllowNestedDocks);
@@ -277,6 +344,8 @@ void MainWindow::buildMenus() {
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     connect(make(help, tr("&Experiment Keys…"), "actionKeys", QKeySequence::HelpContents), &QAction::triggered, this,
             &MainWindow::showKeysReference);
+    connect(make(help, tr("Run the &Demo (Fashion-MNIST, a few minutes)"), "actionRunDemo"), &QAction::triggered, this,
+            &MainWindow::runDemo);
     connect(make(help, tr("&About CasPL Studio"), "actionAbout"), &QAction::triggered, this, &MainWindow::showAbout);
     connect(make(help, tr("About &Qt"), "actionAboutQt"), &QAction::triggered, qApp, &QApplication::aboutQt);
 

@@ -17,6 +17,7 @@
 #include <QPointer>
 
 class QAction;
+class QProcess;
 class QLabel;
 class QTableView;
 class QTabWidget;
@@ -104,6 +105,8 @@ private:
     void openPresetDialog();
     void showKeysReference();
     void showAbout();
+    void runDemo();            // Help > Run the Demo: `caspl demo` in a child process, then opens its runs
+    void offerDemoOnFirstStart();
 
     void onRunStarted(int job, const QString& runDir);
     void onProgress(int job, const caspl::ProgressEvent& e);
@@ -118,6 +121,7 @@ private:
     QPointer<EngineBackend> engine_;
     ExperimentEditor* editor_ = nullptr;
     MessageBar* messages_ = nullptr;
+    ::QProcess* demo_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     PlotPanel* plots_ = nullptr;
     ResultsModel* results_ = nullptr;

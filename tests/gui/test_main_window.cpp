@@ -25,6 +25,8 @@
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
+#include <QSettings>
+#include <QStandardPaths>
 #include <QMetaMethod>
 #include <QPixmap>
 #include <QSignalSpy>
@@ -98,6 +100,19 @@ class MainWindowTest : public QObject {
     QString base_;
 
 private Q_SLOTS:
+    void offersTheDemoOnFirstStart() {
+        QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location, not the user's
+        QSettings().remove("demo/offered");
+        {
+            caspl::ui::MainWindow first;
+            QVERIFY(first.messageBar()->title().contains("demo"));
+            QVERIFY(first.messageBar()->advice().contains("Help > Run the Demo"));
+            QVERIFY(first.findAction("actionRunDemo"));
+        }
+        caspl::ui::MainWindow second;  // offered once only
+        QVERIFY(!second.messageBar()->title().contains("demo"));
+    }
+
     void initTestCase() {
         ui::registerEngineMetaTypes();
         base_ = QDir(test::tempDir()).filePath("gui-window");
