@@ -1,4 +1,5 @@
 // Runs the real `caspl` executable as a user would.
+#include "cli_runner.h"
 #include "test_support.h"
 
 #include "core/engine/boosting.h"
@@ -14,20 +15,8 @@
 #include <cmath>
 
 namespace {
-struct Result {
-    int exitCode;
-    QString out;
-    QString err;
-};
-Result runCaspl(const QStringList& args, const QByteArray& input = {}) {
-    QProcess p;
-    p.start(QStringLiteral(CASPL_EXE), args);
-    p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(120000)) return {-1, {}, "timeout"};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
+using Result = caspl::test::CliResult;
+Result runCaspl(const QStringList& args, const QByteArray& input = {}) { return caspl::test::runCasplProcess(args, input); }
 }  // namespace
 
 class CliTest : public QObject {

@@ -2,6 +2,7 @@
 // (with --decode) undecodable images with what to do, and exits 0 when every present dataset is complete, 3
 // otherwise; `split-folder` writes a reproducible split; `list` names every dataset. Images are tiny binary PPM
 // files (OpenCV reads them whatever their extension), written here without any image library.
+#include "cli_runner.h"
 #include "test_support.h"
 
 #include <QDir>
@@ -12,19 +13,8 @@
 #include <QProcess>
 
 namespace {
-struct Result {
-    int exitCode;
-    QString out;
-    QString err;
-};
-Result runCaspl(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(CASPL_EXE), args);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(120000)) return {-1, {}, "timeout"};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
+using Result = caspl::test::CliResult;
+Result runCaspl(const QStringList& args) { return caspl::test::runCasplProcess(args); }
 
 QString freshDir(const QString& name) {
     QDir d(QDir(caspl::test::tempDir()).filePath(name));

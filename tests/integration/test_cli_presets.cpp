@@ -1,6 +1,7 @@
 // `caspl presets list|show|keys` and `caspl validate`, run as a user would: the presets are found without options
 // (the source tree's presets/), with --presets DIR and with $CASPL_PRESETS; an invalid experiment gives exit code 3
 // and file:line:col messages.
+#include "cli_runner.h"
 #include "test_support.h"
 
 #include <QDir>
@@ -10,21 +11,11 @@
 #include <QRegularExpression>
 
 namespace {
-struct Result {
-    int exitCode;
-    QString out;
-    QString err;
-};
+using Result = caspl::test::CliResult;
 Result runCaspl(const QStringList& args, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment()) {
-    QProcess p;
     QProcessEnvironment e = env;
     if (!e.contains("CASPL_PRESETS_KEEP")) e.remove("CASPL_PRESETS");
-    p.setProcessEnvironment(e);
-    p.start(QStringLiteral(CASPL_EXE), args);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(120000)) return {-1, {}, "timeout"};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return caspl::test::runCasplProcess(args, {}, e);
 }
 
 QString writeTemp(const QString& rel, const QByteArray& content) {

@@ -1,5 +1,6 @@
 // `caspl split`, run as a user would: the printed lists equal the Python reference (fixtures/fewshot), options
 // behave as documented and bad input gives exit code 3 with a message naming the file and the entry.
+#include "cli_runner.h"
 #include "test_support.h"
 
 #include <QDir>
@@ -10,19 +11,8 @@
 #include <QProcess>
 
 namespace {
-struct Result {
-    int exitCode;
-    QString out;
-    QString err;
-};
-Result runCaspl(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(CASPL_EXE), args);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(120000)) return {-1, {}, "timeout"};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
+using Result = caspl::test::CliResult;
+Result runCaspl(const QStringList& args) { return caspl::test::runCasplProcess(args); }
 
 QString writeTemp(const QString& name, const QByteArray& content) {
     const QString path = QDir(caspl::test::tempDir()).filePath(name);

@@ -1,5 +1,6 @@
 // `caspl tokenize` run as a user would: JSON lines in, the same objects with "ids" out; bad lines and too long
 // texts are bad input (exit code 3) with the line number in the message.
+#include "cli_runner.h"
 #include "test_support.h"
 
 #include <QFile>
@@ -9,21 +10,8 @@
 #include <QProcess>
 
 namespace {
-struct Result {
-    int exitCode;
-    QString out;
-    QString err;
-};
-
-Result runCaspl(const QStringList& args, const QByteArray& input = {}) {
-    QProcess p;
-    p.start(QStringLiteral(CASPL_EXE), args);
-    p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(120000)) return {-1, {}, "timeout"};
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
-}
+using Result = caspl::test::CliResult;
+Result runCaspl(const QStringList& args, const QByteArray& input = {}) { return caspl::test::runCasplProcess(args, input); }
 
 QList<int> toInts(const QJsonArray& a) {
     QList<int> out;
