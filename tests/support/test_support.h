@@ -13,7 +13,10 @@
 #include <QString>
 #include <QTest>
 
+#include "core/util/error.h"
+
 #include <functional>
+#include <initializer_list>
 #include <string>
 
 namespace caspl::test {
@@ -23,6 +26,21 @@ QString fixturesDir();
 QString fixturePath(const QString& relative);
 // A fresh temporary directory for the current test executable (removed at exit).
 QString tempDir();
+
+// Runs `f` and checks that it throws caspl::Error whose message contains every fragment (the engine's errors name
+// the file, key or line and what was expected); records a test failure otherwise.
+template <typename F>
+void expectError(F&& f, std::initializer_list<std::string> fragments) {
+    try {
+        f();
+    } catch (const caspl::Error& e) {
+        const std::string msg = e.what();
+        for (const auto& frag : fragments)
+            QVERIFY2(msg.find(frag) != std::string::npos, ("message lacks '" + frag + "': " + msg).c_str());
+        return;
+    }
+    QFAIL("no caspl::Error thrown");
+}
 
 }  // namespace caspl::test
 

@@ -38,17 +38,7 @@ torch::jit::Module buildJitModule(const TensorMap& params, const std::string& pr
     return m;
 }
 
-void expectError(const std::function<void()>& f, std::initializer_list<const char*> fragments) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        for (const char* frag : fragments)
-            QVERIFY2(msg.find(frag) != std::string::npos, ("message lacks '" + std::string(frag) + "': " + msg).c_str());
-        return;
-    }
-    QFAIL("no caspl::Error thrown");
-}
+using caspl::test::expectError;
 
 }  // namespace
 

@@ -57,19 +57,7 @@ void writeGz(const std::string& path, const std::string& data) {
     QCOMPARE(gzclose(f), Z_OK);
 }
 
-// Runs `f`, expecting a caspl::Error whose message holds every one of `parts`.
-template <class F>
-void expectError(F f, const std::vector<std::string>& parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        for (const auto& p : parts)
-            QVERIFY2(msg.find(p) != std::string::npos, qPrintable(QString::fromStdString("'" + p + "' not in: " + msg)));
-        return;
-    }
-    QFAIL("expected caspl::Error");
-}
+using caspl::test::expectError;
 
 // A fake Fashion-MNIST source: `perClass` train and test images of each of the 10 classes, pixel value = a function
 // of (set, index), so the test can check which image went where.

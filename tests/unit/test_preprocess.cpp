@@ -62,19 +62,7 @@ Image pattern(int w, int h) {
     return img;
 }
 
-// Expects `f` to throw caspl::Error whose message contains every fragment.
-template <typename F>
-void expectError(F&& f, std::initializer_list<std::string> fragments) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        for (const auto& frag : fragments)
-            QVERIFY2(msg.find(frag) != std::string::npos, ("message lacks '" + frag + "': " + msg).c_str());
-        return;
-    }
-    QFAIL("no caspl::Error thrown");
-}
+using caspl::test::expectError;
 
 // A minimal 8-bit palette PNG (colour type 3), written by hand because OpenCV cannot write palette images.
 std::vector<uint8_t> palettePng(int w, int h, const std::vector<std::array<uint8_t, 3>>& palette,

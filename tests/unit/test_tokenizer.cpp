@@ -64,19 +64,7 @@ std::string describe(const GoldenLine& g, const std::vector<int64_t>& got) {
            "\n   got: " + join(got) + "\n  want: " + join(g.ids);
 }
 
-// Runs f, which must throw caspl::Error with every fragment in its message.
-template <class F>
-void expectError(F&& f, std::initializer_list<std::string> fragments) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        for (const auto& frag : fragments)
-            QVERIFY2(msg.find(frag) != std::string::npos, ("message lacks '" + frag + "': " + msg).c_str());
-        return;
-    }
-    QFAIL("no caspl::Error was thrown");
-}
+using caspl::test::expectError;
 
 std::string tempPath(const QString& name) { return QDir(caspl::test::tempDir()).filePath(name).toStdString(); }
 
