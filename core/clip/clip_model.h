@@ -118,12 +118,16 @@ public:
     const ClipConfig& config() const { return cfg_; }
 
     torch::Tensor encodeImage(const torch::Tensor& pixels, ClipTrace* trace = nullptr);
-    // tokens: [N, L] int64 ids. EOT pooling at argmax(tokens).
+    // tokens: [N, L] int64 ids. EOT pooling at argmax(tokens). Runs positions up to the last EOT only (see
+    // encodeTextEmbeddings), except when tracing, which records all L positions.
     torch::Tensor encodeText(const torch::Tensor& tokens, ClipTrace* trace = nullptr);
     // The text tower from precomputed token embeddings [N, L, D] (before the positional add), pooled at eotIndex [N].
     // This is what prompt learners call after splicing their context vectors into the embeddings.
+    // `length` > 0 runs only the first `length` positions (>= every eotIndex + 1): the attention is causal, so no
+    // position at or before the EOT token sees a later one and the features are the same as with all L positions,
+    // at a fraction of the cost (prompts are ~20 of CLIP's 77 tokens). 0 runs all positions.
     torch::Tensor encodeTextEmbeddings(const torch::Tensor& embeddings, const torch::Tensor& eotIndex,
-                                       const DeepPrompts* prompts = nullptr, ClipTrace* trace = nullptr);
+                                       const DeepPrompts* prompts = nullptr, ClipTrace* trace = nullptr, int64_t length = 0);
     // token_embedding(tokens), [N, L, D].
     torch::Tensor embedTokens(const torch::Tensor& tokens);
     // exp(logit_scale) * normalize(imageFeatures) @ normalize(textFeatures)^T, [Ni, Nt].

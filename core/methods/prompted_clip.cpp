@@ -237,6 +237,10 @@ void PromptedClip::setClassNames(const std::vector<std::string>& classnames) {
             if (ch == '_') ch = ' ';
         nameLengths_.push_back(int64_t(tok_->encode(name).size()));
     }
+    {
+        auto eotCpu = tokens_.argmax(-1);
+        eotHost_.assign(eotCpu.data_ptr<int64_t>(), eotCpu.data_ptr<int64_t>() + C);
+    }
     tokens_ = tokens_.to(device());
     eot_ = tokens_.argmax(-1);
     torch::NoGradGuard g;
@@ -270,6 +274,16 @@ void PromptedClip::setClassNames(const std::vector<std::string>& classnames) {
         }
         teacherText_ = teacher_->encodeText(tk.to(device())).to(torch::kFloat32);
     }
+}
+
+void PromptedClip::setTeacherImageFeatures(torch::Tensor features) {
+    if (features.defined() && teacherImageCache_.defined() && features.sizes() == teacherImageCache_.sizes() &&
+        features.device() == teacherImageCache_.device() && features.scalar_type() == teacherImageCache_.scalar_type()) {
+        torch::NoGradGuard g;
+        teacherImageCache_.copy_(features);
+        return;
+    }
+    teacherImageCache_ = std::move(features);
 }
 
 void PromptedClip::setTeacher(ClipModel teacher, const std::string& teacherTemplate) {
@@ -395,13 +409,22 @@ torch::Tensor PromptedClip::encodeImagePrompted(const torch::Tensor& pixels) {
 
 torch::Tensor PromptedClip::encodeTextChunked(const torch::Tensor& embeddings, const DeepPrompts* deep) {
     const int64_t C = embeddings.size(0);
-    if (textChunk_ <= 0 || C <= textChunk_) return clip_->encodeTextEmbeddings(embeddings, eot_, deep).to(torch::kFloat32);
+    if (textChunk_ <= 0 || C <= textChunk_)
+        return clip_->encodeTextEmbeddings(embeddings, eot_, deep, nullptr, textLength(0, C)).to(torch::kFloat32);
     std::vector<torch::Tensor> parts;
     for (int64_t s = 0; s < C; s += textChunk_) {
         const int64_t n = std::min(textChunk_, C - s);
-        parts.push_back(clip_->encodeTextEmbeddings(embeddings.narrow(0, s, n), eot_.narrow(0, s, n), deep));
+        parts.push_back(clip_->encodeTextEmbeddings(embeddings.narrow(0, s, n), eot_.narrow(0, s, n), deep, nullptr, textLength(s, n)));
     }
     return torch::cat(parts, 0).to(torch::kFloat32);
+}
+
+int64_t PromptedClip::textLength(int64_t first, int64_t count) const {
+    // Positions after the last EOT of these classes never reach an EOT row (causal attention): skip them. Every
+    // prompt insertion lies before the class name, hence before the EOT.
+    int64_t last = 0;
+    for (int64_t i = first; i < first + count && std::size_t(i) < eotHost_.size(); ++i) last = std::max(last, eotHost_[std::size_t(i)]);
+    return last + 1;
 }
 
 torch::Tensor PromptedClip::metaNet(const torch::Tensor& f) {

@@ -67,7 +67,9 @@ public:
     ClipModel& teacher() { return teacher_; }
     // Phase-1 teacher cache: the teacher's image features [N, E'] of every item of the current epoch's crops
     // (row = loader item index). Undefined: the teacher runs online on each batch.
-    void setTeacherImageFeatures(torch::Tensor features) { teacherImageCache_ = std::move(features); }
+    // A new epoch's features of the same shape are copied into the existing tensor: a captured training step
+    // (CUDA graph) keeps reading the memory it saw at capture.
+    void setTeacherImageFeatures(torch::Tensor features);
 
     // Learnable tensors by reference name (the optimizer's parameters), and the frozen boosting prompts.
     TensorMap& trainable() { return trainable_; }
@@ -121,6 +123,8 @@ private:
     std::vector<std::string> classnames_;
     std::vector<int64_t> nameLengths_;
     torch::Tensor tokens_, eot_, embeddings_;  // [C,77], [C], [C,77,D] (frozen token embeddings)
+    std::vector<int64_t> eotHost_;             // eot_ on the host: text passes run positions [0, max EOT] only
+    int64_t textLength(int64_t first, int64_t count) const;
     torch::Tensor fixedEmbeddings_;            // PromptSRC [C, E]
     ClipModel teacher_{nullptr};
     std::string teacherTemplate_;

@@ -68,6 +68,27 @@ class ClipParityTest : public QObject {
             QVERIFY2(d <= kTol, qPrintable(QString("%1 %2: %3").arg(label, n).arg(d)));
         }
 
+        // Without a trace the text tower stops at the last EOT (causal attention: later positions never reach it);
+        // the features must still be the reference's.
+        {
+            const auto& all = golden_.at("text_tokens");
+            // The rows that leave padding (one golden prompt fills all 77 positions).
+            auto rows = (all.argmax(-1) < all.size(1) - 1).nonzero().squeeze(1);
+            QVERIFY2(rows.numel() >= 2, "the golden prompts should include short ones");
+            auto tk = all.index_select(0, rows);
+            const int64_t len = tk.argmax(-1).max().item<int64_t>() + 1;
+            QVERIFY(len < tk.size(1));
+            auto shortened = model->encodeText(tk);
+            const double d = maxAbsDiff(shortened, golden_.at("text_features").index_select(0, rows));
+            qInfo("%s text_features (first %lld of %lld positions) max|diff| = %.3g", qPrintable(label), (long long)len,
+                  (long long)tk.size(1), d);
+            QVERIFY2(d <= kTol, qPrintable(QString("shortened text features: %1").arg(d)));
+            auto full = model->encodeTextEmbeddings(model->embedTokens(tk), tk.argmax(-1));
+            const double dFull = maxAbsDiff(full, shortened);
+            qInfo("%s text_features all 77 positions vs shortened max|diff| = %.3g", qPrintable(label), dFull);
+            QVERIFY(dFull <= kTol);
+        }
+
         // CoOp-style prompted text: rows 1..4 of the token embeddings replaced by the learned context.
         auto tokens = golden_.at("prompted_tokens");
         auto emb = model->embedTokens(tokens).clone();
@@ -151,6 +172,10 @@ private Q_SLOTS:
         cfg.visionLayers = 1; cfg.textWidth = 64; cfg.textHeads = 1; cfg.textLayers = 1; cfg.vocabSize = 49408;
         torch::manual_seed(3);
         ClipModel ref(cfg);
+        {
+            torch::NoGradGuard g;
+            for (auto& p : ref->parameters()) p.normal_(0, 0.02);  // every tensor distinct and defined
+        }
         TensorMap params;
         for (const auto& p : ref->named_parameters(true)) params[p.key()] = p.value().detach().clone().to(torch::kFloat16);  // fp16 like OpenAI's
         counter = 0;
