@@ -109,6 +109,7 @@ private:
     QLineEdit* ctxInit_;
     // Phase 1
     QCheckBox* p1Enabled_;
+    QCheckBox* cudaGraphs_;
     QSpinBox* p1NText_;
     QSpinBox* p1NVision_;
     QSpinBox* p1DepthText_;

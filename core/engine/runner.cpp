@@ -310,6 +310,7 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                         to.momentum = spec.train.momentum;
                         to.weightDecay = spec.train.weightDecay;
                         to.checkpointDir = artifact;
+                        to.stepMode = spec.train.cudaGraphs && p1.device().is_cuda() ? StepMode::CudaGraph : StepMode::Eager;
                         if (spec.phase1.teacherCache)
                             to.beforeEpoch = [&](int epoch) {
                                 sink.log(LogLevel::Info, "phase 1: teacher cache for epoch " + std::to_string(epoch + 1));
@@ -393,6 +394,7 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                             to.gpaMean = spec.method.gpaMean;
                             to.gpaStd = spec.method.gpaStd;
                             to.checkpointDir = seedDir.string();
+                            to.stepMode = spec.train.cudaGraphs && model.device().is_cuda() ? StepMode::CudaGraph : StepMode::Eager;
                             auto tr = trainPrompts(model, loader, to, sink, stop);
                             outcome.skippedImages += tr.skippedImages;
                             trainedEpochs = tr.epochs;

@@ -12,7 +12,7 @@
 //   phase1:  enabled, n_text, n_vision, depth_text, depth_vision, ctx_init, epochs, batch_size, lr, temperature,
 //            pool, pool_folder, teacher_cache, artifact, seed
 //   train:   epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, warmup_lr, warmup_type, lr_scheduler,
-//            precision, device, text_chunk, crop_scale_min
+//            precision, device, text_chunk, crop_scale_min, cuda_graphs
 //   eval:    batch_size, rounding
 //   output   the folder that receives the run folders
 // plus, per file only: extends (files merged first, in order) and abstract (a fragment, not a runnable preset).
@@ -131,6 +131,7 @@ struct TrainSpec {
     Device device = Device::Auto;
     int textChunk = 0;  // classes per text-encoder pass (memory); 0 = all at once
     double cropScaleMin = 0.08;  // RandomResizedCrop's smallest crop area fraction (torchvision's 0.08)
+    bool cudaGraphs = false;     // replay each fixed-size training step as a CUDA graph (both phases; CUDA only)
 };
 
 struct EvalSpec {

@@ -541,6 +541,9 @@ const std::vector<FieldDef>& schema() {
                              "classes per text-encoder pass (0: all at once)"));
         f.push_back(doubleField("train.crop_scale_min", CASPL_REF(train.cropScaleMin), aboveUpTo(0, 1),
                                 "smallest RandomResizedCrop area fraction, both phases (torchvision: 0.08)"));
+        f.push_back(boolField("train.cuda_graphs", CASPL_REF(train.cudaGraphs),
+                              "capture each training step once as a CUDA graph and replay it (both phases; same "
+                              "arithmetic as eager; ignored off CUDA)"));
 
         f.push_back(intField("eval.batch_size", CASPL_REF(eval.batchSize), between(1, 1 << 20), "test batch size"));
         f.push_back(enumField("eval.rounding", CASPL_REF(eval.rounding),

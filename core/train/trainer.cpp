@@ -8,8 +8,17 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+
+#ifdef CASPL_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#endif
 
 namespace caspl {
 
@@ -28,6 +37,22 @@ void PromptSgd::step(TensorMap& params, double lr) {
             d = it->second;
         }
         p.sub_(lr * d);
+    }
+}
+
+void PromptSgd::stepOnDevice(TensorMap& params, const torch::Tensor& lr, const torch::Tensor& apply) {
+    torch::NoGradGuard g;
+    for (auto& [name, p] : params) {
+        if (!p.grad().defined()) continue;
+        auto d = p.grad();
+        if (wd_ != 0) d = d + wd_ * p;
+        if (momentum_ != 0) {
+            auto it = buf_.find(name);
+            if (it == buf_.end()) throw Error("PromptSgd: no momentum buffer for '" + name + "' (take one step() first)");
+            it->second.copy_(torch::where(apply, it->second * momentum_ + d, it->second));
+            d = it->second;
+        }
+        p.copy_(torch::where(apply, p - lr * d, p));
     }
 }
 
@@ -103,6 +128,144 @@ bool loadCheckpoint(const std::string& dir, const std::string& phase, PromptedCl
 
 }  // namespace
 
+struct TrainStep::Impl {
+    Impl(PromptedClip& model, PromptSgd& sgd, StepMode mode, int eagerSteps)
+        : model_(model), sgd_(sgd), mode_(mode), eagerLeft_(std::max(1, eagerSteps)), device_(model.device()) {}
+
+    // Trains on `batch` with learning rate `lr`. `checkLoss` sees the loss before anything is returned and throws
+    // to stop; in the static path the update of a non-finite step has already been skipped on the device.
+    const MethodOutput& run(const Batch& batch, double lr, const std::function<void(double)>& checkLoss) {
+        if (mode_ == StepMode::Eager || eagerLeft_ > 0 || (staticReady_ && batch.size() != px_.size(0))) {
+            if (eagerLeft_ > 0) --eagerLeft_;
+            return runEager(batch, lr, checkLoss);
+        }
+        if (!staticReady_) setupStatic(batch);
+        upload(batch, lr);
+#ifdef CASPL_WITH_CUDA
+        if (device_.is_cuda()) {
+            if (!graph_) capture();
+            graph_->replay();
+        } else {
+            body();
+        }
+#else
+        body();
+#endif
+        const double loss = out_.loss.item<double>();
+        if (checkLoss) checkLoss(loss);
+        return out_;
+    }
+
+    bool captured() const {
+#ifdef CASPL_WITH_CUDA
+        return bool(graph_);
+#else
+        return false;
+#endif
+    }
+
+    const MethodOutput& runEager(const Batch& batch, double lr, const std::function<void(double)>& checkLoss) {
+        auto px = batchPixels(batch, device_);
+        auto labels = torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {batch.size()}, torch::kInt64).clone().to(device_);
+        auto idx = torch::from_blob(const_cast<int64_t*>(batch.indices.data()), {batch.size()}, torch::kInt64).clone();
+        for (auto& [k, p] : model_.trainable())
+            if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+        eagerOut_ = model_.trainForward(px, labels, idx);
+        const double loss = eagerOut_.loss.item<double>();
+        if (checkLoss) checkLoss(loss);
+        eagerOut_.loss.backward();
+        sgd_.step(model_.trainable(), lr);
+        // A captured graph writes its gradients into the tensors it saw at capture: hand those back.
+        for (auto& [k, g] : staticGrads_) model_.trainable().at(k).mutable_grad() = g;
+        return eagerOut_;
+    }
+
+    void setupStatic(const Batch& batch) {
+        const int64_t B = batch.size(), R = batch.imageSize;
+        const auto on = torch::TensorOptions().device(device_);
+        px_ = torch::empty({B, 3, R, R}, on.dtype(torch::kFloat32));
+        labels_ = torch::empty({B}, on.dtype(torch::kInt64));
+        idx_ = torch::empty({B}, on.dtype(torch::kInt64));
+        lr_ = torch::zeros({}, on.dtype(torch::kFloat32));
+        if (device_.is_cuda()) {
+            // Page-locked staging: the host-to-device copies run as DMA without a bounce buffer.
+            const auto pinned = torch::TensorOptions().pinned_memory(true);
+            hostPx_ = torch::empty({B, 3, R, R}, pinned.dtype(torch::kFloat32));
+            hostLabels_ = torch::empty({B}, pinned.dtype(torch::kInt64));
+            hostIdx_ = torch::empty({B}, pinned.dtype(torch::kInt64));
+        }
+        staticReady_ = true;
+    }
+
+    void upload(const Batch& batch, double lr) {
+        const int64_t B = batch.size();
+        const auto px = torch::from_blob(const_cast<float*>(batch.pixels.data()), px_.sizes(), torch::kFloat32);
+        const auto labels = torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {B}, torch::kInt64);
+        const auto idx = torch::from_blob(const_cast<int64_t*>(batch.indices.data()), {B}, torch::kInt64);
+        if (hostPx_.defined()) {
+            // The previous step's copies are done: its loss was read on the host.
+            hostPx_.copy_(px);
+            hostLabels_.copy_(labels);
+            hostIdx_.copy_(idx);
+            px_.copy_(hostPx_, /*non_blocking=*/true);
+            labels_.copy_(hostLabels_, true);
+            idx_.copy_(hostIdx_, true);
+        } else {
+            px_.copy_(px);
+            labels_.copy_(labels);
+            idx_.copy_(idx);
+        }
+        lr_.fill_(lr);
+    }
+
+    // The step as device work only: no host reads, no host-dependent branches.
+    void body() {
+        for (auto& [k, p] : model_.trainable())
+            if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+        out_ = model_.trainForward(px_, labels_, idx_);
+        out_.loss.backward();
+        const auto finite = torch::isfinite(out_.loss.detach());
+        sgd_.stepOnDevice(model_.trainable(), lr_, finite);
+    }
+
+#ifdef CASPL_WITH_CUDA
+    void capture() {
+        cudaDeviceSynchronize();
+        auto stream = c10::cuda::getStreamFromPool();
+        graph_ = std::make_unique<at::cuda::CUDAGraph>();
+        {
+            c10::cuda::CUDAStreamGuard guard(stream);
+            graph_->capture_begin();
+            body();
+            graph_->capture_end();
+        }
+        cudaDeviceSynchronize();
+        // Capture records the work without running it; the replay that follows runs it for this batch.
+        for (auto& [k, p] : model_.trainable())
+            if (p.grad().defined()) staticGrads_[k] = p.grad();
+    }
+    std::unique_ptr<at::cuda::CUDAGraph> graph_;
+#endif
+
+    PromptedClip& model_;
+    PromptSgd& sgd_;
+    StepMode mode_;
+    int eagerLeft_;
+    torch::Device device_;
+    bool staticReady_ = false;
+    torch::Tensor px_, labels_, idx_, lr_, hostPx_, hostLabels_, hostIdx_;
+    MethodOutput out_, eagerOut_;
+    TensorMap staticGrads_;
+};
+
+TrainStep::TrainStep(PromptedClip& model, PromptSgd& sgd, StepMode mode, int eagerSteps)
+    : impl_(std::make_unique<Impl>(model, sgd, mode, eagerSteps)) {}
+TrainStep::~TrainStep() = default;
+const MethodOutput& TrainStep::run(const Batch& batch, double lr, const std::function<void(double)>& checkLoss) {
+    return impl_->run(batch, lr, checkLoss);
+}
+bool TrainStep::captured() const { return impl_->captured(); }
+
 bool hasCheckpoint(const std::string& dir, const std::string& phase) {
     return !dir.empty() && fs::exists(ckptBase(dir, phase) + ".json");
 }
@@ -132,7 +295,7 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
     const int64_t totalSteps = perEpoch * E;
     const auto t0 = std::chrono::steady_clock::now();
     int64_t stepsAtStart = st.epoch * perEpoch + st.batchesDone;
-    const auto device = model.device();
+    TrainStep steps(model, sgd, o.stepMode, o.eagerSteps);
     result.skippedImages = st.skipped;
     result.finalLoss = st.lastEpochLoss;
 
@@ -152,19 +315,14 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
                 ++b;
                 continue;
             }
-            auto px = batchPixels(batch, device);
-            auto labels = torch::from_blob(batch.labels.data(), {batch.size()}, torch::kInt64).clone().to(device);
-            for (auto& [k, p] : model.trainable())
-                if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
-            auto idx = torch::from_blob(batch.indices.data(), {batch.size()}, torch::kInt64).clone();
-            auto out = model.trainForward(px, labels, idx);
-            const double loss = out.loss.item<double>();
-            if (!std::isfinite(loss))
-                throw Error(o.phase + ": the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at epoch " +
-                            std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
-                            "; lower the learning rate or use fp32 precision, then resume");
-            out.loss.backward();
-            sgd.step(model.trainable(), lr);
+            double loss = 0;
+            const MethodOutput& out = steps.run(batch, lr, [&](double l) {
+                loss = l;
+                if (!std::isfinite(l))
+                    throw Error(o.phase + ": the loss is " + std::string(std::isnan(l) ? "NaN" : "infinite") + " at epoch " +
+                                std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                                "; lower the learning rate or use fp32 precision, then resume");
+            });
             ++b;
             ++result.steps;
             lossSum += loss;

@@ -16,9 +16,18 @@
 #include "core/train/schedule.h"
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace caspl {
+
+// How a training step runs. Eager: forward, loss check, backward, SGD, one LibTorch call after another.
+// CudaGraph: after `eagerSteps` eager steps (they create the momentum buffers and warm up cuBLAS/cuDNN), the whole
+// step (forward, backward and the SGD update, with the learning rate as a device tensor and the update skipped
+// on device when the loss is not finite) is captured once as a CUDA graph and replayed for every later batch of
+// the same size, so a step costs one launch instead of thousands. Off CUDA the same static-buffer step runs
+// without capture (what the CPU tests check against Eager). Batches of another size run eagerly.
+enum class StepMode { Eager, CudaGraph };
 
 struct TrainOptions {
     std::string run;                 // run id for events
@@ -32,6 +41,8 @@ struct TrainOptions {
     int64_t metricEvery = 1;         // metric events every N steps (and the last step of each epoch)
     // Called before each epoch's first batch (e.g. to fill the phase-1 teacher cache for that epoch's crops).
     std::function<void(int epoch)> beforeEpoch;
+    StepMode stepMode = StepMode::Eager;
+    int eagerSteps = 2;              // CudaGraph: eager steps before the capture (at least 1)
 };
 
 struct TrainResult {
@@ -49,11 +60,32 @@ class PromptSgd {
 public:
     PromptSgd(double momentum, double weightDecay) : momentum_(momentum), wd_(weightDecay) {}
     void step(TensorMap& params, double lr);
+    // The same update with the learning rate in a 0-dim fp32 tensor and every write skipped where `apply` (a 0-dim
+    // bool tensor) is false; no host value is read, so it can be captured in a CUDA graph. Needs the momentum
+    // buffers of an earlier step() when momentum is used.
+    void stepOnDevice(TensorMap& params, const torch::Tensor& lr, const torch::Tensor& apply);
     TensorMap& buffers() { return buf_; }
 
 private:
     double momentum_, wd_;
     TensorMap buf_;
+};
+
+// One optimisation step per call (forward, loss, backward, SGD), eager or through static buffers that CUDA
+// captures as a graph (StepMode). The trainer's step; public for `caspl bench`.
+class TrainStep {
+public:
+    TrainStep(PromptedClip& model, PromptSgd& sgd, StepMode mode, int eagerSteps = 2);
+    ~TrainStep();
+    // Trains on `batch` with learning rate `lr`. `checkLoss` (optional) sees the loss and may throw to stop: an
+    // eager step then has not updated anything; a static step has skipped its update on the device when the loss
+    // is not finite. The returned output lives until the next call.
+    const MethodOutput& run(const Batch& batch, double lr, const std::function<void(double loss)>& checkLoss = {});
+    bool captured() const;  // a CUDA graph is being replayed
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
 };
 
 // Trains `model` on `loader` (train mode, drop_last as configured) for schedule.maxEpoch epochs, resuming from the

@@ -205,11 +205,19 @@ private Q_SLOTS:
         for (auto& [k, v] : a->trainable()) QVERIFY2(torch::equal(v, c->trainable().at(k)), k.c_str());
     }
 
+    void nanLossStopsWithClearError_data() {
+        QTest::addColumn<int>("mode");
+        QTest::newRow("eager") << int(StepMode::Eager);
+        QTest::newRow("static step (CUDA graph path)") << int(StepMode::CudaGraph);
+    }
     void nanLossStopsWithClearError() {
+        QFETCH(int, mode);
         auto m = makeModel(MethodKind::CoOp, 1);
         ImageLoader loader(items_, trainLoader());
         TrainOptions o;
         o.schedule = {1e6, 2, 0, 1e-5, "cosine"};  // diverges
+        o.stepMode = StepMode(mode);
+        o.eagerSteps = 1;
         CollectSink sink;
         StopToken stop;
         try {
@@ -218,6 +226,49 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QVERIFY2(std::string(e.what()).find("lower the learning rate") != std::string::npos, e.what());
         }
+        // The step whose loss was not finite changed nothing: the prompts are those of the step before.
+        for (auto& [k, v] : m->trainable()) QVERIFY2(torch::isfinite(v).all().item<bool>(), k.c_str());
+    }
+
+    // The static-buffer step (what CUDA captures as a graph; on the CPU it runs uncaptured) computes the same
+    // training as the eager step: same prompts after two epochs, GPA and momentum included.
+    void staticStepMatchesEager_data() {
+        QTest::addColumn<int>("kind");
+        QTest::newRow("coop") << int(MethodKind::CoOp);
+        QTest::newRow("ivlp") << int(MethodKind::IVLP);
+        QTest::newRow("promptsrc") << int(MethodKind::PromptSRC);
+    }
+    void staticStepMatchesEager() {
+        QFETCH(int, kind);
+        TrainOptions o;
+        o.schedule = {0.01, 2, 1, 1e-5, "cosine"};
+        o.gpa = MethodKind(kind) == MethodKind::PromptSRC;
+        o.gpaMean = 1;
+        o.gpaStd = 1;
+        std::map<std::string, torch::Tensor> eager;
+        std::vector<double> eagerLosses, staticLosses;
+        for (StepMode mode : {StepMode::Eager, StepMode::CudaGraph}) {
+            auto m = makeModel(MethodKind(kind), 11);
+            o.stepMode = mode;
+            o.eagerSteps = 1;
+            ImageLoader l(items_, trainLoader());
+            CollectSink s;
+            StopToken st;
+            auto r = trainPrompts(*m, l, o, s, st);
+            QCOMPARE(r.steps, int64_t(12));
+            auto& losses = mode == StepMode::Eager ? eagerLosses : staticLosses;
+            for (const auto& e : s.metrics) losses.push_back(e.values.at("loss"));
+            if (mode == StepMode::Eager) {
+                for (auto& [k, v] : m->trainable()) eager[k] = v.detach().clone();
+                continue;
+            }
+            for (auto& [k, v] : m->trainable()) {
+                const double d = (v - eager.at(k)).abs().max().item<double>();
+                QVERIFY2(d <= 1e-7, (k + " differs by " + std::to_string(d)).c_str());
+            }
+        }
+        QCOMPARE(staticLosses.size(), eagerLosses.size());
+        for (std::size_t i = 0; i < eagerLosses.size(); ++i) QVERIFY(std::abs(staticLosses[i] - eagerLosses[i]) <= 1e-6);
     }
 };
 
