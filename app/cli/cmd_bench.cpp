@@ -13,6 +13,7 @@ void addBenchCommand(CLI::App& app, Action* action) {
     cmd->add_option("--device", o->device, "auto, cpu or cuda")->capture_default_str();
     cmd->add_option("--dtype", o->dtype, "auto, fp32, bf16 or fp16")->capture_default_str();
     cmd->add_flag("--tiny", o->tiny, "Tiny model sizes (the default on the CPU)");
+    cmd->add_flag("--full", o->full, "The real model sizes on the CPU too (slow)");
     cmd->add_option("--warmup", o->warmup, "Untimed iterations")->capture_default_str();
     cmd->add_option("--iterations", o->iterations, "Timed iterations")->capture_default_str();
     cmd->add_option("--only", o->only, "Only figures whose name contains this");

@@ -6,6 +6,7 @@
 #include "core/text/tokenizer.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
+#include "core/data/loader.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -98,7 +99,7 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
     else if (o.dtype == "bf16") dt = torch::kBFloat16;
     else if (o.dtype == "fp16") dt = torch::kFloat16;
     else if (o.dtype != "auto") throw Error("--dtype '" + o.dtype + "': expected auto, fp32, bf16 or fp16");
-    const bool tiny = o.tiny || !device.is_cuda();
+    const bool tiny = o.tiny || (!device.is_cuda() && !o.full);
     const std::string deviceName = deviceStats().device;
     const std::string dtypeName = dt == torch::kFloat32 ? "fp32" : dt == torch::kBFloat16 ? "bf16" : "fp16";
     torch::NoGradGuard outer;  // re-enabled inside the training steps
@@ -133,74 +134,137 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
     }
 
     auto tok = std::make_shared<ClipTokenizer>(ClipTokenizer::fromMerges({}, "byte-level bench vocabulary"));
-    const auto stepTime = [&](PromptedClip& model, int batch, int classes, int iters) {
-        (void)classes;
-        auto px = torch::randn({batch, 3, model.clip()->config().imageResolution, model.clip()->config().imageResolution},
-                               torch::TensorOptions().device(device));
-        auto labels = torch::randint(0, int64_t(model.classNames().size()), {batch}, torch::TensorOptions().dtype(torch::kLong).device(device));
-        PromptSgd sgd(0.9, 5e-4);
-        torch::AutoGradMode ag(true);
-        return timeIt(device, o.warmup, iters, [&] {
-            for (auto& [k, p] : model.trainable())
-                if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
-            auto out = model.trainForward(px, labels);
-            out.loss.backward();
-            sgd.step(model.trainable(), 0.002);
-        });
-    };
-
     const ClipConfig b16 = tiny ? vit(128, 2, 8, 64, 64, 2, 32) : vit(768, 12, 16, 512, 512, 12);
     const ClipConfig l14 = tiny ? vit(192, 3, 8, 96, 96, 2, 32) : vit(1024, 24, 14, 768, 768, 12);
     const int classes100 = tiny ? 10 : 100;
 
-    // 2. CoOp step: batch 32, 100 classes, 16 context tokens.
-    if (wanted("step.coop")) {
+    // 2. Text encoding: class prompts per second (positions after the last EOT are skipped, see ClipModel).
+    if (wanted("encode_text")) {
         resetPeakDeviceMemory();
         MethodConfig c;
         c.kind = MethodKind::CoOp;
         c.ctxInit = "";
         c.nCtxText = 16;
         PromptedClip m(randomClip(b16, device, dt), c, tok);
-        m.setClassNames(classNames(classes100));
-        const int batch = tiny ? 8 : 32;
-        const double s = stepTime(m, batch, classes100, o.iterations);
-        report("step.coop", batch, s * 1000, "ms", {{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}});
+        const int classes = tiny ? 50 : 1000;
+        m.setClassNames(classNames(classes));
+        torch::InferenceMode im;
+        const double s = timeIt(device, o.warmup, o.iterations, [&] { m.normalizedTextFeatures(); });
+        report("encode_text." + std::string(tiny ? "tiny" : "vit_b16"), classes, classes / s, "prompts/s",
+               {{"tokens_per_prompt", m.eotIndex().max().item<int64_t>() + 1}, {"peak_gpu_mib", peakGpuMiB()}});
     }
-    // 3. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
-    for (int batch : tiny ? std::vector<int>{4} : std::vector<int>{4, 32}) {
-        const std::string name = "step.promptsrc.b" + std::to_string(batch);
+
+    // Training steps run through the trainer's own TrainStep (loss read on the host every step, as in training),
+    // eagerly and, as "<name>.graph", captured as a CUDA graph (on the CPU: the same static step, uncaptured).
+    const auto randomBatch = [&](int batch, int resolution, int classes) {
+        Batch b;
+        b.imageSize = resolution;
+        auto px = torch::randn({batch, 3, resolution, resolution});
+        b.pixels.assign(px.data_ptr<float>(), px.data_ptr<float>() + px.numel());
+        for (int i = 0; i < batch; ++i) {
+            b.labels.push_back(i % classes);
+            b.indices.push_back(i);
+        }
+        return b;
+    };
+    struct StepFigure {
+        double seconds = 0;
+        bool captured = false;
+    };
+    const auto stepTime = [&](PromptedClip& model, int batch, StepMode mode, int iters) {
+        torch::AutoGradMode ag(true);
+        const Batch b = randomBatch(batch, int(model.clip()->config().imageResolution), int(model.classNames().size()));
+        PromptSgd sgd(0.9, 5e-4);
+        TrainStep step(model, sgd, mode, 2);
+        StepFigure f;
+        f.seconds = timeIt(device, std::max(o.warmup, 3), iters, [&] { step.run(b, 0.002); });
+        f.captured = step.captured();
+        return f;
+    };
+    const std::vector<std::pair<std::string, StepMode>> modes{{"", StepMode::Eager}, {".graph", StepMode::CudaGraph}};
+
+    // 3. CoOp step: batch 32, 100 classes, 16 context tokens.
+    for (const auto& [suffix, mode] : modes) {
+        const std::string name = "step.coop" + suffix;
         if (!wanted(name)) continue;
         resetPeakDeviceMemory();
         MethodConfig c;
-        c.kind = MethodKind::PromptSRC;
-        c.ctxInit = "a photo of a";
-        c.nCtxText = 4; c.nCtxVision = 4;
-        c.depthText = tiny ? 2 : 9; c.depthVision = tiny ? 2 : 9;
+        c.kind = MethodKind::CoOp;
+        c.ctxInit = "";
+        c.nCtxText = 16;
+        torch::manual_seed(1);
         PromptedClip m(randomClip(b16, device, dt), c, tok);
         m.setClassNames(classNames(classes100));
-        const double s = stepTime(m, batch, classes100, o.iterations);
-        report(name, batch, s * 1000, "ms", {{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}});
+        const int batch = tiny ? 8 : 32;
+        const auto f = stepTime(m, batch, mode, o.iterations);
+        report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
     }
-    // 4. CasPL phase-1 step: ViT-L/14 teacher online, ViT-B/16 student with 8+8 prompts in all layers, batch 4,
-    //    47 classes (DTD); and the epoch on DTD-sized data (2,820 images) derived from it.
-    if (wanted("step.caspl_phase1")) {
-        resetPeakDeviceMemory();
+    // 4. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
+    for (int batch : tiny ? std::vector<int>{4} : std::vector<int>{4, 32}) {
+        for (const auto& [suffix, mode] : modes) {
+            const std::string name = "step.promptsrc.b" + std::to_string(batch) + suffix;
+            if (!wanted(name)) continue;
+            resetPeakDeviceMemory();
+            MethodConfig c;
+            c.kind = MethodKind::PromptSRC;
+            c.ctxInit = "a photo of a";
+            c.nCtxText = 4; c.nCtxVision = 4;
+            c.depthText = tiny ? 2 : 9; c.depthVision = tiny ? 2 : 9;
+            torch::manual_seed(1);
+            PromptedClip m(randomClip(b16, device, dt), c, tok);
+            m.setClassNames(classNames(classes100));
+            const auto f = stepTime(m, batch, mode, o.iterations);
+            report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+        }
+    }
+    // 5. CasPL phase 1: ViT-L/14 teacher, ViT-B/16 student with 8+8 prompts in all layers, batch 4, 47 classes (DTD),
+    //    with the teacher online (the default) or its features cached per epoch (phase1.teacher_cache); and the
+    //    epoch on DTD-sized data (2,820 images) derived from the step, plus, with the cache, the teacher's pass.
+    const int dtdImages = tiny ? 64 : 2820, dtdClasses = tiny ? 10 : 47;
+    if (wanted("caspl_phase1")) {
         MethodConfig c;
         c.kind = MethodKind::IVLP;
         c.phase1 = true;
         c.ctxInit = "";
         c.nCtxText = 8; c.nCtxVision = 8;
         c.depthText = b16.textLayers; c.depthVision = b16.visionLayers;
+        torch::manual_seed(1);
         PromptedClip m(randomClip(b16, device, dt), c, tok);
         m.setTeacher(randomClip(l14, device, dt), "a photo of a {}.");
-        const int classes = tiny ? 10 : 47;
-        m.setClassNames(classNames(classes));
-        const double s = stepTime(m, 4, classes, o.iterations);
-        report("step.caspl_phase1", 4, s * 1000, "ms", {{"classes", classes}, {"teacher", l14.name()}, {"peak_gpu_mib", peakGpuMiB()}});
-        const int images = tiny ? 64 : 2820;
-        report("epoch.caspl_phase1", 4, s * (images / 4), "s", {{"images", images}, {"derived_from", "step.caspl_phase1"}});
+        m.setClassNames(classNames(dtdClasses));
+        const int64_t steps = dtdImages / 4;
+        for (const auto& [suffix, mode] : modes) {
+            resetPeakDeviceMemory();
+            m.setTeacherImageFeatures(torch::Tensor());
+            const auto f = stepTime(m, 4, mode, o.iterations);
+            report("step.caspl_phase1" + suffix, 4, f.seconds * 1000, "ms",
+                   {{"classes", dtdClasses}, {"teacher", l14.name()}, {"teacher_features", "online"}, {"captured", f.captured},
+                    {"peak_gpu_mib", peakGpuMiB()}});
+            report("epoch.caspl_phase1" + suffix, 4, f.seconds * double(steps), "s",
+                   {{"images", dtdImages}, {"teacher_features", "online"}, {"derived_from", "step.caspl_phase1" + suffix}});
+        }
+        // The teacher's pass over one epoch's crops, in batches of 256 as computeTeacherFeatures runs it.
+        double teacherSeconds = 0;
+        {
+            torch::InferenceMode im;
+            const int tb = tiny ? 32 : 256;
+            auto px = torch::randn({tb, 3, l14.imageResolution, l14.imageResolution}, torch::TensorOptions().device(device));
+            const double perBatch = timeIt(device, 1, std::max(2, o.iterations / 3), [&] { m.teacher()->encodeImage(px); });
+            teacherSeconds = perBatch * double(dtdImages) / double(tb);
+            report("teacher_cache.caspl_phase1", tb, teacherSeconds, "s", {{"images", dtdImages}, {"teacher", l14.name()}});
+        }
+        m.setTeacherImageFeatures(torch::randn({int64_t(dtdImages), l14.embedDim}, torch::TensorOptions().device(device)));
+        for (const auto& [suffix, mode] : modes) {
+            resetPeakDeviceMemory();
+            const auto f = stepTime(m, 4, mode, o.iterations);
+            report("step.caspl_phase1.cached" + suffix, 4, f.seconds * 1000, "ms",
+                   {{"classes", dtdClasses}, {"teacher_features", "cached"}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+            report("epoch.caspl_phase1.cached" + suffix, 4, teacherSeconds + f.seconds * double(steps), "s",
+                   {{"images", dtdImages}, {"teacher_features", "cached"}, {"teacher_s", teacherSeconds},
+                    {"derived_from", "teacher_cache.caspl_phase1 + step.caspl_phase1.cached" + suffix}});
+        }
     }
-    // 5. PromptSRC + CasPL with 1,000 classes: peak memory with chunked text encoding.
+    // 6. PromptSRC + CasPL with 1,000 classes: peak memory with chunked text encoding.
     if (wanted("memory.promptsrc_caspl")) {
         resetPeakDeviceMemory();
         MethodConfig c;
@@ -209,12 +273,13 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         c.nCtxText = 8; c.nCtxVision = 8;
         c.depthText = b16.textLayers; c.depthVision = b16.visionLayers;
         c.boosting = {8, 8, b16.textLayers, b16.visionLayers};
+        torch::manual_seed(1);
         PromptedClip m(randomClip(b16, device, dt), c, tok);
         const int classes = tiny ? 50 : 1000;
         m.setClassNames(classNames(classes));
         m.setTextChunk(tiny ? 16 : 128);
-        const double s = stepTime(m, 4, classes, std::max(1, o.iterations / 5));
-        report("memory.promptsrc_caspl", 4, peakGpuMiB(), "MiB", {{"classes", classes}, {"step_ms", s * 1000}});
+        const auto f = stepTime(m, 4, StepMode::Eager, std::max(1, o.iterations / 5));
+        report("memory.promptsrc_caspl", 4, peakGpuMiB(), "MiB", {{"classes", classes}, {"step_ms", f.seconds * 1000}});
     }
 }
 

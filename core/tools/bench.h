@@ -12,6 +12,7 @@ struct BenchOptions {
     std::string device = "auto";  // auto | cpu | cuda
     std::string dtype = "auto";   // auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
     bool tiny = false;            // force the tiny sizes (default on the CPU)
+    bool full = false;            // the real sizes on the CPU too (slow: minutes per figure)
     int warmup = 3;               // untimed iterations
     int iterations = 10;          // timed iterations (at least)
     std::string only;             // run only figures whose name contains this
