@@ -2,6 +2,7 @@
 // exact resume after a stop, NaN guard, evaluation.
 #include "core/clip/clip_checkpoint.h"
 #include "core/image/image.h"
+#include "core/runtime.h"
 #include "core/text/tokenizer.h"
 #include "core/train/trainer.h"
 #include "core/util/error.h"
@@ -63,7 +64,7 @@ struct CollectSink : EventSink {
     void log(LogLevel, const std::string& m) override { logs.push_back(m); }
 };
 
-std::unique_ptr<PromptedClip> makeModel(MethodKind kind, uint64_t seed) {
+std::unique_ptr<PromptedClip> makeModel(MethodKind kind, uint64_t seed, const ClipLoadOptions& load = {}) {
     torch::manual_seed(seed);
     MethodConfig c;
     c.kind = kind;
@@ -72,7 +73,7 @@ std::unique_ptr<PromptedClip> makeModel(MethodKind kind, uint64_t seed) {
     if (kind == MethodKind::IVLP || kind == MethodKind::PromptSRC) {
         c.nCtxVision = 2; c.depthText = 2; c.depthVision = 2;
     }
-    auto m = std::make_unique<PromptedClip>(loadClip(caspl::test::fixturePath("clip-tiny-a/weights_openai.safetensors").toStdString()),
+    auto m = std::make_unique<PromptedClip>(loadClip(caspl::test::fixturePath("clip-tiny-a/weights_openai.safetensors").toStdString(), load),
                                             c, tokenizer());
     m->setClassNames(kClasses);
     // Real CLIPs have exp(logit_scale) = 100; the random fixture's 14.5 makes every problem look uniform.
@@ -269,6 +270,48 @@ private Q_SLOTS:
         }
         QCOMPARE(staticLosses.size(), eagerLosses.size());
         for (std::size_t i = 0; i < eagerLosses.size(); ++i) QVERIFY(std::abs(staticLosses[i] - eagerLosses[i]) <= 1e-6);
+    }
+
+    // On CUDA: the captured graph's training equals eager training (fp32 and bf16 towers), and it was captured.
+    void cudaGraphStepMatchesEager_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<bool>("bf16");
+        QTest::newRow("promptsrc fp32") << int(MethodKind::PromptSRC) << false;
+        QTest::newRow("coop bf16") << int(MethodKind::CoOp) << true;
+    }
+    void cudaGraphStepMatchesEager() {
+        QFETCH(int, kind);
+        QFETCH(bool, bf16);
+        if (!cudaAvailable()) QSKIP("no CUDA device in this build or machine");
+        ClipLoadOptions load;
+        load.device = torch::Device(torch::kCUDA, 0);
+        load.dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+        std::map<std::string, torch::Tensor> eager;
+        for (StepMode mode : {StepMode::Eager, StepMode::CudaGraph}) {
+            auto m = makeModel(MethodKind(kind), 21, load);
+            PromptSgd sgd(0.9, 5e-4);
+            TrainStep step(*m, sgd, mode, 2);
+            ImageLoader l(items_, trainLoader());
+            l.start(0);
+            Batch b;
+            int n = 0;
+            while (l.next(b)) {
+                step.run(b, 0.01);
+                ++n;
+            }
+            QCOMPARE(n, 6);
+            QCOMPARE(step.captured(), mode == StepMode::CudaGraph);
+            for (auto& [k, v] : m->trainable()) {
+                QVERIFY2(torch::isfinite(v).all().item<bool>(), k.c_str());
+                if (mode == StepMode::Eager) {
+                    eager[k] = v.detach().cpu();
+                    continue;
+                }
+                const double d = (v.detach().cpu() - eager.at(k)).abs().max().item<double>();
+                qInfo("%s: graph vs eager max|diff| = %.3g", k.c_str(), d);
+                QVERIFY2(d <= (bf16 ? 1e-3 : 1e-5), (k + " differs by " + std::to_string(d)).c_str());
+            }
+        }
     }
 };
 
