@@ -5,6 +5,7 @@
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 

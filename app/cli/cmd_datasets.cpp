@@ -13,6 +13,7 @@
 #include "core/data/split_zhou.h"
 #include "core/util/error.h"
 
+#include <cstdint>
 #include <algorithm>
 #include <filesystem>
 #include <iostream>

@@ -12,6 +12,7 @@
 #include "core/clip/clip_model.h"
 #include "core/io/tensor_io.h"
 
+#include <cstdint>
 #include <map>
 #include <string>
 

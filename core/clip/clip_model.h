@@ -9,6 +9,7 @@
 // Includes LibTorch: include only from engine .cpp files.
 #include "core/clip/clip_config.h"
 
+#include <cstdint>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>

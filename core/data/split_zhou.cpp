@@ -3,6 +3,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include <climits>

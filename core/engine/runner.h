@@ -19,6 +19,7 @@
 #include "core/experiment/experiment_spec.h"
 #include "core/experiment/results.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

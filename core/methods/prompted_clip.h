@@ -17,6 +17,7 @@
 #include "core/io/tensor_io.h"
 #include "core/methods/method_config.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

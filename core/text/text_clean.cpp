@@ -4,6 +4,7 @@
 
 #include "core/text/html_entities.h"
 
+#include <cstdint>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/regex.h>

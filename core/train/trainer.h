@@ -15,6 +15,7 @@
 #include "core/methods/prompted_clip.h"
 #include "core/train/schedule.h"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>

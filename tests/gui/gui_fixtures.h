@@ -7,6 +7,7 @@
 #include "core/util/atomic_file.h"
 #include "test_support.h"
 
+#include <cstdint>
 #include <QDir>
 #include <QFileInfo>
 #include <QString>
