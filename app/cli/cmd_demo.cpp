@@ -111,6 +111,9 @@ void addDemoCommand(CLI::App& app, Action* action) {
     demo->add_option("--cache", a->cache,
                      "cache folder for the demo's data and models (default: $CASPL_CACHE, $XDG_CACHE_HOME/caspl or "
                      "~/.cache/caspl)");
+    demo->add_option("--options", a->optionsFile,
+                     "JSON file overriding the demo's options (see `caspl demo prepare --print-options` for the keys "
+                     "and defaults)");
     demo->require_subcommand(0, 1);
     demo->add_flag("--json", a->json, "JSON-lines events on stdout (for scripts)");
     // A bare `caspl demo`: prepare (cached) + the three prompt-learning runs + the base / novel / HM table.
@@ -130,8 +133,6 @@ void addDemoCommand(CLI::App& app, Action* action) {
         "student CLIP (cached: each step is skipped when done before with the same options) and print their zero-shot "
         "accuracy");
     prepare->fallthrough();
-    prepare->add_option("--options", a->optionsFile,
-                        "JSON file overriding the demo's options (see --print-options for the keys and defaults)");
     prepare->add_flag("--print-options", a->printOptions, "print the options in effect as JSON and exit");
     prepare->add_flag("--force", a->force, "delete the cached data and models first and redo everything");
     prepare->add_flag("--json", a->json, "JSON-lines events on stdout (for scripts)");

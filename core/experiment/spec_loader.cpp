@@ -1228,7 +1228,9 @@ std::string toYaml(const ExperimentSpec& spec) {
 std::string resolvedHash(const ExperimentSpec& spec) {
     std::string text;
     for (const auto& f : schema()) {
-        if (f.path == "description" || f.path == "source" || f.path == "output") continue;
+        // Documentation, the output folder and how a step is launched (train.cuda_graphs: the same arithmetic) do
+        // not make another experiment: a run folder stays resumable when they change.
+        if (f.path == "description" || f.path == "source" || f.path == "output" || f.path == "train.cuda_graphs") continue;
         text += f.path + "=" + canonicalValue(f, f.get(spec)) + "\n";
     }
     uint64_t h = 1469598103934665603ull;

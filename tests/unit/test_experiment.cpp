@@ -339,7 +339,8 @@ private Q_SLOTS:
         other.description = "another description";
         other.source = "elsewhere";
         other.output = "/tmp/elsewhere";
-        QCOMPARE(resolvedHash(other), resolvedHash(s));  // documentation and output folder are not identity
+        other.train.cudaGraphs = !s.train.cudaGraphs;
+        QCOMPARE(resolvedHash(other), resolvedHash(s));  // documentation, output folder, graph replay are not identity
         other.train.lr = 0.0036;
         QVERIFY(resolvedHash(other) != resolvedHash(s));
         other = s;
