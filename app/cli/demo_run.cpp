@@ -49,8 +49,11 @@ int runDemoExperiments(const std::string& cache, const DemoModels& dm, bool json
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (json) return kOk;
     const auto summary = summarizeResults(all, Rounding::None);
-    std::printf("\nFashion-MNIST demo, base-to-novel (5 base / 5 novel classes, %zu test images), 16 shots, seed 1\n\n",
-                dm.data.split.test.size());
+    std::string seeds;
+    for (int s : specs.back().data.seeds) seeds += (seeds.empty() ? "" : ", ") + std::to_string(s);
+    std::printf("\nFashion-MNIST demo, base-to-novel (5 base / 5 novel classes, %zu test images), 16 shots, "
+                "mean over seeds %s\n\n",
+                dm.data.split.test.size(), seeds.c_str());
     std::printf("%-28s %8s %8s %8s\n", "method", "base", "novel", "HM");
     std::printf("%-28s %7.2f%% %7.2f%% %7.2f%%\n", "teacher zero-shot (ref.)", dm.teacherZeroShot.baseAccuracy,
                 dm.teacherZeroShot.novelAccuracy,

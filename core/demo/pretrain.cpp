@@ -288,6 +288,18 @@ const std::vector<std::string>& demoCaptionTemplates() {
                 throw std::logic_error(std::string("demo template not among imagenetTemplates(): ") + s);
             v.push_back(s);
         }
+        // Longer captions, with the class name further in: real CLIPs saw long captions, and CasPL's layout puts
+        // the class name after the context and boosting tokens (position 9 and beyond in the demo). A student
+        // pretrained only on short captions barely trained those positions (docs/demo-models.md).
+        for (const char* s : {"a photo of a {}, a type of clothing.",
+                              "a centered grayscale photo of a single {} on a black background.",
+                              "a small low resolution black and white picture of a {}.",
+                              "this is a picture from a fashion catalogue of a {}.",
+                              "a photo of a {} that someone might wear or carry.",
+                              "an item of the {} kind, photographed from the front.",
+                              "look at this nice photo of a {} in a shop.", "a grayscale product photo showing one {}.",
+                              "there is a {} in this small photo.", "a tiny photo of a {} made of cloth or leather."})
+            v.push_back(s);
         return v;
     }();
     return t;
