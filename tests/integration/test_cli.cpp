@@ -9,6 +9,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMap>
 #include <QProcess>
 
 #include <algorithm>
@@ -52,6 +53,30 @@ private Q_SLOTS:
         const auto o = doc.object();
         for (const char* key : {"figure", "value", "unit", "batch", "device", "dtype", "libtorch"}) QVERIFY2(o.contains(key), key);
         QVERIFY(o["value"].toDouble() > 0);
+    }
+
+    // Every figure of the tiny (CPU) benchmark is printed, with a positive value; the graph variants ran the static
+    // step uncaptured.
+    void benchPrintsEveryFigure() {
+        const auto r = runCaspl({"bench", "--warmup", "0", "--iterations", "1"});
+        QCOMPARE(r.exitCode, 0);
+        QMap<QString, QJsonObject> figures;
+        for (const auto& line : r.out.trimmed().split('\n')) {
+            const auto doc = QJsonDocument::fromJson(line.toUtf8());
+            QVERIFY2(doc.isObject(), qPrintable(line));
+            figures[doc.object()["figure"].toString()] = doc.object();
+        }
+        for (const char* name : {"encode_image.vit_tiny", "encode_text.tiny", "step.coop", "step.coop.graph",
+                                 "step.promptsrc.b4", "step.promptsrc.b4.graph", "step.caspl_phase1", "step.caspl_phase1.graph",
+                                 "epoch.caspl_phase1", "teacher_cache.caspl_phase1", "step.caspl_phase1.cached",
+                                 "step.caspl_phase1.cached.graph", "epoch.caspl_phase1.cached", "memory.promptsrc_caspl"}) {
+            QVERIFY2(figures.contains(name), name);
+            if (QString(name) != "memory.promptsrc_caspl") QVERIFY2(figures[name]["value"].toDouble() > 0, name);
+        }
+        QCOMPARE(figures["step.coop.graph"]["captured"].toBool(), false);  // no CUDA here
+        QVERIFY(figures["encode_text.tiny"]["tokens_per_prompt"].toInt() < 77);  // stops at the last EOT
+        const auto cached = figures["epoch.caspl_phase1.cached"];
+        QVERIFY(cached["value"].toDouble() > cached["teacher_s"].toDouble());  // the teacher's pass is included
     }
 
     void encodeAndInfoMatchTheReference() {
