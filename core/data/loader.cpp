@@ -122,7 +122,22 @@ void ImageLoader::processItem(int64_t index, Slot& slot, Image& scratch) {
     slot.ok = false;
     slot.reason.clear();
     const std::size_t px = std::size_t(3) * std::size_t(opt_.imageSize) * std::size_t(opt_.imageSize);
-    if (slot.pixels.size() != px) slot.pixels.resize(px);
+    if (opt_.rawPixels) {
+        if (slot.raw.size() != px) slot.raw.resize(px);
+    } else if (slot.pixels.size() != px) {
+        slot.pixels.resize(px);
+    }
+    // The transformed image (HWC bytes) into the slot: as is, or normalised to CHW floats.
+    const auto emit = [&](const Image& im) {
+        if (!opt_.rawPixels) {
+            toNormalizedCHW(im, slot.pixels.data());
+            return;
+        }
+        if (im.channels != 3 || im.data.size() != px)
+            throw Error("transformed image is " + std::to_string(im.width) + "x" + std::to_string(im.height) + "x" +
+                        std::to_string(im.channels) + ", expected " + std::to_string(opt_.imageSize) + " square RGB");
+        std::memcpy(slot.raw.data(), im.data.data(), px);
+    };
     const Datum& d = items_[std::size_t(index)];
     try {
         if (opt_.mode == TransformMode::Eval) {
@@ -130,7 +145,7 @@ void ImageLoader::processItem(int64_t index, Slot& slot, Image& scratch) {
             if (cache) {
                 std::string reason;
                 if (cache->lookup(std::size_t(index), scratch, &reason)) {
-                    toNormalizedCHW(scratch, slot.pixels.data());
+                    emit(scratch);
                     slot.ok = true;
                     ++cacheHits_;
                     return;
@@ -158,11 +173,11 @@ void ImageLoader::processItem(int64_t index, Slot& slot, Image& scratch) {
                     if (cacheError_.empty()) cacheError_ = std::string("image cache not written: ") + e.what();
                 }
             }
-            toNormalizedCHW(img, slot.pixels.data());
+            emit(img);
         } else {
             const Image img = trainTransform(decodeImage(d.impath), opt_.imageSize, opt_.seed, epoch_,
                                              uint64_t(index), opt_.crop);
-            toNormalizedCHW(img, slot.pixels.data());
+            emit(img);
         }
         slot.ok = true;
     } catch (const std::exception& e) {
@@ -208,7 +223,13 @@ void ImageLoader::assemblerLoop() {
             }
         }
         b.imageSize = opt_.imageSize;
-        b.pixels.resize(std::size_t(B) * px);
+        if (opt_.rawPixels) {
+            b.raw.resize(std::size_t(B) * px);
+            b.pixels.clear();
+        } else {
+            b.pixels.resize(std::size_t(B) * px);
+            b.raw.clear();
+        }
         b.labels.clear();
         b.indices.clear();
         b.skipped.clear();
@@ -239,7 +260,8 @@ void ImageLoader::assemblerLoop() {
         const int64_t index = order_[std::size_t(p)];
         if (slot.ok) {
             const std::size_t k = cur.labels.size();
-            std::memcpy(cur.pixels.data() + k * px, slot.pixels.data(), px * sizeof(float));
+            if (opt_.rawPixels) std::memcpy(cur.raw.data() + k * px, slot.raw.data(), px);
+            else std::memcpy(cur.pixels.data() + k * px, slot.pixels.data(), px * sizeof(float));
             cur.labels.push_back(items_[std::size_t(index)].label);
             cur.indices.push_back(index);
         } else {
@@ -264,7 +286,8 @@ void ImageLoader::assemblerLoop() {
         }
     }
     if (!aborted && !cur.labels.empty() && !opt_.dropLast) {
-        cur.pixels.resize(cur.labels.size() * px);
+        if (opt_.rawPixels) cur.raw.resize(cur.labels.size() * px);
+        else cur.pixels.resize(cur.labels.size() * px);
         cur.number = number++;
         push(std::move(cur));
     }
@@ -296,7 +319,7 @@ bool ImageLoader::next(Batch& batch) {
     std::swap(batch, got);
     {
         std::lock_guard<std::mutex> lock(mu_);
-        if (!got.pixels.empty()) spare_.push_back(std::move(got));
+        if (!got.pixels.empty() || !got.raw.empty()) spare_.push_back(std::move(got));
         stats_.images += batch.size();
         reported_ += int64_t(batch.skipped.size());
     }

@@ -61,12 +61,16 @@ struct LoaderOptions {
     const std::atomic<bool>* cancel = nullptr;
     // Called on the thread that calls next(), in position order, for every skipped image (optional).
     std::function<void(const SkippedImage&)> onSkip;
+    // Deliver the transformed images as bytes (Batch::raw) instead of normalised floats (Batch::pixels): a quarter
+    // of the data to move to a GPU, which then normalises them (batchPixels; the same float32 operations).
+    bool rawPixels = false;
 };
 
 struct Batch {
     int64_t number = -1;        // 0-based batch number within the epoch
     int imageSize = 0;
     std::vector<float> pixels;  // size() x 3 x imageSize x imageSize, CHW per image, CLIP mean/std normalised
+    std::vector<uint8_t> raw;   // instead, with LoaderOptions::rawPixels: size() x imageSize x imageSize x 3 (HWC, RGB)
     std::vector<int64_t> labels;
     std::vector<int64_t> indices;        // index of each image in the loader's item list
     std::vector<SkippedImage> skipped;   // images skipped while this batch was filled
@@ -118,6 +122,7 @@ private:
         bool ok = false;
         bool fromCache = false;
         std::vector<float> pixels;
+        std::vector<uint8_t> raw;
         std::string reason;
     };
     void workerLoop();

@@ -301,6 +301,7 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                         auto lopt = trainLoaderOptions(R, spec.phase1.batchSize, uint64_t(spec.phase1.seed), threads, stop,
                                                        spec.train.cropScaleMin);
                         if (int64_t(pool.size()) < spec.phase1.batchSize) lopt.dropLast = false;
+                        lopt.rawPixels = device.is_cuda();  // bytes over the bus, normalised on the GPU
                         ImageLoader loader(pool, lopt);
                         TrainOptions to;
                         to.run = runId;
@@ -382,6 +383,7 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                             sink.phaseChanged(runId, spec.phase1.enabled ? "phase2" : "train");
                             auto lopt = trainLoaderOptions(R, spec.train.batchSize, uint64_t(seed), threads, stop, spec.train.cropScaleMin);
                             if (int64_t(trainSplit.train.size()) < spec.train.batchSize) lopt.dropLast = false;
+                            lopt.rawPixels = device.is_cuda();
                             ImageLoader loader(trainSplit.train, lopt);
                             TrainOptions to;
                             to.run = runId;
@@ -410,7 +412,9 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                     const auto evalOn = [&](const std::string& evalDataset, const std::string& split,
                                             const std::vector<Datum>& test, const std::vector<std::string>& names) {
                         model.setClassNames(names);
-                        ImageLoader loader(test, evalLoaderOptions(spec, R, threads, stop));
+                        auto elo = evalLoaderOptions(spec, R, threads, stop);
+                        elo.rawPixels = device.is_cuda();
+                        ImageLoader loader(test, elo);
                         auto er = evaluatePrompts(model, loader, &sink, &stop, runId, "eval-" + split);
                         EvalRow row{runId, evalDataset, label, seed, split, trainedEpochs, er.accuracy(), er.correct, er.total, er.skipped};
                         sink.evalRow(row);

@@ -1,5 +1,6 @@
 #include "core/train/trainer.h"
 
+#include "core/image/preprocess.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
@@ -56,8 +57,23 @@ void PromptSgd::stepOnDevice(TensorMap& params, const torch::Tensor& lr, const t
     }
 }
 
+torch::Tensor normalizeRawPixels(const torch::Tensor& raw) {
+    // toNormalizedCHW's float32 operations in the same order: x / 255, then (v - mean) / std. The divisors are
+    // tensors on the pixels' device, never host scalars, which LibTorch's CUDA division would turn into
+    // multiplications by a reciprocal (not bit-identical).
+    const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(raw.device());
+    const auto mean = torch::tensor({kClipMean[0], kClipMean[1], kClipMean[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(raw.device());
+    const auto stdv = torch::tensor({kClipStd[0], kClipStd[1], kClipStd[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(raw.device());
+    auto x = raw.permute({0, 3, 1, 2}).to(torch::kFloat32).div(torch::full({1}, 255.0f, opts));
+    return x.sub(mean).div(stdv).contiguous();
+}
+
 torch::Tensor batchPixels(const Batch& batch, torch::Device device) {
     const int64_t R = batch.imageSize;
+    if (!batch.raw.empty()) {
+        auto raw = torch::from_blob(const_cast<uint8_t*>(batch.raw.data()), {batch.size(), R, R, 3}, torch::kUInt8);
+        return normalizeRawPixels(device.is_cpu() ? raw : raw.to(device));
+    }
     auto t = torch::from_blob(const_cast<float*>(batch.pixels.data()), {batch.size(), 3, R, R}, torch::kFloat32);
     return device.is_cpu() ? t.clone() : t.to(device);
 }
@@ -187,31 +203,40 @@ struct TrainStep::Impl {
         labels_ = torch::empty({B}, on.dtype(torch::kInt64));
         idx_ = torch::empty({B}, on.dtype(torch::kInt64));
         lr_ = torch::zeros({}, on.dtype(torch::kFloat32));
-        if (device_.is_cuda()) {
-            // Page-locked staging: the host-to-device copies run as DMA without a bounce buffer.
-            const auto pinned = torch::TensorOptions().pinned_memory(true);
-            hostPx_ = torch::empty({B, 3, R, R}, pinned.dtype(torch::kFloat32));
-            hostLabels_ = torch::empty({B}, pinned.dtype(torch::kInt64));
-            hostIdx_ = torch::empty({B}, pinned.dtype(torch::kInt64));
-        }
         staticReady_ = true;
     }
 
     void upload(const Batch& batch, double lr) {
-        const int64_t B = batch.size();
-        const auto px = torch::from_blob(const_cast<float*>(batch.pixels.data()), px_.sizes(), torch::kFloat32);
+        const int64_t B = batch.size(), R = batch.imageSize;
+        const bool raw = !batch.raw.empty();
+        const auto px = raw ? torch::from_blob(const_cast<uint8_t*>(batch.raw.data()), {B, R, R, 3}, torch::kUInt8)
+                            : torch::from_blob(const_cast<float*>(batch.pixels.data()), px_.sizes(), torch::kFloat32);
         const auto labels = torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {B}, torch::kInt64);
         const auto idx = torch::from_blob(const_cast<int64_t*>(batch.indices.data()), {B}, torch::kInt64);
-        if (hostPx_.defined()) {
-            // The previous step's copies are done: its loss was read on the host.
+        if (device_.is_cuda()) {
+            // Page-locked staging: the host-to-device copies run as DMA without a bounce buffer. The previous
+            // step's copies are done (its loss was read on the host), so the staging buffers are free.
+            const auto pinned = torch::TensorOptions().pinned_memory(true);
+            if (!hostPx_.defined() || hostPx_.sizes() != px.sizes() || hostPx_.scalar_type() != px.scalar_type())
+                hostPx_ = torch::empty(px.sizes(), pinned.dtype(px.scalar_type()));
+            if (!hostLabels_.defined()) {
+                hostLabels_ = torch::empty({B}, pinned.dtype(torch::kInt64));
+                hostIdx_ = torch::empty({B}, pinned.dtype(torch::kInt64));
+            }
             hostPx_.copy_(px);
             hostLabels_.copy_(labels);
             hostIdx_.copy_(idx);
-            px_.copy_(hostPx_, /*non_blocking=*/true);
+            if (raw) {
+                if (!rawDev_.defined()) rawDev_ = torch::empty({B, R, R, 3}, torch::TensorOptions().dtype(torch::kUInt8).device(device_));
+                rawDev_.copy_(hostPx_, /*non_blocking=*/true);
+                px_.copy_(normalizeRawPixels(rawDev_));
+            } else {
+                px_.copy_(hostPx_, /*non_blocking=*/true);
+            }
             labels_.copy_(hostLabels_, true);
             idx_.copy_(hostIdx_, true);
         } else {
-            px_.copy_(px);
+            px_.copy_(raw ? normalizeRawPixels(px) : px);
             labels_.copy_(labels);
             idx_.copy_(idx);
         }
@@ -253,7 +278,7 @@ struct TrainStep::Impl {
     int eagerLeft_;
     torch::Device device_;
     bool staticReady_ = false;
-    torch::Tensor px_, labels_, idx_, lr_, hostPx_, hostLabels_, hostIdx_;
+    torch::Tensor px_, labels_, idx_, lr_, hostPx_, hostLabels_, hostIdx_, rawDev_;
     MethodOutput out_, eagerOut_;
     TensorMap staticGrads_;
 };

@@ -112,8 +112,11 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
 torch::Tensor computeTeacherFeatures(ClipModel& teacher, const std::vector<Datum>& items, const LoaderOptions& studentLoader,
                                      int epoch, int batchSize, const StopToken* stop = nullptr);
 
-// Pixels of a loader batch as a [B, 3, R, R] tensor on `device`.
+// Pixels of a loader batch as a normalised [B, 3, R, R] float tensor on `device`. A batch of raw bytes
+// (LoaderOptions::rawPixels) moves as bytes and is normalised there, bit-identical to the loader's own floats.
 torch::Tensor batchPixels(const Batch& batch, torch::Device device);
+// [B, R, R, 3] uint8 (HWC) -> [B, 3, R, R] float32, CLIP mean/std normalised, on the tensor's device.
+torch::Tensor normalizeRawPixels(const torch::Tensor& raw);
 
 // Checkpoint files: <dir>/<phase>.checkpoint.safetensors + <phase>.checkpoint.json.
 bool hasCheckpoint(const std::string& dir, const std::string& phase);

@@ -235,12 +235,15 @@ private Q_SLOTS:
     // training as the eager step: same prompts after two epochs, GPA and momentum included.
     void staticStepMatchesEager_data() {
         QTest::addColumn<int>("kind");
-        QTest::newRow("coop") << int(MethodKind::CoOp);
-        QTest::newRow("ivlp") << int(MethodKind::IVLP);
-        QTest::newRow("promptsrc") << int(MethodKind::PromptSRC);
+        QTest::addColumn<bool>("raw");
+        QTest::newRow("coop") << int(MethodKind::CoOp) << false;
+        QTest::newRow("ivlp") << int(MethodKind::IVLP) << false;
+        QTest::newRow("promptsrc") << int(MethodKind::PromptSRC) << false;
+        QTest::newRow("promptsrc, raw pixels") << int(MethodKind::PromptSRC) << true;
     }
     void staticStepMatchesEager() {
         QFETCH(int, kind);
+        QFETCH(bool, raw);
         TrainOptions o;
         o.schedule = {0.01, 2, 1, 1e-5, "cosine"};
         o.gpa = MethodKind(kind) == MethodKind::PromptSRC;
@@ -252,7 +255,9 @@ private Q_SLOTS:
             auto m = makeModel(MethodKind(kind), 11);
             o.stepMode = mode;
             o.eagerSteps = 1;
-            ImageLoader l(items_, trainLoader());
+            auto lo = trainLoader();
+            lo.rawPixels = raw && mode == StepMode::CudaGraph;  // raw bytes normalised by the step == loader floats
+            ImageLoader l(items_, lo);
             CollectSink s;
             StopToken st;
             auto r = trainPrompts(*m, l, o, s, st);
@@ -270,6 +275,41 @@ private Q_SLOTS:
         }
         QCOMPARE(staticLosses.size(), eagerLosses.size());
         for (std::size_t i = 0; i < eagerLosses.size(); ++i) QVERIFY(std::abs(staticLosses[i] - eagerLosses[i]) <= 1e-6);
+    }
+
+    // A loader delivering bytes (for the GPU) and batchPixels' normalisation give exactly the loader's own floats,
+    // with train-mode crops and from the eval-mode decoded-image cache.
+    void rawPixelsNormaliseLikeTheLoader() {
+        for (bool train : {true, false}) {
+            LoaderOptions lo = trainLoader();
+            if (!train) {
+                lo = LoaderOptions{};
+                lo.imageSize = 32;
+                lo.batchSize = 5;
+                lo.cacheDir = QDir(caspl::test::tempDir()).filePath("raw_cache").toStdString();
+            }
+            for (int pass = 0; pass < (train ? 1 : 2); ++pass) {  // eval: cold, then from the cache
+                LoaderOptions raw = lo;
+                raw.rawPixels = true;
+                ImageLoader a(items_, lo), b(items_, raw);
+                a.start(1);
+                b.start(1);
+                Batch x, y;
+                int batches = 0;
+                while (a.next(x)) {
+                    QVERIFY(b.next(y));
+                    QVERIFY(x.raw.empty() && y.pixels.empty());
+                    QCOMPARE(y.raw.size(), std::size_t(y.size()) * 32 * 32 * 3);
+                    QCOMPARE(y.indices, x.indices);
+                    const auto fx = batchPixels(x, torch::kCPU), fy = batchPixels(y, torch::kCPU);
+                    QCOMPARE(fy.sizes().vec(), fx.sizes().vec());
+                    QVERIFY2(torch::equal(fx, fy), qPrintable(QString("max |diff| %1").arg((fx - fy).abs().max().item<double>())));
+                    ++batches;
+                }
+                QVERIFY(!b.next(y));
+                QVERIFY(batches > 0);
+            }
+        }
     }
 
     // On CUDA: the captured graph's training equals eager training (fp32 and bf16 towers), and it was captured.
