@@ -7,12 +7,17 @@
 #include "core/train/trainer.h"
 #include "core/util/error.h"
 #include "core/data/loader.h"
+#include "core/image/image.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
 
 #ifdef CASPL_WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -77,6 +82,47 @@ std::vector<std::string> classNames(int n) {
     std::vector<std::string> v;
     for (int i = 0; i < n; ++i) v.push_back("class " + std::to_string(i));
     return v;
+}
+
+// A folder under the system's temporary folder, removed with its contents at scope exit.
+struct ScratchDir {
+    std::string path;
+    explicit ScratchDir(const std::string& prefix) {
+        std::random_device rd;
+        path = (std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(rd()))).string();
+        std::filesystem::create_directories(path);
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+};
+
+// `n` 500x375 colour JPEGs (smooth gradients plus noise, so they compress like photos), written by all cores.
+std::vector<Datum> syntheticJpegs(const std::string& dir, int n, int classes) {
+    std::vector<Datum> items(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        items[std::size_t(i)] = {(std::filesystem::path(dir) / ("img_" + std::to_string(i) + ".jpg")).string(), i % classes,
+                                 "class " + std::to_string(i % classes), 0};
+    std::atomic<int> next{0};
+    std::vector<std::thread> workers;
+    const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            std::mt19937 rng(uint32_t(t + 17));
+            for (int i = next++; i < n; i = next++) {
+                Image img(500, 375, 3);
+                for (int y = 0; y < img.height; ++y)
+                    for (int x = 0; x < img.width; ++x)
+                        for (int k = 0; k < 3; ++k)
+                            img.at(y, x, k) = uint8_t(((x * (k + 1) + y * (3 - k) + i * 7) / 4 + int(rng() % 24)) & 255);
+                encodeImageFile(img, items[std::size_t(i)].impath);
+            }
+        });
+    for (auto& w : workers) w.join();
+    return items;
 }
 
 double peakGpuMiB() {
@@ -280,6 +326,52 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         m.setTextChunk(tiny ? 16 : 128);
         const auto f = stepTime(m, 4, StepMode::Eager, std::max(1, o.iterations / 5));
         report("memory.promptsrc_caspl", 4, peakGpuMiB(), "MiB", {{"classes", classes}, {"step_ms", f.seconds * 1000}});
+    }
+    // 7. The evaluation pipeline end to end, through evaluatePrompts: JPEG files -> the loader's threads (decode,
+    //    resize, crop, normalise; the decoded-image cache) -> the device -> logits. A cold epoch decodes, a warm one
+    //    reads the cache; the loader alone (no model) tells whether the device or the host is the limit.
+    if (wanted("eval_pipeline")) {
+        const int images = tiny ? 64 : 4096, batch = tiny ? 32 : 256;
+        const ScratchDir dir("caspl-bench-images");
+        const auto items = syntheticJpegs(dir.path, images, classes100);
+        torch::manual_seed(1);
+        MethodConfig c;
+        c.kind = MethodKind::ZeroShot;
+        PromptedClip m(randomClip(b16, device, dt), c, tok);
+        m.setClassNames(classNames(classes100));
+        LoaderOptions lo;
+        lo.mode = TransformMode::Eval;
+        lo.imageSize = int(b16.imageResolution);
+        lo.batchSize = batch;
+        lo.threads = 0;  // every core
+        lo.cacheDir = (std::filesystem::path(dir.path) / "cache").string();
+        lo.rawPixels = device.is_cuda();  // as the runner does: bytes to the GPU, normalised there
+        const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+        const std::string base = std::string("eval_pipeline.") + (tiny ? "tiny." : "vit_b16.");
+        for (const char* pass : {"cold", "warm", "warm.float_upload"}) {
+            if (std::string(pass) == "warm.float_upload") {
+                if (!device.is_cuda()) continue;
+                lo.rawPixels = false;  // normalised on the host, four times the bytes to move
+            }
+            ImageLoader loader(items, lo);
+            const auto t0 = Clock::now();
+            const auto r = evaluatePrompts(m, loader);
+            sync(device);
+            const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+            report(base + pass, batch, double(r.total) / sec, "img/s",
+                   {{"images", r.total}, {"loader_threads", threads}, {"source", "500x375 JPEG"}, {"raw_pixels", lo.rawPixels}});
+        }
+        lo.rawPixels = device.is_cuda();
+        {
+            ImageLoader loader(items, lo);
+            loader.start(0);
+            Batch b;
+            int64_t n = 0;
+            const auto t0 = Clock::now();
+            while (loader.next(b)) n += b.size();
+            const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+            report("eval_pipeline.loader_only.warm", batch, double(n) / sec, "img/s", {{"images", n}, {"loader_threads", threads}});
+        }
     }
 }
 

@@ -69,7 +69,8 @@ private Q_SLOTS:
         for (const char* name : {"encode_image.vit_tiny", "encode_text.tiny", "step.coop", "step.coop.graph",
                                  "step.promptsrc.b4", "step.promptsrc.b4.graph", "step.caspl_phase1", "step.caspl_phase1.graph",
                                  "epoch.caspl_phase1", "teacher_cache.caspl_phase1", "step.caspl_phase1.cached",
-                                 "step.caspl_phase1.cached.graph", "epoch.caspl_phase1.cached", "memory.promptsrc_caspl"}) {
+                                 "step.caspl_phase1.cached.graph", "epoch.caspl_phase1.cached", "memory.promptsrc_caspl",
+                                 "eval_pipeline.tiny.cold", "eval_pipeline.tiny.warm", "eval_pipeline.loader_only.warm"}) {
             QVERIFY2(figures.contains(name), name);
             if (QString(name) != "memory.promptsrc_caspl") QVERIFY2(figures[name]["value"].toDouble() > 0, name);
         }
