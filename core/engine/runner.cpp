@@ -312,11 +312,13 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                         to.weightDecay = spec.train.weightDecay;
                         to.checkpointDir = artifact;
                         to.stepMode = spec.train.cudaGraphs && p1.device().is_cuda() ? StepMode::CudaGraph : StepMode::Eager;
+                        // The teacher's pass runs in large batches: 256 on a GPU (the size `caspl bench` times).
+                        const int teacherBatch = std::max(device.is_cuda() ? 256 : 32, spec.phase1.batchSize);
                         if (spec.phase1.teacherCache)
                             to.beforeEpoch = [&](int epoch) {
                                 sink.log(LogLevel::Info, "phase 1: teacher cache for epoch " + std::to_string(epoch + 1));
                                 p1.setTeacherImageFeatures(computeTeacherFeatures(p1.teacher(), pool, lopt, epoch,
-                                                                                  std::max(32, spec.phase1.batchSize), &stop));
+                                                                                  teacherBatch, &stop));
                             };
                         auto tr = trainPrompts(p1, loader, to, sink, stop);
                         outcome.skippedImages += tr.skippedImages;
