@@ -15,6 +15,7 @@
 #include <memory>
 
 #ifdef CASPL_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -401,6 +402,88 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
     return result;
 }
 
+namespace {
+
+// A started loader's batches with the next one uploaded ahead: while the device computes on batch i, batch i+1 is
+// fetched and, on CUDA, copied through a page-locked buffer on a side stream (events order the copy before its
+// use and the reuse of a buffer after its last use). Usage: while (advance()) { launch work on pixels();
+// prefetch(); read the results; }. Off CUDA the pixels are the loader's memory.
+class PrefetchedBatches {
+public:
+    PrefetchedBatches(ImageLoader& loader, torch::Device device) : loader_(loader), device_(device) {}
+
+    bool advance() {
+        if (!prefetched_) prefetch();
+        prefetched_ = false;
+        Slot& s = slots_[std::size_t(pending_)];
+        if (!s.have) return false;
+#ifdef CASPL_WITH_CUDA
+        if (current_ >= 0 && device_.is_cuda()) slots_[std::size_t(current_)].consumed.record(c10::cuda::getCurrentCUDAStream());
+        if (device_.is_cuda()) s.ready.block(c10::cuda::getCurrentCUDAStream());
+#endif
+        current_ = pending_;
+        pixels_ = s.batch.raw.empty() ? s.dev : normalizeRawPixels(s.dev);
+        return true;
+    }
+    const Batch& batch() const { return slots_[std::size_t(current_)].batch; }
+    const torch::Tensor& pixels() const { return pixels_; }
+
+    void prefetch() {
+        pending_ = current_ < 0 ? 0 : 1 - current_;
+        prefetched_ = true;
+        Slot& s = slots_[std::size_t(pending_)];
+#ifdef CASPL_WITH_CUDA
+        if (s.used && device_.is_cuda()) s.ready.synchronize();  // its last copy has left the staging buffer
+#endif
+        s.have = loader_.next(s.batch);
+        if (!s.have) return;
+        const Batch& b = s.batch;
+        const int64_t B = b.size(), R = b.imageSize;
+        const bool raw = !b.raw.empty();
+        const auto host = raw ? torch::from_blob(const_cast<uint8_t*>(b.raw.data()), {B, R, R, 3}, torch::kUInt8)
+                              : torch::from_blob(const_cast<float*>(b.pixels.data()), {B, 3, R, R}, torch::kFloat32);
+        if (!device_.is_cuda()) {
+            s.dev = device_.is_cpu() ? host : host.to(device_);
+            return;
+        }
+#ifdef CASPL_WITH_CUDA
+        if (!s.host.defined() || s.host.sizes() != host.sizes() || s.host.scalar_type() != host.scalar_type()) {
+            s.host = torch::empty(host.sizes(), torch::TensorOptions().dtype(host.scalar_type()).pinned_memory(true));
+            s.dev = torch::empty(host.sizes(), torch::TensorOptions().dtype(host.scalar_type()).device(device_));
+        }
+        s.host.copy_(host);
+        {
+            c10::cuda::CUDAStreamGuard guard(side_);
+            if (s.used) s.consumed.block(side_);  // the device is done with the previous batch in this buffer
+            s.dev.copy_(s.host, /*non_blocking=*/true);
+            s.ready.record(side_);
+        }
+        s.used = true;
+#endif
+    }
+
+private:
+    struct Slot {
+        Batch batch;
+        bool have = false, used = false;
+        torch::Tensor host, dev;
+#ifdef CASPL_WITH_CUDA
+        at::cuda::CUDAEvent ready, consumed;
+#endif
+    };
+    ImageLoader& loader_;
+    torch::Device device_;
+    Slot slots_[2];
+    int current_ = -1, pending_ = 0;
+    bool prefetched_ = false;
+    torch::Tensor pixels_;
+#ifdef CASPL_WITH_CUDA
+    c10::cuda::CUDAStream side_ = c10::cuda::getStreamFromPool();
+#endif
+};
+
+}  // namespace
+
 torch::Tensor computeTeacherFeatures(ClipModel& teacher, const std::vector<Datum>& items, const LoaderOptions& studentLoader,
                                      int epoch, int batchSize, const StopToken* stop) {
     torch::NoGradGuard g;
@@ -414,11 +497,13 @@ torch::Tensor computeTeacherFeatures(ClipModel& teacher, const std::vector<Datum
     const auto dev = teacher->positional_embedding.device();
     torch::Tensor out = torch::zeros({int64_t(items.size()), teacher->config().embedDim}, torch::TensorOptions().device(dev));
     loader.start(uint64_t(epoch));
-    Batch batch;
-    while (loader.next(batch)) {
-        auto f = teacher->encodeImage(batchPixels(batch, dev)).to(torch::kFloat32);
-        auto idx = torch::from_blob(batch.indices.data(), {batch.size()}, torch::kInt64).clone().to(dev);
+    PrefetchedBatches batches(loader, dev);
+    while (batches.advance()) {
+        const Batch& batch = batches.batch();
+        auto f = teacher->encodeImage(batches.pixels()).to(torch::kFloat32);
+        auto idx = torch::from_blob(const_cast<int64_t*>(batch.indices.data()), {batch.size()}, torch::kInt64).clone().to(dev);
         out.index_copy_(0, idx, f);
+        batches.prefetch();
     }
     if (stop && stop->requested()) throw Interrupted{"teacher cache"};
     return out;
@@ -431,18 +516,19 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
     torch::Tensor text;
     if (!model.textDependsOnImage()) text = model.normalizedTextFeatures();
     loader.start(0);
-    Batch batch;
     const int64_t steps = loader.nominalBatches();
     int64_t b = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    while (loader.next(batch)) {
+    PrefetchedBatches batches(loader, model.device());
+    while (batches.advance()) {
+        const Batch& batch = batches.batch();
         r.skipped += int64_t(batch.skipped.size());
         if (sink)
             for (const auto& s : batch.skipped) sink->log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
-        auto px = batchPixels(batch, model.device());
-        auto logits = model.evalLogits(px, text);
-        auto pred = logits.argmax(-1).to(torch::kCPU);
-        auto labels = torch::from_blob(batch.labels.data(), {batch.size()}, torch::kInt64);
+        auto predDevice = model.evalLogits(batches.pixels(), text).argmax(-1);
+        batches.prefetch();  // the next batch loads and uploads while this one computes
+        auto pred = predDevice.to(torch::kCPU);
+        auto labels = torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {batch.size()}, torch::kInt64);
         r.correct += pred.eq(labels).sum().item<int64_t>();
         r.total += batch.size();
         ++b;

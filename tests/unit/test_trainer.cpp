@@ -312,6 +312,39 @@ private Q_SLOTS:
         }
     }
 
+    // On CUDA: evaluation and the teacher cache (raw bytes uploaded ahead on a side stream, normalised on the GPU)
+    // give what the CPU gives.
+    void cudaPipelinesMatchCpu() {
+        // The CPU half runs everywhere (it checks the prefetching loop against plain batch counts).
+        auto mc = makeModel(MethodKind::ZeroShot, 1);
+        LoaderOptions eo;
+        eo.imageSize = 32;
+        eo.batchSize = 5;  // several batches and a short last one
+        ImageLoader lc(items_, eo);
+        const auto rc = evaluatePrompts(*mc, lc);
+        QCOMPARE(rc.total, int64_t(items_.size()));
+        auto lo = trainLoader();
+        const auto fc = computeTeacherFeatures(mc->clip(), items_, lo, 2, 7);
+        QCOMPARE(fc.size(0), int64_t(items_.size()));
+        QVERIFY((fc.abs().sum(-1) > 0).all().item<bool>());  // every row filled
+        if (!cudaAvailable()) QSKIP("no CUDA device in this build or machine");
+        ClipLoadOptions gpu;
+        gpu.device = torch::Device(torch::kCUDA, 0);
+        auto mg = makeModel(MethodKind::ZeroShot, 1, gpu);
+        eo.rawPixels = true;
+        ImageLoader lg(items_, eo);
+        const auto rg = evaluatePrompts(*mg, lg);
+        qInfo("CPU %lld/%lld, CUDA %lld/%lld correct", (long long)rc.correct, (long long)rc.total, (long long)rg.correct,
+              (long long)rg.total);
+        QCOMPARE(rg.total, rc.total);
+        QVERIFY(std::abs(rg.correct - rc.correct) <= 1);  // a near-tie may flip
+        lo.rawPixels = true;
+        const auto fg = computeTeacherFeatures(mg->clip(), items_, lo, 2, 7).cpu();
+        const double d = (fc - fg).abs().max().item<double>();
+        qInfo("teacher cache CUDA vs CPU max|diff| = %.3g", d);
+        QVERIFY(d <= 1e-4);
+    }
+
     // On CUDA: the captured graph's training equals eager training (fp32 and bf16 towers), and it was captured.
     void cudaGraphStepMatchesEager_data() {
         QTest::addColumn<int>("kind");
