@@ -9,6 +9,12 @@
 #   ICU, ZLIB, nlohmann_json, CLI11 (the headless command line)
 
 find_package(Torch REQUIRED)
+if(CASPL_CXX_STANDARD)
+  set(CMAKE_CXX_STANDARD ${CASPL_CXX_STANDARD})
+elseif(Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+  set(CMAKE_CXX_STANDARD 20)
+endif()
+message(STATUS "CasPL: C++${CMAKE_CXX_STANDARD}")
 # Torch's config adds its flags (ABI define) to TORCH_CXX_FLAGS; carry them on the targets that use it.
 separate_arguments(CASPL_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
