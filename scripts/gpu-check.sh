@@ -3,6 +3,7 @@
 # builds the project against the machine's LibTorch and the staged dependencies, runs the tests (not the `slow`
 # label) and `caspl bench`. Everything goes to $OUT (default /tmp/caspl-gpu): gpu-check.log (this output),
 # configure.log, build.log, ctest.log, bench.jsonl, bench.err. Exit status: 0 when all of it passed.
+#   CASPL_GPU_BUILD       build folder (default build-gpu)
 #   CASPL_GPU_JOBS        build jobs (default: all cores)
 #   CASPL_GPU_CTEST_S     time limit of the tests in seconds (default 240)
 #   CASPL_GPU_BENCH_S     time limit of the benchmark in seconds (default 240)
@@ -10,6 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 O=${OUT:-/tmp/caspl-gpu}
+BUILD=${CASPL_GPU_BUILD:-build-gpu}
 mkdir -p "$O"
 exec > >(tee "$O/gpu-check.log") 2>&1
 t0=$(date +%s)
@@ -38,28 +40,28 @@ export CMAKE_PREFIX_PATH="$P/caspl:$CMAKE_PREFIX_PATH"
 if [ -d .devdeps/fixtures ]; then export CASPL_FIXTURES="$PWD/.devdeps/fixtures"; fi
 
 say "configure"
-if ! devdeps_configure build-gpu -DICU_ROOT="$P/caspl" > "$O/configure.log" 2>&1; then
+if ! devdeps_configure "$BUILD" -DICU_ROOT="$P/caspl" > "$O/configure.log" 2>&1; then
   tail -40 "$O/configure.log"; exit 1
 fi
 grep -E '^-- CasPL' "$O/configure.log"
 
 say "build"
-if ! cmake --build build-gpu -j"${CASPL_GPU_JOBS:-$(nproc)}" > "$O/build.log" 2>&1; then
+if ! cmake --build "$BUILD" -j"${CASPL_GPU_JOBS:-$(nproc)}" > "$O/build.log" 2>&1; then
   grep -E 'error|Error' -A4 "$O/build.log" | head -120; exit 1
 fi
-ldd build-gpu/app/caspl | grep -E 'torch_cuda|cudart|icuuc|not found' || true
-build-gpu/app/caspl --version
+ldd "$BUILD/app/caspl" | grep -E 'torch_cuda|cudart|icuuc|not found' || true
+"$BUILD/app/caspl" --version
 
 say "tests"
 rc=0
-timeout "${CASPL_GPU_CTEST_S:-240}" ctest --test-dir build-gpu -LE slow -j4 --output-on-failure > "$O/ctest.log" 2>&1 || rc=1
+timeout "${CASPL_GPU_CTEST_S:-240}" ctest --test-dir "$BUILD" -LE slow -j4 --output-on-failure > "$O/ctest.log" 2>&1 || rc=1
 grep -E 'tests passed|tests failed|Failed|Timeout|\*\*\*' "$O/ctest.log" | head -40
 # The CUDA-only test functions (they skip without a device): show what they printed.
-grep -hE 'cuda|CUDA|graph vs eager' build-gpu/Testing/Temporary/LastTest.log 2>/dev/null | grep -E 'PASS|FAIL|SKIP|QINFO' | head -40
+grep -hE 'cuda|CUDA|graph vs eager' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | grep -E 'PASS|FAIL|SKIP|QINFO' | head -40
 
 say "bench"
 # shellcheck disable=SC2086
-timeout "${CASPL_GPU_BENCH_S:-240}" build-gpu/app/caspl bench --json ${CASPL_GPU_BENCH_ARGS:-} > "$O/bench.jsonl" 2> "$O/bench.err" || rc=1
+timeout "${CASPL_GPU_BENCH_S:-240}" "$BUILD/app/caspl" bench --json ${CASPL_GPU_BENCH_ARGS:-} > "$O/bench.jsonl" 2> "$O/bench.err" || rc=1
 python3 - "$O/bench.jsonl" <<'PY' || cat "$O/bench.jsonl"
 import json, sys
 for line in open(sys.argv[1]):

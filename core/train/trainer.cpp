@@ -419,7 +419,13 @@ public:
         if (!s.have) return false;
 #ifdef CASPL_WITH_CUDA
         if (current_ >= 0 && device_.is_cuda()) slots_[std::size_t(current_)].consumed.record(c10::cuda::getCurrentCUDAStream());
-        if (device_.is_cuda()) s.ready.block(c10::cuda::getCurrentCUDAStream());
+        if (device_.is_cuda()) {
+            const auto compute = c10::cuda::getCurrentCUDAStream();
+            s.ready.block(compute);
+            // The buffer was allocated on the side stream: tell the allocator the compute stream uses it too, so
+            // that freeing it (a reallocation, the end) waits for this work.
+            s.dev.record_stream(compute);
+        }
 #endif
         current_ = pending_;
         pixels_ = s.batch.raw.empty() ? s.dev : normalizeRawPixels(s.dev);
@@ -447,13 +453,17 @@ public:
             return;
         }
 #ifdef CASPL_WITH_CUDA
-        if (!s.host.defined() || s.host.sizes() != host.sizes() || s.host.scalar_type() != host.scalar_type()) {
+        if (!s.host.defined() || s.host.sizes() != host.sizes() || s.host.scalar_type() != host.scalar_type())
             s.host = torch::empty(host.sizes(), torch::TensorOptions().dtype(host.scalar_type()).pinned_memory(true));
-            s.dev = torch::empty(host.sizes(), torch::TensorOptions().dtype(host.scalar_type()).device(device_));
-        }
         s.host.copy_(host);
         {
             c10::cuda::CUDAStreamGuard guard(side_);
+            // Allocated on the side stream, which writes it first (a block the compute stream freed could still be
+            // in use by its queued work).
+            if (!s.dev.defined() || s.dev.sizes() != host.sizes() || s.dev.scalar_type() != host.scalar_type()) {
+                s.dev = torch::empty(host.sizes(), torch::TensorOptions().dtype(host.scalar_type()).device(device_));
+                s.used = false;  // a fresh buffer has no earlier use to wait for
+            }
             if (s.used) s.consumed.block(side_);  // the device is done with the previous batch in this buffer
             s.dev.copy_(s.host, /*non_blocking=*/true);
             s.ready.record(side_);
