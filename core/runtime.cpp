@@ -8,6 +8,7 @@
 #include <atomic>
 
 #ifdef CASPL_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -64,13 +65,25 @@ DeviceStats deviceStats() {
             while (s.allocatedBytes > prev && !gPeakUsed.compare_exchange_weak(prev, s.allocatedBytes)) {
             }
             s.peakAllocatedBytes = std::max(prev, s.allocatedBytes);
-            s.reservedBytes = s.allocatedBytes;
         }
+        // Index 0 of the allocator's stat arrays is the aggregate over pool kinds (StatType::AGGREGATE).
+        const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+        s.tensorBytes = static_cast<long long>(st.allocated_bytes[0].current);
+        s.peakTensorBytes = static_cast<long long>(st.allocated_bytes[0].peak);
+        s.reservedBytes = static_cast<long long>(st.reserved_bytes[0].current);
     }
 #endif
     return s;
 }
 
-void resetPeakDeviceMemory() { gPeakUsed.store(0); }
+void resetPeakDeviceMemory() {
+    gPeakUsed.store(0);
+#ifdef CASPL_WITH_CUDA
+    if (torch::cuda::is_available()) {
+        c10::cuda::CUDACachingAllocator::emptyCache();
+        c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+    }
+#endif
+}
 
 }  // namespace caspl

@@ -17,12 +17,16 @@ bool cudaAvailable();
 struct DeviceStats {
     std::string device;          // "CPU (2 threads)" or "CUDA:0 NVIDIA H200"
     bool cuda = false;
-    long long allocatedBytes = 0;      // in use on the device now (CUDA runtime's free/total)
+    long long allocatedBytes = 0;      // in use on the device now (CUDA runtime's free/total: every process's use)
     long long peakAllocatedBytes = 0;  // the highest value deviceStats() has seen since the last reset
-    long long reservedBytes = 0;       // same as allocatedBytes (the runtime cannot tell them apart)
+    long long reservedBytes = 0;       // held by LibTorch's caching allocator (tensors and cached blocks)
+    long long tensorBytes = 0;         // in tensors now (the allocator's count, torch.cuda.memory_allocated)
+    long long peakTensorBytes = 0;     // peak in tensors since the last reset (torch.cuda.max_memory_allocated)
     long long totalBytes = 0;          // the device's memory
 };
 DeviceStats deviceStats();
+// Starts the peaks afresh; on CUDA it also returns the allocator's cached blocks to the device, so that the next
+// measurement does not include what earlier work left cached.
 void resetPeakDeviceMemory();
 
 }  // namespace caspl

@@ -125,9 +125,15 @@ std::vector<Datum> syntheticJpegs(const std::string& dir, int n, int classes) {
     return items;
 }
 
+// Peak memory in tensors since the last resetPeakDeviceMemory() (torch.cuda.max_memory_allocated); -1 off CUDA.
 double peakGpuMiB() {
     const auto s = deviceStats();
-    return s.cuda ? double(s.peakAllocatedBytes) / (1024.0 * 1024.0) : -1.0;
+    return s.cuda ? double(s.peakTensorBytes) / (1024.0 * 1024.0) : -1.0;
+}
+// The device's memory in use now, as nvidia-smi counts it (CUDA context and the allocator's cache included).
+double usedDeviceMiB() {
+    const auto s = deviceStats();
+    return s.cuda ? double(s.allocatedBytes) / (1024.0 * 1024.0) : -1.0;
 }
 
 }  // namespace
@@ -325,7 +331,9 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         m.setClassNames(classNames(classes));
         m.setTextChunk(tiny ? 16 : 128);
         const auto f = stepTime(m, 4, StepMode::Eager, std::max(1, o.iterations / 5));
-        report("memory.promptsrc_caspl", 4, peakGpuMiB(), "MiB", {{"classes", classes}, {"step_ms", f.seconds * 1000}});
+        report("memory.promptsrc_caspl", 4, peakGpuMiB(), "MiB",
+               {{"classes", classes}, {"step_ms", f.seconds * 1000}, {"device_used_mib", usedDeviceMiB()},
+                {"measure", "peak bytes in tensors (torch.cuda.max_memory_allocated)"}});
     }
     // 7. The evaluation pipeline end to end, through evaluatePrompts: JPEG files -> the loader's threads (decode,
     //    resize, crop, normalise; the decoded-image cache) -> the device -> logits. A cold epoch decodes, a warm one
