@@ -69,13 +69,18 @@ torch::Tensor normalizeRawPixels(const torch::Tensor& raw) {
     return x.sub(mean).div(stdv).contiguous();
 }
 
+namespace {
+// The batch's pixel memory as a tensor (no copy): [B, R, R, 3] uint8 for raw batches, else [B, 3, R, R] float.
+torch::Tensor hostPixels(const Batch& batch) {
+    const int64_t B = batch.size(), R = batch.imageSize;
+    if (!batch.raw.empty()) return torch::from_blob(const_cast<uint8_t*>(batch.raw.data()), {B, R, R, 3}, torch::kUInt8);
+    return torch::from_blob(const_cast<float*>(batch.pixels.data()), {B, 3, R, R}, torch::kFloat32);
+}
+}  // namespace
+
 torch::Tensor batchPixels(const Batch& batch, torch::Device device) {
-    const int64_t R = batch.imageSize;
-    if (!batch.raw.empty()) {
-        auto raw = torch::from_blob(const_cast<uint8_t*>(batch.raw.data()), {batch.size(), R, R, 3}, torch::kUInt8);
-        return normalizeRawPixels(device.is_cpu() ? raw : raw.to(device));
-    }
-    auto t = torch::from_blob(const_cast<float*>(batch.pixels.data()), {batch.size(), 3, R, R}, torch::kFloat32);
+    const auto t = hostPixels(batch);
+    if (!batch.raw.empty()) return normalizeRawPixels(device.is_cpu() ? t : t.to(device));
     return device.is_cpu() ? t.clone() : t.to(device);
 }
 
@@ -210,8 +215,7 @@ struct TrainStep::Impl {
     void upload(const Batch& batch, double lr) {
         const int64_t B = batch.size(), R = batch.imageSize;
         const bool raw = !batch.raw.empty();
-        const auto px = raw ? torch::from_blob(const_cast<uint8_t*>(batch.raw.data()), {B, R, R, 3}, torch::kUInt8)
-                            : torch::from_blob(const_cast<float*>(batch.pixels.data()), px_.sizes(), torch::kFloat32);
+        const auto px = hostPixels(batch);
         const auto labels = torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {B}, torch::kInt64);
         const auto idx = torch::from_blob(const_cast<int64_t*>(batch.indices.data()), {B}, torch::kInt64);
         if (device_.is_cuda()) {
@@ -443,11 +447,7 @@ public:
 #endif
         s.have = loader_.next(s.batch);
         if (!s.have) return;
-        const Batch& b = s.batch;
-        const int64_t B = b.size(), R = b.imageSize;
-        const bool raw = !b.raw.empty();
-        const auto host = raw ? torch::from_blob(const_cast<uint8_t*>(b.raw.data()), {B, R, R, 3}, torch::kUInt8)
-                              : torch::from_blob(const_cast<float*>(b.pixels.data()), {B, 3, R, R}, torch::kFloat32);
+        const auto host = hostPixels(s.batch);
         if (!device_.is_cuda()) {
             s.dev = device_.is_cpu() ? host : host.to(device_);
             return;
