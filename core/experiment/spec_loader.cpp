@@ -538,7 +538,7 @@ const std::vector<FieldDef>& schema() {
                               std::vector<Device>{Device::Auto, Device::Cpu, Device::Cuda}, deviceName,
                               "where to run (auto: CUDA when available)"));
         f.push_back(intField("train.text_chunk", CASPL_REF(train.textChunk), atLeast(0),
-                             "classes per text-encoder pass (0: all at once)"));
+                             "classes per text-encoder pass (0: all at once); in training each chunk is recomputed in backward, so a step holds one chunk's activations"));
         f.push_back(doubleField("train.crop_scale_min", CASPL_REF(train.cropScaleMin), aboveUpTo(0, 1),
                                 "smallest RandomResizedCrop area fraction, both phases (torchvision: 0.08)"));
         f.push_back(boolField("train.cuda_graphs", CASPL_REF(train.cudaGraphs),

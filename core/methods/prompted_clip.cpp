@@ -407,14 +407,104 @@ torch::Tensor PromptedClip::encodeImagePrompted(const torch::Tensor& pixels) {
     return clip_->visual->forward(pixels, appended, deep.empty() ? nullptr : &deep);
 }
 
+namespace {
+
+// One chunk of classes through the text tower, as a closure the checkpoint below can run twice.
+struct TextChunkPass : torch::CustomClassHolder {
+    ClipModel clip{nullptr};
+    torch::Tensor eot;
+    int64_t length = 0;
+    int64_t layers = 0;
+    std::vector<std::pair<std::size_t, int64_t>> slots;  // (layer, offset) of each deep token group, in order
+    std::vector<bool> needsGrad;                         // per input: embeddings, then the deep groups
+
+    torch::Tensor run(const torch::Tensor& embeddings, torch::TensorList deep) {
+        DeepPrompts d;
+        d.layers.resize(std::size_t(layers));
+        for (std::size_t i = 0; i < slots.size(); ++i) d.layers[slots[i].first].push_back({slots[i].second, deep[i]});
+        return clip->encodeTextEmbeddings(embeddings, eot, slots.empty() ? nullptr : &d, nullptr, length);
+    }
+};
+
+// Activation checkpointing for a chunk of classes: the forward keeps no activations (only its inputs), the
+// backward runs the chunk again with autograd on and differentiates it. Peak memory of a training step's text
+// pass is then one chunk's activations instead of all C classes', for one extra forward of the text tower.
+struct CheckpointedTextChunk : torch::autograd::Function<CheckpointedTextChunk> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor embeddings, torch::TensorList deep,
+                                 c10::intrusive_ptr<TextChunkPass> pass) {
+        std::vector<torch::Tensor> saved{embeddings};
+        saved.insert(saved.end(), deep.begin(), deep.end());
+        ctx->save_for_backward(saved);
+        auto out = pass->run(embeddings, deep);  // grad mode is off inside forward
+        ctx->saved_data["pass"] = c10::IValue::make_capsule(std::move(pass));
+        return out;
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+        auto pass = c10::static_intrusive_pointer_cast<TextChunkPass>(ctx->saved_data["pass"].toCapsule());
+        const auto saved = ctx->get_saved_variables();
+        std::vector<torch::Tensor> inputs, wrt;
+        std::vector<std::size_t> wrtIndex;
+        for (std::size_t i = 0; i < saved.size(); ++i) {
+            auto v = saved[i].detach();
+            if (pass->needsGrad[i]) {
+                v.set_requires_grad(true);
+                wrt.push_back(v);
+                wrtIndex.push_back(i);
+            }
+            inputs.push_back(v);
+        }
+        torch::Tensor out;
+        {
+            torch::AutoGradMode on(true);
+            out = pass->run(inputs[0], torch::TensorList(inputs).slice(1));
+        }
+        // One gradient per forward argument: the embeddings, each deep group, none for the pass itself.
+        torch::autograd::variable_list result(saved.size() + 1);
+        if (!wrt.empty() && out.requires_grad()) {
+            auto g = torch::autograd::grad({out}, wrt, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
+                                           /*allow_unused=*/true);
+            for (std::size_t k = 0; k < wrtIndex.size(); ++k) result[wrtIndex[k]] = g[k];
+        }
+        return result;
+    }
+};
+
+}  // namespace
+
 torch::Tensor PromptedClip::encodeTextChunked(const torch::Tensor& embeddings, const DeepPrompts* deep) {
     const int64_t C = embeddings.size(0);
     if (textChunk_ <= 0 || C <= textChunk_)
         return clip_->encodeTextEmbeddings(embeddings, eot_, deep, nullptr, textLength(0, C)).to(torch::kFloat32);
+    // Deep token groups in a flat list (the checkpoint's differentiable inputs) with where they go.
+    std::vector<torch::Tensor> deepTokens;
+    std::vector<std::pair<std::size_t, int64_t>> slots;
+    bool anyGrad = embeddings.requires_grad();
+    if (deep)
+        for (std::size_t l = 0; l < deep->layers.size(); ++l)
+            for (const auto& ins : deep->layers[l]) {
+                deepTokens.push_back(ins.tokens);
+                slots.emplace_back(l, ins.offset);
+                anyGrad = anyGrad || ins.tokens.requires_grad();
+            }
+    const bool checkpoint = anyGrad && torch::GradMode::is_enabled();
     std::vector<torch::Tensor> parts;
     for (int64_t s = 0; s < C; s += textChunk_) {
         const int64_t n = std::min(textChunk_, C - s);
-        parts.push_back(clip_->encodeTextEmbeddings(embeddings.narrow(0, s, n), eot_.narrow(0, s, n), deep, nullptr, textLength(s, n)));
+        auto emb = embeddings.narrow(0, s, n);
+        if (!checkpoint) {
+            parts.push_back(clip_->encodeTextEmbeddings(emb, eot_.narrow(0, s, n), deep, nullptr, textLength(s, n)));
+            continue;
+        }
+        auto pass = c10::make_intrusive<TextChunkPass>();
+        pass->clip = clip_;
+        pass->eot = eot_.narrow(0, s, n);
+        pass->length = textLength(s, n);
+        pass->layers = deep ? int64_t(deep->layers.size()) : 0;
+        pass->slots = slots;
+        pass->needsGrad.push_back(emb.requires_grad());
+        for (const auto& t : deepTokens) pass->needsGrad.push_back(t.requires_grad());
+        parts.push_back(CheckpointedTextChunk::apply(emb, torch::TensorList(deepTokens), pass));
     }
     return torch::cat(parts, 0).to(torch::kFloat32);
 }

@@ -89,7 +89,9 @@ public:
     torch::Tensor normalizedTextFeatures();
     bool textDependsOnImage() const { return cfg_.kind == MethodKind::CoCoOp; }
 
-    // Text encoding runs over C classes in chunks of this many (0 = all at once); bounds memory for 1000 classes.
+    // Text encoding runs over C classes in chunks of this many (0 = all at once). In training the chunks are
+    // checkpointed (recomputed in backward), so a step holds one chunk's text activations instead of all C
+    // classes' (1,000 classes), for one more forward pass of the text tower.
     void setTextChunk(int64_t chunk) { textChunk_ = chunk; }
     torch::Device device() const;
 
