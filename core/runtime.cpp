@@ -3,9 +3,10 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <thread>
-
 #include <atomic>
+#include <fstream>
+#include <string>
+#include <thread>
 
 #ifdef CASPL_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -45,11 +46,29 @@ std::string runtimeDescription() {
 
 namespace {
 std::atomic<long long> gPeakUsed{0};
+
+// "VmRSS:     123456 kB" -> bytes; 0 when the file or the field is missing (not Linux).
+long long procStatusBytes(const char* field) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    const std::string key = std::string(field) + ":";
+    while (std::getline(in, line))
+        if (line.compare(0, key.size(), key) == 0) {
+            try {
+                return std::stoll(line.substr(key.size())) * 1024;
+            } catch (...) {
+                return 0;
+            }
+        }
+    return 0;
 }
+}  // namespace
 
 DeviceStats deviceStats() {
     DeviceStats s;
     s.device = "CPU (" + std::to_string(torch::get_num_threads()) + " threads)";
+    s.hostRssBytes = procStatusBytes("VmRSS");
+    s.hostPeakRssBytes = procStatusBytes("VmHWM");
 #ifdef CASPL_WITH_CUDA
     if (torch::cuda::is_available()) {
         // The CUDA runtime's view (stable across LibTorch versions): memory in use on the device, which includes
@@ -78,6 +97,11 @@ DeviceStats deviceStats() {
 
 void resetPeakDeviceMemory() {
     gPeakUsed.store(0);
+    {
+        // Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM) to the current one.
+        std::ofstream clear("/proc/self/clear_refs");
+        if (clear) clear << "5";
+    }
 #ifdef CASPL_WITH_CUDA
     if (torch::cuda::is_available()) {
         c10::cuda::CUDACachingAllocator::emptyCache();

@@ -13,7 +13,8 @@ std::string runtimeDescription();
 
 bool cudaAvailable();
 
-// Memory of the compute device, for the GUI's device panel. On the CPU (or without CUDA) only `device` is set.
+// Memory of the compute device, for the GUI's device panel. On the CPU (or without CUDA) only `device` and the
+// host figures are set.
 struct DeviceStats {
     std::string device;          // "CPU (2 threads)" or "CUDA:0 NVIDIA H200"
     bool cuda = false;
@@ -23,6 +24,10 @@ struct DeviceStats {
     long long tensorBytes = 0;         // in tensors now (the allocator's count, torch.cuda.memory_allocated)
     long long peakTensorBytes = 0;     // peak in tensors since the last reset (torch.cuda.max_memory_allocated)
     long long totalBytes = 0;          // the device's memory
+    // This process's resident host memory (Linux /proc/self/status VmRSS, VmHWM); 0 where unknown. The peak is
+    // since the last resetPeakDeviceMemory() where the kernel allows resetting it, else since the start.
+    long long hostRssBytes = 0;
+    long long hostPeakRssBytes = 0;
 };
 DeviceStats deviceStats();
 // Starts the peaks afresh; on CUDA it also returns the allocator's cached blocks to the device, so that the next

@@ -70,7 +70,7 @@ targets = {"encode_image.vit_b16": (12000, ">="), "encode_image.vit_l14": (3000,
            "memory.promptsrc_caspl": (24e9 / 2**20, "<=")}
 for line in open(sys.argv[1]):
     j = json.loads(line)
-    extra = {k: j[k] for k in ("captured", "classes", "peak_gpu_mib", "teacher_s") if k in j}
+    extra = {k: j[k] for k in ("captured", "classes", "text_chunk", "peak_gpu_mib", "teacher_s") if k in j}
     verdict = ""
     base = j["figure"].removesuffix(".graph").removesuffix(".cached")
     if base in targets and not j.get("tiny"):

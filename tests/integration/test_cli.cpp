@@ -70,11 +70,14 @@ private Q_SLOTS:
                                  "step.promptsrc.b4", "step.promptsrc.b4.graph", "step.caspl_phase1", "step.caspl_phase1.graph",
                                  "epoch.caspl_phase1", "teacher_cache.caspl_phase1", "step.caspl_phase1.cached",
                                  "step.caspl_phase1.cached.graph", "epoch.caspl_phase1.cached", "memory.promptsrc_caspl",
+                                 "memory.promptsrc_caspl.unchunked",
                                  "eval_pipeline.tiny.cold", "eval_pipeline.tiny.warm", "eval_pipeline.loader_only.warm"}) {
             QVERIFY2(figures.contains(name), name);
-            if (QString(name) != "memory.promptsrc_caspl") QVERIFY2(figures[name]["value"].toDouble() > 0, name);
+            if (!QString(name).startsWith("memory.")) QVERIFY2(figures[name]["value"].toDouble() > 0, name);
         }
         QCOMPARE(figures["step.coop.graph"]["captured"].toBool(), false);  // no CUDA here
+        QCOMPARE(figures["memory.promptsrc_caspl"]["text_chunk"].toInt(), 16);
+        QCOMPARE(figures["memory.promptsrc_caspl.unchunked"]["text_chunk"].toInt(), 0);
         QVERIFY(figures["encode_text.tiny"]["tokens_per_prompt"].toInt() < 77);  // stops at the last EOT
         const auto cached = figures["epoch.caspl_phase1.cached"];
         QVERIFY(cached["value"].toDouble() > cached["teacher_s"].toDouble());  // the teacher's pass is included
