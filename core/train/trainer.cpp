@@ -12,7 +12,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #ifdef CASPL_WITH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -62,11 +64,27 @@ torch::Tensor normalizeRawPixels(const torch::Tensor& raw) {
     // toNormalizedCHW's float32 operations in the same order: x / 255, then (v - mean) / std. The divisors are
     // tensors on the pixels' device, never host scalars, which LibTorch's CUDA division would turn into
     // multiplications by a reciprocal (not bit-identical).
-    const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(raw.device());
-    const auto mean = torch::tensor({kClipMean[0], kClipMean[1], kClipMean[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(raw.device());
-    const auto stdv = torch::tensor({kClipStd[0], kClipStd[1], kClipStd[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(raw.device());
-    auto x = raw.permute({0, 3, 1, 2}).to(torch::kFloat32).div(torch::full({1}, 255.0f, opts));
-    return x.sub(mean).div(stdv).contiguous();
+    // The three constant tensors are made once per device (not three small host-to-device copies per batch).
+    struct Constants {
+        torch::Tensor scale, mean, stdv;
+    };
+    static std::mutex mutex;
+    // Never destroyed: device tensors must not be freed after the CUDA runtime has shut down at exit.
+    static auto* perDevice = new std::map<std::string, Constants>;
+    Constants k;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto& c = (*perDevice)[raw.device().str()];
+        if (!c.scale.defined()) {
+            torch::NoGradGuard g;
+            c.scale = torch::full({1}, 255.0f, torch::kFloat32).to(raw.device());
+            c.mean = torch::tensor({kClipMean[0], kClipMean[1], kClipMean[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(raw.device());
+            c.stdv = torch::tensor({kClipStd[0], kClipStd[1], kClipStd[2]}, torch::kFloat32).view({1, 3, 1, 1}).to(raw.device());
+        }
+        k = c;
+    }
+    auto x = raw.permute({0, 3, 1, 2}).to(torch::kFloat32).div(k.scale);
+    return x.sub(k.mean).div(k.stdv).contiguous();
 }
 
 namespace {
