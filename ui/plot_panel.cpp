@@ -2,6 +2,7 @@
 
 #include <qcustomplot.h>
 
+#include <QComboBox>
 #include <QElapsedTimer>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -20,7 +21,12 @@ const QColor kPalette[] = {QColor(31, 119, 180), QColor(214, 39, 40),  QColor(44
                            QColor(255, 127, 14), QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127),
                            QColor(188, 189, 34), QColor(23, 190, 207)};
 
-QString seriesKey(int job, int plot, const QString& key) { return QStringLiteral("%1/%2/%3").arg(job).arg(plot).arg(key); }
+// "job/plot/key", or "job/plot/key/training" for a curve of one training (overlay mode).
+QString seriesKey(int job, int plot, const QString& key, const QString& training = {}) {
+    QString k = QStringLiteral("%1/%2/%3").arg(job).arg(plot).arg(key);
+    if (!training.isEmpty()) k += QLatin1Char('/') + training;
+    return k;
+}
 
 int plotOfPhase(const std::string& phase) {
     if (phase == "phase1") return PlotPanel::Phase1Plot;
@@ -86,9 +92,18 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     runList_->setObjectName("plotRunList");
     runList_->setMaximumWidth(200);
     runList_->setToolTip(tr("Runs shown in the plots (uncheck to hide a run)"));
+    axisBox_ = new QComboBox(this);
+    axisBox_->setObjectName("plotStepAxis");
+    axisBox_->addItem(tr("Steps continue across seeds"));
+    axisBox_->addItem(tr("Each seed from step 1"));
+    axisBox_->setMaximumWidth(200);
+    axisBox_->setToolTip(tr("Phase plots: one long curve per run, or one curve per training (dataset × shots × seed) "
+                            "starting at step 1, overlaid"));
     auto* side = new QVBoxLayout;
     side->addWidget(new QLabel(tr("Runs"), this));
     side->addWidget(runList_, 1);
+    side->addWidget(new QLabel(tr("x axis"), this));
+    side->addWidget(axisBox_);
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter, 1);
@@ -100,6 +115,8 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     slice_.setSingleShot(true);
     slice_.setInterval(0);
     connect(&slice_, &QTimer::timeout, this, &PlotPanel::replotDirty);
+    connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+            [this](int i) { setStepAxis(i == 1 ? StepAxis::Overlay : StepAxis::Continue); });
     connect(runList_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
         setRunVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
     });
@@ -117,7 +134,7 @@ void PlotPanel::setRunLabel(int job, const QString& label) {
     // Rename existing graphs.
     for (auto it = series_.begin(); it != series_.end(); ++it) {
         const QStringList parts = it.key().split('/');
-        if (parts.value(0).toInt() == job) it->graph->setName(label + QStringLiteral(" · ") + parts.mid(2).join('/'));
+        if (parts.value(0).toInt() == job) it->graph->setName(label + QStringLiteral(" · ") + parts.mid(2).join(QStringLiteral(" · ")));
     }
     updateRunList(job);
     for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
@@ -138,15 +155,16 @@ void PlotPanel::updateRunList(int job) {
     item->setCheckState(visible_.value(job, true) ? Qt::Checked : Qt::Unchecked);
 }
 
-QCPGraph* PlotPanel::series(int job, PlotId plot, const QString& key) {
-    const QString k = seriesKey(job, plot, key);
+QCPGraph* PlotPanel::series(int job, PlotId plot, const QString& key, const QString& training, int shade) {
+    const QString k = seriesKey(job, plot, key, training);
     auto it = series_.find(k);
     if (it != series_.end()) return it->graph;
     if (!labels_.contains(job)) setRunLabel(job, tr("run %1").arg(job));
     QCustomPlot* p = plots_[plot];
     const bool lr = key == QLatin1String("lr");
     QCPGraph* g = p->addGraph(p->xAxis, lr ? p->yAxis2 : p->yAxis);
-    QPen pen(runColor(job));
+    // Later trainings of a run (overlay mode) in lighter shades of its colour.
+    QPen pen(shade > 0 ? runColor(job).lighter(100 + 35 * std::min(shade, 4)) : runColor(job));
     if (plot == AccuracyPlot) {
         pen.setWidthF(1.6);
         const bool novel = key == QLatin1String("novel");
@@ -156,15 +174,19 @@ QCPGraph* PlotPanel::series(int job, PlotId plot, const QString& key) {
         pen.setStyle(Qt::DotLine);
         pen.setWidthF(1.0);
     } else {
-        int terms = 0;
-        for (auto s = series_.cbegin(); s != series_.cend(); ++s)
-            if (s.key().startsWith(QStringLiteral("%1/%2/loss.").arg(job).arg(plot))) ++terms;
-        pen.setStyle(styleFor(key, terms));
+        // Loss terms differ by line style, the same for a term in every training.
+        QStringList terms;
+        for (auto s = series_.cbegin(); s != series_.cend(); ++s) {
+            const QString t = s.key().section('/', 2, 2);
+            if (s.key().startsWith(QStringLiteral("%1/%2/loss.").arg(job).arg(plot)) && !terms.contains(t)) terms << t;
+        }
+        const qsizetype known = terms.indexOf(key);
+        pen.setStyle(styleFor(key, int(known >= 0 ? known : terms.size())));
         pen.setWidthF(key == QLatin1String("loss") ? 1.8 : 1.2);
     }
     g->setPen(pen);
     g->setAdaptiveSampling(true);
-    g->setName(labels_.value(job) + QStringLiteral(" · ") + key);
+    g->setName(labels_.value(job) + QStringLiteral(" · ") + key + (training.isEmpty() ? QString() : QStringLiteral(" · ") + training));
     if (!visible_.value(job, true)) {
         g->setVisible(false);
         g->removeFromLegend();
@@ -178,17 +200,79 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
         const int plot = plotOfPhase(e.phase);
         if (plot < 0) continue;
         Cursor& c = cursors_[QStringLiteral("%1/%2").arg(job).arg(QString::fromStdString(e.phase))];
+        const QString training = QString::fromStdString(caspl::seriesLabel(e));
+        QList<Training>& trainings = history_[qMakePair(job, plot)];
         const double step = double(e.step);
-        if (step <= c.lastStep) c.offset += c.lastStep;  // a new seed (or dataset) starts its training at step 1
+        // A new training (the next seed or dataset) starts at step 1, or names itself differently.
+        const bool fresh = trainings.isEmpty() || step <= c.lastStep || training != c.training;
+        if (fresh) {
+            if (!trainings.isEmpty()) c.offset += c.lastStep;
+            Training t;
+            t.label = training.isEmpty() ? tr("training %1").arg(trainings.size() + 1) : training;
+            t.index = int(trainings.size());
+            t.offset = c.offset;
+            trainings.append(t);
+            c.training = training;
+        }
         c.lastStep = step;
-        const double x = c.offset + step;
+        Training& t = trainings.last();
         for (const auto& [key, value] : e.values) {
             if (!std::isfinite(value)) continue;
-            series(job, PlotId(plot), QString::fromStdString(key))->addData(x, value);
+            const QString k = QString::fromStdString(key);
+            t.points[k].append(qMakePair(step, value));
+            addPoint(job, PlotId(plot), t, k, step, value);
         }
         dirty_[plot] = true;
     }
     if (!redraw_.isActive()) redraw_.start();  // one timer for every plot; replotDirty draws only what changed
+}
+
+void PlotPanel::addPoint(int job, PlotId plot, const Training& t, const QString& key, double step, double value) {
+    if (axis_ == StepAxis::Continue) series(job, plot, key)->addData(t.offset + step, value);
+    else series(job, plot, key, t.label, t.index)->addData(step, value);
+}
+
+void PlotPanel::setStepAxis(StepAxis axis) {
+    if (axisBox_->currentIndex() != (axis == StepAxis::Overlay ? 1 : 0)) {
+        QSignalBlocker block(axisBox_);
+        axisBox_->setCurrentIndex(axis == StepAxis::Overlay ? 1 : 0);
+    }
+    if (axis == axis_) return;
+    axis_ = axis;
+    for (int plot : {int(Phase1Plot), int(Phase2Plot)})
+        plots_[plot]->xAxis->setLabel(axis == StepAxis::Continue ? tr("step (continues across seeds)")
+                                                                 : tr("step within each training (seeds overlaid)"));
+    rebuildPhasePlots();
+}
+
+void PlotPanel::rebuildPhasePlots() {
+    for (auto it = series_.begin(); it != series_.end();) {
+        const int plot = it.key().section('/', 1, 1).toInt();
+        if (plot == Phase1Plot || plot == Phase2Plot) {
+            it->graph->parentPlot()->removeGraph(it->graph);
+            it = series_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto h = history_.cbegin(); h != history_.cend(); ++h) {
+        const int job = h.key().first;
+        const auto plot = PlotId(h.key().second);
+        for (const Training& t : h.value())
+            for (auto k = t.points.cbegin(); k != t.points.cend(); ++k) {
+                QCPGraph* g = axis_ == StepAxis::Continue ? series(job, plot, k.key()) : series(job, plot, k.key(), t.label, t.index);
+                QVector<double> xs, ys;
+                xs.reserve(k.value().size());
+                ys.reserve(k.value().size());
+                for (const auto& [x, y] : k.value()) {
+                    xs.append(axis_ == StepAxis::Continue ? t.offset + x : x);
+                    ys.append(y);
+                }
+                g->addData(xs, ys, /*alreadySorted=*/true);
+            }
+    }
+    scheduleReplot(Phase1Plot);
+    scheduleReplot(Phase2Plot);
 }
 
 void PlotPanel::addEvaluation(int job, const caspl::EvalRow& row) {
@@ -296,6 +380,7 @@ void PlotPanel::removeRun(int job) {
         else ++it;
     }
     evalCount_.remove(job);
+    for (int plot : {int(Phase1Plot), int(Phase2Plot)}) history_.remove(qMakePair(job, plot));
     labels_.remove(job);
     visible_.remove(job);
     for (int i = 0; i < runList_->count(); ++i)
@@ -307,6 +392,7 @@ void PlotPanel::clear() {
     for (QCustomPlot* p : plots_) p->clearGraphs();
     series_.clear();
     cursors_.clear();
+    history_.clear();
     evalCount_.clear();
     labels_.clear();
     visible_.clear();
@@ -318,8 +404,8 @@ void PlotPanel::clear() {
 
 int PlotPanel::graphCount(PlotId plot) const { return plots_[plot]->graphCount(); }
 
-int PlotPanel::pointCount(int job, PlotId plot, const QString& key) const {
-    auto it = series_.find(seriesKey(job, plot, key));
+int PlotPanel::pointCount(int job, PlotId plot, const QString& key, const QString& training) const {
+    auto it = series_.find(seriesKey(job, plot, key, training));
     return it == series_.end() ? 0 : it->graph->dataCount();
 }
 

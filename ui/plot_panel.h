@@ -2,8 +2,10 @@
 // Live curves (QCustomPlot): the loss terms and the learning rate per step of phase 1 (boosting distillation) and of
 // phase 2 (the method's training), and the accuracy of every evaluation (base / novel / all). Several runs are
 // overlaid, one colour per run (a checkable list shows or hides each run); loss terms differ by line style, the
-// learning rate is dotted on the right axis. Steps count on across seeds (each seed's training continues the x
-// axis where the previous one ended).
+// learning rate is dotted on the right axis. The x axis of the phase plots has two modes (a choice under the run
+// list): steps continue across the trainings of a run (each seed's training continues where the previous one
+// ended; the default), or every training (dataset x shots x seed) starts at step 1 and is drawn as its own curve,
+// overlaid, in a lighter shade of the run's colour. The panel keeps every point, so switching redraws everything.
 //
 // Appending is cheap; redraws are coalesced (PlotJuggler style): new data marks the panel dirty and one single-shot
 // timer replots at most every kRedrawMs. QCustomPlot's adaptive sampling keeps long curves fast to draw.
@@ -21,6 +23,7 @@
 
 class QCustomPlot;
 class QCPGraph;
+class QComboBox;
 class QListWidget;
 class QListWidgetItem;
 
@@ -30,6 +33,7 @@ class PlotPanel : public QWidget {
     Q_OBJECT
 public:
     enum PlotId { Phase1Plot, Phase2Plot, AccuracyPlot, PlotCount };
+    enum class StepAxis { Continue, Overlay };
     static constexpr int kRedrawMs = 40;
 
     explicit PlotPanel(QWidget* parent = nullptr);
@@ -42,12 +46,15 @@ public:
     bool isRunVisible(int job) const;
     void removeRun(int job);
     void clear();
+    void setStepAxis(StepAxis axis);
+    StepAxis stepAxis() const { return axis_; }
 
     // For tests and the status bar.
     int replotCount() const { return replots_; }
     double maxReplotMs() const { return maxReplotMs_; }  // the longest redraw of one plot
     int graphCount(PlotId plot) const;
-    int pointCount(int job, PlotId plot, const QString& key) const;  // key: "loss", "lr", "base", ...
+    // key: "loss", "lr", "base", ...; `training` (overlay mode): the training's label, e.g. "dtd · 16 shots · seed 1".
+    int pointCount(int job, PlotId plot, const QString& key, const QString& training = {}) const;
     QWidget* plotWidget(PlotId plot) const;
     // Draws pending data now (tests, screenshots).
     void flush();
@@ -59,8 +66,18 @@ private:
     struct Cursor {  // x offset bookkeeping per (job, phase)
         double lastStep = 0;
         double offset = 0;
+        QString training;
     };
-    QCPGraph* series(int job, PlotId plot, const QString& key);
+    // Every point of a phase plot, per training, x = the step within the training: the source for either mode.
+    struct Training {
+        QString label;
+        int index = 0;     // 0, 1, ... in order of arrival within (job, plot)
+        double offset = 0;  // the x offset of this training in Continue mode
+        QMap<QString, QVector<QPair<double, double>>> points;  // key -> (step, value)
+    };
+    QCPGraph* series(int job, PlotId plot, const QString& key, const QString& training = {}, int shade = 0);
+    void addPoint(int job, PlotId plot, const Training& t, const QString& key, double step, double value);
+    void rebuildPhasePlots();
     QColor runColor(int job) const;
     void scheduleReplot(PlotId plot);
     void replotDirty();
@@ -75,6 +92,9 @@ private:
     QListWidget* runList_ = nullptr;
     QHash<QString, Series> series_;  // "job/plot/key"
     QHash<QString, Cursor> cursors_;  // "job/phase"
+    QMap<QPair<int, int>, QList<Training>> history_;  // (job, plot) -> its trainings in order
+    StepAxis axis_ = StepAxis::Continue;
+    QComboBox* axisBox_ = nullptr;
     QMap<int, QString> labels_;
     QMap<int, int> colorIndex_;
     QMap<int, bool> visible_;

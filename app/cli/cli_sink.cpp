@@ -82,8 +82,9 @@ void CliSink::metric(const MetricEvent& e) {
     auto it = e.values.find("loss");
     if (it != e.values.end()) lastLoss_ = it->second;
     if (json_)
-        std::cout << nlohmann::json{{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"epoch", e.epoch},
-                                    {"step", e.step}, {"values", e.values}}
+        std::cout << nlohmann::json{{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"dataset", e.dataset},
+                                    {"shots", e.shots}, {"seed", e.seed}, {"epoch", e.epoch}, {"step", e.step},
+                                    {"values", e.values}}
                          .dump()
                   << "\n";
 }

@@ -469,7 +469,7 @@ ClipPretrainResult pretrainClip(const std::vector<Datum>& items, const std::vect
                              elapsed / double(step) * double(totalSteps - step)};
             sink.progress(pe);
             sink.metric({o.run, o.phase, epoch + 1, step,
-                         {{"loss", lv}, {"lr", lr}, {"logit_scale", model->logit_scale.exp().item<double>()}}});
+                         {{"loss", lv}, {"lr", lr}, {"logit_scale", model->logit_scale.exp().item<double>()}}, "", 0, 0});
             if (stop.requested()) break;
         }
         if (stop.requested()) {

@@ -12,4 +12,11 @@ const char* logLevelName(LogLevel level) {
     return "info";
 }
 
+std::string seriesLabel(const MetricEvent& e) {
+    std::string s = e.dataset;
+    if (e.shots > 0) s += (s.empty() ? "" : " · ") + std::to_string(e.shots) + " shots";
+    if (e.shots > 0 || e.seed > 0) s += (s.empty() ? "" : " · ") + std::string("seed ") + std::to_string(e.seed);
+    return s;
+}
+
 }  // namespace caspl

@@ -27,9 +27,16 @@ struct MetricEvent {
     std::string run;
     std::string phase;
     int epoch = 0;
-    int64_t step = 0;
+    int64_t step = 0;                      // 1-based within this training (one dataset, or one dataset x shots x seed)
     std::map<std::string, double> values;  // "loss", "loss.ce", "loss.scl_text", "lr", ...
+    // Which training of the run this is: phase 1 trains once per dataset (shots 0), phase 2 once per dataset x
+    // shots x seed. Empty / 0 where unknown.
+    std::string dataset;
+    int shots = 0;
+    int seed = 0;
 };
+// "dtd · 16 shots · seed 1", "dtd" (phase 1), "" when the event names no dataset.
+std::string seriesLabel(const MetricEvent& e);
 
 struct EvalRow {
     std::string run;

@@ -52,7 +52,8 @@ public:
         next_.progress(e);
     }
     void metric(const MetricEvent& e) override {
-        write({{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"epoch", e.epoch}, {"step", e.step}, {"values", e.values}});
+        write({{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"dataset", e.dataset}, {"shots", e.shots}, {"seed", e.seed},
+               {"epoch", e.epoch}, {"step", e.step}, {"values", e.values}});
         next_.metric(e);
     }
     void evalRow(const EvalRow& r) override {
@@ -306,6 +307,7 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                         TrainOptions to;
                         to.run = runId;
                         to.phase = "phase1";
+                        to.dataset = dsName;
                         to.schedule = {spec.phase1.lr, spec.phase1.epochs, spec.train.warmupEpochs, spec.train.warmupLr,
                                        lrSchedulerName(spec.train.lrScheduler)};
                         to.momentum = spec.train.momentum;
@@ -390,6 +392,9 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                             TrainOptions to;
                             to.run = runId;
                             to.phase = spec.phase1.enabled ? "phase2" : "train";
+                            to.dataset = dsName;
+                            to.shots = K;
+                            to.seed = seed;
                             to.schedule = {spec.train.lr, spec.train.epochs, spec.train.warmupEpochs, spec.train.warmupLr,
                                            lrSchedulerName(spec.train.lrScheduler)};
                             to.momentum = spec.train.momentum;

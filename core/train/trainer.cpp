@@ -382,7 +382,7 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
             if (doneHere > 0) pe.etaSeconds = elapsed / double(doneHere) * double(totalSteps - done);
             sink.progress(pe);
             if (o.metricEvery <= 1 || b % o.metricEvery == 0 || b == perEpoch) {
-                MetricEvent me{o.run, o.phase, epoch + 1, done, {{"loss", loss}, {"lr", lr}}};
+                MetricEvent me{o.run, o.phase, epoch + 1, done, {{"loss", loss}, {"lr", lr}}, o.dataset, o.shots, o.seed};
                 for (const auto& [k, v] : out.values)
                     if (k.rfind("loss.", 0) == 0 && k != "loss.total" && v.numel() == 1) me.values[k] = v.item<double>();
                 sink.metric(me);

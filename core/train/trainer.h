@@ -33,6 +33,8 @@ enum class StepMode { Eager, CudaGraph };
 struct TrainOptions {
     std::string run;                 // run id for events
     std::string phase = "phase2";    // event label and checkpoint prefix
+    std::string dataset;             // for the metric events: which training of the run this is
+    int shots = 0, seed = 0;
     LrSchedule schedule;             // baseLr, maxEpoch (= epochs), warm-up
     double momentum = 0.9;
     double weightDecay = 5e-4;

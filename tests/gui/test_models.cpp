@@ -14,10 +14,27 @@
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QClipboard>
+#include <QComboBox>
 #include <QFile>
 #include <QSortFilterProxyModel>
 
 using namespace caspl;
+
+namespace {
+MetricEvent metricAt(const std::string& phase, int64_t step, std::map<std::string, double> values, const std::string& dataset = {},
+                     int shots = 0, int seed = 0) {
+    MetricEvent e;
+    e.run = "a";
+    e.phase = phase;
+    e.epoch = 1;
+    e.step = step;
+    e.values = std::move(values);
+    e.dataset = dataset;
+    e.shots = shots;
+    e.seed = seed;
+    return e;
+}
+}  // namespace
 using caspl::ui::RunQueueModel;
 
 namespace {
@@ -254,8 +271,8 @@ private Q_SLOTS:
         panel.setRunLabel(2, "#2 b");
         const int before = panel.replotCount();
         for (int step = 1; step <= 400; ++step) {
-            MetricEvent e{"a", step <= 200 ? "phase1" : "phase2", 1, step <= 200 ? step : step - 200,
-                          {{"loss", 1.0 / step}, {"lr", 0.01}, {"loss.kd", 0.5 / step}}};
+            MetricEvent e = metricAt(step <= 200 ? "phase1" : "phase2", step <= 200 ? step : step - 200,
+                                     {{"loss", 1.0 / step}, {"lr", 0.01}, {"loss.kd", 0.5 / step}});
             panel.addMetrics(1, {e});
             e.values["loss"] = 2.0 / step;
             panel.addMetrics(2, {e});
@@ -268,7 +285,7 @@ private Q_SLOTS:
         // Two runs x three series, overlaid in each phase plot.
         QCOMPARE(panel.graphCount(ui::PlotPanel::Phase1Plot), 6);
         // A second seed restarts at step 1: its points continue the x axis.
-        panel.addMetrics(1, {MetricEvent{"a", "phase2", 1, 1, {{"loss", 0.3}}}});
+        panel.addMetrics(1, {metricAt("phase2", 1, {{"loss", 0.3}})});
         QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 201);
         panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "base", 10, 90, 90, 100, 0});
         panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "novel", 10, 70, 70, 100, 0});
@@ -281,6 +298,36 @@ private Q_SLOTS:
         panel.flush();
         panel.clear();
         QCOMPARE(panel.graphCount(ui::PlotPanel::AccuracyPlot), 0);
+    }
+
+    // Two seeds of a training: one continued curve per key, or one curve per seed from step 1; switching either
+    // way redraws from the kept points.
+    void plotPanelOverlaysSeeds() {
+        ui::PlotPanel panel;
+        panel.setRunLabel(1, "#1 a");
+        for (int seed : {1, 2})
+            for (int step = 1; step <= 50; ++step) {
+                panel.addMetrics(1, {metricAt("phase2", step, {{"loss", 1.0 / step + seed}, {"lr", 0.002}}, "dtd", 16, seed)});
+            }
+        QCOMPARE(panel.stepAxis(), ui::PlotPanel::StepAxis::Continue);
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 100);
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2);
+        auto* box = panel.findChild<QComboBox*>("plotStepAxis");
+        QVERIFY(box);
+        box->setCurrentIndex(1);  // as the user does
+        QCOMPARE(panel.stepAxis(), ui::PlotPanel::StepAxis::Overlay);
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 4);  // (loss, lr) x 2 seeds
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss", "dtd · 16 shots · seed 1"), 50);
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss", "dtd · 16 shots · seed 2"), 50);
+        // New data in overlay mode goes to its training's curve: a third seed makes two more graphs.
+        panel.addMetrics(1, {metricAt("phase2", 1, {{"loss", 0.5}, {"lr", 0.002}}, "dtd", 16, 3)});
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 6);
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss", "dtd · 16 shots · seed 3"), 1);
+        panel.setStepAxis(ui::PlotPanel::StepAxis::Continue);
+        QCOMPARE(box->currentIndex(), 0);
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2);
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 101);
+        panel.flush();
     }
 };
 
