@@ -1,9 +1,11 @@
 // `caspl run`, `resume`, `eval`, `export`: experiments headless, in batch.
 #include "app/cli/cli.h"
 #include "app/cli/cli_sink.h"
+#include "core/engine/event_log.h"
 #include "core/engine/runner.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/spec_loader.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <cstdio>
@@ -145,16 +147,38 @@ void addRunCommands(CLI::App& app, Action* action) {
         std::vector<std::string> runs;
         std::string out;
         bool csv = true;
+        bool curves = false;
         std::string rounding;
     };
     auto x = std::make_shared<ExportArgs>();
     auto* exp = app.add_subcommand("export", "Aggregate the results of run folders into one CSV");
     exp->add_option("runs", x->runs, "Run folders")->required();
     exp->add_flag("--csv", x->csv, "CSV output (the default and only format)");
+    exp->add_flag("--curves", x->curves,
+                  "The training curves instead of the results: one row per step with every loss term and the learning "
+                  "rate, from each run's events.jsonl");
     exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
     exp->add_option("--rounding", x->rounding, "paper (1 decimal per seed, default) or none");
     exp->callback([action, x] {
         *action = [x] {
+            if (x->curves) {
+                std::vector<MetricEvent> metrics;
+                for (const auto& r : x->runs) {
+                    const std::string path = (std::filesystem::path(r) / "events.jsonl").string();
+                    if (!std::filesystem::exists(path))
+                        throw Error(path + ": not found (is " + r + " a run folder written by `caspl run`?)");
+                    auto log = readEventLog(path);
+                    if (log.truncatedLastLine) std::cerr << path << ": the last line is incomplete and was left out\n";
+                    metrics.insert(metrics.end(), log.metrics.begin(), log.metrics.end());
+                }
+                const std::string text = curvesCsvText(metrics);
+                if (x->out.empty()) std::cout << text;
+                else {
+                    writeFileAtomically(x->out, text);
+                    std::cerr << "wrote " << x->out << " (" << metrics.size() << " steps)\n";
+                }
+                return kOk;
+            }
             std::vector<ResultRecord> all;
             Rounding rounding = x->rounding.empty() ? Rounding::Paper : parseRounding(x->rounding);
             for (const auto& r : x->runs) {

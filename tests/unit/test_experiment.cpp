@@ -3,11 +3,13 @@
 // (HM and the 11-dataset average reproduce the paper's table).
 #include "test_support.h"
 
+#include "core/engine/event_log.h"
 #include "core/experiment/experiment_spec.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
+#include "core/util/error.h"
 
 #include <QDir>
 #include <QFile>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -641,6 +644,53 @@ std::vector<ResultRecord> threeSeeds(const std::string& dataset, const std::stri
 class ResultsTest : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // events.jsonl read back (opened run folders, `caspl export --curves`): metric and eval lines, a truncated last
+    // line left out, a damaged line named by file:line, the curves' CSV with the union of the metric keys.
+    void eventLogAndCurves() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("eventlog");
+        QDir().mkpath(dir);
+        const std::string path = QDir(dir).filePath("events.jsonl").toStdString();
+        const auto write = [&](const std::string& text) {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out << text;
+        };
+        write("{\"type\":\"phase\",\"run\":\"r\",\"phase\":\"phase1\"}\n"
+            "{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"phase1\",\"dataset\":\"dtd\",\"shots\":0,\"seed\":0,\"epoch\":1,\"step\":1,\"values\":{\"loss\":0.5,\"lr\":0.002}}\n"
+            "{\"type\":\"log\",\"level\":\"info\",\"message\":\"x\"}\n"
+            "{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"phase2\",\"epoch\":1,\"step\":1,\"values\":{\"loss\":1.25,\"loss.ce\":1.0,\"lr\":null}}\n"
+            "{\"type\":\"eval\",\"run\":\"r\",\"dataset\":\"dtd\",\"method\":\"coop\",\"seed\":1,\"split\":\"base\",\"epoch\":2,\"accuracy\":75.5,\"correct\":151,\"total\":200}\n"
+            "{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"phase2\",\"epoch\":1,\"st");
+        auto log = readEventLog(path);
+        QCOMPARE(log.metrics.size(), std::size_t(2));
+        QVERIFY(log.truncatedLastLine);
+        QCOMPARE(log.metrics[0].dataset, std::string("dtd"));
+        QCOMPARE(log.metrics[1].values.at("loss.ce"), 1.0);
+        QVERIFY(std::isnan(log.metrics[1].values.at("lr")));  // written as null
+        QCOMPARE(log.evals.size(), std::size_t(1));
+        QCOMPARE(log.evals[0].accuracy, 75.5);
+        QCOMPARE(log.evals[0].total, int64_t(200));
+        const std::string csv = curvesCsvText(log.metrics);
+        QCOMPARE(QString::fromStdString(csv).split('\n')[0], QString("run,phase,dataset,shots,seed,epoch,step,loss,loss.ce,lr"));
+        QVERIFY2(csv.find("r,phase1,dtd,0,0,1,1,0.5,,0.002\n") != std::string::npos, csv.c_str());
+        QVERIFY2(csv.find("r,phase2,,0,0,1,1,1.25,1,nan\n") != std::string::npos, csv.c_str());
+
+        write("{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":1}}\n{not json}\n{\"type\":\"log\"}\n");
+        try {
+            readEventLog(path);
+            QFAIL("a damaged line in the middle was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("events.jsonl:2") != std::string::npos, e.what());
+        }
+        write("{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":\"high\"}}\n");
+        try {
+            readEventLog(path);
+            QFAIL("a non-numeric value was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("events.jsonl:1: values.loss: expected a number") != std::string::npos, e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, readEventLog(path + ".missing"));
+    }
+
     void paperRounding() {
         QCOMPARE(roundToPaper(72.45), 72.5);     // 72.4500000000000028... (binary) rounds up, as Python's "{:.1f}"
         QCOMPARE(roundToPaper(0.25), 0.2);       // an exact tie goes to even
