@@ -1,8 +1,11 @@
 #include "ui/main_window.h"
 
+#include "core/engine/event_log.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
 #include "ui/compare_dialog.h"
 #include "ui/device_panel.h"
 #include "ui/engine_backend.h"
@@ -42,6 +45,8 @@
 #include <QTableWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace caspl::ui {
 
@@ -315,6 +320,22 @@ void MainWindow::buildMenus() {
     connect(make(res, tr("C&opy Selected Cells (as TSV)"), "actionCopy"), &QAction::triggered, resultsView_->table(),
             &ResultsTable::copySelection);
     connect(make(res, tr("&Export as CSV…"), "actionExportCsv2"), &QAction::triggered, resultsView_, &ResultsView::exportRequested);
+    connect(make(res, tr("Export Selected Run's C&urves as CSV…"), "actionExportCurves"), &QAction::triggered, this, [this] {
+        const int id = selectedRun();
+        if (id < 0) {
+            showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
+            return;
+        }
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export the training curves"),
+                                                          QDir(queue_->job(id)->runDir).filePath(QStringLiteral("curves.csv")),
+                                                          tr("CSV files (*.csv)"));
+        if (!path.isEmpty()) exportCurvesCsv(id, path);
+    });
+    connect(make(res, tr("Save &Plots as Image…"), "actionSavePlots"), &QAction::triggered, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the plots"), QStringLiteral("plots.png"),
+                                                          tr("PNG image (*.png);;PDF, vector (*.pdf)"));
+        if (!path.isEmpty()) savePlots(path);
+    });
     res->addSeparator();
     connect(make(res, tr("&Reload Selected Run's Results"), "actionReloadResults"), &QAction::triggered, this, [this] {
         const int id = selectedRun();
@@ -578,6 +599,7 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
         id = queue_->addJob(spec, dir, state);
         queue_->setState(id, state, message);
         plots_->setRunLabel(id, jobLabel(id));
+        loadCurvesOf(id, dir);
     }
     QString error;
     if (!loadResultsOf(dir, config, &error)) {
@@ -601,6 +623,60 @@ bool MainWindow::exportResultsCsv(const QString& path) {
     }
     log_->append(caspl::LogLevel::Info, tr("studio"), tr("exported results to %1").arg(path));
     statusBar()->showMessage(tr("Results written to %1").arg(path), 5000);
+    return true;
+}
+
+void MainWindow::loadCurvesOf(int job, const QString& runDir) {
+    const QString path = QDir(runDir).filePath(QStringLiteral("events.jsonl"));
+    if (!QFileInfo::exists(path)) return;  // a run written before event logs, or copied without it
+    try {
+        const auto events = caspl::readEventLog(path.toStdString());
+        // In batches, as a live run delivers them.
+        constexpr int kBatch = 4096;
+        for (std::size_t i = 0; i < events.metrics.size(); i += kBatch) {
+            QList<caspl::MetricEvent> batch;
+            for (std::size_t k = i; k < std::min(events.metrics.size(), i + kBatch); ++k) batch.append(events.metrics[k]);
+            plots_->addMetrics(job, batch);
+        }
+        for (const auto& row : events.evals) plots_->addEvaluation(job, row);
+        if (events.truncatedLastLine)
+            log_->append(caspl::LogLevel::Warning, tr("studio"), tr("%1: the last line is incomplete and was left out").arg(path));
+    } catch (const std::exception& e) {
+        log_->append(caspl::LogLevel::Warning, tr("studio"), tr("the run's curves could not be read: %1").arg(QString::fromUtf8(e.what())));
+    }
+}
+
+bool MainWindow::exportCurvesCsv(int id, const QString& path) {
+    const RunJob* j = queue_->job(id);
+    if (!j) {
+        showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
+        return false;
+    }
+    const QString events = QDir(j->runDir).filePath(QStringLiteral("events.jsonl"));
+    try {
+        if (!QFileInfo::exists(events))
+            throw caspl::Error(events.toStdString() + ": not found (the run has not started, or its folder was moved)");
+        const auto log = caspl::readEventLog(events.toStdString());
+        caspl::writeFileAtomically(path.toStdString(), caspl::curvesCsvText(log.metrics));
+        log_->append(caspl::LogLevel::Info, tr("studio"),
+                     tr("exported %1 steps of %2 to %3").arg(log.metrics.size()).arg(jobLabel(id), path));
+        statusBar()->showMessage(tr("Curves written to %1").arg(path), 5000);
+        return true;
+    } catch (const std::exception& e) {
+        showMessage(MessageBar::Kind::Error, tr("Cannot export the curves"), QString::fromUtf8(e.what()),
+                    tr("Choose a folder you can write to; the run folder must hold events.jsonl."));
+        return false;
+    }
+}
+
+bool MainWindow::savePlots(const QString& path) {
+    const QString problem = plots_->saveImage(path);
+    if (!problem.isEmpty()) {
+        showMessage(MessageBar::Kind::Error, tr("Cannot save the plots"), problem, tr("Use a .png, .jpg or .pdf file name in a folder you can write to."));
+        return false;
+    }
+    log_->append(caspl::LogLevel::Info, tr("studio"), tr("saved the plots to %1").arg(path));
+    statusBar()->showMessage(tr("Plots written to %1").arg(path), 5000);
     return true;
 }
 

@@ -57,6 +57,10 @@ public:
     // Adds a run folder (config.yaml, result.json) to the queue (resumable) and its results to the results table.
     bool openRunFolder(const QString& dir);
     bool exportResultsCsv(const QString& path);
+    // The selected (or given) run's training curves, one row per step, from its events.jsonl.
+    bool exportCurvesCsv(int id, const QString& path);
+    // The three plots as one image: PNG (or JPEG) by the file's suffix, PDF as vector graphics.
+    bool savePlots(const QString& path);
     // Validates the editor's experiment and queues it; `startNow` also switches queue processing on. Returns the
     // run's id, or -1 (the message bar says why).
     int runCurrentExperiment(bool startNow = true);
@@ -100,6 +104,7 @@ private:
     void showMessage(MessageBar::Kind kind, const QString& title, const QString& details, const QString& advice);
     void reloadRunResults(int job);
     bool loadResultsOf(const QString& runDir, const QString& configPath, QString* error);
+    void loadCurvesOf(int job, const QString& runDir);  // an opened run folder's curves from its events.jsonl
     QString jobLabel(int job) const;
     QString presetsDir() const;
     void openPresetDialog();

@@ -47,6 +47,9 @@ public:
     void removeRun(int job);
     void clear();
     void setStepAxis(StepAxis axis);
+    // The three plots stacked in one file: PNG or JPEG (twice the screen resolution) or PDF (vector), by the
+    // suffix; written atomically. Returns what went wrong, empty on success.
+    QString saveImage(const QString& path);
     StepAxis stepAxis() const { return axis_; }
 
     // For tests and the status bar.

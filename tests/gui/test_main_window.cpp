@@ -22,6 +22,8 @@
 #include <QAbstractItemModelTester>
 #include <QAction>
 #include <QDialog>
+#include <QFile>
+#include <QImage>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
@@ -434,8 +436,33 @@ private Q_SLOTS:
         // The window still works: open a run folder from disk (the live run) with its results.
         QVERIFY(w.openRunFolder(QDir(base_).filePath("runs/live")));
         QCOMPARE(w.queueModel()->rowCount(), 2);
-        QCOMPARE(stateOf(w, w.queueModel()->idAt(1)), RunState::Done);
+        const int opened = w.queueModel()->idAt(1);
+        QCOMPARE(stateOf(w, opened), RunState::Done);
         QVERIFY(w.resultsModel()->rowCount() >= 3);
+        // Its curves come back from events.jsonl, as TensorBoard shows a finished log folder.
+        auto* plots = w.plotPanel();
+        QVERIFY(plots->pointCount(opened, ui::PlotPanel::Phase1Plot, "loss") > 0);
+        const int phase2 = plots->pointCount(opened, ui::PlotPanel::Phase2Plot, "loss");
+        QVERIFY(phase2 > 0);
+        QVERIFY(plots->pointCount(opened, ui::PlotPanel::AccuracyPlot, "base") >= 2);
+        // ... and leave as CSV (one row per logged step) and as images.
+        const QString curves = QDir(base_).filePath("live_curves.csv");
+        QVERIFY(w.exportCurvesCsv(opened, curves));
+        QFile csv(curves);
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QStringList rows = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
+        QVERIFY2(rows[0].startsWith("run,phase,dataset,shots,seed,epoch,step,") && rows[0].contains(",lr"), qPrintable(rows[0]));
+        QVERIFY(rows.size() > phase2);
+        // The PNG stays next to the screenshots, for a look by eye.
+        const QString png = QDir(artifactsDir()).filePath("plots_export.png"), pdf = QDir(base_).filePath("live_plots.pdf");
+        QVERIFY(w.savePlots(png));
+        QVERIFY(QImage(png).width() >= 1800);
+        QVERIFY(w.savePlots(pdf));
+        QFile pdfFile(pdf);
+        QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+        QVERIFY(pdfFile.read(5) == "%PDF-");
+        QVERIFY(!w.savePlots(QDir(base_).filePath("live_plots.xyz")));
+        QVERIFY(w.messageBar()->details().contains("xyz"));
         QVERIFY(!w.openRunFolder(base_));  // not a run folder
         QVERIFY(w.messageBar()->advice().contains("config.yaml"));
     }
