@@ -313,6 +313,52 @@ QWidget* ExperimentEditor::buildForm() {
     methodForm->addRow(tr("Text depth:"), depthText_);
     methodForm->addRow(tr("Vision depth:"), depthVision_);
     methodForm->addRow(tr("Context init:"), ctxInit_);
+    // CoOp's own keys.
+    coopOptions_ = new QWidget(methodBox);
+    {
+        auto* f = new QFormLayout(coopOptions_);
+        f->setContentsMargins(0, 0, 0, 0);
+        csc_ = new QCheckBox(tr("Class-specific context (one context per class)"), coopOptions_);
+        csc_->setObjectName("cscBox");
+        classTokenPosition_ = new QComboBox(coopOptions_);
+        classTokenPosition_->setObjectName("classTokenPositionBox");
+        for (const char* p : {"end", "middle", "front"}) classTokenPosition_->addItem(QString::fromLatin1(p), QString::fromLatin1(p));
+        f->addRow(QString(), csc_);
+        f->addRow(tr("Class token position:"), classTokenPosition_);
+    }
+    methodForm->addRow(coopOptions_);
+    // PromptSRC's own keys.
+    promptsrcOptions_ = new QWidget(methodBox);
+    {
+        auto* f = new QFormLayout(promptsrcOptions_);
+        f->setContentsMargins(0, 0, 0, 0);
+        textLossWeight_ = dspin(0, 1000, 3, 1, promptsrcOptions_);
+        textLossWeight_->setObjectName("textLossWeight");
+        imageLossWeight_ = dspin(0, 1000, 3, 1, promptsrcOptions_);
+        imageLossWeight_->setObjectName("imageLossWeight");
+        gpaMean_ = dspin(0, 100000, 2, 1, promptsrcOptions_);
+        gpaMean_->setObjectName("gpaMean");
+        gpaStd_ = dspin(0.01, 100000, 2, 1, promptsrcOptions_);
+        gpaStd_->setObjectName("gpaStd");
+        gpaMean_->setToolTip(tr("Gaussian prompt aggregation: the epoch weighted most (1-based)"));
+        f->addRow(tr("L1 text / image weight:"), [&] {
+            auto* w = new QWidget(promptsrcOptions_);
+            auto* l = new QHBoxLayout(w);
+            l->setContentsMargins(0, 0, 0, 0);
+            l->addWidget(textLossWeight_);
+            l->addWidget(imageLossWeight_);
+            return w;
+        }());
+        f->addRow(tr("GPA mean / std (epochs):"), [&] {
+            auto* w = new QWidget(promptsrcOptions_);
+            auto* l = new QHBoxLayout(w);
+            l->setContentsMargins(0, 0, 0, 0);
+            l->addWidget(gpaMean_);
+            l->addWidget(gpaStd_);
+            return w;
+        }());
+    }
+    methodForm->addRow(promptsrcOptions_);
     layout->addWidget(methodBox);
 
     // Phase 1
@@ -355,6 +401,11 @@ QWidget* ExperimentEditor::buildForm() {
     p1Form->addRow(tr("Learning rate:"), p1Lr_);
     p1Form->addRow(tr("Temperature:"), p1Temperature_);
     p1Form->addRow(tr("Unlabeled pool:"), p1Pool_);
+    p1TeacherCache_ = new QCheckBox(tr("Teacher cache (the teacher's features of each epoch's crops, computed first)"), p1Box_);
+    p1TeacherCache_->setObjectName("teacherCache");
+    p1TeacherCache_->setToolTip(tr("Same result as running the teacher online; the teacher runs in large batches before each "
+                                   "epoch instead of once per step"));
+    p1Form->addRow(QString(), p1TeacherCache_);
     p1Layout->addWidget(p1Enabled_);
     p1Layout->addWidget(p1Box_);
     layout->addWidget(p1Outer);
@@ -375,13 +426,18 @@ QWidget* ExperimentEditor::buildForm() {
     fillCombo(device_, {caspl::Device::Auto, caspl::Device::Cpu, caspl::Device::Cuda}, &caspl::deviceName);
     textChunk_ = spin(0, 100000, trainBox);
     textChunk_->setSpecialValueText(tr("all classes at once"));
-    textChunk_->setToolTip(tr("Classes per text-encoder pass: lower it when memory runs out on datasets with many classes"));
+    textChunk_->setToolTip(tr("Classes per text-encoder pass: lower it when memory runs out on datasets with many classes "
+                              "(in training each chunk is computed again in backward)"));
     trainForm->addRow(tr("Epochs:"), epochs_);
     trainForm->addRow(tr("Batch size:"), batch_);
     trainForm->addRow(tr("Learning rate:"), lr_);
     trainForm->addRow(tr("Precision:"), precision_);
     trainForm->addRow(tr("Device:"), device_);
     trainForm->addRow(tr("Text chunk:"), textChunk_);
+    warmupEpochs_ = spin(0, 100000, trainBox);
+    warmupEpochs_->setObjectName("warmupEpochs");
+    warmupEpochs_->setToolTip(tr("Epochs at the constant warm-up learning rate (train.warmup_lr) before the schedule"));
+    trainForm->addRow(tr("Warm-up epochs:"), warmupEpochs_);
     cudaGraphs_ = new QCheckBox(tr("Replay training steps as CUDA graphs"), trainBox);
     cudaGraphs_->setObjectName("cudaGraphs");
     cudaGraphs_->setToolTip(tr("GPU only: each fixed-size step (forward, backward, SGD) is captured once and replayed, "
@@ -439,8 +495,9 @@ void ExperimentEditor::connectEdits() {
     for (QLineEdit* e : {root_, modelsDir_}) connect(e, &QLineEdit::textEdited, this, &ExperimentEditor::edited);
     connect(root_, &QLineEdit::editingFinished, this, &ExperimentEditor::refreshDatasets);
     connect(modelsDir_, &QLineEdit::editingFinished, this, &ExperimentEditor::refreshModels);
-    for (QComboBox* c : {protocol_, method_, p1Pool_, precision_, device_})
+    for (QComboBox* c : {protocol_, method_, p1Pool_, precision_, device_, classTokenPosition_})
         connect(c, &QComboBox::currentIndexChanged, this, &ExperimentEditor::edited);
+    connect(method_, &QComboBox::currentIndexChanged, this, &ExperimentEditor::updateMethodOptions);
     for (QComboBox* c : {student_, teacher_}) {
         connect(c, &QComboBox::currentTextChanged, this, &ExperimentEditor::edited);
         connect(c, &QComboBox::currentTextChanged, this, [this] {
@@ -448,10 +505,11 @@ void ExperimentEditor::connectEdits() {
         });
     }
     for (QSpinBox* s : {nCtxText_, nCtxVision_, depthText_, depthVision_, p1NText_, p1NVision_, p1DepthText_, p1DepthVision_,
-                        p1Epochs_, p1Batch_, epochs_, batch_, textChunk_})
+                        p1Epochs_, p1Batch_, epochs_, batch_, textChunk_, warmupEpochs_})
         connect(s, &QSpinBox::valueChanged, this, &ExperimentEditor::edited);
-    for (QDoubleSpinBox* s : {p1Lr_, p1Temperature_, lr_}) connect(s, &QDoubleSpinBox::valueChanged, this, &ExperimentEditor::edited);
-    connect(cudaGraphs_, &QCheckBox::toggled, this, &ExperimentEditor::edited);
+    for (QDoubleSpinBox* s : {p1Lr_, p1Temperature_, lr_, textLossWeight_, imageLossWeight_, gpaMean_, gpaStd_})
+        connect(s, &QDoubleSpinBox::valueChanged, this, &ExperimentEditor::edited);
+    for (QCheckBox* c : {cudaGraphs_, csc_, p1TeacherCache_}) connect(c, &QCheckBox::toggled, this, &ExperimentEditor::edited);
     connect(p1Enabled_, &QCheckBox::toggled, this, [this] {
         updatePhase1Enabled();
         edited();
@@ -471,6 +529,12 @@ void ExperimentEditor::setModified(bool modified) { modified_ = modified; }
 void ExperimentEditor::setBackend(EngineBackend* backend) {
     backend_ = backend;
     refreshModels();
+}
+
+void ExperimentEditor::updateMethodOptions() {
+    const auto kind = caspl::MethodKind(method_->currentData().toInt());
+    coopOptions_->setVisible(kind == caspl::MethodKind::CoOp);
+    promptsrcOptions_->setVisible(kind == caspl::MethodKind::PromptSRC);
 }
 
 void ExperimentEditor::updatePhase1Enabled() {
@@ -585,7 +649,15 @@ void ExperimentEditor::setSpec(const caspl::ExperimentSpec& spec, const QString&
     depthText_->setValue(spec.method.depthText);
     depthVision_->setValue(spec.method.depthVision);
     ctxInit_->setText(qs(spec.method.ctxInit));
+    csc_->setChecked(spec.method.csc);
+    classTokenPosition_->setCurrentIndex(std::max(0, classTokenPosition_->findData(qs(spec.method.classTokenPosition))));
+    textLossWeight_->setValue(spec.method.textLossWeight);
+    imageLossWeight_->setValue(spec.method.imageLossWeight);
+    gpaMean_->setValue(spec.method.gpaMean);
+    gpaStd_->setValue(spec.method.gpaStd);
+    updateMethodOptions();
     p1Enabled_->setChecked(spec.phase1.enabled);
+    p1TeacherCache_->setChecked(spec.phase1.teacherCache);
     p1NText_->setValue(spec.phase1.nText);
     p1NVision_->setValue(spec.phase1.nVision);
     p1DepthText_->setValue(spec.phase1.depthText);
@@ -601,6 +673,7 @@ void ExperimentEditor::setSpec(const caspl::ExperimentSpec& spec, const QString&
     selectData(precision_, int(spec.train.precision));
     selectData(device_, int(spec.train.device));
     textChunk_->setValue(spec.train.textChunk);
+    warmupEpochs_->setValue(spec.train.warmupEpochs);
     cudaGraphs_->setChecked(spec.train.cudaGraphs);
     updatePhase1Enabled();
     yamlDirty_ = false;
@@ -644,7 +717,16 @@ caspl::ExperimentSpec ExperimentEditor::spec() const {
     s.method.depthText = depthText_->value();
     s.method.depthVision = depthVision_->value();
     s.method.ctxInit = ss(ctxInit_->text());
+    s.method.csc = csc_->isChecked();
+    s.method.classTokenPosition = ss(classTokenPosition_->currentData().toString());
+    // Spin boxes round to their decimals: keep the exact value unless the user changed it.
+    const auto keep = [](double shown, double exact, double tolerance) { return std::abs(shown - exact) > tolerance ? shown : exact; };
+    s.method.textLossWeight = keep(textLossWeight_->value(), base_.method.textLossWeight, 0.5e-3);
+    s.method.imageLossWeight = keep(imageLossWeight_->value(), base_.method.imageLossWeight, 0.5e-3);
+    s.method.gpaMean = keep(gpaMean_->value(), base_.method.gpaMean, 0.5e-2);
+    s.method.gpaStd = keep(gpaStd_->value(), base_.method.gpaStd, 0.5e-2);
     s.phase1.enabled = p1Enabled_->isChecked();
+    s.phase1.teacherCache = p1TeacherCache_->isChecked();
     s.phase1.nText = p1NText_->value();
     s.phase1.nVision = p1NVision_->value();
     s.phase1.depthText = p1DepthText_->value();
@@ -661,6 +743,7 @@ caspl::ExperimentSpec ExperimentEditor::spec() const {
     s.train.precision = caspl::Precision(precision_->currentData().toInt());
     s.train.device = caspl::Device(device_->currentData().toInt());
     s.train.textChunk = textChunk_->value();
+    s.train.warmupEpochs = warmupEpochs_->value();
     s.train.cudaGraphs = cudaGraphs_->isChecked();
     return s;
 }

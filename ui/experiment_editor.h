@@ -68,6 +68,7 @@ Q_SIGNALS:
 
 private:
     QWidget* buildForm();
+    void updateMethodOptions();  // shows the keys of the chosen method
     void connectEdits();
     void populateDatasets(const caspl::ExperimentSpec& spec);
     void updatePhase1Enabled();
@@ -107,7 +108,17 @@ private:
     QSpinBox* depthText_;
     QSpinBox* depthVision_;
     QLineEdit* ctxInit_;
+    // Method-specific keys, shown for their method only
+    QWidget* coopOptions_;
+    QCheckBox* csc_;
+    QComboBox* classTokenPosition_;
+    QWidget* promptsrcOptions_;
+    QDoubleSpinBox* textLossWeight_;
+    QDoubleSpinBox* imageLossWeight_;
+    QDoubleSpinBox* gpaMean_;
+    QDoubleSpinBox* gpaStd_;
     // Phase 1
+    QCheckBox* p1TeacherCache_;
     QCheckBox* p1Enabled_;
     QCheckBox* cudaGraphs_;
     QSpinBox* p1NText_;
@@ -127,6 +138,7 @@ private:
     QComboBox* precision_;
     QComboBox* device_;
     QSpinBox* textChunk_;
+    QSpinBox* warmupEpochs_;
     // YAML tab
     QPlainTextEdit* yaml_;
     QLabel* yamlStatus_;

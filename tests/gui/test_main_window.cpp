@@ -21,6 +21,9 @@
 
 #include <QAbstractItemModelTester>
 #include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QDialog>
 #include <QFile>
 #include <QImage>
@@ -239,11 +242,39 @@ private Q_SLOTS:
         QVERIFY2(ed->applyYaml(&error), qPrintable(error));
         QCOMPARE(epochs->value(), 9);
 
+        // Method-specific keys appear for their method and reach the spec.
+        auto* method = ed->findChild<QComboBox*>("methodBox");
+        auto* csc = ed->findChild<QCheckBox*>("cscBox");
+        auto* gpaMean = ed->findChild<QDoubleSpinBox*>("gpaMean");
+        QVERIFY(method && csc && gpaMean);
+        method->setCurrentIndex(method->findData(int(MethodKind::PromptSRC)));
+        QVERIFY(gpaMean->isVisible() && !csc->isVisible());
+        gpaMean->setValue(12);
+        QCOMPARE(ed->spec().method.gpaMean, 12.0);
+        method->setCurrentIndex(method->findData(int(MethodKind::CoOp)));
+        QVERIFY(!gpaMean->isVisible() && csc->isVisible());
+        csc->setChecked(true);
+        auto* position = ed->findChild<QComboBox*>("classTokenPositionBox");
+        position->setCurrentIndex(position->findData("middle"));
+        ed->findChild<QCheckBox*>("teacherCache")->setChecked(true);
+        ed->findChild<QSpinBox*>("warmupEpochs")->setValue(0);
+        const ExperimentSpec edited = ed->spec();
+        QVERIFY(edited.method.csc && edited.method.classTokenPosition == "middle" && edited.phase1.teacherCache);
+        QCOMPARE(edited.train.warmupEpochs, 0);
+        QVERIFY(ed->yamlText().contains("class_token_position: middle"));
+        // CasPL (phase 1 is on) cascades CoOp's generic context only: the form says so before anything runs.
+        QVERIFY(!ed->validatedSpec(&error).has_value());
+        QVERIFY2(error.contains("generic context"), qPrintable(error));
+        csc->setChecked(false);
+        position->setCurrentIndex(position->findData("end"));
+
         // Save, reopen: the same experiment.
         const QString saved = QDir(base_).filePath("saved.yaml");
-        QVERIFY(w.saveExperimentFile(saved));
+        QVERIFY2(w.saveExperimentFile(saved), qPrintable(w.messageBar()->details()));
         const ExperimentSpec back = loadExperiment(saved.toStdString());
         QCOMPARE(back.train.epochs, 9);
+        QVERIFY(!back.method.csc && back.phase1.teacherCache);
+        QCOMPARE(back.train.warmupEpochs, 0);
         QVERIFY(w.openExperimentFile(saved));
         QVERIFY(w.editor()->spec() == back);
     }
