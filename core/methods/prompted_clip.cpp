@@ -221,7 +221,7 @@ std::vector<std::string> PromptedClip::promptStrings() const {
     return out;
 }
 
-void PromptedClip::setClassNames(const std::vector<std::string>& classnames) {
+void PromptedClip::setClassNames(const std::vector<std::string>& classnames, const torch::Tensor& fixedEmbeddings) {
     if (classnames.empty()) throw Error("no class names given");
     classnames_ = classnames;
     const int ctxLen = clip_->config().contextLength;
@@ -251,7 +251,12 @@ void PromptedClip::setClassNames(const std::vector<std::string>& classnames) {
         if (!ctx.defined() || ctx.size(0) != C)
             ctx = (torch::randn({C, cfg_.nCtxText, clip_->config().textWidth}) * 0.02).to(device()).set_requires_grad(true);
     }
-    if (cfg_.kind == MethodKind::PromptSRC) {
+    if (cfg_.kind == MethodKind::PromptSRC && fixedEmbeddings.defined()) {
+        if (fixedEmbeddings.dim() != 2 || fixedEmbeddings.size(0) != C || fixedEmbeddings.size(1) != clip_->config().embedDim)
+            throw Error("fixed embeddings: expected shape [" + std::to_string(C) + ", " + std::to_string(clip_->config().embedDim) +
+                        "], found " + shapeToString(fixedEmbeddings.sizes().vec()));
+        fixedEmbeddings_ = fixedEmbeddings.to(device(), torch::kFloat32);
+    } else if (cfg_.kind == MethodKind::PromptSRC) {
         // Mean of the unnormalised features of the 60 templates (spec §3.6).
         const auto& templates = imagenetTemplates();
         torch::Tensor sum;

@@ -52,7 +52,8 @@ public:
 
     // Builds each class's prompt, tokens and frozen embeddings; recomputes PromptSRC's 60-template features and the
     // teacher's text features for these classes. Call again to evaluate on other classes (base -> novel).
-    void setClassNames(const std::vector<std::string>& classnames);
+    // `fixedEmbeddings` ([C, E]) replaces PromptSRC's 60-template pass (60 x C prompts), e.g. values computed before.
+    void setClassNames(const std::vector<std::string>& classnames, const torch::Tensor& fixedEmbeddings = {});
     const std::vector<std::string>& classNames() const { return classnames_; }
     std::vector<std::string> promptStrings() const;   // the template filled with each class name
     const torch::Tensor& tokens() const { return tokens_; }      // [C, 77]

@@ -258,6 +258,21 @@ private Q_SLOTS:
         }
     }
 
+    void fixedEmbeddingsCanBeGiven() {
+        // PromptSRC's 60-template features computed once can be handed back instead of recomputed.
+        MethodConfig c;
+        c.kind = MethodKind::PromptSRC;
+        c.nCtxText = 2; c.nCtxVision = 2; c.depthText = 2; c.depthVision = 2;
+        PromptedClip m(tinyClip(), c, tokenizer());
+        m.setClassNames(kClasses);
+        const auto computed = m.fixedEmbeddings().clone();
+        m.setClassNames({"dog"});
+        QCOMPARE(m.fixedEmbeddings().size(0), int64_t(1));
+        m.setClassNames(kClasses, computed * 2);
+        QVERIFY(torch::equal(m.fixedEmbeddings(), computed * 2));
+        caspl::test::expectError([&] { m.setClassNames(kClasses, computed.narrow(0, 0, 3)); }, {"fixed embeddings", "[4, 32]", "[3, 32]"});
+    }
+
     void invalidCombinationsAreRejected() {
         MethodConfig c;
         c.kind = MethodKind::CoOp;
