@@ -799,8 +799,9 @@ void MainWindow::onProgress(int job, const caspl::ProgressEvent& e) {
     const RunJob* j = queue_->job(job);
     if (!j) return;
     QString eta = RunQueueModel::formatDuration(j->overallEta >= 0 ? j->overallEta : j->phaseEta);
+    const QString training = qs(caspl::seriesLabel(e));
     runLabel_->setText(tr("%1: %2 epoch %3/%4, step %5/%6 · run %7% · ETA %8")
-                           .arg(jobLabel(job), qs(e.phase))
+                           .arg(jobLabel(job), training.isEmpty() ? qs(e.phase) : tr("%1 (%2)").arg(qs(e.phase), training))
                            .arg(e.epoch)
                            .arg(e.epochs)
                            .arg(e.step)

@@ -45,7 +45,8 @@ void CliSink::clearBar() {
 void CliSink::progress(const ProgressEvent& e) {
     std::lock_guard<std::mutex> lock(mu_);
     if (json_) {
-        std::cout << nlohmann::json{{"type", "progress"}, {"run", e.run}, {"phase", e.phase}, {"epoch", e.epoch},
+        std::cout << nlohmann::json{{"type", "progress"}, {"run", e.run}, {"phase", e.phase}, {"dataset", e.dataset},
+                                    {"shots", e.shots}, {"seed", e.seed}, {"epoch", e.epoch},
                                     {"epochs", e.epochs}, {"step", e.step}, {"steps", e.steps},
                                     {"elapsed_s", e.elapsedSeconds}, {"eta_s", e.etaSeconds}}
                          .dump()
@@ -54,6 +55,9 @@ void CliSink::progress(const ProgressEvent& e) {
     }
     if (quiet_ || e.steps <= 0) return;
     const int percent = int(100 * e.step / e.steps);
+    // "phase2 (dtd · 16 shots · seed 2)": which training of the run this is.
+    std::string what = e.phase;
+    if (const std::string t = seriesLabel(e); !t.empty()) what += " (" + t + ")";
     if (tty_) {
         const auto now = std::chrono::steady_clock::now();
         if (e.step != e.steps && now - lastDraw_ < std::chrono::milliseconds(100)) return;
@@ -63,13 +67,13 @@ void CliSink::progress(const ProgressEvent& e) {
         bar.resize(std::size_t(width), '.');
         char loss[32] = "";
         if (lastLoss_ >= 0) std::snprintf(loss, sizeof loss, " loss %.4f", lastLoss_);
-        std::fprintf(stderr, "\r\033[K%-8s epoch %d/%d [%s] %3d%% %lld/%lld%s eta %s", e.phase.c_str(), e.epoch, e.epochs,
+        std::fprintf(stderr, "\r\033[K%-8s epoch %d/%d [%s] %3d%% %lld/%lld%s eta %s", what.c_str(), e.epoch, e.epochs,
                      bar.c_str(), percent, static_cast<long long>(e.step), static_cast<long long>(e.steps), loss,
                      clock(e.etaSeconds).c_str());
         barShown_ = true;
     } else if (percent / 10 != lastPercent_ / 10 || e.phase != lastPhase_ || e.step == e.steps) {
         // Plain lines every 10% when not a terminal.
-        std::fprintf(stderr, "%s: epoch %d/%d step %lld/%lld (%d%%) elapsed %s eta %s\n", e.phase.c_str(), e.epoch, e.epochs,
+        std::fprintf(stderr, "%s: epoch %d/%d step %lld/%lld (%d%%) elapsed %s eta %s\n", what.c_str(), e.epoch, e.epochs,
                      static_cast<long long>(e.step), static_cast<long long>(e.steps), percent,
                      clock(e.elapsedSeconds).c_str(), clock(e.etaSeconds).c_str());
     }

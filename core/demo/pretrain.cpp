@@ -466,7 +466,7 @@ ClipPretrainResult pretrainClip(const std::vector<Datum>& items, const std::vect
             r.stepLoss.push_back(lv);
             const double elapsed = since(t0);
             ProgressEvent pe{o.run, o.phase, epoch + 1, epochs, step, totalSteps, elapsed,
-                             elapsed / double(step) * double(totalSteps - step)};
+                             elapsed / double(step) * double(totalSteps - step), "", 0, 0};
             sink.progress(pe);
             sink.metric({o.run, o.phase, epoch + 1, step,
                          {{"loss", lv}, {"lr", lr}, {"logit_scale", model->logit_scale.exp().item<double>()}}, "", 0, 0});

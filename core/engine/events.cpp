@@ -12,10 +12,10 @@ const char* logLevelName(LogLevel level) {
     return "info";
 }
 
-std::string seriesLabel(const MetricEvent& e) {
-    std::string s = e.dataset;
-    if (e.shots > 0) s += (s.empty() ? "" : " · ") + std::to_string(e.shots) + " shots";
-    if (e.shots > 0 || e.seed > 0) s += (s.empty() ? "" : " · ") + std::string("seed ") + std::to_string(e.seed);
+std::string trainingLabel(const std::string& dataset, int shots, int seed) {
+    std::string s = dataset;
+    if (shots > 0) s += (s.empty() ? "" : " · ") + std::to_string(shots) + " shots";
+    if (shots > 0 || seed > 0) s += (s.empty() ? "" : " · ") + std::string("seed ") + std::to_string(seed);
     return s;
 }
 

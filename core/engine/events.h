@@ -21,6 +21,10 @@ struct ProgressEvent {
     int64_t steps = 0;       // total steps of the phase
     double elapsedSeconds = 0;
     double etaSeconds = -1;  // < 0: unknown
+    // Which training of the run (as in MetricEvent); empty / 0 where unknown.
+    std::string dataset;
+    int shots = 0;
+    int seed = 0;
 };
 
 struct MetricEvent {
@@ -36,7 +40,9 @@ struct MetricEvent {
     int seed = 0;
 };
 // "dtd · 16 shots · seed 1", "dtd" (phase 1), "" when the event names no dataset.
-std::string seriesLabel(const MetricEvent& e);
+std::string trainingLabel(const std::string& dataset, int shots, int seed);
+inline std::string seriesLabel(const MetricEvent& e) { return trainingLabel(e.dataset, e.shots, e.seed); }
+inline std::string seriesLabel(const ProgressEvent& e) { return trainingLabel(e.dataset, e.shots, e.seed); }
 
 struct EvalRow {
     std::string run;

@@ -47,7 +47,8 @@ public:
         // Progress is frequent: keep one line per 1% and the last step.
         const int64_t every = std::max<int64_t>(1, e.steps / 100);
         if (e.step % every == 0 || e.step == e.steps)
-            write({{"type", "progress"}, {"run", e.run}, {"phase", e.phase}, {"epoch", e.epoch}, {"epochs", e.epochs},
+            write({{"type", "progress"}, {"run", e.run}, {"phase", e.phase}, {"dataset", e.dataset}, {"shots", e.shots},
+                   {"seed", e.seed}, {"epoch", e.epoch}, {"epochs", e.epochs},
                    {"step", e.step}, {"steps", e.steps}, {"elapsed_s", e.elapsedSeconds}, {"eta_s", e.etaSeconds}});
         next_.progress(e);
     }

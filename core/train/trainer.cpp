@@ -377,7 +377,7 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
             ++lossCount;
             const int64_t done = epoch * perEpoch + b;
             const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            ProgressEvent pe{o.run, o.phase, epoch + 1, E, done, totalSteps, elapsed, -1};
+            ProgressEvent pe{o.run, o.phase, epoch + 1, E, done, totalSteps, elapsed, -1, o.dataset, o.shots, o.seed};
             const int64_t doneHere = done - stepsAtStart;
             if (doneHere > 0) pe.etaSeconds = elapsed / double(doneHere) * double(totalSteps - done);
             sink.progress(pe);
@@ -562,7 +562,7 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
         ++b;
         if (sink) {
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            sink->progress({run, phase, 1, 1, b, steps, el, b ? el / double(b) * double(std::max<int64_t>(0, steps - b)) : -1});
+            sink->progress({run, phase, 1, 1, b, steps, el, b ? el / double(b) * double(std::max<int64_t>(0, steps - b)) : -1, "", 0, 0});
         }
         if (stop && stop->requested()) {
             loader.stop();

@@ -90,7 +90,7 @@ private Q_SLOTS:
         m.setState(a, ui::RunState::Running);
         QCOMPARE(m.runningJob(), a);
         QVERIFY(!m.removeJob(a));  // not while it runs
-        ProgressEvent e{"dtd", "phase1", 1, 2, 5, 10, 1.0, 1.0};
+        ProgressEvent e{"dtd", "phase1", 1, 2, 5, 10, 1.0, 1.0, "dtd", 0, 0};
         m.applyProgress(a, e);
         QCOMPARE(cell(&m, 0, RunQueueModel::ColPhase), QString("phase1"));
         QCOMPARE(cell(&m, 0, RunQueueModel::ColEpoch), QString("1/2"));

@@ -1,6 +1,7 @@
 // End to end: an experiment file -> phase 1, phase 2, base/novel evaluation, run folder, results.csv; resume and
 // skip; an interrupted run resumes to the same result as an uninterrupted one; a folder of another experiment is
 // refused. Tiny CLIPs (the fixtures) on a synthetic image-folder dataset the test draws itself.
+#include "core/engine/event_log.h"
 #include "core/engine/runner.h"
 #include "core/experiment/spec_loader.h"
 #include "core/image/image.h"
@@ -13,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <random>
 
 using namespace caspl;
@@ -108,6 +110,18 @@ private Q_SLOTS:
                               "synth/k2_seed2/result.json"})
             QVERIFY2(fs::exists(run / f), f);
         QVERIFY(readFile((run / "run.json").string()).find("\"done\"") != std::string::npos);
+        // The event log reads back; every training names its dataset, shots and seed.
+        const auto log = readEventLog((run / "events.jsonl").string());
+        QVERIFY(!log.truncatedLastLine);
+        QCOMPARE(log.evals.size(), std::size_t(4));
+        std::set<std::string> trainings;
+        for (const auto& m : log.metrics) trainings.insert(m.phase + " " + seriesLabel(m));
+        QCOMPARE(trainings, (std::set<std::string>{"phase1 synth", "phase2 synth · 2 shots · seed 1", "phase2 synth · 2 shots · seed 2"}));
+        int seed2Progress = 0;
+        for (const QString& line : QString::fromStdString(readFile((run / "events.jsonl").string())).split('\n'))
+            if (line.contains("\"type\":\"progress\"") && line.contains("\"dataset\":\"synth\"") && line.contains("\"seed\":2"))
+                ++seed2Progress;
+        QVERIFY(seed2Progress > 0);
         // results.csv parses back to the records.
         auto rows = readResultsCsv((run / "results.csv").string());
         QVERIFY(!rows.empty());
