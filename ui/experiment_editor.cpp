@@ -55,6 +55,16 @@ QDoubleSpinBox* dspin(double lo, double hi, int decimals, double step, QWidget* 
     return s;
 }
 
+// Two fields side by side in one form row (text / vision, mean / std).
+QWidget* sideBySide(QWidget* a, QWidget* b, QWidget* parent) {
+    auto* w = new QWidget(parent);
+    auto* l = new QHBoxLayout(w);
+    l->setContentsMargins(0, 0, 0, 0);
+    l->addWidget(a);
+    l->addWidget(b);
+    return w;
+}
+
 template <typename Enum>
 void fillCombo(QComboBox* box, std::initializer_list<Enum> values, const char* (*name)(Enum)) {
     for (Enum v : values) box->addItem(QString::fromLatin1(name(v)), int(v));
@@ -341,22 +351,8 @@ QWidget* ExperimentEditor::buildForm() {
         gpaStd_ = dspin(0.01, 100000, 2, 1, promptsrcOptions_);
         gpaStd_->setObjectName("gpaStd");
         gpaMean_->setToolTip(tr("Gaussian prompt aggregation: the epoch weighted most (1-based)"));
-        f->addRow(tr("L1 text / image weight:"), [&] {
-            auto* w = new QWidget(promptsrcOptions_);
-            auto* l = new QHBoxLayout(w);
-            l->setContentsMargins(0, 0, 0, 0);
-            l->addWidget(textLossWeight_);
-            l->addWidget(imageLossWeight_);
-            return w;
-        }());
-        f->addRow(tr("GPA mean / std (epochs):"), [&] {
-            auto* w = new QWidget(promptsrcOptions_);
-            auto* l = new QHBoxLayout(w);
-            l->setContentsMargins(0, 0, 0, 0);
-            l->addWidget(gpaMean_);
-            l->addWidget(gpaStd_);
-            return w;
-        }());
+        f->addRow(tr("L1 text / image weight:"), sideBySide(textLossWeight_, imageLossWeight_, promptsrcOptions_));
+        f->addRow(tr("GPA mean / std (epochs):"), sideBySide(gpaMean_, gpaStd_, promptsrcOptions_));
     }
     methodForm->addRow(promptsrcOptions_);
     layout->addWidget(methodBox);
@@ -380,22 +376,8 @@ QWidget* ExperimentEditor::buildForm() {
     p1Temperature_ = dspin(0.01, 100, 3, 0.1, p1Box_);
     p1Pool_ = new QComboBox(p1Box_);
     fillCombo(p1Pool_, {caspl::Phase1Pool::Train, caspl::Phase1Pool::Test, caspl::Phase1Pool::Folder}, &caspl::phase1PoolName);
-    p1Form->addRow(tr("Text / vision tokens:"), [&] {
-        auto* w = new QWidget(p1Box_);
-        auto* l = new QHBoxLayout(w);
-        l->setContentsMargins(0, 0, 0, 0);
-        l->addWidget(p1NText_);
-        l->addWidget(p1NVision_);
-        return w;
-    }());
-    p1Form->addRow(tr("Text / vision depth:"), [&] {
-        auto* w = new QWidget(p1Box_);
-        auto* l = new QHBoxLayout(w);
-        l->setContentsMargins(0, 0, 0, 0);
-        l->addWidget(p1DepthText_);
-        l->addWidget(p1DepthVision_);
-        return w;
-    }());
+    p1Form->addRow(tr("Text / vision tokens:"), sideBySide(p1NText_, p1NVision_, p1Box_));
+    p1Form->addRow(tr("Text / vision depth:"), sideBySide(p1DepthText_, p1DepthVision_, p1Box_));
     p1Form->addRow(tr("Epochs:"), p1Epochs_);
     p1Form->addRow(tr("Batch size:"), p1Batch_);
     p1Form->addRow(tr("Learning rate:"), p1Lr_);

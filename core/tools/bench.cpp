@@ -223,13 +223,14 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         double seconds = 0;
         bool captured = false;
     };
-    const auto stepTime = [&](PromptedClip& model, int batch, StepMode mode, int iters) {
+    // Warm-up: at least 3 steps (2 eager + the capture of a CUDA graph) unless `warmup` is given.
+    const auto stepTime = [&](PromptedClip& model, int batch, StepMode mode, int iters, int warmup = -1) {
         torch::AutoGradMode ag(true);
         const Batch b = randomBatch(batch, int(model.clip()->config().imageResolution), int(model.classNames().size()));
         PromptSgd sgd(0.9, 5e-4);
         TrainStep step(model, sgd, mode, 2);
         StepFigure f;
-        f.seconds = timeIt(device, std::max(o.warmup, 3), iters, [&] { step.run(b, 0.002); });
+        f.seconds = timeIt(device, warmup >= 0 ? warmup : std::max(o.warmup, 3), iters, [&] { step.run(b, 0.002); });
         f.captured = step.captured();
         return f;
     };
@@ -338,12 +339,7 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         const long long hostBefore = deviceStats().hostRssBytes;
         resetPeakDeviceMemory();
         // The peak comes with the first step: eager steps need no warm-up for it (--warmup as given).
-        torch::AutoGradMode ag(true);
-        const Batch b = randomBatch(4, int(b16.imageResolution), classes);
-        PromptSgd sgd(0.9, 5e-4);
-        TrainStep step(m, sgd, StepMode::Eager, 2);
-        StepFigure f;
-        f.seconds = timeIt(device, o.warmup, std::max(1, o.iterations / 5), [&] { step.run(b, 0.002); });
+        const auto f = stepTime(m, 4, StepMode::Eager, std::max(1, o.iterations / 5), o.warmup);
         const auto st = deviceStats();
         const double hostPeakMiB = st.hostPeakRssBytes > 0 ? double(st.hostPeakRssBytes - hostBefore) / (1024.0 * 1024.0) : -1.0;
         report("memory.promptsrc_caspl" + suffix, 4, st.cuda ? peakGpuMiB() : hostPeakMiB, "MiB",

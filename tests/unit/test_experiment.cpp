@@ -675,19 +675,9 @@ private Q_SLOTS:
         QVERIFY2(csv.find("r,phase2,,0,0,1,1,1.25,1,nan\n") != std::string::npos, csv.c_str());
 
         write("{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":1}}\n{not json}\n{\"type\":\"log\"}\n");
-        try {
-            readEventLog(path);
-            QFAIL("a damaged line in the middle was accepted");
-        } catch (const Error& e) {
-            QVERIFY2(std::string(e.what()).find("events.jsonl:2") != std::string::npos, e.what());
-        }
+        caspl::test::expectError([&] { readEventLog(path); }, {"events.jsonl:2"});  // a damaged line in the middle
         write("{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":\"high\"}}\n");
-        try {
-            readEventLog(path);
-            QFAIL("a non-numeric value was accepted");
-        } catch (const Error& e) {
-            QVERIFY2(std::string(e.what()).find("events.jsonl:1: values.loss: expected a number") != std::string::npos, e.what());
-        }
+        caspl::test::expectError([&] { readEventLog(path); }, {"events.jsonl:1: values.loss: expected a number"});
         QVERIFY_THROWS_EXCEPTION(Error, readEventLog(path + ".missing"));
     }
 
