@@ -3,11 +3,11 @@
 
 #include "core/data/split_zhou.h"
 #include "core/image/image.h"
+#include "core/io/gzip_file.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include <cerrno>
 #include <chrono>
@@ -28,32 +28,8 @@ constexpr const char* kSplitName = "split_zhou_FashionMNIST.json";
 constexpr const char* kPretrainSplitName = "split_pretrain.json";
 constexpr const char* kStampName = "export.json";
 
-// The whole (decompressed) content of a gzip or plain file.
 std::string readMaybeGz(const std::string& path, const char* expected) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-        throw Error(path + ": file not found; expected " + expected +
-                    " (Debian package dataset-fashion-mnist, installed by scripts/install-deps.sh)");
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
-    std::string data;
-    std::vector<char> buf(1 << 18);
-    for (;;) {
-        const int n = gzread(f, buf.data(), unsigned(buf.size()));
-        if (n < 0) {
-            int err = 0;
-            const std::string msg = gzerror(f, &err);
-            gzclose(f);
-            throw Error(path + ": corrupt gzip data (" + msg + "); expected " + expected);
-        }
-        if (n == 0) break;
-        data.append(buf.data(), std::size_t(n));
-    }
-    const int rc = gzclose(f);
-    if (rc != Z_OK)
-        throw Error(path + ": truncated or corrupt gzip data (zlib error " + std::to_string(rc) + "); expected " +
-                    expected);
-    return data;
+    return readGzipFile(path, expected, "Debian package dataset-fashion-mnist, installed by scripts/install-deps.sh");
 }
 
 uint32_t bigEndian32(const std::string& d, std::size_t at) {

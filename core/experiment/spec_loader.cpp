@@ -936,14 +936,6 @@ void readTree(const TNode& root, Resolved& r, Diags& diags) {
     }
 }
 
-int wordCount(const std::string& s) {
-    std::istringstream in(s);
-    std::string w;
-    int n = 0;
-    while (in >> w) ++n;
-    return n;
-}
-
 void checkDatasetName(const std::string& name, const SpecLocation& loc, const std::string& key, bool mustBeKnown,
                       Diags& diags) {
     std::vector<std::string> names;
@@ -1053,9 +1045,9 @@ void checkCombinations(const Resolved& r, const std::string& topFile, Diags& dia
     // Method.
     const MethodSpec& m = s.method;
     if ((m.kind == MethodKind::CoOp || m.kind == MethodKind::CoCoOp) && !m.ctxInit.empty() &&
-        wordCount(m.ctxInit) != m.nCtxText)
+        ctxInitWords(m.ctxInit) != m.nCtxText)
         add("method.n_ctx_text", std::string(methodName(m.kind)) + " learns one context vector per word of ctx_init ('" +
-                                     m.ctxInit + "' has " + std::to_string(wordCount(m.ctxInit)) +
+                                     m.ctxInit + "' has " + std::to_string(ctxInitWords(m.ctxInit)) +
                                      " words), got n_ctx_text " + std::to_string(m.nCtxText) +
                                      "; set n_ctx_text to the word count, or ctx_init: \"\" for a random init");
     const int layers = clipLayersByName(s.models.student);

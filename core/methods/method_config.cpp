@@ -18,6 +18,14 @@ const char* methodName(MethodKind kind) {
     return "?";
 }
 
+int ctxInitWords(const std::string& ctxInit) {
+    std::istringstream in(ctxInit);
+    std::string w;
+    int n = 0;
+    while (in >> w) ++n;
+    return n;
+}
+
 MethodKind parseMethodKind(const std::string& name) {
     for (auto k : {MethodKind::ZeroShot, MethodKind::CoOp, MethodKind::CoCoOp, MethodKind::IVLP, MethodKind::MaPLe,
                    MethodKind::PromptSRC})

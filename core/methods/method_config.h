@@ -9,6 +9,8 @@ enum class MethodKind { ZeroShot, CoOp, CoCoOp, IVLP, MaPLe, PromptSRC };
 
 const char* methodName(MethodKind kind);                // "zeroshot", "coop", ...
 MethodKind parseMethodKind(const std::string& name);     // throws caspl::Error listing the valid names
+// The context tokens an initialisation phrase gives: its white-space separated words ("a photo of a": 4).
+int ctxInitWords(const std::string& ctxInit);
 
 // Frozen boosting prompts from CasPL phase 1 (spec §4.2), cascaded with a base method's prompts in phase 2.
 struct BoostingLayout {

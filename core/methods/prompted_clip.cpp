@@ -20,14 +20,6 @@ std::string xs(int64_t n) {
     return s;
 }
 
-int wordCount(const std::string& s) {
-    std::istringstream in(s);
-    std::string w;
-    int n = 0;
-    while (in >> w) ++n;
-    return n;
-}
-
 std::string idx(const char* pattern, int i) {
     std::string s = pattern;
     auto p = s.find("{}");
@@ -51,7 +43,7 @@ PromptedClip::PromptedClip(ClipModel clip, const MethodConfig& config, std::shar
     clip_->eval();
     // CoOp and CoCoOp force the context length to the init phrase's word count (spec §3.2).
     if ((cfg_.kind == MethodKind::CoOp || cfg_.kind == MethodKind::CoCoOp) && !cfg_.ctxInit.empty())
-        cfg_.nCtxText = wordCount(cfg_.ctxInit);
+        cfg_.nCtxText = ctxInitWords(cfg_.ctxInit);
     if (cfg_.kind == MethodKind::MaPLe) {
         cfg_.nCtxVision = cfg_.nCtxText;
         cfg_.depthVision = cfg_.depthText;

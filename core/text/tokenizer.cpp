@@ -1,6 +1,7 @@
 // OpenAI CLIP's BPE tokenizer, see tokenizer.h.
 #include "core/text/tokenizer.h"
 
+#include "core/io/gzip_file.h"
 #include "core/text/text_clean.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
@@ -10,7 +11,6 @@
 #include <unicode/uniset.h>
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -193,31 +193,6 @@ std::vector<ClipTokenizer::Merge> parseMerges(const std::vector<std::string>& li
     return merges;
 }
 
-std::string readGzFile(const std::string& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) throw Error("CLIP vocabulary '" + path + "' does not exist or is not a file");
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) throw Error("cannot open CLIP vocabulary '" + path + "': " + std::strerror(errno));
-    std::string data;
-    std::vector<char> buf(1 << 16);
-    for (;;) {
-        const int n = gzread(f, buf.data(), unsigned(buf.size()));
-        if (n < 0) {
-            int err = 0;
-            const std::string msg = gzerror(f, &err);
-            gzclose(f);
-            throw Error(path + ": cannot read as gzip (" + msg + "); expected OpenAI's bpe_simple_vocab_16e6.txt.gz");
-        }
-        if (n == 0) break;
-        data.append(buf.data(), std::size_t(n));
-    }
-    const int rc = gzclose(f);
-    if (rc != Z_OK)
-        throw Error(path + ": truncated or corrupt gzip data (zlib error " + std::to_string(rc) +
-                    "); expected OpenAI's bpe_simple_vocab_16e6.txt.gz");
-    return data;
-}
-
 }  // namespace
 
 struct ClipTokenizer::Impl {
@@ -312,7 +287,7 @@ ClipTokenizer ClipTokenizer::fromMerges(const std::vector<Merge>& merges, const 
 }
 
 ClipTokenizer ClipTokenizer::fromOpenAiGz(const std::string& gzPath) {
-    const std::string data = readGzFile(gzPath);
+    const std::string data = readGzipFile(gzPath, "OpenAI's bpe_simple_vocab_16e6.txt.gz");
     requireUtf8(data, gzPath);
     const auto lines = splitLines(data);
     const auto merges = parseMerges(lines, 1, 1 + std::size_t(kOpenAiMergeCount), gzPath, nullptr);

@@ -5,7 +5,7 @@
 #include "app/run_worker.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
-#include "gui_fixtures.h"
+#include "tiny_experiment.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
 #include "ui/device_panel.h"

@@ -8,6 +8,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "test_support.h"
+#include "tiny_experiment.h"
 
 #include <QDir>
 #include <QFile>
@@ -33,30 +34,6 @@ struct QuietSink : EventSink {
     void evalRow(const EvalRow& r) override { rows.push_back(r); }
     void log(LogLevel, const std::string& m) override { logs.push_back(m); }
 };
-
-void makeModelFolder(const fs::path& dir, const QString& weights) {
-    fs::create_directories(dir);
-    fs::create_symlink(weights.toStdString(), dir / "model.safetensors");
-    fs::create_symlink(caspl::test::fixturePath("tokenizer/vocab.json").toStdString(), dir / "vocab.json");
-    fs::create_symlink(caspl::test::fixturePath("tokenizer/merges.txt").toStdString(), dir / "merges.txt");
-}
-
-void makeDataset(const fs::path& root) {
-    const char* classes[] = {"red", "green", "blue", "white"};
-    std::mt19937 rng(5);
-    std::uniform_int_distribution<int> u(-25, 25);
-    for (int c = 0; c < 4; ++c) {
-        fs::create_directories(root / classes[c]);
-        for (int i = 0; i < 10; ++i) {
-            Image img(36, 36, 3);
-            for (int y = 0; y < 36; ++y)
-                for (int x = 0; x < 36; ++x)
-                    for (int k = 0; k < 3; ++k)
-                        img.at(y, x, k) = uint8_t(std::clamp((c == 3 || c == k ? 200 : 40) + u(rng), 0, 255));
-            encodeImageFile(img, (root / classes[c] / ("img" + std::to_string(i) + ".png")).string());
-        }
-    }
-}
 
 std::string experimentYaml(const fs::path& base) {
     return "name: tiny\n"
@@ -85,9 +62,9 @@ private Q_SLOTS:
         CASPL_REQUIRE_FIXTURE(teacher, "method-steps/caspl_phase1_teacher.safetensors");
         CASPL_REQUIRE_FIXTURE(vocab, "tokenizer/vocab.json");
         base_ = fs::path(caspl::test::tempDir().toStdString()) / "runner";
-        makeModelFolder(base_ / "models/student", student_q);
-        makeModelFolder(base_ / "models/teacher", teacher_q);
-        makeDataset(base_ / "data/synth");
+        caspl::test::makeTinyModelFolder(base_ / "models/student", student_q);
+        caspl::test::makeTinyModelFolder(base_ / "models/teacher", teacher_q);
+        caspl::test::makeTinyDataset(base_ / "data/synth");
         writeFileAtomically((base_ / "tiny.yaml").string(), experimentYaml(base_));
         spec_ = loadExperiment((base_ / "tiny.yaml").string());
     }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace caspl::test {
 
@@ -30,7 +31,7 @@ QString tempDir();
 // Runs `f` and checks that it throws caspl::Error whose message contains every fragment (the engine's errors name
 // the file, key or line and what was expected); records a test failure otherwise.
 template <typename F>
-void expectError(F&& f, std::initializer_list<std::string> fragments) {
+void expectError(F&& f, const std::vector<std::string>& fragments) {
     try {
         f();
     } catch (const caspl::Error& e) {

@@ -1,5 +1,5 @@
 #pragma once
-// A tiny experiment for the GUI tests, built like tests/integration/test_runner.cpp does: model folders holding
+// A tiny experiment for the integration and GUI tests: model folders holding
 // symlinks to the fixture CLIPs (the tiny student, the phase-1 teacher) and the tokenizer, a synthetic 4-class
 // image-folder dataset, and a YAML experiment (CasPL phase 1 + CoOp phase 2, base-to-novel, CPU) that runs in a
 // second or two.
