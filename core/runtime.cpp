@@ -1,5 +1,7 @@
 #include "core/runtime.h"
 
+#include "core/util/host_memory.h"
+
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -16,6 +18,7 @@
 namespace caspl {
 
 int initRuntime(int threads) {
+    configureHostAllocator();
     if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(threads);
     return torch::get_num_threads();

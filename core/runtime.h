@@ -5,7 +5,8 @@
 namespace caspl {
 
 // Sets LibTorch's intra-op thread count: `threads` > 0 as given, otherwise the machine's hardware concurrency
-// (LibTorch starts with 1 thread on small machines). Returns the count in effect.
+// (LibTorch starts with 1 thread on small machines), and the host allocator (core/util/host_memory.h). Returns the
+// thread count in effect.
 int initRuntime(int threads = 0);
 
 // "LibTorch 1.13.1 (CPU)" or "LibTorch 2.11.0 (CUDA, 1 device: NVIDIA H200)".

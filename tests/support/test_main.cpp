@@ -1,3 +1,4 @@
+#include "core/util/host_memory.h"
 #include "test_support.h"
 
 #include <QCoreApplication>
@@ -47,6 +48,7 @@ QString tempDir() {
 }  // namespace caspl::test
 
 int main(int argc, char** argv) {
+    caspl::configureHostAllocator();  // as the executables do (through initRuntime)
 #ifdef CASPL_TEST_GUI
     QApplication app(argc, argv);
 #else
