@@ -20,8 +20,9 @@ void addBenchCommand(CLI::App& app, Action* action) {
     cmd->add_flag("--json", *json, "JSON lines (the only format; accepted for scripts)");
     cmd->callback([action, o] {
         *action = [o] {
-            runBenchmarks(*o, [](const std::string& line) { std::cout << line << std::endl; });
-            return kOk;
+            const int failures = runBenchmarks(*o, [](const std::string& line) { std::cout << line << std::endl; });
+            if (failures > 0) std::cerr << "caspl bench: " << failures << " figure(s) failed (their lines carry \"error\")" << std::endl;
+            return failures > 0 ? kRunFailed : kOk;
         };
     });
 }

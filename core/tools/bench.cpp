@@ -138,7 +138,7 @@ double usedDeviceMiB() {
 
 }  // namespace
 
-void runBenchmarks(const BenchOptions& o, const std::function<void(const std::string&)>& emit) {
+int runBenchmarks(const BenchOptions& o, const std::function<void(const std::string&)>& emit) {
     torch::Device device = torch::kCPU;
     if (o.device == "cuda" || (o.device == "auto" && cudaAvailable())) {
         if (!cudaAvailable()) throw Error("--device cuda: no CUDA device is available to this build or machine");
@@ -165,6 +165,26 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         emit(j.dump());
     };
     const auto wanted = [&](const std::string& name) { return o.only.empty() || name.find(o.only) != std::string::npos; };
+    // Each figure (or section of figures) runs guarded: an error (a LibTorch without a kernel for the dtype, a
+    // CUDA graph that cannot be captured, out of memory) becomes a line {"figure", "error"} and the others still run.
+    int failures = 0;
+    const auto guarded = [&](const std::string& name, const std::function<void()>& f) {
+        std::string msg;
+        try {
+            f();
+            return;
+        } catch (const c10::Error& e) {
+            msg = e.what_without_backtrace();
+        } catch (const std::exception& e) {
+            msg = e.what();
+        }
+        ++failures;
+        if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+        emit(nlohmann::json{{"figure", name}, {"error", msg}, {"device", deviceName}, {"dtype", dtypeName},
+                            {"libtorch", TORCH_VERSION}, {"tiny", tiny}}.dump());
+    };
+    // A section of several figures runs when --only names part of its prefix or one of its figures.
+    const auto sectionWanted = [&](const std::string& prefix) { return wanted(prefix) || o.only.rfind(prefix, 0) == 0; };
 
     // 1. Image encoding throughput.
     struct Enc {
@@ -177,13 +197,91 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
                                                     {"encode_image.vit_l14", vit(1024, 24, 14, 768, 768, 12), 256}};
     for (const auto& e : encs) {
         if (!wanted(e.name)) continue;
-        resetPeakDeviceMemory();
-        auto m = randomClip(e.cfg, device, dt);
-        auto px = torch::randn({e.batch, 3, e.cfg.imageResolution, e.cfg.imageResolution}, torch::TensorOptions().device(device));
-        torch::InferenceMode im;
-        const double s = timeIt(device, o.warmup, o.iterations, [&] { m->encodeImage(px); });
-        report(e.name, e.batch, e.batch / s, "img/s", {{"architecture", e.cfg.name()}, {"peak_gpu_mib", peakGpuMiB()}});
+        guarded(e.name, [&] {
+            resetPeakDeviceMemory();
+            auto m = randomClip(e.cfg, device, dt);
+            auto px = torch::randn({e.batch, 3, e.cfg.imageResolution, e.cfg.imageResolution}, torch::TensorOptions().device(device));
+            torch::InferenceMode im;
+            const double s = timeIt(device, o.warmup, o.iterations, [&] { m->encodeImage(px); });
+            report(e.name, e.batch, e.batch / s, "img/s", {{"architecture", e.cfg.name()}, {"peak_gpu_mib", peakGpuMiB()}});
+        });
     }
+
+    // 1b. Where a ViT-B/16 forward spends its time: the device's own limits (a large matrix product, a copy) and
+    //     each operation of one residual block at the encoding figure's shape, timed alone through the model's own
+    //     modules. Each line gives milliseconds per block, the share of the whole block, and the rate achieved
+    //     (TFLOP/s for products and attention, GB/s for the memory-bound passes), so a figure below its target
+    //     says which operation to fuse or replace.
+    if (sectionWanted("roofline")) guarded("roofline", [&] {
+        const int64_t n = tiny ? 512 : 8192;
+        auto a = torch::randn({n, n}, torch::TensorOptions().device(device).dtype(dt));
+        auto b = torch::randn({n, n}, torch::TensorOptions().device(device).dtype(dt));
+        torch::InferenceMode im;
+        const double s = timeIt(device, o.warmup, o.iterations, [&] { torch::mm(a, b); });
+        report("roofline.matmul", int(n), 2.0 * double(n) * double(n) * double(n) / s / 1e12, "TFLOP/s", {{"shape", std::to_string(n) + "^3"}});
+        auto src = torch::empty({tiny ? (int64_t(1) << 24) : (int64_t(1) << 30)}, torch::TensorOptions().device(device).dtype(torch::kUInt8));
+        src.fill_(1);
+        auto dst = torch::empty_like(src);
+        const double c = timeIt(device, o.warmup, o.iterations, [&] { dst.copy_(src); });
+        report("roofline.copy", 1, 2.0 * double(src.numel()) / c / 1e9, "GB/s", {{"bytes", src.numel()}, {"counts", "read + write"}});
+    });
+    if (sectionWanted("breakdown")) guarded("breakdown", [&] {
+        const auto cfg = tiny ? vit(128, 2, 8, 64, 64, 2, 32) : vit(768, 12, 16, 512, 512, 12);
+        const int64_t N = tiny ? 32 : 256, L = cfg.visionTokens(), D = cfg.visionWidth, H = cfg.visionHeads, hd = D / H;
+        auto m = randomClip(cfg, device, dt);
+        auto blk = m->visual->transformer->resblocks[0]->as<ResidualAttentionBlock>();
+        auto& attn = *blk->attn;
+        auto& mlp = *blk->mlp;
+        torch::InferenceMode im;
+        auto x = torch::randn({N, L, D}, torch::TensorOptions().device(device).dtype(dt));
+        auto x2 = x.view({N * L, D});
+        auto qkv = torch::nn::functional::linear(x, attn.in_proj_weight, attn.in_proj_bias).view({N, L, 3, H, hd}).permute({2, 0, 3, 1, 4});
+        auto heads = attention(qkv[0], qkv[1], qkv[2], false);
+        auto merged = heads.transpose(1, 2).reshape({N, L, D});
+        constexpr double k = 1.702;  // as ClipMlpImpl::forward
+        auto fcBias = mlp.c_fc->bias * k;
+        auto h = torch::addmm(fcBias, x2, mlp.c_fc->weight.t(), 1, k);
+        const double elt = double(x.element_size()), tokens = double(N * L);
+        const double act = tokens * double(D) * elt;  // bytes of one [N, L, D] activation
+        struct Part {
+            const char* name;
+            int count;       // times per block
+            double flops;    // per call (0: memory-bound)
+            double bytes;    // moved per call (read + write)
+            std::function<void()> f;
+        };
+        const std::vector<Part> parts{
+            {"layer_norm", 2, 0, 2 * act, [&] { blk->ln_1(x); }},
+            {"qkv", 1, 2 * tokens * D * 3 * D, 0, [&] { torch::nn::functional::linear(x, attn.in_proj_weight, attn.in_proj_bias); }},
+            {"attention", 1, 4 * double(N) * double(L) * double(L) * double(D), 0, [&] { attention(qkv[0], qkv[1], qkv[2], false); }},
+            {"attn_merge", 1, 0, 2 * act, [&] { heads.transpose(1, 2).reshape({N, L, D}); }},
+            {"out_proj", 1, 2 * tokens * D * D, 0, [&] { attn.out_proj(merged); }},
+            {"residual_add", 2, 0, 3 * act, [&] { x + merged; }},
+            {"c_fc", 1, 2 * tokens * D * 4 * D, 0, [&] { torch::addmm(fcBias, x2, mlp.c_fc->weight.t(), 1, k); }},
+            {"silu", 1, 0, 2 * 4 * act, [&] { torch::silu(h); }},
+            {"c_proj", 1, 2 * tokens * 4 * D * D, 0, [&] { torch::addmm(mlp.c_proj->bias, h, mlp.c_proj->weight.t(), 1, 1.0 / k); }},
+        };
+        const std::string base = std::string("breakdown.") + (tiny ? "vit_tiny." : "vit_b16.");
+        const double block = timeIt(device, o.warmup, o.iterations, [&] { blk->forward(x, false); });
+        double sum = 0;
+        std::vector<double> secs;
+        for (const auto& p : parts) {
+            secs.push_back(timeIt(device, o.warmup, o.iterations, p.f) * p.count);
+            sum += secs.back();
+        }
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            const auto& p = parts[i];
+            if (!wanted(base + p.name)) continue;
+            nlohmann::json extra{{"share_of_block", secs[i] / block}, {"per_block", p.count}, {"architecture", cfg.name()}};
+            if (p.flops > 0) extra["tflops"] = p.flops * p.count / secs[i] / 1e12;
+            else extra["gbps"] = p.bytes * p.count / secs[i] / 1e9;
+            report(base + p.name, int(N), secs[i] * 1000, "ms", extra);
+        }
+        if (wanted(base + "block"))
+            report(base + "block", int(N), block * 1000, "ms",
+                   {{"sum_of_parts_ms", sum * 1000}, {"layers", cfg.visionLayers}, {"architecture", cfg.name()},
+                    {"img_s_from_blocks", double(N) / (block * double(cfg.visionLayers))}});
+    });
 
     auto tok = std::make_shared<ClipTokenizer>(ClipTokenizer::fromMerges({}, "byte-level bench vocabulary"));
     const ClipConfig b16 = tiny ? vit(128, 2, 8, 64, 64, 2, 32) : vit(768, 12, 16, 512, 512, 12);
@@ -191,7 +289,7 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
     const int classes100 = tiny ? 10 : 100;
 
     // 2. Text encoding: class prompts per second (positions after the last EOT are skipped, see ClipModel).
-    if (wanted("encode_text")) {
+    if (wanted("encode_text")) guarded("encode_text", [&] {
         resetPeakDeviceMemory();
         MethodConfig c;
         c.kind = MethodKind::CoOp;
@@ -204,7 +302,7 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
         const double s = timeIt(device, o.warmup, o.iterations, [&] { m.normalizedTextFeatures(); });
         report("encode_text." + std::string(tiny ? "tiny" : "vit_b16"), classes, classes / s, "prompts/s",
                {{"tokens_per_prompt", m.eotIndex().max().item<int64_t>() + 1}, {"peak_gpu_mib", peakGpuMiB()}});
-    }
+    });
 
     // Training steps run through the trainer's own TrainStep (loss read on the host every step, as in training),
     // eagerly and, as "<name>.graph", captured as a CUDA graph (on the CPU: the same static step, uncaptured).
@@ -237,44 +335,52 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
     const std::vector<std::pair<std::string, StepMode>> modes{{"", StepMode::Eager}, {".graph", StepMode::CudaGraph}};
 
     // 3. CoOp step: batch 32, 100 classes, 16 context tokens.
-    for (const auto& [suffix, mode] : modes) {
+    for (const auto& variant : modes) {
+        const std::string& suffix = variant.first;
+        const StepMode mode = variant.second;
         const std::string name = "step.coop" + suffix;
         if (!wanted(name)) continue;
-        resetPeakDeviceMemory();
-        MethodConfig c;
-        c.kind = MethodKind::CoOp;
-        c.ctxInit = "";
-        c.nCtxText = 16;
-        torch::manual_seed(1);
-        PromptedClip m(randomClip(b16, device, dt), c, tok);
-        m.setClassNames(classNames(classes100));
-        const int batch = tiny ? 8 : 32;
-        const auto f = stepTime(m, batch, mode, o.iterations);
-        report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
-    }
-    // 4. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
-    for (int batch : tiny ? std::vector<int>{4} : std::vector<int>{4, 32}) {
-        for (const auto& [suffix, mode] : modes) {
-            const std::string name = "step.promptsrc.b" + std::to_string(batch) + suffix;
-            if (!wanted(name)) continue;
+        guarded(name, [&] {
             resetPeakDeviceMemory();
             MethodConfig c;
-            c.kind = MethodKind::PromptSRC;
-            c.ctxInit = "a photo of a";
-            c.nCtxText = 4; c.nCtxVision = 4;
-            c.depthText = tiny ? 2 : 9; c.depthVision = tiny ? 2 : 9;
+            c.kind = MethodKind::CoOp;
+            c.ctxInit = "";
+            c.nCtxText = 16;
             torch::manual_seed(1);
             PromptedClip m(randomClip(b16, device, dt), c, tok);
             m.setClassNames(classNames(classes100));
+            const int batch = tiny ? 8 : 32;
             const auto f = stepTime(m, batch, mode, o.iterations);
             report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+        });
+    }
+    // 4. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
+    for (int batch : tiny ? std::vector<int>{4} : std::vector<int>{4, 32}) {
+        for (const auto& variant : modes) {
+            const std::string& suffix = variant.first;
+        const StepMode mode = variant.second;
+            const std::string name = "step.promptsrc.b" + std::to_string(batch) + suffix;
+            if (!wanted(name)) continue;
+            guarded(name, [&] {
+                resetPeakDeviceMemory();
+                MethodConfig c;
+                c.kind = MethodKind::PromptSRC;
+                c.ctxInit = "a photo of a";
+                c.nCtxText = 4; c.nCtxVision = 4;
+                c.depthText = tiny ? 2 : 9; c.depthVision = tiny ? 2 : 9;
+                torch::manual_seed(1);
+                PromptedClip m(randomClip(b16, device, dt), c, tok);
+                m.setClassNames(classNames(classes100));
+                const auto f = stepTime(m, batch, mode, o.iterations);
+                report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+            });
         }
     }
     // 5. CasPL phase 1: ViT-L/14 teacher, ViT-B/16 student with 8+8 prompts in all layers, batch 4, 47 classes (DTD),
     //    with the teacher online (the default) or its features cached per epoch (phase1.teacher_cache); and the
     //    epoch on DTD-sized data (2,820 images) derived from the step, plus, with the cache, the teacher's pass.
     const int dtdImages = tiny ? 64 : 2820, dtdClasses = tiny ? 10 : 47;
-    if (wanted("caspl_phase1")) {
+    if (wanted("caspl_phase1")) guarded("caspl_phase1", [&] {
         MethodConfig c;
         c.kind = MethodKind::IVLP;
         c.phase1 = true;
@@ -316,42 +422,46 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
                    {{"images", dtdImages}, {"teacher_features", "cached"}, {"teacher_s", teacherSeconds},
                     {"derived_from", "teacher_cache.caspl_phase1 + step.caspl_phase1.cached" + suffix}});
         }
-    }
+    });
     // 6. PromptSRC + CasPL with 1,000 classes: peak memory of a training step, with the text tower in checkpointed
     //    chunks of 128 classes and, for comparison, in one pass. On CUDA the figure is the allocator's peak bytes in
     //    tensors; on the CPU it is the peak resident memory above what the process held before the step (VmHWM).
-    for (const auto& [suffix, chunk] : std::vector<std::pair<std::string, int>>{{"", tiny ? 16 : 128}, {".unchunked", 0}}) {
+    for (const auto& variant : std::vector<std::pair<std::string, int>>{{"", tiny ? 16 : 128}, {".unchunked", 0}}) {
+        const std::string& suffix = variant.first;
+        const int chunk = variant.second;
         if (!wanted("memory.promptsrc_caspl" + suffix)) continue;
-        MethodConfig c;
-        c.kind = MethodKind::PromptSRC;
-        c.ctxInit = "";
-        c.nCtxText = 8; c.nCtxVision = 8;
-        c.depthText = b16.textLayers; c.depthVision = b16.visionLayers;
-        c.boosting = {8, 8, b16.textLayers, b16.visionLayers};
-        torch::manual_seed(1);
-        PromptedClip m(randomClip(b16, device, dt), c, tok);
-        const int classes = tiny ? 50 : 1000;
-        // On the CPU the 60-template pass (60,000 prompts at full size, most of an hour) is replaced by random
-        // fixed embeddings: the figure is the training step's memory, which they do not change.
-        const bool cpuFull = !device.is_cuda() && !tiny;
-        m.setClassNames(classNames(classes), cpuFull ? torch::randn({classes, b16.embedDim}) : torch::Tensor());
-        m.setTextChunk(chunk);
-        const long long hostBefore = deviceStats().hostRssBytes;
-        resetPeakDeviceMemory();
-        // The peak comes with the first step: eager steps need no warm-up for it (--warmup as given).
-        const auto f = stepTime(m, 4, StepMode::Eager, std::max(1, o.iterations / 5), o.warmup);
-        const auto st = deviceStats();
-        const double hostPeakMiB = st.hostPeakRssBytes > 0 ? double(st.hostPeakRssBytes - hostBefore) / (1024.0 * 1024.0) : -1.0;
-        report("memory.promptsrc_caspl" + suffix, 4, st.cuda ? peakGpuMiB() : hostPeakMiB, "MiB",
-               {{"classes", classes}, {"text_chunk", chunk}, {"step_ms", f.seconds * 1000}, {"device_used_mib", usedDeviceMiB()},
-                {"measure", st.cuda ? "peak bytes in tensors (torch.cuda.max_memory_allocated)"
-                                    : "peak resident host memory above the model's (VmHWM)"},
-                {"fixed_embeddings", cpuFull ? "random (60-template pass skipped on the CPU)" : "60 templates"}});
+        guarded("memory.promptsrc_caspl" + suffix, [&] {
+            MethodConfig c;
+            c.kind = MethodKind::PromptSRC;
+            c.ctxInit = "";
+            c.nCtxText = 8; c.nCtxVision = 8;
+            c.depthText = b16.textLayers; c.depthVision = b16.visionLayers;
+            c.boosting = {8, 8, b16.textLayers, b16.visionLayers};
+            torch::manual_seed(1);
+            PromptedClip m(randomClip(b16, device, dt), c, tok);
+            const int classes = tiny ? 50 : 1000;
+            // On the CPU the 60-template pass (60,000 prompts at full size, most of an hour) is replaced by random
+            // fixed embeddings: the figure is the training step's memory, which they do not change.
+            const bool cpuFull = !device.is_cuda() && !tiny;
+            m.setClassNames(classNames(classes), cpuFull ? torch::randn({classes, b16.embedDim}) : torch::Tensor());
+            m.setTextChunk(chunk);
+            const long long hostBefore = deviceStats().hostRssBytes;
+            resetPeakDeviceMemory();
+            // The peak comes with the first step: eager steps need no warm-up for it (--warmup as given).
+            const auto f = stepTime(m, 4, StepMode::Eager, std::max(1, o.iterations / 5), o.warmup);
+            const auto st = deviceStats();
+            const double hostPeakMiB = st.hostPeakRssBytes > 0 ? double(st.hostPeakRssBytes - hostBefore) / (1024.0 * 1024.0) : -1.0;
+            report("memory.promptsrc_caspl" + suffix, 4, st.cuda ? peakGpuMiB() : hostPeakMiB, "MiB",
+                   {{"classes", classes}, {"text_chunk", chunk}, {"step_ms", f.seconds * 1000}, {"device_used_mib", usedDeviceMiB()},
+                    {"measure", st.cuda ? "peak bytes in tensors (torch.cuda.max_memory_allocated)"
+                                        : "peak resident host memory above the model's (VmHWM)"},
+                    {"fixed_embeddings", cpuFull ? "random (60-template pass skipped on the CPU)" : "60 templates"}});
+        });
     }
     // 7. The evaluation pipeline end to end, through evaluatePrompts: JPEG files -> the loader's threads (decode,
     //    resize, crop, normalise; the decoded-image cache) -> the device -> logits. A cold epoch decodes, a warm one
     //    reads the cache; the loader alone (no model) tells whether the device or the host is the limit.
-    if (wanted("eval_pipeline")) {
+    if (wanted("eval_pipeline")) guarded("eval_pipeline", [&] {
         const int images = tiny ? 64 : 4096, batch = tiny ? 32 : 256;
         const ScratchDir dir("caspl-bench-images");
         const auto items = syntheticJpegs(dir.path, images, classes100);
@@ -393,7 +503,8 @@ void runBenchmarks(const BenchOptions& o, const std::function<void(const std::st
             const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
             report("eval_pipeline.loader_only.warm", batch, double(n) / sec, "img/s", {{"images", n}, {"loader_threads", threads}});
         }
-    }
+    });
+    return failures;
 }
 
 }  // namespace caspl

@@ -18,7 +18,8 @@ struct BenchOptions {
     std::string only;             // run only figures whose name contains this
 };
 
-// Runs the benchmarks; `emit` receives one JSON object (as text) per figure.
-void runBenchmarks(const BenchOptions& options, const std::function<void(const std::string&)>& emit);
+// Runs the benchmarks; `emit` receives one JSON object (as text) per figure, or {"figure", "error"} for a figure
+// (or section) that failed, after which the others still run. Returns the number of failures.
+int runBenchmarks(const BenchOptions& options, const std::function<void(const std::string&)>& emit);
 
 }  // namespace caspl

@@ -71,7 +71,9 @@ private Q_SLOTS:
                                  "epoch.caspl_phase1", "teacher_cache.caspl_phase1", "step.caspl_phase1.cached",
                                  "step.caspl_phase1.cached.graph", "epoch.caspl_phase1.cached", "memory.promptsrc_caspl",
                                  "memory.promptsrc_caspl.unchunked",
-                                 "eval_pipeline.tiny.cold", "eval_pipeline.tiny.warm", "eval_pipeline.loader_only.warm"}) {
+                                 "eval_pipeline.tiny.cold", "eval_pipeline.tiny.warm", "eval_pipeline.loader_only.warm",
+                                 "roofline.matmul", "roofline.copy", "breakdown.vit_tiny.block", "breakdown.vit_tiny.qkv",
+                                 "breakdown.vit_tiny.attention", "breakdown.vit_tiny.silu", "breakdown.vit_tiny.layer_norm"}) {
             QVERIFY2(figures.contains(name), name);
             if (!QString(name).startsWith("memory.")) QVERIFY2(figures[name]["value"].toDouble() > 0, name);
         }
@@ -79,8 +81,42 @@ private Q_SLOTS:
         QCOMPARE(figures["memory.promptsrc_caspl"]["text_chunk"].toInt(), 16);
         QCOMPARE(figures["memory.promptsrc_caspl.unchunked"]["text_chunk"].toInt(), 0);
         QVERIFY(figures["encode_text.tiny"]["tokens_per_prompt"].toInt() < 77);  // stops at the last EOT
+        // The block's parts: products and attention give a rate in TFLOP/s, memory-bound passes one in GB/s; the
+        // block line carries the sum of its parts and the rate it implies (no timing is compared: one iteration).
+        QVERIFY(figures["breakdown.vit_tiny.qkv"]["tflops"].toDouble() > 0);
+        QVERIFY(!figures["breakdown.vit_tiny.qkv"].contains("gbps"));
+        QVERIFY(figures["breakdown.vit_tiny.silu"]["gbps"].toDouble() > 0);
+        QVERIFY(figures["breakdown.vit_tiny.silu"]["share_of_block"].toDouble() > 0);
+        const auto block = figures["breakdown.vit_tiny.block"];
+        QVERIFY(block["sum_of_parts_ms"].toDouble() > 0);
+        QCOMPARE(block["layers"].toInt(), 2);
+        QVERIFY(block["img_s_from_blocks"].toDouble() > 0);
         const auto cached = figures["epoch.caspl_phase1.cached"];
         QVERIFY(cached["value"].toDouble() > cached["teacher_s"].toDouble());  // the teacher's pass is included
+    }
+
+    // A figure that fails prints an error line naming it and the others still run; the exit status says so.
+    // Debian's CPU LibTorch has no fp16 convolution, so there both step.coop lines are errors; a LibTorch that
+    // has one prints two figures and exits 0.
+    void benchReportsFailedFiguresAndGoesOn() {
+        const auto r = runCaspl({"bench", "--dtype", "fp16", "--only", "step.coop", "--warmup", "0", "--iterations", "1"});
+        QStringList names;
+        int errors = 0;
+        for (const auto& line : r.out.trimmed().split('\n')) {
+            const auto o = QJsonDocument::fromJson(line.toUtf8()).object();
+            QVERIFY2(!o.isEmpty(), qPrintable(line));
+            names << o["figure"].toString();
+            QCOMPARE(o["dtype"].toString(), QString("fp16"));
+            if (o.contains("error")) {
+                ++errors;
+                QVERIFY2(!o["error"].toString().isEmpty() && !o["error"].toString().contains('\n'), qPrintable(line));
+            } else {
+                QVERIFY2(o["value"].toDouble() > 0, qPrintable(line));
+            }
+        }
+        QCOMPARE(names, QStringList({"step.coop", "step.coop.graph"}));
+        QCOMPARE(r.exitCode, errors > 0 ? 1 : 0);
+        if (errors > 0) QVERIFY2(r.err.contains(QString("%1 figure(s) failed").arg(errors)), qPrintable(r.err));
     }
 
     void encodeAndInfoMatchTheReference() {
