@@ -4,7 +4,7 @@
 // LibTorch takes every CPU tensor from malloc. With glibc's defaults a block of a few MiB is either mapped afresh on
 // every allocation or taken from the top of the heap, which glibc hands back to the system as soon as it is freed:
 // a training step that allocates and frees the same activations every time then faults their pages in again on
-// every step (the demo's teacher pretraining spends about 30% of its time so). configureHostAllocator() keeps
+// every step (the demo's teacher pretraining ran 1.5-2x slower so). configureHostAllocator() keeps
 // blocks up to 32 MiB in the heap and lets up to 256 MiB of free heap stay mapped, which ends the churn for the
 // models this application trains on the CPU; larger tensors are still mapped and unmapped one by one.
 #include <string>
