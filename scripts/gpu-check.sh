@@ -66,7 +66,7 @@ targets = {"encode_image.vit_b16": (12000, ">="), "encode_image.vit_l14": (3000,
            "memory.promptsrc_caspl": (24e9 / 2**20, "<=")}
 for line in open(sys.argv[1]):
     j = json.loads(line)
-    keys = ("captured", "classes", "text_chunk", "peak_gpu_mib", "teacher_s", "share_of_block", "tflops", "gbps",
+    keys = ("captured", "capture_error", "classes", "text_chunk", "peak_gpu_mib", "teacher_s", "share_of_block", "tflops", "gbps",
             "sum_of_parts_ms", "img_s_from_blocks")
     if "error" in j:
         print(f"{j['figure']:<36} ERROR: {j['error']}")

@@ -320,6 +320,7 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
     struct StepFigure {
         double seconds = 0;
         bool captured = false;
+        std::string captureError;  // why a CUDA graph step ran eagerly
     };
     // Warm-up: at least 3 steps (2 eager + the capture of a CUDA graph) unless `warmup` is given.
     const auto stepTime = [&](PromptedClip& model, int batch, StepMode mode, int iters, int warmup = -1) {
@@ -330,7 +331,14 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
         StepFigure f;
         f.seconds = timeIt(device, warmup >= 0 ? warmup : std::max(o.warmup, 3), iters, [&] { step.run(b, 0.002); });
         f.captured = step.captured();
+        f.captureError = step.captureError();
         return f;
+    };
+    // A step figure's fields: whether a CUDA graph was replayed and, when its capture failed, why.
+    const auto withCapture = [](nlohmann::json j, const StepFigure& f) {
+        j["captured"] = f.captured;
+        if (!f.captureError.empty()) j["capture_error"] = f.captureError;
+        return j;
     };
     const std::vector<std::pair<std::string, StepMode>> modes{{"", StepMode::Eager}, {".graph", StepMode::CudaGraph}};
 
@@ -351,7 +359,7 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             m.setClassNames(classNames(classes100));
             const int batch = tiny ? 8 : 32;
             const auto f = stepTime(m, batch, mode, o.iterations);
-            report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+            report(name, batch, f.seconds * 1000, "ms", withCapture({{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}}, f));
         });
     }
     // 4. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
@@ -372,7 +380,7 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
                 PromptedClip m(randomClip(b16, device, dt), c, tok);
                 m.setClassNames(classNames(classes100));
                 const auto f = stepTime(m, batch, mode, o.iterations);
-                report(name, batch, f.seconds * 1000, "ms", {{"classes", classes100}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+                report(name, batch, f.seconds * 1000, "ms", withCapture({{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}}, f));
             });
         }
     }
@@ -397,8 +405,8 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             m.setTeacherImageFeatures(torch::Tensor());
             const auto f = stepTime(m, 4, mode, o.iterations);
             report("step.caspl_phase1" + suffix, 4, f.seconds * 1000, "ms",
-                   {{"classes", dtdClasses}, {"teacher", l14.name()}, {"teacher_features", "online"}, {"captured", f.captured},
-                    {"peak_gpu_mib", peakGpuMiB()}});
+                   withCapture({{"classes", dtdClasses}, {"teacher", l14.name()}, {"teacher_features", "online"},
+                                {"peak_gpu_mib", peakGpuMiB()}}, f));
             report("epoch.caspl_phase1" + suffix, 4, f.seconds * double(steps), "s",
                    {{"images", dtdImages}, {"teacher_features", "online"}, {"derived_from", "step.caspl_phase1" + suffix}});
         }
@@ -417,7 +425,7 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             resetPeakDeviceMemory();
             const auto f = stepTime(m, 4, mode, o.iterations);
             report("step.caspl_phase1.cached" + suffix, 4, f.seconds * 1000, "ms",
-                   {{"classes", dtdClasses}, {"teacher_features", "cached"}, {"captured", f.captured}, {"peak_gpu_mib", peakGpuMiB()}});
+                   withCapture({{"classes", dtdClasses}, {"teacher_features", "cached"}, {"peak_gpu_mib", peakGpuMiB()}}, f));
             report("epoch.caspl_phase1.cached" + suffix, 4, teacherSeconds + f.seconds * double(steps), "s",
                    {{"images", dtdImages}, {"teacher_features", "cached"}, {"teacher_s", teacherSeconds},
                     {"derived_from", "teacher_cache.caspl_phase1 + step.caspl_phase1.cached" + suffix}});

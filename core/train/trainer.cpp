@@ -183,7 +183,9 @@ struct TrainStep::Impl {
         upload(batch, lr);
 #ifdef CASPL_WITH_CUDA
         if (device_.is_cuda()) {
-            if (!graph_) capture();
+            // A step that cannot be captured (an operation that reads the device from the host, say) trains on
+            // eagerly; captureError() says why.
+            if (!graph_ && !capture()) return runEager(batch, lr, checkLoss);
             graph_->replay();
         } else {
             body();
@@ -195,6 +197,8 @@ struct TrainStep::Impl {
         if (checkLoss) checkLoss(loss);
         return out_;
     }
+
+    std::string captureError_;
 
     bool captured() const {
 #ifdef CASPL_WITH_CUDA
@@ -277,20 +281,41 @@ struct TrainStep::Impl {
     }
 
 #ifdef CASPL_WITH_CUDA
-    void capture() {
+    // Captures body() as a graph; false (and eager steps from now on) when the capture fails. Capture records the
+    // work without running it, so a failed capture has changed nothing on the device: the eager step that follows
+    // starts from the same prompts, momentum and (reset) gradients.
+    bool capture() {
         cudaDeviceSynchronize();
         auto stream = c10::cuda::getStreamFromPool();
         graph_ = std::make_unique<at::cuda::CUDAGraph>();
-        {
+        try {
             c10::cuda::CUDAStreamGuard guard(stream);
             graph_->capture_begin();
-            body();
+            try {
+                body();
+            } catch (...) {
+                try {
+                    graph_->capture_end();  // leaves capture mode; the partial graph is dropped below
+                } catch (...) {
+                }
+                throw;
+            }
             graph_->capture_end();
+        } catch (const std::exception& e) {
+            graph_.reset();
+            (void)cudaGetLastError();
+            cudaDeviceSynchronize();
+            const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
+            captureError_ = ce ? ce->what_without_backtrace() : e.what();
+            if (const auto nl = captureError_.find('\n'); nl != std::string::npos) captureError_.resize(nl);
+            mode_ = StepMode::Eager;
+            return false;
         }
         cudaDeviceSynchronize();
-        // Capture records the work without running it; the replay that follows runs it for this batch.
+        // The replay that follows runs the captured work for this batch.
         for (auto& [k, p] : model_.trainable())
             if (p.grad().defined()) staticGrads_[k] = p.grad();
+        return true;
     }
     std::unique_ptr<at::cuda::CUDAGraph> graph_;
 #endif
@@ -313,6 +338,7 @@ const MethodOutput& TrainStep::run(const Batch& batch, double lr, const std::fun
     return impl_->run(batch, lr, checkLoss);
 }
 bool TrainStep::captured() const { return impl_->captured(); }
+const std::string& TrainStep::captureError() const { return impl_->captureError_; }
 
 bool hasCheckpoint(const std::string& dir, const std::string& phase) {
     return !dir.empty() && fs::exists(ckptBase(dir, phase) + ".json");
@@ -344,6 +370,7 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
     const auto t0 = std::chrono::steady_clock::now();
     int64_t stepsAtStart = st.epoch * perEpoch + st.batchesDone;
     TrainStep steps(model, sgd, o.stepMode, o.eagerSteps);
+    bool captureWarned = false;
     result.skippedImages = st.skipped;
     result.finalLoss = st.lastEpochLoss;
 
@@ -371,6 +398,11 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
                                 std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
                                 "; lower the learning rate or use fp32 precision, then resume");
             });
+            if (!captureWarned && !steps.captureError().empty()) {
+                captureWarned = true;
+                sink.log(LogLevel::Warning, o.phase + ": the training step could not be captured as a CUDA graph (" +
+                                                steps.captureError() + "); training goes on with eager steps");
+            }
             ++b;
             ++result.steps;
             lossSum += loss;

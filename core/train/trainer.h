@@ -85,6 +85,8 @@ public:
     // is not finite. The returned output lives until the next call.
     const MethodOutput& run(const Batch& batch, double lr, const std::function<void(double loss)>& checkLoss = {});
     bool captured() const;  // a CUDA graph is being replayed
+    // Why the CUDA graph could not be captured ("" when it was, or was not tried); the steps then run eagerly.
+    const std::string& captureError() const;
 
 private:
     struct Impl;
