@@ -95,6 +95,15 @@ private Q_SLOTS:
         QVERIFY(cached["value"].toDouble() > cached["teacher_s"].toDouble());  // the teacher's pass is included
     }
 
+    // --only reaches one figure inside a section (the breakdown's parts are timed together, one line printed).
+    void benchOnlySelectsOneFigureOfASection() {
+        const auto r = runCaspl({"bench", "--only", "breakdown.vit_tiny.silu", "--warmup", "0", "--iterations", "1"});
+        QCOMPARE(r.exitCode, 0);
+        const auto lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 1);
+        QCOMPARE(QJsonDocument::fromJson(lines.first().toUtf8()).object()["figure"].toString(), QString("breakdown.vit_tiny.silu"));
+    }
+
     // A figure that fails prints an error line naming it and the others still run; the exit status says so.
     // Debian's CPU LibTorch has no fp16 convolution, so there both step.coop lines are errors; a LibTorch that
     // has one prints two figures and exits 0.
