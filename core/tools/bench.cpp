@@ -165,8 +165,9 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
         emit(j.dump());
     };
     const auto wanted = [&](const std::string& name) { return o.only.empty() || name.find(o.only) != std::string::npos; };
-    // Each figure (or section of figures) runs guarded: an error (a LibTorch without a kernel for the dtype, a
-    // CUDA graph that cannot be captured, out of memory) becomes a line {"figure", "error"} and the others still run.
+    // Each figure (or section of figures) runs guarded: an error (a LibTorch without a kernel for the dtype, out of
+    // memory) becomes a line {"figure", "error"} and the others still run. (A step whose CUDA graph cannot be
+    // captured runs eagerly instead: its figure carries "capture_error".)
     int failures = 0;
     const auto guarded = [&](const std::string& name, const std::function<void()>& f) {
         std::string msg;
