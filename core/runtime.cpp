@@ -24,6 +24,13 @@ int initRuntime(int threads) {
     return torch::get_num_threads();
 }
 
+std::string errorSummary(const std::exception& e) {
+    const auto* ce = dynamic_cast<const c10::Error*>(&e);
+    std::string msg = ce ? ce->what_without_backtrace() : e.what();
+    if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    return msg;
+}
+
 bool cudaAvailable() {
 #ifdef CASPL_WITH_CUDA
     return torch::cuda::is_available();

@@ -1,5 +1,6 @@
 #pragma once
 // Process-wide engine settings, callable from code that never includes LibTorch (the app's main()).
+#include <exception>
 #include <string>
 
 namespace caspl {
@@ -13,6 +14,10 @@ int initRuntime(int threads = 0);
 std::string runtimeDescription();
 
 bool cudaAvailable();
+
+// An exception's message for one line of a log or a JSON field: LibTorch's errors without their C++ backtrace,
+// cut at the first line break.
+std::string errorSummary(const std::exception& e);
 
 // Memory of the compute device, for the GUI's device panel. On the CPU (or without CUDA) only `device` and the
 // host figures are set.

@@ -174,13 +174,10 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
         try {
             f();
             return;
-        } catch (const c10::Error& e) {
-            msg = e.what_without_backtrace();
         } catch (const std::exception& e) {
-            msg = e.what();
+            msg = errorSummary(e);
         }
         ++failures;
-        if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
         emit(nlohmann::json{{"figure", name}, {"error", msg}, {"device", deviceName}, {"dtype", dtypeName},
                             {"libtorch", TORCH_VERSION}, {"tiny", tiny}}.dump());
     };
@@ -341,13 +338,16 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
         if (!f.captureError.empty()) j["capture_error"] = f.captureError;
         return j;
     };
-    const std::vector<std::pair<std::string, StepMode>> modes{{"", StepMode::Eager}, {".graph", StepMode::CudaGraph}};
+    // Named members, not a pair: C++17 lambdas (the guarded figures) cannot capture structured bindings.
+    struct Mode {
+        std::string suffix;
+        StepMode mode;
+    };
+    const std::vector<Mode> modes{{"", StepMode::Eager}, {".graph", StepMode::CudaGraph}};
 
     // 3. CoOp step: batch 32, 100 classes, 16 context tokens.
-    for (const auto& variant : modes) {
-        const std::string& suffix = variant.first;
-        const StepMode mode = variant.second;
-        const std::string name = "step.coop" + suffix;
+    for (const auto& m0 : modes) {
+        const std::string name = "step.coop" + m0.suffix;
         if (!wanted(name)) continue;
         guarded(name, [&] {
             resetPeakDeviceMemory();
@@ -359,16 +359,14 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             PromptedClip m(randomClip(b16, device, dt), c, tok);
             m.setClassNames(classNames(classes100));
             const int batch = tiny ? 8 : 32;
-            const auto f = stepTime(m, batch, mode, o.iterations);
+            const auto f = stepTime(m, batch, m0.mode, o.iterations);
             report(name, batch, f.seconds * 1000, "ms", withCapture({{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}}, f));
         });
     }
     // 4. Deep-prompt step (PromptSRC: text + vision prompts + frozen-image regulariser), batch 4 and 32.
     for (int batch : tiny ? std::vector<int>{4} : std::vector<int>{4, 32}) {
-        for (const auto& variant : modes) {
-            const std::string& suffix = variant.first;
-        const StepMode mode = variant.second;
-            const std::string name = "step.promptsrc.b" + std::to_string(batch) + suffix;
+        for (const auto& m0 : modes) {
+            const std::string name = "step.promptsrc.b" + std::to_string(batch) + m0.suffix;
             if (!wanted(name)) continue;
             guarded(name, [&] {
                 resetPeakDeviceMemory();
@@ -380,7 +378,7 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
                 torch::manual_seed(1);
                 PromptedClip m(randomClip(b16, device, dt), c, tok);
                 m.setClassNames(classNames(classes100));
-                const auto f = stepTime(m, batch, mode, o.iterations);
+                const auto f = stepTime(m, batch, m0.mode, o.iterations);
                 report(name, batch, f.seconds * 1000, "ms", withCapture({{"classes", classes100}, {"peak_gpu_mib", peakGpuMiB()}}, f));
             });
         }

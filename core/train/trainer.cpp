@@ -1,6 +1,7 @@
 #include "core/train/trainer.h"
 
 #include "core/image/preprocess.h"
+#include "core/runtime.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
@@ -305,9 +306,7 @@ struct TrainStep::Impl {
             graph_.reset();
             (void)cudaGetLastError();
             cudaDeviceSynchronize();
-            const c10::Error* ce = dynamic_cast<const c10::Error*>(&e);
-            captureError_ = ce ? ce->what_without_backtrace() : e.what();
-            if (const auto nl = captureError_.find('\n'); nl != std::string::npos) captureError_.resize(nl);
+            captureError_ = errorSummary(e);
             mode_ = StepMode::Eager;
             return false;
         }
