@@ -67,13 +67,13 @@ targets = {"encode_image.vit_b16": (12000, ">="), "encode_image.vit_l14": (3000,
 for line in open(sys.argv[1]):
     j = json.loads(line)
     keys = ("captured", "capture_error", "classes", "text_chunk", "peak_gpu_mib", "teacher_s", "share_of_block", "tflops", "gbps",
-            "sum_of_parts_ms", "img_s_from_blocks")
+            "sum_of_parts_ms", "img_s_from_blocks", "unfused_ms", "replaces_ms", "fused_residual", "fused_residual_error")
     if "error" in j:
         print(f"{j['figure']:<36} ERROR: {j['error']}")
         continue
     extra = {k: (round(j[k], 3) if isinstance(j[k], float) else j[k]) for k in keys if k in j}
     verdict = ""
-    base = j["figure"].removesuffix(".graph").removesuffix(".cached")
+    base = j["figure"].removesuffix(".unfused").removesuffix(".graph").removesuffix(".cached")
     if base in targets and not j.get("tiny"):
         bound, op = targets[base]
         ok = j["value"] >= bound if op == ">=" else j["value"] <= bound
@@ -90,7 +90,7 @@ say "tests"
 timeout "${CASPL_GPU_CTEST_S:-240}" ctest --test-dir "$BUILD" -LE slow -j4 --output-on-failure > "$O/ctest.log" 2>&1 || rc=1
 grep -E 'tests passed|tests failed|Failed|Timeout|\*\*\*' "$O/ctest.log" | head -40
 # The CUDA-only test functions (they skip without a device): show what they printed.
-grep -hE 'cuda|CUDA|graph vs eager' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | grep -E 'PASS|FAIL|SKIP|QINFO' | head -40
+grep -hiE 'cuda|graph vs eager' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | grep -E 'PASS|FAIL|SKIP|QINFO' | head -40
 
 say "done, rc=$rc"
 exit $rc

@@ -1,5 +1,7 @@
 #include "core/clip/clip_model.h"
 
+#include "core/clip/fused_linear.h"
+
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -63,31 +65,33 @@ ClipAttentionImpl::ClipAttentionImpl(int64_t width, int64_t heads_) : heads(head
     out_proj = register_module("out_proj", torch::nn::Linear(width, width));
 }
 
-torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, bool causal) {
+torch::Tensor ClipAttentionImpl::mergedHeads(const torch::Tensor& x, bool causal) {
     const auto N = x.size(0), L = x.size(1), D = x.size(2);
     const auto hd = D / heads;
     auto qkv = F::linear(x, in_proj_weight, in_proj_bias).view({N, L, 3, heads, hd}).permute({2, 0, 3, 1, 4});
     auto out = attention(qkv[0], qkv[1], qkv[2], causal);  // [N, H, L, hd]
-    out = out.transpose(1, 2).reshape({N, L, D});
-    return out_proj(out);
+    return out.transpose(1, 2).reshape({N, L, D});
 }
+
+torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, bool causal) { return out_proj(mergedHeads(x, causal)); }
 
 ClipMlpImpl::ClipMlpImpl(int64_t width) {
     c_fc = register_module("c_fc", torch::nn::Linear(width, 4 * width));
     c_proj = register_module("c_proj", torch::nn::Linear(4 * width, width));
 }
 
-torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
+torch::Tensor ClipMlpImpl::hidden(const torch::Tensor& x) {
     // QuickGELU(h) = h * sigmoid(1.702 h) = silu(1.702 h) / 1.702. The two factors ride in the matrix products'
     // alpha (and a scaled copy of c_fc's bias), so the activation is one SiLU pass instead of three elementwise
     // passes over the 4x-wide hidden state; the arithmetic is the same up to rounding.
-    constexpr double k = 1.702;
-    const auto D = x.size(-1);
+    auto h = torch::addmm(c_fc->bias * kQuickGeluScale, x.reshape({-1, x.size(-1)}), c_fc->weight.t(), /*beta=*/1,
+                          /*alpha=*/kQuickGeluScale);
+    return torch::GradMode::is_enabled() ? torch::silu(h) : torch::silu_(h);
+}
+
+torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
+    auto y = torch::addmm(c_proj->bias, hidden(x), c_proj->weight.t(), /*beta=*/1, /*alpha=*/1.0 / kQuickGeluScale);
     auto shape = x.sizes().vec();
-    auto x2 = x.reshape({-1, D});
-    auto h = torch::addmm(c_fc->bias * k, x2, c_fc->weight.t(), /*beta=*/1, /*alpha=*/k);
-    h = torch::GradMode::is_enabled() ? torch::silu(h) : torch::silu_(h);
-    auto y = torch::addmm(c_proj->bias, h, c_proj->weight.t(), /*beta=*/1, /*alpha=*/1.0 / k);
     shape.back() = y.size(-1);
     return y.view(shape);
 }
@@ -100,8 +104,10 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width, int64_t he
 }
 
 torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x, bool causal) {
-    auto y = x + attn(ln_1(x), causal);
-    return y + mlp(ln_2(y));
+    // x + attn(ln_1(x)), then y + mlp(ln_2(y)); each output product takes its residual add with it (fused into
+    // one cuBLASLt product where nothing records gradients on a GPU, see core/clip/fused_linear.h).
+    auto y = residualLinear(x, attn->mergedHeads(ln_1(x), causal), attn->out_proj->weight, attn->out_proj->bias);
+    return residualLinear(y, mlp->hidden(ln_2(y)), mlp->c_proj->weight, mlp->c_proj->bias, 1.0 / ClipMlpImpl::kQuickGeluScale);
 }
 
 bool DeepPrompts::empty() const {

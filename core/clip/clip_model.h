@@ -43,7 +43,9 @@ TORCH_MODULE(ClipLayerNorm);
 class ClipAttentionImpl : public torch::nn::Module {
 public:
     ClipAttentionImpl(int64_t width, int64_t heads);
-    torch::Tensor forward(const torch::Tensor& x, bool causal);
+    torch::Tensor forward(const torch::Tensor& x, bool causal);  // out_proj(mergedHeads(x))
+    // The attention's output before out_proj: the heads merged back to [N, L, D].
+    torch::Tensor mergedHeads(const torch::Tensor& x, bool causal);
     torch::Tensor in_proj_weight, in_proj_bias;
     torch::nn::Linear out_proj{nullptr};
     int64_t heads;
@@ -54,6 +56,10 @@ class ClipMlpImpl : public torch::nn::Module {
 public:
     explicit ClipMlpImpl(int64_t width);
     torch::Tensor forward(const torch::Tensor& x);  // c_proj(QuickGELU(c_fc(x)))
+    // QuickGELU(c_fc(x)) * kQuickGeluScale as [tokens, 4 * width]: c_proj's input, with c_proj's alpha
+    // 1 / kQuickGeluScale (see forward).
+    torch::Tensor hidden(const torch::Tensor& x);
+    static constexpr double kQuickGeluScale = 1.702;
     torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
 };
 TORCH_MODULE(ClipMlp);

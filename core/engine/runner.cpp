@@ -1,6 +1,7 @@
 #include "core/engine/runner.h"
 
 #include "core/clip/clip_checkpoint.h"
+#include "core/clip/fused_linear.h"
 #include "core/data/benchmarks.h"
 #include "core/data/fewshot.h"
 #include "core/data/image_folder.h"
@@ -453,6 +454,9 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                 }
             }
         }
+        if (const auto fr = fusedResidualInfo(); device.is_cuda() && fr.checked == 0)
+            sink.log(LogLevel::Warning, "the fused residual product (CASPL_FUSED_RESIDUAL) is off: " + fr.error +
+                                            "; inference ran with separate residual adds (same results, slower)");
         outcome.records = all.records;
         outcome.summary = summarizeResults(all.records, spec.eval.rounding);
         writeResultJson((fs::path(runDir) / "result.json").string(), all);

@@ -1,6 +1,7 @@
 #include "core/tools/bench.h"
 
 #include "core/clip/clip_model.h"
+#include "core/clip/fused_linear.h"
 #include "core/methods/prompted_clip.h"
 #include "core/runtime.h"
 #include "core/text/tokenizer.h"
@@ -136,6 +137,15 @@ double usedDeviceMiB() {
     return s.cuda ? double(s.allocatedBytes) / (1024.0 * 1024.0) : -1.0;
 }
 
+// Sets the fused residual product on or off for a scope (core/clip/fused_linear.h).
+struct FusedResidualSwitch {
+    bool before;
+    explicit FusedResidualSwitch(bool on) : before(setFusedResidualEnabled(on)) {}
+    ~FusedResidualSwitch() { setFusedResidualEnabled(before); }
+    FusedResidualSwitch(const FusedResidualSwitch&) = delete;
+    FusedResidualSwitch& operator=(const FusedResidualSwitch&) = delete;
+};
+
 }  // namespace
 
 int runBenchmarks(const BenchOptions& o, const std::function<void(const std::string&)>& emit) {
@@ -193,16 +203,33 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
     std::vector<Enc> encs = tiny ? std::vector<Enc>{{"encode_image.vit_tiny", vit(128, 2, 8, 64, 64, 2, 32), 32}}
                                  : std::vector<Enc>{{"encode_image.vit_b16", vit(768, 12, 16, 512, 512, 12), 256},
                                                     {"encode_image.vit_l14", vit(1024, 24, 14, 768, 768, 12), 256}};
+    // Where the residual blocks' output products take their residual add with them (core/clip/fused_linear.h), the
+    // figures that run through the blocks come once more with ".unfused": the same work with separate adds.
+    const bool fusable = fusedResidualInfo().enabled && device.is_cuda() && dt != torch::kFloat32;
+    const auto fusedFields = [&](long long callsBefore) {
+        const auto info = fusedResidualInfo();
+        nlohmann::json j{{"fused_residual", info.fusedCalls > callsBefore}};
+        if (!info.error.empty()) j["fused_residual_error"] = info.error;
+        return j;
+    };
     for (const auto& e : encs) {
-        if (!wanted(e.name)) continue;
-        guarded(e.name, [&] {
-            resetPeakDeviceMemory();
-            auto m = randomClip(e.cfg, device, dt);
-            auto px = torch::randn({e.batch, 3, e.cfg.imageResolution, e.cfg.imageResolution}, torch::TensorOptions().device(device));
-            torch::InferenceMode im;
-            const double s = timeIt(device, o.warmup, o.iterations, [&] { m->encodeImage(px); });
-            report(e.name, e.batch, e.batch / s, "img/s", {{"architecture", e.cfg.name()}, {"peak_gpu_mib", peakGpuMiB()}});
-        });
+        for (const bool fused : {true, false}) {
+            if (!fused && !fusable) continue;
+            const std::string name = e.name + (fused ? "" : ".unfused");
+            if (!wanted(name)) continue;
+            guarded(name, [&] {
+                const FusedResidualSwitch sw(fused && fusable);
+                resetPeakDeviceMemory();
+                auto m = randomClip(e.cfg, device, dt);
+                auto px = torch::randn({e.batch, 3, e.cfg.imageResolution, e.cfg.imageResolution}, torch::TensorOptions().device(device));
+                torch::InferenceMode im;
+                const long long calls = fusedResidualInfo().fusedCalls;
+                const double s = timeIt(device, o.warmup, o.iterations, [&] { m->encodeImage(px); });
+                nlohmann::json extra{{"architecture", e.cfg.name()}, {"peak_gpu_mib", peakGpuMiB()}};
+                extra.update(fusedFields(calls));
+                report(name, e.batch, e.batch / s, "img/s", extra);
+            });
+        }
     }
 
     // 1b. Where a ViT-B/16 forward spends its time: the device's own limits (a large matrix product, a copy) and
@@ -260,7 +287,9 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             {"c_proj", 1, 2 * tokens * 4 * D * D, 0, [&] { torch::addmm(mlp.c_proj->bias, h, mlp.c_proj->weight.t(), 1, 1.0 / k); }},
         };
         const std::string base = std::string("breakdown.") + (tiny ? "vit_tiny." : "vit_b16.");
+        const long long calls = fusedResidualInfo().fusedCalls;
         const double block = timeIt(device, o.warmup, o.iterations, [&] { blk->forward(x, false); });
+        nlohmann::json blockExtra = fusedFields(calls);
         double sum = 0;
         std::vector<double> secs;
         for (const auto& p : parts) {
@@ -275,10 +304,32 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             else extra["gbps"] = p.bytes * p.count / secs[i] / 1e9;
             report(base + p.name, int(N), secs[i] * 1000, "ms", extra);
         }
-        if (wanted(base + "block"))
-            report(base + "block", int(N), block * 1000, "ms",
-                   {{"sum_of_parts_ms", sum * 1000}, {"layers", cfg.visionLayers}, {"architecture", cfg.name()},
-                    {"img_s_from_blocks", double(N) / (block * double(cfg.visionLayers))}});
+        if (fusable && wanted(base + "fused_residual")) {
+            // Both output products with their residual add in one cuBLASLt product each, against the four unfused
+            // parts they replace (out_proj, c_proj, the two residual adds).
+            const double fusedSecs = timeIt(device, o.warmup, o.iterations, [&] {
+                residualLinear(x, merged, attn.out_proj->weight, attn.out_proj->bias);
+                residualLinear(x, h, mlp.c_proj->weight, mlp.c_proj->bias, 1.0 / ClipMlpImpl::kQuickGeluScale);
+            });
+            double replaced = 0;
+            for (std::size_t i = 0; i < parts.size(); ++i)
+                if (std::string(parts[i].name) == "out_proj" || std::string(parts[i].name) == "c_proj" ||
+                    std::string(parts[i].name) == "residual_add")
+                    replaced += secs[i];
+            nlohmann::json extra{{"replaces_ms", replaced * 1000}, {"per_block", 2}, {"architecture", cfg.name()},
+                                 {"tflops", (2 * tokens * D * D + 2 * tokens * 4 * D * D) / fusedSecs / 1e12}};
+            extra.update(fusedFields(calls));
+            report(base + "fused_residual", int(N), fusedSecs * 1000, "ms", extra);
+        }
+        if (wanted(base + "block")) {
+            blockExtra.update({{"sum_of_parts_ms", sum * 1000}, {"layers", cfg.visionLayers}, {"architecture", cfg.name()},
+                               {"img_s_from_blocks", double(N) / (block * double(cfg.visionLayers))}});
+            if (fusable) {
+                const FusedResidualSwitch sw(false);
+                blockExtra["unfused_ms"] = timeIt(device, o.warmup, o.iterations, [&] { blk->forward(x, false); }) * 1000;
+            }
+            report(base + "block", int(N), block * 1000, "ms", blockExtra);
+        }
     });
 
     auto tok = std::make_shared<ClipTokenizer>(ClipTokenizer::fromMerges({}, "byte-level bench vocabulary"));

@@ -2,6 +2,7 @@
 // 1e-5 in fp32 on CPU, for the OpenAI-named and the Hugging Face-named weights, the CoOp-style prompted text, a
 // TorchScript archive built here, and the errors for malformed checkpoints.
 #include "core/clip/clip_checkpoint.h"
+#include "core/clip/fused_linear.h"
 #include "core/runtime.h"
 #include "core/util/error.h"
 #include "test_support.h"
@@ -268,6 +269,72 @@ private Q_SLOTS:
         QVERIFY(rel(tg, tc) < 3e-2);
         auto lc = cpu->logits(fc, tc), lg = gpu->logits(fg.cuda(), tg.cuda()).cpu();
         QVERIFY(torch::equal(lc.argmax(-1), lg.argmax(-1)));
+    }
+
+    // The residual blocks' output product: residual + alpha * h @ W^T + bias, with alpha on the product only.
+    void residualLinearComputesTheResidualProduct() {
+        torch::manual_seed(3);
+        auto r = torch::randn({2, 5, 6}), h = torch::randn({2, 5, 8}), w = torch::randn({6, 8}), b = torch::randn({6});
+        const auto calls = fusedResidualInfo().fusedCalls;
+        for (const double alpha : {1.0, 1.0 / 1.702}) {
+            auto expected = r + alpha * torch::matmul(h, w.t()) + b;
+            QVERIFY(maxAbsDiff(residualLinear(r, h, w, b, alpha), expected) < 1e-5);
+            torch::NoGradGuard g;
+            QVERIFY(maxAbsDiff(residualLinear(r, h, w, b, alpha), expected) < 1e-5);
+        }
+        QCOMPARE(fusedResidualInfo().fusedCalls, calls);  // CPU tensors never take the cuBLASLt path
+        // Gradients flow through it while training.
+        auto hg = h.clone().requires_grad_(true);
+        residualLinear(r, hg, w, b).sum().backward();
+        QVERIFY(maxAbsDiff(hg.grad(), w.sum(0).expand({2, 5, 8})) < 1e-5);
+        try {
+            residualLinear(r, h, w.t(), b);
+            QFAIL("a weight of the wrong shape was accepted");
+        } catch (const c10::Error& e) {
+            QVERIFY(std::string(e.what()).find("do not fit") != std::string::npos);
+        }
+    }
+
+    // On a GPU the fused cuBLASLt product (residual read in the epilogue) equals the unfused one within bf16
+    // rounding, for the shapes a CLIP block uses and for awkward ones (odd widths, one token); training (gradients
+    // recorded) never takes it.
+    void fusedResidualMatchesUnfusedOnCuda() {
+        if (!caspl::cudaAvailable()) QSKIP("no CUDA device in this build or machine");
+        if (!fusedResidualInfo().enabled) QSKIP("the fused residual product is not in this build or is switched off");
+        torch::manual_seed(5);
+        const auto cuda = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
+        struct Shape { int64_t n, l, k, d; };
+        for (const Shape s : {Shape{4, 50, 512, 128}, Shape{2, 17, 128, 512}, Shape{1, 1, 96, 40}, Shape{3, 7, 72, 24}}) {
+            auto r = torch::randn({s.n, s.l, s.d}, cuda), h = torch::randn({s.n, s.l, s.k}, cuda);
+            auto w = (torch::randn({s.d, s.k}, cuda) * 0.05), b = torch::randn({s.d}, cuda);
+            auto reference = (r.to(torch::kFloat32) + torch::matmul(h.to(torch::kFloat32), w.to(torch::kFloat32).t()) / 1.702 +
+                              b.to(torch::kFloat32));
+            torch::Tensor fused, unfused;
+            const auto calls = fusedResidualInfo().fusedCalls;
+            {
+                torch::NoGradGuard g;
+                fused = residualLinear(r, h, w, b, 1.0 / 1.702);
+                const bool before = setFusedResidualEnabled(false);
+                unfused = residualLinear(r, h, w, b, 1.0 / 1.702);
+                setFusedResidualEnabled(before);
+            }
+            const auto info = fusedResidualInfo();
+            qInfo("shape %lldx%lldx%lld -> %lld: fused %s, vs fp32 %.3g (unfused %.3g)%s%s", (long long)s.n, (long long)s.l,
+                  (long long)s.k, (long long)s.d, info.fusedCalls > calls ? "yes" : "no",
+                  maxAbsDiff(fused, reference), maxAbsDiff(unfused, reference), info.error.empty() ? "" : "; ",
+                  info.error.c_str());
+            QCOMPARE(info.checked, 1);
+            const double scale = reference.abs().max().item<double>();
+            QVERIFY(maxAbsDiff(fused, reference) < 1e-2 * scale);
+            QVERIFY(maxAbsDiff(fused, reference) <= maxAbsDiff(unfused, reference) * 1.5 + 1e-3 * scale);
+            if (s.k % 8 == 0 && s.d % 8 == 0) QVERIFY(info.fusedCalls > calls);  // aligned shapes do run fused
+        }
+        const auto calls = fusedResidualInfo().fusedCalls;
+        auto r = torch::randn({2, 3, 64}, cuda), h = torch::randn({2, 3, 64}, cuda).requires_grad_(true);
+        auto w = torch::randn({64, 64}, cuda), b = torch::randn({64}, cuda);
+        residualLinear(r, h, w, b).to(torch::kFloat32).sum().backward();
+        QCOMPARE(fusedResidualInfo().fusedCalls, calls);
+        QVERIFY(h.grad().defined());
     }
 
     void deepPromptSlots() {
