@@ -457,7 +457,11 @@ bool MainWindow::openExperimentFile(const QString& path) {
                         tr("Open a preset that extends it (File > Open Preset…), or a YAML file of your own."));
             return false;
         }
-        caspl::ExperimentSpec spec = caspl::loadExperiment(file);
+        // A preset is named as the preset library names it (base2novel/coop/dtd), so that presets of different
+        // methods for one dataset get different run folders; another file by its stem.
+        caspl::LoadOptions options;
+        options.name = caspl::presetNameOf(file, presetsDir().toStdString());
+        caspl::ExperimentSpec spec = caspl::loadExperiment(file, {}, options);
         editor_->setSpec(spec, QFileInfo(path).absoluteFilePath());
         messages_->dismiss();
         log_->append(caspl::LogLevel::Info, tr("studio"), tr("opened %1 (%2)").arg(path, qs(caspl::methodLabel(spec))));

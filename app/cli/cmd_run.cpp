@@ -102,7 +102,15 @@ void addRunCommands(CLI::App& app, Action* action) {
             for (const auto& p : a->presets) {  // validate everything before anything runs
                 auto sets = a->sets;
                 if (!a->output.empty()) sets.push_back("output=" + a->output);
-                specs.push_back(loadExperiment(resolvePresetFile(p, dir), sets));
+                const std::string file = resolvePresetFile(p, dir);
+                if (isAbstractFile(file))
+                    throw Error(file + " is a fragment (abstract: true): presets extend it, it does not run on its own; "
+                                       "run a preset that extends it (caspl presets list) or a YAML file of your own");
+                // Named as `caspl presets show` names it (base2novel/coop/dtd, not dtd), so that every preset gets a
+                // run folder of its own (runs/base2novel_coop_dtd).
+                LoadOptions lo;
+                lo.name = presetNameOf(file, dir);
+                specs.push_back(loadExperiment(file, sets, lo));
             }
             int rc = kOk;
             for (const auto& spec : specs) {
@@ -158,7 +166,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                   "The training curves instead of the results: one row per step with every loss term and the learning "
                   "rate, from each run's events.jsonl");
     exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
-    exp->add_option("--rounding", x->rounding, "paper (1 decimal per seed, default) or none");
+    exp->add_option("--rounding", x->rounding,
+                    "paper (each seed's accuracy to 1 decimal first) or none (default: each run's own eval.rounding)");
     exp->callback([action, x] {
         *action = [x] {
             if (x->curves) {
@@ -179,14 +188,17 @@ void addRunCommands(CLI::App& app, Action* action) {
                 }
                 return kOk;
             }
+            // Each run's seeds are rounded by its own eval.rounding unless --rounding says otherwise, so a run's
+            // numbers do not depend on the runs exported with it.
             std::vector<ResultRecord> all;
-            Rounding rounding = x->rounding.empty() ? Rounding::Paper : parseRounding(x->rounding);
             for (const auto& r : x->runs) {
                 auto recs = loadRunRecords(r);
-                if (x->rounding.empty()) rounding = loadRunSpec(r).eval.rounding;
+                const Rounding rounding = x->rounding.empty() ? loadRunSpec(r).eval.rounding : parseRounding(x->rounding);
+                if (rounding == Rounding::Paper)
+                    for (auto& rec : recs) rec.accuracy = roundToPaper(rec.accuracy);
                 all.insert(all.end(), recs.begin(), recs.end());
             }
-            auto summary = summarizeResults(all, rounding);
+            auto summary = summarizeResults(all, Rounding::None);
             if (x->out.empty()) std::cout << resultsCsvText(summary);
             else {
                 writeResultsCsv(x->out, summary);

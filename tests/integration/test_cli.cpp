@@ -1,6 +1,7 @@
 // Runs the real `caspl` executable as a user would.
 #include "cli_runner.h"
 #include "test_support.h"
+#include "tiny_experiment.h"
 
 #include "core/engine/boosting.h"
 #include "core/io/safetensors.h"
@@ -11,6 +12,7 @@
 #include <QJsonObject>
 #include <QMap>
 #include <QProcess>
+#include <QRegularExpression>
 
 #include <algorithm>
 #include <cmath>
@@ -221,6 +223,69 @@ private Q_SLOTS:
         r = runCaspl({"export", "--curves", QDir(caspl::test::tempDir()).filePath("no_such_run")});
         QCOMPARE(r.exitCode, 3);
         QVERIFY2(r.err.contains("events.jsonl") && r.err.contains("not found"), qPrintable(r.err));
+    }
+
+    // `caspl run PRESET` names the run folder after the whole preset name (two methods' presets for one dataset
+    // get two folders), and `caspl export --csv` rounds each run by its own eval.rounding, whatever the order.
+    void presetRunFoldersAndExportRounding() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        const QString base = QDir(caspl::test::tempDir()).filePath("preset_runs");
+        caspl::test::TinyExperimentOptions o;
+        o.seeds = "[1]";
+        const auto t = caspl::test::makeTinyExperiment(base, o);
+        QFile f(t.yamlPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QString yaml = QString::fromUtf8(f.readAll()).remove(QRegularExpression("^name: [^\n]*\n"));
+        f.close();
+        const QString presets = base + "/presets";
+        const auto writePreset = [&](const QString& name, const QString& text) {
+            QDir().mkpath(QFileInfo(presets + "/" + name).path());
+            caspl::writeFileAtomically((presets + "/" + name).toStdString(), text.toStdString());
+        };
+        writePreset("b2n/coop/synth.yaml", yaml);
+        writePreset("b2n/coop_paper/synth.yaml",
+                    QString(yaml).replace("rounding: none", "rounding: paper").replace("seeds: [1]", "seeds: [2]"));
+        const QString out = base + "/out";
+        for (const char* preset : {"b2n/coop/synth", "b2n/coop_paper/synth"}) {
+            const auto r = runCaspl({"--threads", "1", "run", preset, "--presets-dir", presets, "--output", out});
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        }
+        const QString exact = out + "/b2n_coop_synth", paper = out + "/b2n_coop_paper_synth";
+        QVERIFY(QFileInfo::exists(exact + "/results.csv") && QFileInfo::exists(paper + "/results.csv"));
+
+        // Accuracies with many decimals (the tiny runs score k/6), so that rounding shows.
+        const auto setAccuracies = [](const QString& run, const QString& value) {
+            QFile rf(run + "/result.json");
+            QVERIFY(rf.open(QIODevice::ReadOnly));
+            QString text = QString::fromUtf8(rf.readAll());
+            rf.close();
+            text.replace(QRegularExpression("\"accuracy\": *[0-9.eE+-]+"), "\"accuracy\": " + value);
+            caspl::writeFileAtomically((run + "/result.json").toStdString(), text.toStdString());
+        };
+        setAccuracies(exact, "33.33333333");
+        setAccuracies(paper, "66.66666667");
+        // The seed rows of the CSV (kind,dataset,method,shots,seed,...).
+        const auto seedRow = [](const QString& csv, const QString& seed) {
+            for (const QString& line : csv.split('\n'))
+                if (line.startsWith("seed,") && line.section(',', 4, 4) == seed) return line;
+            return QString();
+        };
+        const auto alone = runCaspl({"export", "--csv", exact});
+        const auto ab = runCaspl({"export", "--csv", exact, paper});
+        const auto ba = runCaspl({"export", "--csv", paper, exact});
+        QCOMPARE(alone.exitCode, 0);
+        QCOMPARE(ab.exitCode, 0);
+        QCOMPARE(ba.exitCode, 0);
+        const QString row1 = seedRow(alone.out, "1");
+        QVERIFY2(row1.contains(",33.333"), qPrintable(alone.out));  // rounding: none, as the run says
+        QCOMPARE(seedRow(ab.out, "1"), row1);
+        QCOMPARE(seedRow(ba.out, "1"), row1);
+        for (const QString& csv : {ab.out, ba.out}) {
+            const QString row2 = seedRow(csv, "2");
+            QVERIFY2(row2.contains(",66.7,") && !row2.contains("66.66"), qPrintable(csv));  // rounding: paper
+        }
+        // --rounding applies one setting to every run.
+        QVERIFY(seedRow(runCaspl({"export", "--csv", exact, paper, "--rounding", "paper"}).out, "1").contains(",33.3,"));
     }
 
     void missingCommandIsUsageError() {

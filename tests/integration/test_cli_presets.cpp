@@ -76,6 +76,18 @@ private Q_SLOTS:
         QVERIFY(r.out.contains("promptsrc+caspl, base2novel, 3 runs"));
     }
 
+    // A fragment (abstract: true) validates as a fragment and does not run.
+    void fragmentsValidateButDoNotRun() {
+        const auto v = runCaspl({"validate", "datasets/dtd"});
+        CHECK_RUN(v, 0);
+        QVERIFY(v.out.contains("is a valid fragment (abstract: true)"));
+        const QString out = QDir(caspl::test::tempDir()).filePath("fragment_runs");
+        const auto r = runCaspl({"run", "datasets/dtd", "--output", out});
+        CHECK_RUN(r, 3);
+        QVERIFY(r.err.contains("is a fragment (abstract: true)"));
+        QVERIFY(!QFileInfo::exists(out));
+    }
+
     void validateReportsProblemsWithPositions() {
         const QString file = writeTemp("bad/exp.yaml", "method:\n  name: coop\ndata:\n  datasets: [OxfordPets]\n"
                                                        "train:\n  lrr: 0.1\n  epochs: abc\n");
