@@ -13,6 +13,7 @@
 #include "core/text/tokenizer.h"
 #include "core/train/trainer.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -192,6 +193,41 @@ void writeRunJson(const std::string& runDir, const ExperimentSpec& spec, const s
     writeFileAtomically((fs::path(runDir) / "run.json").string(), j.dump(2) + "\n");
 }
 
+// Whether a run folder holds nothing that training produced: only its configuration, run.json, the event log, the
+// sampled lists and the lock (what an attempt that failed on bad input leaves).
+bool holdsNothingTrained(const std::string& runDir) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(runDir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_directory(ec)) continue;
+        const std::string name = it->path().filename().string();
+        const bool top = it->path().parent_path() == fs::path(runDir);
+        const bool known = (top && (name == "config.yaml" || name == "run.json" || name == "events.jsonl" ||
+                                    name == "events.replaced.jsonl" || name == DirLock::kFileName)) ||
+                           (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json");
+        if (!known) return false;
+    }
+    return !ec;
+}
+
+// Deep prompts need a block to go into: a depth beyond the student's layers would train tensors nothing uses.
+void checkPromptDepths(const ExperimentSpec& spec, const ClipConfig& student, const std::string& studentPath) {
+    const auto check = [&](const char* key, int depth, int prompts, int layers, const char* tower) {
+        if (prompts > 0 && depth > layers)
+            throw Error(std::string(key) + " is " + std::to_string(depth) + ", but the student (" + studentPath + ") has " +
+                        std::to_string(layers) + " " + tower + " layers; set it to " + std::to_string(layers) + " or less");
+    };
+    const MethodKind k = spec.method.kind;
+    if (k == MethodKind::IVLP || k == MethodKind::MaPLe || k == MethodKind::PromptSRC) {
+        check("method.depth_text", spec.method.depthText, spec.method.nCtxText, student.textLayers, "text");
+        check("method.depth_vision", spec.method.depthVision, k == MethodKind::MaPLe ? spec.method.nCtxText : spec.method.nCtxVision,
+              student.visionLayers, "vision");
+    }
+    if (spec.phase1.enabled && k != MethodKind::ZeroShot && spec.phase1.artifact.empty()) {
+        check("phase1.depth_text", spec.phase1.depthText, spec.phase1.nText, student.textLayers, "text");
+        check("phase1.depth_vision", spec.phase1.depthVision, spec.phase1.nVision, student.visionLayers, "vision");
+    }
+}
+
 }  // namespace
 
 std::string defaultRunDir(const ExperimentSpec& spec) {
@@ -222,24 +258,43 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
     const std::string hash = resolvedHash(spec);
     std::string created = nowIso();
 
-    if (fs::exists(fs::path(runDir) / "config.yaml")) {
+    const bool existed = fs::exists(fs::path(runDir) / "config.yaml");
+    if (opt.evalOnly && !existed) throw Error(runDir + ": not a run folder (no config.yaml)");
+    fs::create_directories(runDir);
+    const DirLock lock(runDir, "run");  // held until this function returns or throws
+    std::string replaced;  // why an earlier attempt's files were replaced, for the log
+    if (existed) {
         ExperimentSpec old = loadRunSpec(runDir);
-        if (resolvedHash(old) != hash)
-            throw Error(runDir + ": this folder holds another experiment (hash " + resolvedHash(old) + ", this one " + hash +
-                        "); choose another output folder or run name, or delete the folder");
-        outcome.resumed = true;
-        try {
-            created = json::parse(readFile((fs::path(runDir) / "run.json").string())).value("created", created);
-        } catch (...) {
+        if (resolvedHash(old) != hash) {
+            // An attempt that stopped before training anything (a missing dataset or model, a typo in a path) leaves
+            // only its configuration and log: the corrected experiment takes the folder over.
+            if (opt.evalOnly || !holdsNothingTrained(runDir))
+                throw Error(runDir + ": this folder holds another experiment (hash " + resolvedHash(old) + ", this one " +
+                            hash + "); choose another output folder or run name, or delete the folder");
+            replaced = "replacing the earlier configuration of " + runDir + " (hash " + resolvedHash(old) +
+                       "), which stopped before training anything";
+            std::error_code ec;
+            fs::rename(fs::path(runDir) / "events.jsonl", fs::path(runDir) / "events.replaced.jsonl", ec);
+            writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
+        } else {
+            outcome.resumed = true;
+            try {
+                created = json::parse(readFile((fs::path(runDir) / "run.json").string())).value("created", created);
+            } catch (...) {
+            }
         }
     } else {
-        fs::create_directories(runDir);
         writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
     }
     JsonlSink sink((fs::path(runDir) / "events.jsonl").string(), userSink);
-    writeRunJson(runDir, spec, "running", created);
-    sink.log(LogLevel::Info, (outcome.resumed ? "resuming run " : "starting run ") + runDir + " (" + methodLabel(spec) + ", " +
-                                 runtimeDescription() + ")");
+    if (!replaced.empty()) sink.log(LogLevel::Warning, replaced);
+    // `caspl eval` leaves the run's status as it was (done, interrupted, ...): it re-evaluates, it does not run.
+    const auto setStatus = [&](const std::string& status, const std::string& message = "") {
+        if (!opt.evalOnly) writeRunJson(runDir, spec, status, created, message);
+    };
+    setStatus("running");
+    sink.log(LogLevel::Info, std::string(opt.evalOnly ? "evaluating run " : outcome.resumed ? "resuming run " : "starting run ") +
+                                 runDir + " (" + methodLabel(spec) + ", " + runtimeDescription() + ")");
 
     const std::string label = methodLabel(spec);
     ResultFile all;
@@ -267,6 +322,8 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
         const bool b2n = spec.data.protocol == Protocol::Base2Novel;
         const bool transfer = spec.data.protocol == Protocol::CrossDataset || spec.data.protocol == Protocol::DomainGeneralization;
         const bool trains = spec.method.kind != MethodKind::ZeroShot;
+        checkPromptDepths(spec, student->config(), studentPath);
+        int notTrained = 0;  // caspl eval: seeds without prompts yet
 
         for (const auto& dsName : spec.data.datasets) {
             sink.phaseChanged(runId, "data");
@@ -289,6 +346,11 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                     artifact = (dsDir / "phase1").string();
                     if (fs::exists(fs::path(artifact) / "boosting.json")) {
                         sink.log(LogLevel::Info, dsName + ": phase 1 already done (" + artifact + ")");
+                    } else if (opt.evalOnly) {
+                        sink.log(LogLevel::Warning, dsName + ": phase 1 has not finished, so no seed has prompts to "
+                                                             "evaluate; continue the run with: caspl resume " + runDir);
+                        notTrained += int(spec.data.shots.size() * spec.data.seeds.size());
+                        continue;
                     } else {
                         sink.phaseChanged(runId, "phase1");
                         const std::string teacherPath = resolveModelPath(spec.models, spec.models.teacher);
@@ -382,7 +444,12 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                     int trainedEpochs = 0;
                     if (trains) {
                         if (opt.evalOnly) {
-                            if (!fs::exists(promptsPath)) throw Error(promptsPath.string() + ": no trained prompts to evaluate");
+                            if (!fs::exists(promptsPath)) {
+                                sink.log(LogLevel::Warning, dsName + " " + tag + ": not trained yet (no " + promptsPath.string() +
+                                                                "); continue the run with: caspl resume " + runDir);
+                                ++notTrained;
+                                continue;
+                            }
                             model.loadPrompts(loadSafetensors(promptsPath.string()), promptsPath.string(), false);
                             trainedEpochs = spec.train.epochs;
                         } else {
@@ -454,6 +521,9 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                 }
             }
         }
+        if (opt.evalOnly && all.records.empty())
+            throw Error(runDir + ": nothing to evaluate: no seed has trained prompts yet (" + std::to_string(notTrained) +
+                        " not trained); continue the run with: caspl resume " + runDir);
         if (const auto fr = fusedResidualInfo(); device.is_cuda() && fr.checked == 0)
             sink.log(LogLevel::Warning, "the fused residual product (CASPL_FUSED_RESIDUAL) is off: " + fr.error +
                                             "; inference ran with separate residual adds (same results, slower)");
@@ -461,15 +531,15 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
         outcome.summary = summarizeResults(all.records, spec.eval.rounding);
         writeResultJson((fs::path(runDir) / "result.json").string(), all);
         writeResultsCsv((fs::path(runDir) / "results.csv").string(), outcome.summary);
-        writeRunJson(runDir, spec, "done", created);
+        setStatus("done");
         sink.phaseChanged(runId, "done");
         return outcome;
     } catch (const Interrupted& i) {
-        writeRunJson(runDir, spec, "interrupted", created, "stopped during " + i.where + "; resume with: caspl resume " + runDir);
-        sink.log(LogLevel::Warning, "stopped during " + i.where + "; resume with: caspl resume " + runDir);
+        setStatus("interrupted", "stopped during " + i.where + "; resume with: caspl resume " + runDir);
+        sink.log(LogLevel::Warning, "stopped during " + i.where + (opt.evalOnly ? "" : "; resume with: caspl resume " + runDir));
         throw;
     } catch (const std::exception& e) {
-        writeRunJson(runDir, spec, "failed", created, e.what());
+        setStatus("failed", e.what());
         sink.log(LogLevel::Error, e.what());
         throw;
     }

@@ -13,7 +13,10 @@
 //   <run>/result.json, <run>/results.csv   all records and their aggregation (written atomically)
 //
 // Starting a run whose folder exists resumes it when the configuration is the same (finished seeds are skipped,
-// interrupted ones continue from their checkpoint) and refuses otherwise: nothing is silently overwritten.
+// interrupted ones continue from their checkpoint) and refuses otherwise: nothing is silently overwritten. The one
+// exception is a folder holding nothing trained (an attempt that failed on a missing dataset or model): the new
+// configuration takes it over, keeping the old log as events.replaced.jsonl. A run holds its folder's lock
+// (core/util/dir_lock.h) while it works, so a second run of the same folder, in any process, is refused.
 // No LibTorch in this header.
 #include "core/engine/events.h"
 #include "core/experiment/experiment_spec.h"
@@ -27,7 +30,8 @@ namespace caspl {
 
 struct RunOptions {
     std::string runDir;        // default: <spec.output>/<spec.name>
-    bool evalOnly = false;     // evaluate the saved prompts of finished seeds again (caspl eval)
+    bool evalOnly = false;     // evaluate the saved prompts of trained seeds again, never train (caspl eval); the
+                               // run's status stays as it was
     int threads = 0;           // loader threads (0: spec.data.loader_threads, then every core)
 };
 

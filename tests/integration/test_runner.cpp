@@ -6,6 +6,7 @@
 #include "core/experiment/spec_loader.h"
 #include "core/image/image.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "core/util/error.h"
 #include "test_support.h"
 #include "tiny_experiment.h"
@@ -13,6 +14,7 @@
 #include <QDir>
 #include <QFile>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -151,6 +153,103 @@ private Q_SLOTS:
         // The prompts are bit-identical too.
         QCOMPARE(readFile((fs::path(ro.runDir) / "synth/k2_seed1/prompts.safetensors").string()),
                  readFile((fs::path(straight.runDir) / "synth/k2_seed1/prompts.safetensors").string()));
+    }
+
+    // caspl eval re-evaluates what was trained, never trains, and leaves the run's status as it was.
+    void evalOnlyNeverTrains() {
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/evalonly").string();
+        const fs::path run = ro.runDir;
+        QuietSink s;
+        StopToken st;
+        s.stop = &st;
+        s.stopAt = 3;  // inside phase 2 of seed 1: phase 1 done, no seed trained
+        QVERIFY_THROWS_EXCEPTION(Interrupted, runExperiment(spec_, ro, s, st));
+        const std::string runJson = readFile((run / "run.json").string());
+        RunOptions eo = ro;
+        eo.evalOnly = true;
+        QuietSink e;
+        StopToken none;
+        try {
+            runExperiment(spec_, eo, e, none);
+            QFAIL("eval of a run without trained seeds succeeded");
+        } catch (const Error& err) {
+            QVERIFY2(std::string(err.what()).find("nothing to evaluate") != std::string::npos, err.what());
+        }
+        QCOMPARE(readFile((run / "run.json").string()), runJson);  // still "interrupted"
+        QVERIFY(!fs::exists(run / "synth/k2_seed1/prompts.safetensors"));  // nothing was trained
+        QVERIFY(e.rows.empty());
+
+        // Finished, then seed 2's prompts gone: eval evaluates seed 1 and names seed 2.
+        QuietSink done;
+        runExperiment(spec_, ro, done, none);
+        fs::remove(run / "synth/k2_seed2/prompts.safetensors");
+        QuietSink e2;
+        auto out = runExperiment(spec_, eo, e2, none);
+        QCOMPARE(out.records.size(), std::size_t(2));  // seed 1: base and novel
+        QCOMPARE(e2.rows.size(), std::size_t(2));
+        QVERIFY(std::any_of(e2.logs.begin(), e2.logs.end(),
+                            [](const std::string& l) { return l.find("k2_seed2: not trained yet") != std::string::npos; }));
+        QVERIFY(!fs::exists(run / "synth/k2_seed2/prompts.safetensors"));
+        QVERIFY(readFile((run / "run.json").string()).find("\"done\"") != std::string::npos);
+    }
+
+    // Two runs never write into one folder at once: while one holds it, the other is refused and writes nothing.
+    void busyRunFolderIsRefused() {
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/busy").string();
+        fs::create_directories(ro.runDir);
+        const DirLock held(ro.runDir, "run");
+        QuietSink s;
+        StopToken st;
+        try {
+            runExperiment(spec_, ro, s, st);
+            QFAIL("a run folder in use was accepted");
+        } catch (const Error& err) {
+            QVERIFY2(std::string(err.what()).find("in use by another run (process ") != std::string::npos, err.what());
+        }
+        QVERIFY(!fs::exists(fs::path(ro.runDir) / "config.yaml"));
+    }
+
+    // An attempt that failed on bad input before training anything leaves its folder to the corrected experiment;
+    // once something is trained, another experiment is refused again.
+    void failedStartGivesWayToTheCorrectedExperiment() {
+        auto bad = spec_;
+        bad.data.datasets = {"no_such_dataset"};
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/retry").string();
+        const fs::path run = ro.runDir;
+        QuietSink s;
+        StopToken st;
+        QVERIFY_THROWS_EXCEPTION(Error, runExperiment(bad, ro, s, st));
+        QVERIFY(readFile((run / "run.json").string()).find("\"failed\"") != std::string::npos);
+        auto out = runExperiment(spec_, ro, s, st);
+        QVERIFY(!out.resumed);
+        QCOMPARE(out.records.size(), std::size_t(4));
+        QVERIFY(fs::exists(run / "events.replaced.jsonl"));
+        QVERIFY(std::any_of(s.logs.begin(), s.logs.end(),
+                            [](const std::string& l) { return l.find("stopped before training anything") != std::string::npos; }));
+        auto other = spec_;
+        other.train.epochs = 4;
+        QVERIFY_THROWS_EXCEPTION(Error, runExperiment(other, ro, s, st));
+    }
+
+    // Deep prompts beyond the student's blocks would train tensors nothing uses: refused, naming the key.
+    void promptDepthBeyondTheStudentIsRefused() {
+        auto deep = spec_;
+        deep.phase1.depthText = 40;
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/deep").string();
+        QuietSink s;
+        StopToken st;
+        try {
+            runExperiment(deep, ro, s, st);
+            QFAIL("phase1.depth_text 40 was accepted");
+        } catch (const Error& err) {
+            const std::string m = err.what();
+            QVERIFY2(m.find("phase1.depth_text is 40") != std::string::npos && m.find("text layers") != std::string::npos, m.c_str());
+        }
+        QVERIFY(!fs::exists(fs::path(ro.runDir) / "synth/phase1"));
     }
 };
 
