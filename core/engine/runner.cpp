@@ -186,9 +186,9 @@ std::vector<Datum> folderPool(const std::string& folder) {
 }
 
 void writeRunJson(const std::string& runDir, const ExperimentSpec& spec, const std::string& status, const std::string& created,
-                  const std::string& message = "") {
+                  const std::string& cwd, const std::string& message = "") {
     json j{{"name", spec.name},       {"hash", resolvedHash(spec)},     {"status", status}, {"created", created},
-           {"updated", nowIso()},     {"runtime", runtimeDescription()}};
+           {"updated", nowIso()},     {"runtime", runtimeDescription()}, {"cwd", cwd}};
     if (!message.empty()) j["message"] = message;
     writeFileAtomically((fs::path(runDir) / "run.json").string(), j.dump(2) + "\n");
 }
@@ -207,6 +207,25 @@ bool holdsNothingTrained(const std::string& runDir) {
         if (!known) return false;
     }
     return !ec;
+}
+
+// The experiment with its relative paths (data root, model folder and files, phase-1 artifact and pool folder) made
+// absolute under `base`: the folder the run started in, so that `caspl resume` and `caspl eval` from anywhere read
+// the same data and models. A model given by a released name (ViT-B/16) stays a name.
+ExperimentSpec withPathsUnder(ExperimentSpec s, const fs::path& base) {
+    std::error_code ec;
+    const auto under = [&](std::string& p, bool mustExist) {
+        if (p.empty() || fs::path(p).is_absolute()) return;
+        const fs::path a = base / p;
+        if (!mustExist || fs::exists(a, ec)) p = a.lexically_normal().string();
+    };
+    under(s.data.root, false);
+    under(s.models.dir, false);
+    under(s.models.student, true);
+    under(s.models.teacher, true);
+    under(s.phase1.artifact, false);
+    under(s.phase1.poolFolder, false);
+    return s;
 }
 
 // Deep prompts need a block to go into: a depth beyond the student's layers would train tensors nothing uses.
@@ -249,14 +268,16 @@ std::vector<ResultRecord> loadRunRecords(const std::string& runDir) {
     return readResultJson(p.string()).records;
 }
 
-RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, EventSink& userSink, const StopToken& stop) {
+RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, EventSink& userSink, const StopToken& stop) {
     RunOutcome outcome;
-    outcome.runDir = opt.runDir.empty() ? defaultRunDir(spec) : opt.runDir;
+    outcome.runDir = opt.runDir.empty() ? defaultRunDir(given) : opt.runDir;
     const std::string runDir = outcome.runDir;
     const std::string runId = fs::path(runDir).filename().string();
-    const std::string yaml = toYaml(spec);
-    const std::string hash = resolvedHash(spec);
+    const std::string yaml = toYaml(given);
+    const std::string hash = resolvedHash(given);
     std::string created = nowIso();
+    std::error_code cwdError;
+    std::string cwd = fs::current_path(cwdError).string();  // relative paths are relative to it (run.json keeps it)
 
     const bool existed = fs::exists(fs::path(runDir) / "config.yaml");
     if (opt.evalOnly && !existed) throw Error(runDir + ": not a run folder (no config.yaml)");
@@ -279,18 +300,23 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
         } else {
             outcome.resumed = true;
             try {
-                created = json::parse(readFile((fs::path(runDir) / "run.json").string())).value("created", created);
+                const json j = json::parse(readFile((fs::path(runDir) / "run.json").string()));
+                created = j.value("created", created);
+                // A resumed run reads its relative paths from the folder it started in.
+                const std::string started = j.value("cwd", std::string());
+                if (!started.empty() && fs::is_directory(started, cwdError)) cwd = started;
             } catch (...) {
             }
         }
     } else {
         writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
     }
+    const ExperimentSpec spec = withPathsUnder(given, cwd);
     JsonlSink sink((fs::path(runDir) / "events.jsonl").string(), userSink);
     if (!replaced.empty()) sink.log(LogLevel::Warning, replaced);
     // `caspl eval` leaves the run's status as it was (done, interrupted, ...): it re-evaluates, it does not run.
     const auto setStatus = [&](const std::string& status, const std::string& message = "") {
-        if (!opt.evalOnly) writeRunJson(runDir, spec, status, created, message);
+        if (!opt.evalOnly) writeRunJson(runDir, given, status, created, cwd, message);
     };
     setStatus("running");
     sink.log(LogLevel::Info, std::string(opt.evalOnly ? "evaluating run " : outcome.resumed ? "resuming run " : "starting run ") +
@@ -389,8 +415,8 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& opt, Even
                         auto tr = trainPrompts(p1, loader, to, sink, stop);
                         outcome.skippedImages += tr.skippedImages;
                         BoostingManifest m;
-                        m.teacher = spec.models.teacher;
-                        m.student = spec.models.student;
+                        m.teacher = given.models.teacher;  // as the experiment names them
+                        m.student = given.models.student;
                         m.dataset = dsName;
                         m.epochs = spec.phase1.epochs;
                         m.seed = uint64_t(spec.phase1.seed);

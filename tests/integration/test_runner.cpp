@@ -194,6 +194,35 @@ private Q_SLOTS:
         QVERIFY(readFile((run / "run.json").string()).find("\"done\"") != std::string::npos);
     }
 
+    // Relative paths are relative to the folder the run started in, for a resume from anywhere too.
+    void resumeReadsRelativePathsFromTheStartFolder() {
+        auto rel = spec_;
+        rel.data.root = "data";
+        rel.models.dir = "models";
+        rel.models.student = "models/student";
+        rel.models.teacher = "models/teacher";
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/relative").string();
+        struct Cwd {
+            QString before = QDir::currentPath();
+            ~Cwd() { QDir::setCurrent(before); }
+        } restore;
+        QVERIFY(QDir::setCurrent(QString::fromStdString(base_.string())));
+        QuietSink s;
+        StopToken st;
+        s.stop = &st;
+        s.stopAt = 3;
+        QVERIFY_THROWS_EXCEPTION(Interrupted, runExperiment(rel, ro, s, st));
+        QVERIFY(QDir::setCurrent(QString::fromStdString((base_ / "runs").string())));  // no data/ or models/ here
+        QuietSink again;
+        StopToken none;
+        auto out = runExperiment(loadRunSpec(ro.runDir), ro, again, none);
+        QVERIFY(out.resumed);
+        QCOMPARE(out.records.size(), std::size_t(4));
+        QVERIFY(readFile((fs::path(ro.runDir) / "run.json").string()).find("\"cwd\": \"" + base_.string()) != std::string::npos);
+        QVERIFY(readFile((fs::path(ro.runDir) / "config.yaml").string()).find("root: data\n") != std::string::npos);  // as written
+    }
+
     // Two runs never write into one folder at once: while one holds it, the other is refused and writes nothing.
     void busyRunFolderIsRefused() {
         RunOptions ro;
