@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     int threads = 0;
     app.add_option("--threads", threads, "CPU threads for LibTorch (default: all cores; env CASPL_THREADS)")
         ->envname("CASPL_THREADS")
-        ->check(CLI::NonNegativeNumber);
+        ->check(caspl::cli::atLeast(0));
     app.require_subcommand(1);
     app.footer("Exit codes: 0 ok, 1 run failed, 2 usage error, 3 bad input, 130 interrupted.");
 
@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
     } catch (const caspl::Interrupted& e) {
         std::cerr << "caspl: interrupted during " << e.where << "\n";
         return caspl::cli::kInterrupted;
+    } catch (const caspl::cli::UsageError& e) {
+        std::cerr << "caspl: usage: " << e.what() << "\n";
+        return caspl::cli::kUsage;
     } catch (const caspl::Error& e) {
         std::cerr << "caspl: error: " << e.what() << "\n";
         return caspl::cli::kBadInput;

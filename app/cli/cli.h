@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 namespace caspl::cli {
@@ -16,6 +17,27 @@ enum ExitCode : int {
     kBadInput = 3,     // a file, preset or key is missing or malformed
     kInterrupted = 130 // stopped by SIGINT/SIGTERM; a resumable checkpoint was left
 };
+
+// Misuse of the command line found after parsing (e.g. --run-dir with two presets): exit code 2, like CLI11's own.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// An integer option at least `min`, with a message a person reads ("expected an integer >= 1, got '0'"), instead of
+// CLI11's NonNegativeNumber/PositiveNumber, whose message prints the largest double in full.
+inline CLI::Validator atLeast(long long min) {
+    return CLI::Validator(
+        [min](std::string& v) -> std::string {
+            try {
+                std::size_t used = 0;
+                const long long x = std::stoll(v, &used);
+                if (used == v.size() && x >= min) return {};
+            } catch (const std::exception&) {
+            }
+            return "expected an integer >= " + std::to_string(min) + ", got '" + v + "'";
+        },
+        "INT>=" + std::to_string(min));
+}
 
 // Each command sets this to the function that runs it once the command line has been parsed.
 using Action = std::function<int()>;

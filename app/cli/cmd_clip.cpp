@@ -31,7 +31,7 @@ void addEncodeCommand(CLI::App& app, Action* action) {
     cmd->add_option("--vocab", o->vocab, "Tokenizer files (bpe .gz, vocab.json or a folder); default: next to the model");
     cmd->add_flag("--truncate", o->truncate, "Cut texts longer than the context length instead of failing");
     cmd->add_flag("--save-pixels", o->savePixels, "Also write pixel_values");
-    cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+    cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
     cmd->add_option("--out", o->out, "Output .safetensors (written atomically)")->required();
     cmd->callback([action, o] {
         *action = [o] {

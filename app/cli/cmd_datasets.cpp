@@ -65,7 +65,8 @@ int runCheck(const CheckCmd& o) {
     const std::string root = absolutePath(o.root);
     std::error_code ec;
     if (!std::filesystem::is_directory(root, ec))
-        throw Error(root + ": dataset root folder not found; expected the folder that holds oxford_pets/, "
+        throw Error(root + (std::filesystem::exists(root, ec) ? ": is a file" : ": dataset root folder not found") +
+                    "; expected the folder that holds oxford_pets/, "
                            "caltech-101/, ... (CoOp's DATASETS.md layout)");
     std::vector<const BenchmarkDataset*> selected;
     for (const auto& n : o.datasets) selected.push_back(&benchmarkDataset(n));
@@ -181,10 +182,10 @@ void addDatasetsCommand(CLI::App& app, Action* action) {
                       "check only this dataset (repeatable; it must then be present): " + names);
     check->add_flag("--decode", c->decode, "decode every image (slow) instead of only checking that it exists");
     check->add_flag("--strict", c->strict, "count warnings (e.g. list sizes off the approximate table) as problems");
-    check->add_option("--jobs", c->jobs, "threads for the image pass (default: up to 4)")->check(CLI::NonNegativeNumber);
+    check->add_option("--jobs", c->jobs, "threads for the image pass (default: up to 4)")->check(atLeast(0));
     check->add_option("--list-max", c->listMax, "bad images listed by path per dataset")
         ->default_val(5)
-        ->check(CLI::NonNegativeNumber);
+        ->check(atLeast(0));
     check->callback([c, action] { *action = [c] { return runCheck(*c); }; });
 
     auto s = std::make_shared<SplitFolderCmd>();

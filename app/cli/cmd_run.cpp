@@ -89,14 +89,15 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto* run = app.add_subcommand("run", "Run experiments (presets or YAML files), resuming runs that exist");
     run->add_option("presets", a->presets, "Preset names (caspl presets list) or YAML files")->required();
     run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)");
-    run->add_option("--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
+    run->add_option("--presets,--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
     run->add_option("--output", a->output, "Folder receiving the run folders (overrides the spec's output)");
     run->add_option("--run-dir", a->runDir, "Exact run folder (one preset only)");
-    run->add_option("--loader-threads", a->threads, "Image decoding threads");
+    run->add_option("--loader-threads", a->threads, "Image decoding threads")->check(atLeast(0));
     run->add_flag("--json", a->json, "JSON-lines events on stdout (for scripts)");
     run->callback([action, a] {
         *action = [a] {
-            if (!a->runDir.empty() && a->presets.size() > 1) throw Error("--run-dir takes one preset");
+            if (!a->runDir.empty() && a->presets.size() > 1)
+                throw UsageError("--run-dir names one run folder: give one preset with it, or use --output for several");
             const std::string dir = findPresetsDir(a->presetsDir);
             std::vector<ExperimentSpec> specs;
             for (const auto& p : a->presets) {  // validate everything before anything runs
@@ -128,7 +129,7 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto* resume = app.add_subcommand("resume", "Resume an interrupted or failed run from its folder");
     resume->add_option("run", r->runDir, "Run folder")->required();
     resume->add_flag("--json", r->json, "JSON-lines events on stdout");
-    resume->add_option("--loader-threads", r->threads, "Image decoding threads");
+    resume->add_option("--loader-threads", r->threads, "Image decoding threads")->check(atLeast(0));
     resume->callback([action, r] {
         *action = [r] {
             RunOptions ro;
@@ -167,7 +168,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                   "rate, from each run's events.jsonl");
     exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
     exp->add_option("--rounding", x->rounding,
-                    "paper (each seed's accuracy to 1 decimal first) or none (default: each run's own eval.rounding)");
+                    "paper (each seed's accuracy to 1 decimal first) or none (default: each run's own eval.rounding)")
+        ->check(CLI::IsMember({"paper", "none"}));
     exp->callback([action, x] {
         *action = [x] {
             if (x->curves) {
@@ -193,6 +195,10 @@ void addRunCommands(CLI::App& app, Action* action) {
             std::vector<ResultRecord> all;
             for (const auto& r : x->runs) {
                 auto recs = loadRunRecords(r);
+                const std::string status = runStatus(r);
+                if (status != "done")
+                    std::cerr << r << ": the run is " << (status.empty() ? "of unknown status" : status)
+                              << "; its finished seeds are exported (" << recs.size() << " records)\n";
                 const Rounding rounding = x->rounding.empty() ? loadRunSpec(r).eval.rounding : parseRounding(x->rounding);
                 if (rounding == Rounding::Paper)
                     for (auto& rec : recs) rec.accuracy = roundToPaper(rec.accuracy);

@@ -34,7 +34,9 @@ int runTokenize(const TokenizeOptions& o) {
             throw Error(where + ": not valid JSON (" + e.what() + "); expected an object like {\"text\": \"...\"}");
         }
         if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-            const std::string got = j.is_object() ? "an object without one" : std::string("a JSON ") + j.type_name();
+            const std::string got = !j.is_object()       ? std::string("a JSON ") + j.type_name()
+                                    : j.contains("text") ? std::string("an object whose \"text\" is a ") + j["text"].type_name()
+                                                         : std::string("an object without one");
             throw Error(where + ": expected a JSON object with a string field \"text\", got " + got);
         }
         try {
@@ -61,7 +63,7 @@ void addTokenizeCommand(CLI::App& app, Action* action) {
         ->required();
     cmd->add_option("--context-length", o->contextLength, "ids per text, padding included")
         ->default_val(77)
-        ->check(CLI::PositiveNumber);
+        ->check(atLeast(1));
     cmd->add_flag("--truncate", o->truncate,
                   "cut texts that are too long and end them with <|endoftext|> (default: a too long text is an error)");
     cmd->callback([o, action] { *action = [o] { return runTokenize(*o); }; });

@@ -262,7 +262,19 @@ ExperimentSpec loadRunSpec(const std::string& runDir) {
     return loadExperiment(p.string());
 }
 
+std::string runStatus(const std::string& runDir) {
+    try {
+        return json::parse(readFile((fs::path(runDir) / "run.json").string())).value("status", std::string());
+    } catch (const std::exception&) {
+        return "";
+    }
+}
+
 std::vector<ResultRecord> loadRunRecords(const std::string& runDir) {
+    std::error_code ec;
+    if (!fs::is_directory(runDir, ec))
+        throw Error(runDir + (fs::exists(runDir, ec) ? ": is a file, expected a run folder" : ": no such run folder"));
+    if (!fs::exists(fs::path(runDir) / "config.yaml", ec)) throw Error(runDir + ": not a run folder (no config.yaml)");
     const fs::path p = fs::path(runDir) / "result.json";
     if (!fs::exists(p)) throw Error(runDir + ": no result.json yet (the run has not finished a seed)");
     return readResultJson(p.string()).records;

@@ -54,6 +54,9 @@ RunOutcome runExperiment(const ExperimentSpec& spec, const RunOptions& options, 
 // Reads a run folder's config.yaml (to resume or re-evaluate it).
 ExperimentSpec loadRunSpec(const std::string& runDir);
 
+// A run folder's status from run.json (running | done | failed | interrupted); "" when it cannot be read.
+std::string runStatus(const std::string& runDir);
+
 // Every record of a run folder (its result.json), for `caspl export`.
 std::vector<ResultRecord> loadRunRecords(const std::string& runDir);
 

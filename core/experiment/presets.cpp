@@ -107,6 +107,7 @@ std::string resolvePresetFile(const std::string& nameOrPath, const std::string& 
             if (fs::is_regular_file(p, ec)) return p;
         }
     }
+    if (fs::is_directory(nameOrPath, ec)) throw Error(nameOrPath + ": is a folder, expected a preset name or a YAML file");
     std::string msg = "no preset or file '" + nameOrPath + "'";
     if (!presetsDir.empty() && isDir(presetsDir)) {
         std::vector<std::string> names;

@@ -51,6 +51,22 @@ SpecError::SpecError(std::vector<SpecDiagnostic> diagnostics)
 
 namespace {
 
+// yaml-cpp reports a tab in the indentation as whatever it cannot parse next ("illegal map value", "end of map not
+// found"): name the tab when a line up to the error's starts with one.
+std::string tabIndentHint(const std::string& text, int errorLine) {
+    int line = 1;
+    std::size_t start = 0;
+    while (start <= text.size() && line <= errorLine) {
+        const std::size_t end = std::min(text.find('\n', start), text.size());
+        const std::size_t first = text.find_first_not_of(' ', start);
+        if (first < end && text[first] == '\t')
+            return " (line " + std::to_string(line) + " is indented with a tab; YAML indents with spaces only)";
+        start = end + 1;
+        ++line;
+    }
+    return "";
+}
+
 using Diags = std::vector<SpecDiagnostic>;
 
 [[noreturn]] void fail(const SpecLocation& where, const std::string& key, const std::string& message) {
@@ -681,7 +697,7 @@ bool readValue(const TNode& n, const FieldDef& f, FieldValue& v, Diags& diags) {
                 return false;
             }
             if (f.nonEmpty && items.empty()) {
-                diags.push_back({n.loc, f.path, "expected a non-empty list, " + got(n)});
+                diags.push_back({n.loc, f.path, "expected a non-empty list, got an empty one"});
                 return false;
             }
             bool ok = true;
@@ -756,7 +772,8 @@ public:
         try {
             root = YAML::Load(text);
         } catch (const YAML::ParserException& e) {
-            fail(SpecLocation{display, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg);
+            fail(SpecLocation{display, e.mark.line + 1, e.mark.column + 1}, "",
+                 "YAML syntax error: " + e.msg + tabIndentHint(text, e.mark.line + 1));
         } catch (const YAML::Exception& e) {
             fail(SpecLocation{display, e.mark.line + 1, e.mark.column + 1}, "", "YAML error: " + e.msg);
         }
@@ -1263,10 +1280,12 @@ std::vector<SpecKeyInfo> specKeys() {
 
 bool isAbstractFile(const std::string& path) {
     YAML::Node root;
+    const std::string text = readFile(path);
     try {
-        root = YAML::Load(readFile(path));
+        root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
-        fail(SpecLocation{path, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg);
+        fail(SpecLocation{path, e.mark.line + 1, e.mark.column + 1}, "",
+             "YAML syntax error: " + e.msg + tabIndentHint(text, e.mark.line + 1));
     }
     if (!root.IsMap() || !root["abstract"]) return false;
     bool v = false;

@@ -478,7 +478,7 @@ std::vector<int64_t> ClipTokenizer::tokenize(const std::string& utf8, int contex
             const icu::UnicodeString u = icu::UnicodeString::fromUTF8(utf8);
             throw Error("text of " + std::to_string(u.countChar32()) + " characters is " + std::to_string(all.size()) +
                         " tokens long with its start and end tokens, more than the context length " +
-                        std::to_string(contextLength) + " (truncate to cut it): " + quote(utf8));
+                        std::to_string(contextLength) + " (truncation cuts it: --truncate in caspl tokenize and encode): " + quote(utf8));
         }
         all.resize(std::size_t(contextLength));
         all.back() = impl_->eot;

@@ -48,6 +48,11 @@ torch::Device parseDevice(const std::string& d) {
 
 std::string describeClipModel(const std::string& modelPath) {
     ClipCheckpoint ck = readClipCheckpoint(modelPath);
+    {
+        // What `encode` and `run` would refuse (a missing or mistyped tensor) is an error here too.
+        ClipModel check(ck.config);
+        loadStateDict(check, ck.stateDict, ck.source);
+    }
     std::map<std::string, std::pair<int, int64_t>> dtypes;  // dtype -> (tensors, elements)
     int64_t total = 0;
     for (const auto& [k, v] : ck.stateDict) {

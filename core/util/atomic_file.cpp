@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -53,6 +54,8 @@ void writeFileAtomically(const std::string& path, const std::string& content) {
 }
 
 std::string readFile(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, expected a file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open file: " + std::strerror(errno));
     std::ostringstream ss;

@@ -144,6 +144,18 @@ private Q_SLOTS:
         const auto info = runCaspl({"info", "--model", dir});
         QCOMPARE(info.exitCode, 0);
         QVERIFY2(info.out.contains("heads 4") && info.out.contains("parameters: "), qPrintable(info.out));
+        // A checkpoint that encode would refuse (a tensor missing) is refused by info too.
+        {
+            auto src = caspl::SafetensorsFile::open(weights);
+            std::vector<caspl::TensorView> keep;
+            for (const auto& t : src.tensors())
+                if (t.name != "ln_final.weight") keep.push_back({t.name, t.dtype, t.shape, src.data(t), std::size_t(t.nbytes())});
+            const QString broken = QDir(caspl::test::tempDir()).filePath("missing_key.safetensors");
+            caspl::writeSafetensors(broken.toStdString(), keep, src.metadata());
+            const auto bad = runCaspl({"info", "--model", broken});
+            QCOMPARE(bad.exitCode, 3);
+            QVERIFY2(bad.err.contains("missing key 'ln_final.weight'"), qPrintable(bad.err));
+        }
 
         // Pixels and tokens given: the reference's features.
         const QString out = QDir(caspl::test::tempDir()).filePath("encoded.safetensors");
@@ -223,6 +235,41 @@ private Q_SLOTS:
         r = runCaspl({"export", "--curves", QDir(caspl::test::tempDir()).filePath("no_such_run")});
         QCOMPARE(r.exitCode, 3);
         QVERIFY2(r.err.contains("events.jsonl") && r.err.contains("not found"), qPrintable(r.err));
+    }
+
+    // Option values out of range are usage errors (exit 2) with a message a person reads.
+    void badOptionValuesAreUsageErrors() {
+        const auto threads = runCaspl({"--threads", "-1", "version"});
+        QCOMPARE(threads.exitCode, 2);
+        QVERIFY2(threads.err.contains("--threads: expected an integer >= 0, got '-1'") && !threads.err.contains("17976931"),
+                 qPrintable(threads.err));
+        for (const QStringList& args : {QStringList{"bench", "--device", "tpu"}, QStringList{"bench", "--dtype", "fp8"},
+                                        QStringList{"bench", "--iterations", "0"}, QStringList{"bench", "--warmup", "-1"},
+                                        QStringList{"export", "--csv", "x", "--rounding", "foo"},
+                                        QStringList{"run", "demo", "--loader-threads", "-3"}}) {
+            const auto r = runCaspl(args);
+            QVERIFY2(r.exitCode == 2, qPrintable(args.join(' ') + " -> " + QString::number(r.exitCode) + ": " + r.err));
+        }
+        const auto none = runCaspl({"bench", "--only", "no_figure_has_this_name"});
+        QCOMPARE(none.exitCode, 2);
+        QVERIFY2(none.err.contains("matches no figure"), qPrintable(none.err));
+    }
+
+    // export --csv says what is wrong with a folder that is not a finished run.
+    void exportNamesWhatIsNotARun() {
+        const QDir tmp(caspl::test::tempDir());
+        QDir().mkpath(tmp.filePath("not_a_run"));
+        QFile file(tmp.filePath("a_file"));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.close();
+        const QList<QPair<QString, QString>> cases{{tmp.filePath("no_such_folder"), "no such run folder"},
+                                                   {tmp.filePath("a_file"), "is a file, expected a run folder"},
+                                                   {tmp.filePath("not_a_run"), "not a run folder (no config.yaml)"}};
+        for (const auto& [path, message] : cases) {
+            const auto r = runCaspl({"export", "--csv", path});
+            QCOMPARE(r.exitCode, 3);
+            QVERIFY2(r.err.contains(message), qPrintable(r.err));
+        }
     }
 
     // `caspl run PRESET` names the run folder after the whole preset name (two methods' presets for one dataset

@@ -88,6 +88,24 @@ private Q_SLOTS:
         QVERIFY(!QFileInfo::exists(out));
     }
 
+    // Tabs in the indentation are named as such; a folder is not a preset; --presets is --presets-dir for run.
+    void tabsFoldersAndOptionNames() {
+        const QString tab = writeTemp("bad/tab.yaml", "method:\n  name: coop\ntrain:\n\tepochs: 2\n");
+        const auto r = runCaspl({"validate", tab});
+        CHECK_RUN(r, 3);
+        QVERIFY2(r.err.contains("line 4 is indented with a tab; YAML indents with spaces only"), qPrintable(r.err));
+        const QString folder = QDir(caspl::test::tempDir()).filePath("folder.yaml");
+        QDir().mkpath(folder);
+        const auto d = runCaspl({"validate", folder});
+        CHECK_RUN(d, 3);
+        QVERIFY2(d.err.contains("is a folder, expected a preset name or a YAML file"), qPrintable(d.err));
+        const auto two = runCaspl({"run", "demo", "demo/coop", "--run-dir", QDir(caspl::test::tempDir()).filePath("x")});
+        CHECK_RUN(two, 2);
+        QVERIFY2(two.err.contains("--run-dir names one run folder"), qPrintable(two.err));
+        const auto presets = runCaspl({"run", "no_such_preset", "--presets", QDir(caspl::test::tempDir()).filePath("nowhere")});
+        QVERIFY2(presets.exitCode == 3 && presets.err.contains("nowhere"), qPrintable(presets.err));  // accepted, then not found
+    }
+
     void validateReportsProblemsWithPositions() {
         const QString file = writeTemp("bad/exp.yaml", "method:\n  name: coop\ndata:\n  datasets: [OxfordPets]\n"
                                                        "train:\n  lrr: 0.1\n  epochs: abc\n");
