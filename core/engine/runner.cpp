@@ -293,6 +293,14 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
 
     const bool existed = fs::exists(fs::path(runDir) / "config.yaml");
     if (opt.evalOnly && !existed) throw Error(runDir + ": not a run folder (no config.yaml)");
+    if (!existed) {
+        // A new run goes into a new or empty folder: never among files of something else.
+        std::error_code ec;
+        for (auto it = fs::directory_iterator(runDir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+            if (it->path().filename() != DirLock::kFileName)
+                throw Error(runDir + ": holds other files (" + it->path().filename().string() +
+                            ", ...) but no run; choose a new or empty folder for the run");
+    }
     fs::create_directories(runDir);
     const DirLock lock(runDir, "run");  // held until this function returns or throws
     std::string replaced;  // why an earlier attempt's files were replaced, for the log

@@ -292,8 +292,9 @@ private Q_SLOTS:
         writePreset("b2n/coop/synth.yaml", yaml);
         writePreset("b2n/coop_paper/synth.yaml",
                     QString(yaml).replace("rounding: none", "rounding: paper").replace("seeds: [1]", "seeds: [2]"));
+        writePreset("b2n/coop_lr/synth.yaml", QString(yaml).replace("lr: 0.01\n  device", "lr: 0.02\n  device"));
         const QString out = base + "/out";
-        for (const char* preset : {"b2n/coop/synth", "b2n/coop_paper/synth"}) {
+        for (const char* preset : {"b2n/coop/synth", "b2n/coop_paper/synth", "b2n/coop_lr/synth"}) {
             const auto r = runCaspl({"--threads", "1", "run", preset, "--presets-dir", presets, "--output", out});
             QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         }
@@ -333,6 +334,13 @@ private Q_SLOTS:
         }
         // --rounding applies one setting to every run.
         QVERIFY(seedRow(runCaspl({"export", "--csv", exact, paper, "--rounding", "paper"}).out, "1").contains(",33.3,"));
+
+        // Two runs of one method on the same seeds (another learning rate) keep their own rows, labelled by folder.
+        const auto sweep = runCaspl({"export", "--csv", exact, out + "/b2n_coop_lr_synth"});
+        QVERIFY2(sweep.exitCode == 0, qPrintable(sweep.err));
+        QVERIFY2(sweep.out.contains(",coop+caspl [b2n_coop_synth],") && sweep.out.contains(",coop+caspl [b2n_coop_lr_synth],"),
+                 qPrintable(sweep.out));
+        QVERIFY(sweep.err.contains("their rows carry the run folder's name"));
     }
 
     void missingCommandIsUsageError() {

@@ -238,6 +238,19 @@ private Q_SLOTS:
             QVERIFY2(std::string(err.what()).find("in use by another run (process ") != std::string::npos, err.what());
         }
         QVERIFY(!fs::exists(fs::path(ro.runDir) / "config.yaml"));
+
+        // Nor does a run go into a folder holding something else.
+        RunOptions other;
+        other.runDir = (base_ / "runs/notes").string();
+        fs::create_directories(other.runDir);
+        writeFileAtomically((fs::path(other.runDir) / "notes.txt").string(), "mine\n");
+        try {
+            runExperiment(spec_, other, s, st);
+            QFAIL("a run went into a folder of other files");
+        } catch (const Error& err) {
+            QVERIFY2(std::string(err.what()).find("holds other files (notes.txt") != std::string::npos, err.what());
+        }
+        QVERIFY(!fs::exists(fs::path(other.runDir) / "config.yaml"));
     }
 
     // An attempt that failed on bad input before training anything leaves its folder to the corrected experiment;
