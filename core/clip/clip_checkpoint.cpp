@@ -1,5 +1,6 @@
 #include "core/clip/clip_checkpoint.h"
 
+#include "core/io/safetensors.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -229,24 +230,46 @@ TensorMap hfToOpenAi(const TensorMap& hf, const std::string& source) {
     return out;
 }
 
-ClipCheckpoint readClipCheckpoint(const std::string& path) {
-    ClipCheckpoint ck;
+namespace {
+// The weights file of a checkpoint given as a file or a folder.
+fs::path checkpointFile(const std::string& path) {
     fs::path p(path);
     if (!fs::exists(p)) throw Error(path + ": no such file or folder (expected a CLIP checkpoint: a Hugging Face folder, "
                                            "a .safetensors file or an OpenAI .pt archive)");
-    fs::path file = p;
-    if (fs::is_directory(p)) {
-        std::vector<fs::path> candidates;
-        for (const char* name : {"model.safetensors", "clip.safetensors", "weights.safetensors"})
-            if (fs::exists(p / name)) candidates.push_back(p / name);
-        if (candidates.empty())
-            for (const auto& e : fs::directory_iterator(p))
-                if (e.path().extension() == ".safetensors" || e.path().extension() == ".pt") candidates.push_back(e.path());
-        std::sort(candidates.begin(), candidates.end());
-        if (candidates.empty())
-            throw Error(path + ": folder holds no model.safetensors, *.safetensors or *.pt file");
-        file = candidates.front();
+    if (!fs::is_directory(p)) return p;
+    std::vector<fs::path> candidates;
+    for (const char* name : {"model.safetensors", "clip.safetensors", "weights.safetensors"})
+        if (fs::exists(p / name)) candidates.push_back(p / name);
+    if (candidates.empty())
+        for (const auto& e : fs::directory_iterator(p))
+            if (e.path().extension() == ".safetensors" || e.path().extension() == ".pt") candidates.push_back(e.path());
+    std::sort(candidates.begin(), candidates.end());
+    if (candidates.empty()) throw Error(path + ": folder holds no model.safetensors, *.safetensors or *.pt file");
+    return candidates.front();
+}
+}  // namespace
+
+ClipConfig readClipConfig(const std::string& path) {
+    const fs::path file = checkpointFile(path);
+    if (file.extension() == ".safetensors") {
+        // The header alone: names, shapes and metadata (the file is mapped, its tensors are not read).
+        const auto f = SafetensorsFile::open(file.string());
+        std::map<std::string, std::vector<int64_t>> shapes;
+        bool hf = false;
+        for (const auto& t : f.tensors()) {
+            shapes[t.name] = t.shape;
+            hf = hf || t.name.rfind("text_model.", 0) == 0 || t.name.rfind("vision_model.", 0) == 0;
+        }
+        if (!hf) return inferClipConfig(shapes, f.metadata(), file.string());
+        const fs::path cfg = file.parent_path() / "config.json";
+        if (fs::exists(cfg)) return configFromHfJson(cfg.string());
     }
+    return readClipCheckpoint(path).config;  // TorchScript archives, Hugging Face weights without config.json
+}
+
+ClipCheckpoint readClipCheckpoint(const std::string& path) {
+    ClipCheckpoint ck;
+    const fs::path file = checkpointFile(path);
     ck.source = file.string();
     ck.folder = file.parent_path().string();
     if (ck.folder.empty()) ck.folder = ".";

@@ -29,6 +29,9 @@ struct ClipCheckpoint {
 
 // Reads weights and architecture from a file or folder (see above) without building a model.
 ClipCheckpoint readClipCheckpoint(const std::string& path);
+// The architecture alone, cheaply: a safetensors file's header (or a Hugging Face folder's config.json), without
+// reading its tensors; TorchScript archives are read whole. For front ends that describe a model as it is chosen.
+ClipConfig readClipConfig(const std::string& path);
 
 // Infers the architecture from OpenAI-named shapes (+ optional metadata with the constructor arguments).
 ClipConfig inferClipConfig(const std::map<std::string, std::vector<int64_t>>& shapes,

@@ -71,7 +71,7 @@ std::string describeClipModel(const std::string& modelPath) {
     return s.str();
 }
 
-ClipConfig peekClipConfig(const std::string& modelPath) { return readClipCheckpoint(modelPath).config; }
+ClipConfig peekClipConfig(const std::string& modelPath) { return readClipConfig(modelPath); }
 
 EncodeSummary encodeWithClip(const EncodeOptions& o) {
     if (o.out.empty()) throw Error("--out is required");

@@ -129,6 +129,11 @@ private Q_SLOTS:
         int64_t n = 0;
         for (const auto& [k, v] : ck.stateDict) n += v.numel();
         QCOMPARE(c.parameterCount(), n);
+        // The header-only reading front ends use gives the same architecture, for OpenAI and Hugging Face names.
+        QVERIFY(readClipConfig(path) == c);
+        CASPL_REQUIRE_FIXTURE(hf, "clip-tiny-a/weights_hf.safetensors");
+        QVERIFY(readClipConfig(hf) == readClipCheckpoint(hf).config);
+        expectError([&] { readClipConfig(tmp("no_such_model.safetensors")); }, {"no_such_model.safetensors", "no such file"});
     }
 
     void releasedSizesAndParameterCounts() {
