@@ -2,6 +2,7 @@
 
 #include "core/util/error.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -30,7 +31,9 @@ std::string parentDir(const std::string& path) {
 }  // namespace
 
 void writeFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    // Unique per call, not only per process: two threads (the studio's window and its run) may write one file.
+    static std::atomic<unsigned long long> counter{0};
+    const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
     try {
         {
             std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

@@ -1,6 +1,6 @@
 #pragma once
 // Writing a file so that a crash or a full disk never leaves a half-written file in place of a good one:
-// the bytes go to "<path>.tmp-<pid>", are flushed to disk, then renamed over <path> (rename is atomic on POSIX).
+// the bytes go to "<path>.tmp-<pid>-<n>", are flushed to disk, then renamed over <path> (rename is atomic on POSIX).
 #include <functional>
 #include <ostream>
 #include <string>
