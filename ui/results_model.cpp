@@ -1,6 +1,7 @@
 #include "ui/results_model.h"
 
 #include <QFileInfo>
+#include <QMap>
 #include <QFont>
 
 #include <algorithm>
@@ -164,14 +165,16 @@ const std::vector<caspl::ResultRecord>* ResultsModel::records(const QString& run
 }
 
 caspl::ResultsSummary ResultsModel::combinedSummary() const {
-    std::vector<caspl::ResultRecord> all;
-    caspl::Rounding rounding = caspl::Rounding::Paper;
+    // As `caspl export --csv`: each run rounded by its own setting, a sweep's runs labelled by their folder.
+    std::vector<caspl::RunRecords> runs;
+    QMap<QString, int> names;
+    for (const auto& run : order_) ++names[QFileInfo(run).fileName()];
     for (const auto& run : order_) {
         const RunData& d = runs_.at(run);
-        all.insert(all.end(), d.records.begin(), d.records.end());
-        rounding = d.rounding;
+        const QString name = QFileInfo(run).fileName();
+        runs.push_back({(names[name] > 1 ? run : name).toStdString(), d.records, d.rounding});
     }
-    return caspl::summarizeResults(all, rounding);
+    return caspl::combineRuns(runs).summary;
 }
 
 void ResultsModel::rebuild() {

@@ -12,8 +12,6 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
-#include <tuple>
 #include <sstream>
 
 namespace caspl::cli {
@@ -193,53 +191,37 @@ void addRunCommands(CLI::App& app, Action* action) {
                 }
                 return kOk;
             }
-            // Each run's seeds are rounded by its own eval.rounding unless --rounding says otherwise, so a run's
-            // numbers do not depend on the runs exported with it.
-            std::vector<std::vector<ResultRecord>> perRun;
+            // Each run's seeds are rounded by its own eval.rounding unless --rounding says otherwise (combineRuns).
+            // The folder's name labels a run; the path as given where two folders have the same name.
+            std::vector<RunRecords> runs;
+            std::map<std::string, int> nameCount;
+            std::size_t records = 0;
             for (const auto& r : x->runs) {
-                auto recs = loadRunRecords(r);
+                RunRecords rr;
+                rr.records = loadRunRecords(r);
                 const std::string status = runStatus(r);
                 if (status != "done")
                     std::cerr << r << ": the run is " << (status.empty() ? "of unknown status" : status)
-                              << "; its finished seeds are exported (" << recs.size() << " records)\n";
-                const Rounding rounding = x->rounding.empty() ? loadRunSpec(r).eval.rounding : parseRounding(x->rounding);
-                if (rounding == Rounding::Paper)
-                    for (auto& rec : recs) rec.accuracy = roundToPaper(rec.accuracy);
-                perRun.push_back(std::move(recs));
-            }
-            // Runs of one method on the same dataset, shots and seed (a hyper-parameter sweep) get the run folder's
-            // name after the method, so that each keeps its own rows instead of clashing.
-            std::map<std::tuple<std::string, std::string, int, int, std::string>, std::set<std::size_t>> owners;
-            for (std::size_t i = 0; i < perRun.size(); ++i)
-                for (const auto& rec : perRun[i]) owners[{rec.dataset, rec.method, rec.shots, rec.seed, rec.split}].insert(i);
-            std::set<std::string> shared;
-            for (const auto& [key, runs] : owners)
-                if (runs.size() > 1) shared.insert(std::get<1>(key));
-            // The folder's name, or the path as given where two runs' folders have the same name.
-            std::vector<std::string> labels;
-            std::map<std::string, int> nameCount;
-            for (const auto& r : x->runs) {
+                              << "; its finished seeds are exported (" << rr.records.size() << " records)\n";
+                rr.rounding = x->rounding.empty() ? loadRunSpec(r).eval.rounding : parseRounding(x->rounding);
                 auto p = std::filesystem::path(r).lexically_normal();
                 if (p.filename().empty()) p = p.parent_path();
-                labels.push_back(p.filename().string());
-                ++nameCount[labels.back()];
+                rr.label = p.filename().string();
+                ++nameCount[rr.label];
+                records += rr.records.size();
+                runs.push_back(std::move(rr));
             }
-            for (std::size_t i = 0; i < labels.size(); ++i)
-                if (nameCount[labels[i]] > 1) labels[i] = x->runs[i];
-            std::vector<ResultRecord> all;
-            for (std::size_t i = 0; i < perRun.size(); ++i)
-                for (auto rec : perRun[i]) {
-                    if (shared.count(rec.method)) rec.method += " [" + labels[i] + "]";
-                    all.push_back(std::move(rec));
-                }
-            for (const auto& m : shared)
+            for (std::size_t i = 0; i < runs.size(); ++i)
+                if (nameCount[runs[i].label] > 1) runs[i].label = x->runs[i];
+            const CombinedRuns combined = combineRuns(runs);
+            for (const auto& m : combined.labelledMethods)
                 std::cerr << "several runs hold " << m << " results for the same dataset, shots and seed: their rows "
                           << "carry the run folder's name after the method\n";
-            auto summary = summarizeResults(all, Rounding::None);
+            const ResultsSummary& summary = combined.summary;
             if (x->out.empty()) std::cout << resultsCsvText(summary);
             else {
                 writeResultsCsv(x->out, summary);
-                std::cerr << "wrote " << x->out << " (" << all.size() << " records)\n";
+                std::cerr << "wrote " << x->out << " (" << records << " records)\n";
             }
             return kOk;
         };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <cstdio>
 #include <limits>
 #include <set>
@@ -175,6 +176,26 @@ ResultsSummary summarizeResults(const std::vector<ResultRecord>& records, Roundi
         if (nall > 0) a.all = al / nall;
         out.averages.push_back(a);
     }
+    return out;
+}
+
+CombinedRuns combineRuns(const std::vector<RunRecords>& runs) {
+    std::map<std::tuple<std::string, std::string, int, int, std::string>, std::set<std::size_t>> owners;
+    for (std::size_t i = 0; i < runs.size(); ++i)
+        for (const auto& r : runs[i].records) owners[{r.dataset, r.method, r.shots, r.seed, r.split}].insert(i);
+    std::set<std::string> shared;
+    for (const auto& [key, who] : owners)
+        if (who.size() > 1) shared.insert(std::get<1>(key));
+    std::vector<ResultRecord> all;
+    for (const auto& run : runs)
+        for (ResultRecord r : run.records) {
+            if (run.rounding == Rounding::Paper) r.accuracy = roundToPaper(r.accuracy);
+            if (shared.count(r.method)) r.method += " [" + run.label + "]";
+            all.push_back(std::move(r));
+        }
+    CombinedRuns out;
+    out.summary = summarizeResults(all, Rounding::None);
+    out.labelledMethods.assign(shared.begin(), shared.end());
     return out;
 }
 

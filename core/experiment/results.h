@@ -90,6 +90,21 @@ struct ResultsSummary {
 // not base/novel/all.
 ResultsSummary summarizeResults(const std::vector<ResultRecord>& records, Rounding rounding);
 
+// Several runs in one summary (`caspl export --csv RUN...`, the studio's "All runs" export).
+struct RunRecords {
+    std::string label;                  // names the run where its rows must be told apart (its folder's name)
+    std::vector<ResultRecord> records;
+    Rounding rounding = Rounding::Paper;  // the run's own eval.rounding (or one setting chosen for every run)
+};
+struct CombinedRuns {
+    ResultsSummary summary;
+    std::vector<std::string> labelledMethods;  // methods whose rows carry their run's label (see below)
+};
+// Each run's seeds are rounded by its own setting, so that a run's numbers do not depend on the runs exported with
+// it. Runs holding the same method for the same dataset, shots, seed and split (a sweep over a hyper-parameter)
+// keep their own rows: that method is written "<method> [<label>]". Throws caspl::Error as summarizeResults.
+CombinedRuns combineRuns(const std::vector<RunRecords>& runs);
+
 // One line of results.csv.
 struct ResultsCsvRow {
     std::string kind;  // seed | mean | std | average

@@ -681,6 +681,31 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, readEventLog(path + ".missing"));
     }
 
+    // Several runs in one summary: each rounded by its own setting; a sweep's runs keep their own rows.
+    void combinedRunsKeepEachRunsRoundingAndRows() {
+        RunRecords exact{"lr_002", {record("dtd", "coop", 1, "base", 100.0 / 3), record("dtd", "coop", 1, "novel", 200.0 / 3)},
+                         Rounding::None};
+        RunRecords paper{"lr_004", {record("dtd", "coop", 1, "base", 100.0 / 3), record("dtd", "coop", 1, "novel", 200.0 / 3)},
+                         Rounding::Paper};
+        RunRecords other{"eurosat", {record("eurosat", "coop", 1, "base", 81.25), record("eurosat", "coop", 1, "novel", 70.0)},
+                         Rounding::Paper};
+        for (const auto& order : {std::vector<RunRecords>{exact, paper, other}, std::vector<RunRecords>{other, paper, exact}}) {
+            const auto c = combineRuns(order);
+            QCOMPARE(c.labelledMethods, std::vector<std::string>{"coop"});
+            std::map<std::string, double> base;
+            for (const auto& g : c.summary.groups) base[g.dataset + " " + g.method] = g.base->mean;
+            QCOMPARE(base.size(), std::size_t(3));
+            QCOMPARE(base.at("dtd coop [lr_002]"), 100.0 / 3);  // rounding: none
+            QCOMPARE(base.at("dtd coop [lr_004]"), 33.3);       // rounding: paper
+            QCOMPARE(base.at("eurosat coop [eurosat]"), 81.2);  // the sweep's method, labelled in every run
+        }
+        // Without a clash nothing is labelled, and datasets of one method average together.
+        const auto plain = combineRuns({paper, {"eurosat", other.records, Rounding::Paper}});
+        QVERIFY(plain.labelledMethods.empty());
+        QCOMPARE(plain.summary.averages.size(), std::size_t(1));
+        QCOMPARE(plain.summary.averages[0].method, std::string("coop"));
+    }
+
     void paperRounding() {
         QCOMPARE(roundToPaper(72.45), 72.5);     // 72.4500000000000028... (binary) rounds up, as Python's "{:.1f}"
         QCOMPARE(roundToPaper(0.25), 0.2);       // an exact tie goes to even
