@@ -49,6 +49,13 @@ QString adviceFor(FailureKind kind, const std::string& message) {
                 "Training diverged. Lower the learning rate (or use fp32 precision), change the experiment's name "
                 "so that it gets a new run folder, and run again: a changed experiment cannot resume this folder.");
         case FailureKind::BadInput:
+            if (containsNoCase(message, "in use by another run"))
+                return QObject::tr("Another run (in this window or another caspl process, see the process number) "
+                                   "is working in this folder. Nothing needs fixing: wait for it to end, or stop it, "
+                                   "then select this run and choose Run > Resume.");
+            if (containsNoCase(message, "holds other files"))
+                return QObject::tr("Choose a new or empty output folder (or another experiment name) in the editor, "
+                                   "then run again: the folder's files are left untouched.");
             if (containsNoCase(message, "holds another experiment"))
                 return QObject::tr("Change the experiment's name or output folder in the editor (or delete the old "
                                    "run folder), then run again.");

@@ -192,7 +192,12 @@ ExperimentEditor::ExperimentEditor(QWidget* parent) : QWidget(parent) {
         if (i == 1 && !yamlDirty_) setYamlText(yamlText());
     });
     connect(yaml_, &QPlainTextEdit::textChanged, this, [this] {
-        if (!loading_) yamlDirty_ = true;
+        if (loading_) return;
+        yamlDirty_ = true;
+        if (!modified_) {
+            modified_ = true;
+            Q_EMIT specEdited();
+        }
     });
     connect(apply, &QPushButton::clicked, this, [this] {
         QString error;
@@ -769,6 +774,14 @@ void ExperimentEditor::setYamlText(const QString& text) {
     loading_ = true;
     yaml_->setPlainText(text);
     loading_ = was;
+}
+
+bool ExperimentEditor::applyPendingYaml(QString* error) {
+    if (!yamlDirty_) return true;
+    QString why;
+    if (applyYaml(&why)) return true;
+    if (error) *error = tr("The YAML tab has edits that do not load:\n") + why;
+    return false;
 }
 
 bool ExperimentEditor::applyYaml(QString* error) {

@@ -54,6 +54,10 @@ public:
     // Parses the YAML tab's text (the loader's full validation) and shows it in the form. On failure returns false
     // and sets `error` to the loader's diagnostics (with line and column in that text).
     bool applyYaml(QString* error);
+    // Edits typed in the YAML tab and not applied yet are applied now (Run, Add to Queue and Save As call this, so
+    // that what runs is what the user sees); true when there were none or they applied.
+    bool applyPendingYaml(QString* error);
+    bool hasPendingYaml() const { return yamlDirty_; }
 
     // Presence of the datasets under data.root and the models' sizes (also refreshed when those fields change).
     void refreshDatasets();

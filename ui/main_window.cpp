@@ -51,6 +51,13 @@
 namespace caspl::ui {
 
 namespace {
+// A file name typed without an extension gets the one of the chosen format ("results" -> "results.csv").
+QString withSuffix(const QString& path, const char* suffix) {
+    return QFileInfo(path).suffix().isEmpty() ? path + '.' + QLatin1String(suffix) : path;
+}
+}  // namespace
+
+namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
@@ -230,6 +237,9 @@ void MainWindow::buildWidgets() {
     runLabel_ = new QLabel(this);
     runLabel_->setObjectName("runStatusLabel");
     statusBar()->addWidget(runLabel_, 1);
+    experimentLabel_ = new QLabel(this);
+    experimentLabel_->setObjectName("experimentLabel");
+    statusBar()->addPermanentWidget(experimentLabel_);
     statusBar()->addPermanentWidget(runtimeLabel_);
 
     connect(editor_, &ExperimentEditor::specEdited, this, &MainWindow::updateTitle);
@@ -241,7 +251,7 @@ void MainWindow::buildWidgets() {
     connect(resultsView_, &ResultsView::exportRequested, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Export results as CSV"), QStringLiteral("results.csv"),
                                                           tr("CSV files (*.csv)"));
-        if (!path.isEmpty()) exportResultsCsv(path);
+        if (!path.isEmpty()) exportResultsCsv(withSuffix(path, "csv"));
     });
     // The queue's toolbar gets the run actions in buildMenus().
 }
@@ -267,12 +277,16 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty()) openExperimentFile(path);
     });
     connect(make(file, tr("&Save Experiment As…"), "actionSaveAs", QKeySequence::SaveAs), &QAction::triggered, this, [this] {
-        const QString suggestion = editor_->sourcePath().isEmpty()
+        // Never suggest the preset library's own file: the saved YAML is flat (every key, no extends).
+        const QString source = editor_->sourcePath(), library = presetsDir();
+        const bool inLibrary = !library.isEmpty() && !source.isEmpty() &&
+                               QFileInfo(source).absoluteFilePath().startsWith(QFileInfo(library).absoluteFilePath() + '/');
+        const QString suggestion = source.isEmpty() || inLibrary
                                        ? QStringLiteral("%1.yaml").arg(editor_->spec().name.empty() ? "experiment" : qs(editor_->spec().name).replace('/', '_'))
-                                       : editor_->sourcePath();
+                                       : source;
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the experiment as YAML"), suggestion,
                                                           tr("YAML experiments (*.yaml *.yml)"));
-        if (!path.isEmpty()) saveExperimentFile(path);
+        if (!path.isEmpty()) saveExperimentFile(QFileInfo(path).suffix().isEmpty() ? path + ".yaml" : path);
     });
     file->addSeparator();
     connect(make(file, tr("Open &Run Folder…"), "actionOpenRun", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O)),
@@ -329,12 +343,13 @@ void MainWindow::buildMenus() {
         const QString path = QFileDialog::getSaveFileName(this, tr("Export the training curves"),
                                                           QDir(queue_->job(id)->runDir).filePath(QStringLiteral("curves.csv")),
                                                           tr("CSV files (*.csv)"));
-        if (!path.isEmpty()) exportCurvesCsv(id, path);
+        if (!path.isEmpty()) exportCurvesCsv(id, withSuffix(path, "csv"));
     });
     connect(make(res, tr("Save &Plots as Image…"), "actionSavePlots"), &QAction::triggered, this, [this] {
+        QString filter;
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the plots"), QStringLiteral("plots.png"),
-                                                          tr("PNG image (*.png);;PDF, vector (*.pdf)"));
-        if (!path.isEmpty()) savePlots(path);
+                                                          tr("PNG image (*.png);;PDF, vector (*.pdf)"), &filter);
+        if (!path.isEmpty()) savePlots(withSuffix(path, filter.contains("pdf") ? "pdf" : "png"));
     });
     res->addSeparator();
     connect(make(res, tr("&Reload Selected Run's Results"), "actionReloadResults"), &QAction::triggered, this, [this] {
@@ -346,7 +361,7 @@ void MainWindow::buildMenus() {
         reloadRunResults(id);
     });
     connect(make(res, tr("Clear Results &Table"), "actionClearResults"), &QAction::triggered, results_, &ResultsModel::clear);
-    connect(make(res, tr("Clear &Plots"), "actionClearPlots"), &QAction::triggered, plots_, &PlotPanel::clear);
+    connect(make(res, tr("Clear Plo&ts"), "actionClearPlots"), &QAction::triggered, plots_, &PlotPanel::clear);
 
     // View
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -416,8 +431,8 @@ void MainWindow::updateTitle() {
     const QString name = qs(editor_->spec().name);
     setWindowTitle(tr("CasPL Studio"));
     setWindowFilePath(editor_->sourcePath());
-    statusBar()->showMessage(name.isEmpty() ? QString() : tr("Experiment: %1%2").arg(name, editor_->isModified() ? tr(" (edited)") : QString()),
-                             0);
+    // A permanent widget, not showMessage(): a status message without a timeout would hide the run's progress line.
+    experimentLabel_->setText(name.isEmpty() ? QString() : tr("Experiment: %1%2").arg(name, editor_->isModified() ? tr(" (edited)") : QString()));
 }
 
 void MainWindow::updateActions() {
@@ -482,7 +497,7 @@ bool MainWindow::openExperimentFile(const QString& path) {
 
 bool MainWindow::saveExperimentFile(const QString& path) {
     QString error;
-    const auto spec = editor_->validatedSpec(&error);
+    const auto spec = editor_->applyPendingYaml(&error) ? editor_->validatedSpec(&error) : std::nullopt;
     if (!spec) {
         showMessage(MessageBar::Kind::Error, tr("The experiment is not valid, so it was not saved"), error,
                     tr("Fix the fields named above (the YAML tab shows every key), then save again."));
@@ -705,7 +720,7 @@ void MainWindow::selectRun(int id) {
 
 int MainWindow::runCurrentExperiment(bool startNow) {
     QString error;
-    const auto spec = editor_->validatedSpec(&error);
+    const auto spec = editor_->applyPendingYaml(&error) ? editor_->validatedSpec(&error) : std::nullopt;
     if (!spec) {
         showMessage(MessageBar::Kind::Error, tr("The experiment cannot run as it is"), error,
                     tr("Fix the fields named above (the YAML tab shows every key), then run again."));
@@ -725,7 +740,7 @@ int MainWindow::runCurrentExperiment(bool startNow) {
                         tr("Wait for it, or change the experiment's name to run it into another folder."));
             return -1;
         }
-        if (j->spec != *spec) {
+        if (caspl::resolvedHash(j->spec) != caspl::resolvedHash(*spec)) {  // what the engine compares
             showMessage(MessageBar::Kind::Error, tr("Another experiment already uses the folder %1").arg(dir),
                         tr("The run %1 in the queue wrote a different configuration there.").arg(jobLabel(j->id)),
                         tr("Change the experiment's name or output folder, then run again."));

@@ -139,6 +139,7 @@ private:
     CompareDialog* compare_ = nullptr;
     QLabel* runtimeLabel_ = nullptr;
     QLabel* runLabel_ = nullptr;
+    QLabel* experimentLabel_ = nullptr;  // "Experiment: name (edited)", permanent so that it never hides runLabel_
     QString runtimeDescription_;
     QList<QDockWidget*> docks_;
     QByteArray defaultState_;

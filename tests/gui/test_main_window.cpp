@@ -35,6 +35,7 @@
 #include <QMetaMethod>
 #include <QPixmap>
 #include <QSignalSpy>
+#include <QPlainTextEdit>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
@@ -277,6 +278,21 @@ private Q_SLOTS:
         QCOMPARE(back.train.warmupEpochs, 0);
         QVERIFY(w.openExperimentFile(saved));
         QVERIFY(w.editor()->spec() == back);
+
+        // Typed in the YAML tab and not applied: Save As (and Run) take it, so what is saved is what is shown;
+        // YAML that does not load stops the save with its line.
+        auto* yamlEdit = w.editor()->findChild<QPlainTextEdit*>("yamlEdit");
+        QVERIFY(yamlEdit);
+        yamlEdit->setPlainText(w.editor()->yamlText().replace("epochs: 9", "epochs: 11"));
+        QVERIFY(w.editor()->hasPendingYaml() && w.editor()->isModified());
+        QVERIFY(w.findChild<QLabel*>("experimentLabel")->text().contains("(edited)"));
+        QVERIFY2(w.saveExperimentFile(saved), qPrintable(w.messageBar()->details()));
+        QCOMPARE(loadExperiment(saved.toStdString()).train.epochs, 11);
+        QCOMPARE(w.editor()->spec().train.epochs, 11);
+        yamlEdit->setPlainText(w.editor()->yamlText().replace("epochs: 11", "epochs: eleven"));
+        QVERIFY(!w.saveExperimentFile(saved));
+        QVERIFY2(w.messageBar()->details().contains("train.epochs"), qPrintable(w.messageBar()->details()));
+        QCOMPARE(loadExperiment(saved.toStdString()).train.epochs, 11);  // the good file stays
     }
 
     // A real tiny run through the engine thread: plots fill, results arrive, the queue finishes, the GUI thread

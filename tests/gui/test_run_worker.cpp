@@ -178,6 +178,9 @@ private Q_SLOTS:
         QVERIFY(app::adviceFor(FailureKind::OutOfMemory, "").contains("batch_size"));
         QVERIFY(app::adviceFor(FailureKind::BadInput, "runs/x: this folder holds another experiment").contains("name"));
         QVERIFY(app::adviceFor(FailureKind::BadInput, "model 'ViT-L/14' not found").contains("models.dir"));
+        // A folder another run is working in: nothing to fix, wait or stop it.
+        const QString busy = app::adviceFor(FailureKind::BadInput, "runs/x: in use by another run (process 12); wait");
+        QVERIFY(busy.contains("Nothing needs fixing") && !busy.contains("Fix the file"));
         QVERIFY(app::adviceFor(FailureKind::Other, "").contains("Resume"));
     }
 };
