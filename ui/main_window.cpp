@@ -833,7 +833,7 @@ void MainWindow::onEvalRow(int job, const caspl::EvalRow& row) {
     const RunJob* j = queue_->job(job);
     if (!j) return;
     plots_->addEvaluation(job, row);
-    const int shots = j->spec.data.shots.size() == 1 ? j->spec.data.shots.front() : 0;
+    const int shots = row.shots > 0 ? row.shots : j->spec.data.shots.size() == 1 ? j->spec.data.shots.front() : 0;
     try {
         results_->addEvalRow(j->runDir, row, shots, j->spec.eval.rounding);
     } catch (const std::exception& e) {

@@ -282,8 +282,9 @@ void PlotPanel::rebuildPhasePlots() {
 }
 
 void PlotPanel::addEvaluation(int job, const caspl::EvalRow& row) {
-    // One x per (dataset, seed) evaluation: the base and novel splits of a seed share it.
-    const QString evalKey = QStringLiteral("%1/%2/%3").arg(job).arg(QString::fromStdString(row.dataset)).arg(row.seed);
+    // One x per (dataset, shots, seed) evaluation: the base and novel splits of a seed share it.
+    const QString evalKey =
+        QStringLiteral("%1/%2/%3/%4").arg(job).arg(QString::fromStdString(row.dataset)).arg(row.shots).arg(row.seed);
     Cursor& c = cursors_[QStringLiteral("eval/") + evalKey];
     if (c.lastStep == 0) c.lastStep = ++evalCount_[job];
     series(job, AccuracyPlot, QString::fromStdString(row.split))->addData(c.lastStep, row.accuracy);

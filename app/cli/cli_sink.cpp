@@ -97,8 +97,9 @@ void CliSink::evalRow(const EvalRow& r) {
     std::lock_guard<std::mutex> lock(mu_);
     if (json_) {
         std::cout << nlohmann::json{{"type", "eval"}, {"run", r.run}, {"dataset", r.dataset}, {"method", r.method},
-                                    {"seed", r.seed}, {"split", r.split}, {"accuracy", r.accuracy}, {"correct", r.correct},
-                                    {"total", r.total}, {"skipped_images", r.skippedImages}}
+                                    {"shots", r.shots}, {"seed", r.seed}, {"split", r.split}, {"epoch", r.epoch},
+                                    {"accuracy", r.accuracy}, {"correct", r.correct}, {"total", r.total},
+                                    {"skipped_images", r.skippedImages}}
                          .dump()
                   << "\n";
         return;

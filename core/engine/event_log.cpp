@@ -96,6 +96,7 @@ RunEventLog readEventLog(const std::string& path) {
             r.correct = field<int64_t>(j, "correct", 0, where);
             r.total = field<int64_t>(j, "total", 0, where);
             r.skippedImages = field<int64_t>(j, "skipped_images", 0, where);
+            r.shots = field<int>(j, "shots", 0, where);
             log.evals.push_back(std::move(r));
         }
     }

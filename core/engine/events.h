@@ -55,6 +55,7 @@ struct EvalRow {
     int64_t correct = 0;
     int64_t total = 0;
     int64_t skippedImages = 0;
+    int shots = 0;            // the run's shots per class (0 = all images, or unknown in older logs)
 };
 
 class EventSink {

@@ -62,7 +62,7 @@ public:
     void evalRow(const EvalRow& r) override {
         write({{"type", "eval"}, {"run", r.run}, {"dataset", r.dataset}, {"method", r.method}, {"seed", r.seed},
                {"split", r.split}, {"epoch", r.epoch}, {"accuracy", r.accuracy}, {"correct", r.correct}, {"total", r.total},
-               {"skipped_images", r.skippedImages}});
+               {"skipped_images", r.skippedImages}, {"shots", r.shots}});
         next_.evalRow(r);
     }
     void log(LogLevel l, const std::string& m) override {
@@ -538,7 +538,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                         elo.rawPixels = device.is_cuda();
                         ImageLoader loader(test, elo);
                         auto er = evaluatePrompts(model, loader, &sink, &stop, runId, "eval-" + split);
-                        EvalRow row{runId, evalDataset, label, seed, split, trainedEpochs, er.accuracy(), er.correct, er.total, er.skipped};
+                        EvalRow row{runId, evalDataset, label, seed, split, trainedEpochs, er.accuracy(), er.correct, er.total, er.skipped, K};
                         sink.evalRow(row);
                         sink.log(LogLevel::Info, evalDataset + " " + split + " seed " + std::to_string(seed) + ": " +
                                                      std::to_string(er.accuracy()) + "% (" + std::to_string(er.correct) + "/" +

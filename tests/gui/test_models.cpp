@@ -291,6 +291,10 @@ private Q_SLOTS:
         panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "novel", 10, 70, 70, 100, 0});
         panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 2, "base", 10, 91, 91, 100, 0});
         QCOMPARE(panel.pointCount(1, ui::PlotPanel::AccuracyPlot, "base"), 2);
+        // Few-shot runs: each shot count of a seed is an evaluation of its own (1, 2, 4 ... shots side by side).
+        panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "base", 10, 60, 60, 100, 0, 1});
+        panel.addEvaluation(1, EvalRow{"a", "EuroSAT", "coop", 1, "base", 10, 65, 65, 100, 0, 2});
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::AccuracyPlot, "base"), 4);
         panel.setRunVisible(2, false);
         QVERIFY(!panel.isRunVisible(2));
         panel.removeRun(2);

@@ -93,6 +93,7 @@ private Q_SLOTS:
         const auto log = readEventLog((run / "events.jsonl").string());
         QVERIFY(!log.truncatedLastLine);
         QCOMPARE(log.evals.size(), std::size_t(4));
+        for (const auto& e : log.evals) QCOMPARE(e.shots, 2);  // each evaluation names its shots
         std::set<std::string> trainings;
         for (const auto& m : log.metrics) trainings.insert(m.phase + " " + seriesLabel(m));
         QCOMPARE(trainings, (std::set<std::string>{"phase1 synth", "phase2 synth · 2 shots · seed 1", "phase2 synth · 2 shots · seed 2"}));
