@@ -13,18 +13,21 @@ namespace caspl::ui {
 class LatencyProbe : public QObject {
     Q_OBJECT
 public:
-    explicit LatencyProbe(int intervalMs = 10, QObject* parent = nullptr);
+    // `window`: how many of the latest ticks the percentiles cover (default 5 minutes at 10 ms).
+    explicit LatencyProbe(int intervalMs = 10, QObject* parent = nullptr, std::size_t window = 30000);
     void start();  // clears earlier samples
     void stop();
     bool isActive() const { return timer_.isActive(); }
     int intervalMs() const { return interval_; }
 
-    int sampleCount() const { return int(samples_.size()); }
-    double maxMs() const;
+    // Memory stays bounded over a run of days: the percentiles are over the last `window` ticks, the count and the
+    // maximum over every tick since start().
+    int sampleCount() const { return int(count_); }  // every tick since start()
+    double maxMs() const { return maxMs_; }          // over every tick since start()
     double medianMs() const;
-    double percentileMs(double p) const;  // p in [0, 100]
-    const std::vector<double>& samples() const { return samples_; }
-    QString summary() const;  // "median 0.4 ms, p99 2.1 ms, max 5.3 ms (1234 ticks)"
+    double percentileMs(double p) const;  // p in [0, 100], over the window
+    std::vector<double> samples() const;  // the window's lateness per tick, oldest first (ms)
+    QString summary() const;  // "median 0.4 ms, p99 2.1 ms, max 5.3 ms (1234 ticks of 10 ms)"
 
 private:
     void tick();
@@ -32,7 +35,10 @@ private:
     QTimer timer_;
     QElapsedTimer clock_;
     qint64 lastNs_ = 0;
-    std::vector<double> samples_;  // lateness per tick, ms
+    std::size_t window_;
+    std::vector<double> ring_;  // the window, a ring once full
+    std::size_t count_ = 0;
+    double maxMs_ = 0;
 };
 
 }  // namespace caspl::ui

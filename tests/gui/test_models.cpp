@@ -6,6 +6,7 @@
 #include "test_support.h"
 #include "ui/compare_dialog.h"
 #include "ui/log_pane.h"
+#include "ui/latency_probe.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
 #include "ui/results_view.h"
@@ -263,6 +264,19 @@ private Q_SLOTS:
     }
 
     // New data marks the panel dirty; one timer draws it: many batches, few redraws.
+    // The latency probe keeps a bounded window (a run of days does not grow it) and counts every tick.
+    void latencyProbeWindowIsBounded() {
+        ui::LatencyProbe probe(1, nullptr, 5);
+        probe.start();
+        QTRY_VERIFY_WITH_TIMEOUT(probe.sampleCount() > 12, 5000);
+        probe.stop();
+        const auto window = probe.samples();
+        QCOMPARE(window.size(), std::size_t(5));
+        for (const double v : window) QVERIFY(v >= 0 && v <= probe.maxMs());
+        QVERIFY(probe.percentileMs(100) <= probe.maxMs());
+        QVERIFY(probe.summary().contains(QString::number(probe.sampleCount()) + " ticks"));
+    }
+
     void plotPanelCoalescesRedraws() {
         ui::PlotPanel panel;
         panel.resize(800, 600);
