@@ -155,6 +155,13 @@ void MainWindow::runDemo() {
                                        tr("%1 runs added to the queue and the Results tab.").arg(opened),
                                        tr("Compare them with Results > Compare Runs."));
             });
+    connect(demo_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError error) {
+        if (error != QProcess::FailedToStart || !demo_) return;  // other errors end in finished()
+        messages_->showMessage(MessageBar::Kind::Error, tr("The demo could not start"), demo_->errorString(),
+                               tr("Run `caspl demo` in a terminal to see why."));
+        demo_->deleteLater();
+        demo_ = nullptr;
+    });
     log_->append(caspl::LogLevel::Info, tr("demo"), tr("starting %1 demo").arg(exe));
     demo_->start(exe, {"demo"});
 }
@@ -963,17 +970,27 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (engine_ && engine_->isRunning()) {
-        const auto answer = QMessageBox::question(
-            this, tr("A run is going"),
-            tr("Stop the running experiment and quit? It writes a checkpoint first; open its run folder later and "
-               "Resume to continue it."),
-            QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    const bool running = engine_ && engine_->isRunning();
+    int queued = 0;
+    for (int r = 0; r < queue_->count(); ++r)
+        if (queue_->job(queue_->idAt(r))->state == RunState::Queued) ++queued;
+    if (running || queued > 0 || demo_) {
+        QStringList what;
+        if (running) what << tr("the running experiment stops after writing a checkpoint (Resume continues it)");
+        if (queued > 0) what << tr("%n queued run(s) will not start", nullptr, queued);
+        if (demo_) what << tr("the demo stops (run `caspl demo` again to continue it)");
+        const auto answer = QMessageBox::question(this, tr("Quit CasPL Studio?"), tr("If you quit now, ") + what.join(tr("; ")) + '.',
+                                                  QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
         if (answer != QMessageBox::Yes) {
             event->ignore();
             return;
         }
-        engine_->requestStop();
+        if (running) engine_->requestStop();
+        if (demo_) {
+            // SIGTERM: the demo writes its checkpoint and exits 130 (a kill would lose the epoch in progress).
+            demo_->terminate();
+            if (!demo_->waitForFinished(30000)) demo_->kill();
+        }
     }
     event->accept();
 }
