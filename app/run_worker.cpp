@@ -6,6 +6,8 @@
 #include "core/tools/clip_tools.h"
 #include "core/util/error.h"
 
+#include <QDateTime>
+#include <QFileInfo>
 #include <QMetaObject>
 
 #include <algorithm>
@@ -250,6 +252,14 @@ void StudioEngine::requestStop() {
 }
 
 caspl::ui::ModelSummary StudioEngine::describeModel(const QString& path) const {
+    const QFileInfo info(path);
+    const QString key = info.exists() ? QStringLiteral("%1|%2|%3").arg(info.absoluteFilePath()).arg(info.size())
+                                            .arg(info.lastModified().toMSecsSinceEpoch())
+                                      : QString();
+    if (!key.isEmpty()) {
+        auto it = modelCache_.constFind(key);
+        if (it != modelCache_.constEnd()) return *it;
+    }
     caspl::ui::ModelSummary m;
     m.path = path;
     try {
@@ -261,6 +271,7 @@ caspl::ui::ModelSummary StudioEngine::describeModel(const QString& path) const {
     } catch (const std::exception& e) {
         m.error = qs(e.what());
     }
+    if (!key.isEmpty() && m.ok) modelCache_.insert(key, m);
     return m;
 }
 

@@ -14,6 +14,7 @@
 #include "ui/engine_backend.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QList>
 #include <QObject>
 #include <QThread>
@@ -96,6 +97,9 @@ private:
     QThread thread_;
     RunWorker* worker_ = nullptr;
     bool running_ = false;  // GUI thread only: from startRun to the run's last signal
+    // describeModel's answers by path, size and modification time (the editor asks on every edit of the model
+    // fields; a TorchScript archive is read whole to learn its architecture). GUI thread only.
+    mutable QHash<QString, caspl::ui::ModelSummary> modelCache_;
 };
 
 }  // namespace caspl::app

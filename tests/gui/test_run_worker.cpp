@@ -8,6 +8,9 @@
 #include "test_support.h"
 
 #include <QCoreApplication>
+#include <QFileInfo>
+#include <QFile>
+#include <QDir>
 #include <QSignalSpy>
 #include <QThread>
 
@@ -166,6 +169,24 @@ private Q_SLOTS:
         QVERIFY2(failed.at(0).at(2).toString().contains("nosuch_dataset"), qPrintable(failed.at(0).at(2).toString()));
         QVERIFY2(failed.at(0).at(3).toString().contains("data.root"), qPrintable(failed.at(0).at(3).toString()));
         QVERIFY(!engine.isRunning());
+    }
+
+    // The editor asks for the models' architecture on every edit: answers are kept per file, until the file changes.
+    void describeModelReadsAgainOnlyWhenTheFileChanges() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        const QString path = QDir(caspl::test::tempDir()).filePath("probe/model.safetensors");
+        QDir().mkpath(QFileInfo(path).path());
+        QFile::remove(path);
+        QVERIFY(QFile::copy(caspl::test::fixturePath("clip-tiny-a/weights_openai.safetensors"), path));
+        app::StudioEngine engine;
+        const auto first = engine.describeModel(path);
+        QVERIFY2(first.ok, qPrintable(first.error));
+        QCOMPARE(engine.describeModel(path).parameters, first.parameters);
+        caspl::writeFileAtomically(path.toStdString(), "not a checkpoint");
+        const auto second = engine.describeModel(path);
+        QVERIFY(!second.ok);  // a changed file is read again
+        QVERIFY2(second.error.contains("model.safetensors"), qPrintable(second.error));
+        QVERIFY(!engine.describeModel(path + ".missing").ok);
     }
 
     void failuresAreClassified() {
