@@ -9,7 +9,9 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <unordered_set>
 
 namespace caspl {
 
@@ -44,8 +46,13 @@ void compareCount(const char* list, int64_t got, int64_t expected, bool approxim
 
 }  // namespace
 
-void checkImages(const std::vector<const std::string*>& paths, const CheckOptions& options,
+void checkImages(const std::vector<const std::string*>& listed, const CheckOptions& options,
                  DatasetCheckResult& result) {
+    // A file listed in several splits is checked (and counted) once.
+    std::vector<const std::string*> paths;
+    std::unordered_set<std::string_view> seen;
+    for (const std::string* p : listed)
+        if (seen.insert(*p).second) paths.push_back(p);
     const std::size_t n = paths.size();
     const int threads = std::max(1, std::min<int>(options.threads, int(std::max<std::size_t>(n, 1))));
     // Per-image verdicts, so that firstBad is in list order whatever the thread count.

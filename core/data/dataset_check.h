@@ -49,7 +49,7 @@ DatasetCheckResult checkBenchmarkDataset(const std::string& root, const Benchmar
                                          const CheckOptions& options = {});
 
 // Checks the image files of `items` (existence, or decoding with options.decode) with options.threads workers:
-// adds to imagesChecked, badImages and firstBad of `result`.
+// adds to imagesChecked, badImages and firstBad of `result`. A path listed twice is checked and counted once.
 void checkImages(const std::vector<const std::string*>& paths, const CheckOptions& options,
                  DatasetCheckResult& result);
 
