@@ -87,7 +87,7 @@ RunWorker::RunWorker(QObject* parent) : QObject(parent) {
     sinceProgress_.start();
 }
 
-void RunWorker::run(int job, const caspl::ExperimentSpec& spec, const QString& runDir) {
+void RunWorker::run(int job, const caspl::ExperimentSpec& spec, const QString& runDir, bool evalOnly) {
     {
         std::lock_guard<std::mutex> lock(mu_);
         job_ = job;
@@ -98,6 +98,7 @@ void RunWorker::run(int job, const caspl::ExperimentSpec& spec, const QString& r
     stop_.reset();
     RunOptions options;
     options.runDir = runDir.toStdString();
+    options.evalOnly = evalOnly;
     const QString dir = runDir.isEmpty() ? qs(defaultRunDir(spec)) : runDir;
     Q_EMIT runStarted(job, dir);
     const auto fail = [&](const std::string& message, bool badInput) {
@@ -239,11 +240,11 @@ StudioEngine::~StudioEngine() {
     thread_.wait();
 }
 
-bool StudioEngine::startRun(int job, const caspl::ExperimentSpec& spec, const QString& runDir) {
+bool StudioEngine::startRun(int job, const caspl::ExperimentSpec& spec, const QString& runDir, bool evalOnly) {
     if (running_) return false;
     running_ = true;
     RunWorker* w = worker_;
-    QMetaObject::invokeMethod(w, [w, job, spec, runDir] { w->run(job, spec, runDir); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(w, [w, job, spec, runDir, evalOnly] { w->run(job, spec, runDir, evalOnly); }, Qt::QueuedConnection);
     return true;
 }
 

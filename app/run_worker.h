@@ -37,7 +37,7 @@ public:
 
     // Runs the experiment to its end on the calling thread (the worker's thread when invoked through a queued
     // call). Emits runStarted, then the events, then exactly one of runFinished / runInterrupted / runFailed.
-    void run(int job, const caspl::ExperimentSpec& spec, const QString& runDir);
+    void run(int job, const caspl::ExperimentSpec& spec, const QString& runDir, bool evalOnly = false);
     // Thread-safe: asks the running experiment to stop at its next step.
     void requestStop() { stop_.request(); }
 
@@ -83,7 +83,7 @@ public:
     // Stops a running experiment (it writes its checkpoint) and joins the thread.
     ~StudioEngine() override;
 
-    bool startRun(int job, const caspl::ExperimentSpec& spec, const QString& runDir) override;
+    bool startRun(int job, const caspl::ExperimentSpec& spec, const QString& runDir, bool evalOnly = false) override;
     void requestStop() override;
     bool isRunning() const override { return running_; }
     caspl::ui::ModelSummary describeModel(const QString& path) const override;

@@ -31,7 +31,8 @@ public:
 
     // Starts (or resumes: same spec, same folder) the experiment on the background thread and returns at once.
     // False when a run is already going. `runDir` empty: the spec's default run folder.
-    virtual bool startRun(int job, const caspl::ExperimentSpec& spec, const QString& runDir) = 0;
+    // `evalOnly`: evaluate the trained seeds' prompts again, never train (caspl eval); the run's status stays.
+    virtual bool startRun(int job, const caspl::ExperimentSpec& spec, const QString& runDir, bool evalOnly = false) = 0;
     // Asks the running experiment to stop at the next step; it writes a checkpoint and emits runInterrupted.
     virtual void requestStop() = 0;
     virtual bool isRunning() const = 0;

@@ -319,6 +319,10 @@ void MainWindow::buildMenus() {
     resumeAction_ = make(run, tr("Res&ume Selected Run"), "actionResume", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_U));
     resumeAction_->setToolTip(tr("Run the selected run's experiment again into its folder: it continues from its checkpoints"));
     connect(resumeAction_, &QAction::triggered, this, [this] { resumeRun(selectedRun()); });
+    evaluateAction_ = make(run, tr("E&valuate Selected Run Again"), "actionEvaluate");
+    evaluateAction_->setToolTip(tr("Evaluate the selected run's trained seeds again on their test images (caspl eval); "
+                                   "nothing is trained"));
+    connect(evaluateAction_, &QAction::triggered, this, [this] { evaluateRun(selectedRun()); });
     removeAction_ = make(run, tr("Re&move Selected Run"), "actionRemove");
     connect(removeAction_, &QAction::triggered, this, [this] { removeRun(selectedRun()); });
     connect(make(run, tr("&Clear Finished Runs"), "actionClearFinished"), &QAction::triggered, this, [this] {
@@ -448,6 +452,7 @@ void MainWindow::updateActions() {
     const bool running = queue_->runningJob() >= 0;
     stopAction_->setEnabled(running);
     resumeAction_->setEnabled(j && (j->state == RunState::Stopped || j->state == RunState::Failed || j->state == RunState::Done));
+    evaluateAction_->setEnabled(resumeAction_->isEnabled());
     removeAction_->setEnabled(j && j->state != RunState::Running && j->state != RunState::Stopping);
 }
 
@@ -769,7 +774,7 @@ void MainWindow::startNextIfIdle() {
     const int id = queue_->nextQueued();
     if (id < 0) return;
     const RunJob* j = queue_->job(id);
-    if (!engine_->startRun(id, j->spec, j->runDir)) return;
+    if (!engine_->startRun(id, j->spec, j->runDir, j->evalOnly)) return;
     queue_->setState(id, RunState::Running);
     evalSinceReload_ = false;
     probe_->start();
@@ -799,6 +804,21 @@ bool MainWindow::resumeRun(int id) {
     }
     queue_->setState(id, RunState::Queued);
     log_->append(caspl::LogLevel::Info, jobLabel(id), tr("resume queued: the same experiment into %1").arg(j->runDir));
+    if (!processQueue_->isChecked()) processQueue_->setChecked(true);
+    startNextIfIdle();
+    return true;
+}
+
+bool MainWindow::evaluateRun(int id) {
+    const RunJob* j = queue_->job(id);
+    if (!j || (j->state != RunState::Stopped && j->state != RunState::Failed && j->state != RunState::Done)) {
+        showMessage(MessageBar::Kind::Info, tr("No finished, stopped or failed run selected"), {},
+                    tr("Select such a run in the run queue, then Evaluate."));
+        return false;
+    }
+    queue_->setEvaluation(id, true, j->state);
+    queue_->setState(id, RunState::Queued);
+    log_->append(caspl::LogLevel::Info, jobLabel(id), tr("evaluation queued: the trained seeds of %1").arg(j->runDir));
     if (!processQueue_->isChecked()) processQueue_->setChecked(true);
     startNextIfIdle();
     return true;
@@ -870,6 +890,18 @@ void MainWindow::reloadRunResults(int job) {
         log_->append(caspl::LogLevel::Warning, jobLabel(job), tr("cannot read the results: %1").arg(error));
 }
 
+bool MainWindow::endEvaluation(int job, const QString& note) {
+    const RunJob* j = queue_->job(job);
+    if (!j || !j->evalOnly) return false;
+    const RunState before = j->stateBeforeEval;
+    queue_->setEvaluation(job, false);
+    queue_->setState(job, before);
+    runLabel_->setText(tr("%1: %2").arg(jobLabel(job), note));
+    log_->append(caspl::LogLevel::Info, jobLabel(job), note);
+    runEnded(job);
+    return true;
+}
+
 void MainWindow::runEnded(int job) {
     probe_->stop();
     if (probe_->sampleCount() > 0)
@@ -881,6 +913,10 @@ void MainWindow::runEnded(int job) {
 }
 
 void MainWindow::onFinished(int job, const QString& runDir, bool resumed) {
+    if (endEvaluation(job, tr("evaluated again; results in %1").arg(runDir))) {
+        if (const RunJob* j = queue_->job(job)) resultsView_->setCurrentRun(j->runDir);
+        return;
+    }
     queue_->setRunDir(job, QDir::cleanPath(QDir(runDir).absolutePath()));
     queue_->markResumed(job, resumed);
     queue_->setState(job, RunState::Done);
@@ -891,6 +927,7 @@ void MainWindow::onFinished(int job, const QString& runDir, bool resumed) {
 }
 
 void MainWindow::onInterrupted(int job, const QString& runDir, const QString& where) {
+    if (endEvaluation(job, tr("evaluation stopped during %1").arg(where))) return;
     queue_->setState(job, RunState::Stopped, tr("stopped during %1; Resume continues from the checkpoint").arg(where));
     runLabel_->setText(tr("%1: stopped").arg(jobLabel(job)));
     showMessage(MessageBar::Kind::Info, tr("%1 stopped during %2").arg(jobLabel(job), where),
@@ -901,6 +938,14 @@ void MainWindow::onInterrupted(int job, const QString& runDir, const QString& wh
 }
 
 void MainWindow::onFailed(int job, const QString& runDir, const QString& message, const QString& advice) {
+    if (const RunJob* j = queue_->job(job); j && j->evalOnly) {
+        showMessage(MessageBar::Kind::Error, tr("%1: the evaluation failed (%2)").arg(jobLabel(job), runDir), message,
+                    message.contains(QLatin1String("nothing to evaluate"))
+                        ? tr("Resume the run to train its seeds, then evaluate.")
+                        : advice);
+        endEvaluation(job, tr("evaluation failed: %1").arg(message));
+        return;
+    }
     queue_->setState(job, RunState::Failed, message);
     runLabel_->setText(tr("%1: failed").arg(jobLabel(job)));
     showMessage(MessageBar::Kind::Error, tr("%1 failed (%2)").arg(jobLabel(job), runDir), message, advice);

@@ -69,6 +69,9 @@ public:
     // Queues a stopped, failed or finished run again: the same experiment into the same folder, so the engine
     // resumes from its checkpoints (finished seeds are skipped).
     bool resumeRun(int id);
+    // Evaluates a finished, stopped or failed run's trained seeds again (caspl eval): nothing trains, the run's
+    // state comes back when the evaluation ends.
+    bool evaluateRun(int id);
     bool removeRun(int id);
     void compareRuns();
     int selectedRun() const;  // the run queue's selected id, -1 when none
@@ -122,6 +125,8 @@ private:
     void onInterrupted(int job, const QString& runDir, const QString& where);
     void onFailed(int job, const QString& runDir, const QString& message, const QString& advice);
     void runEnded(int job);
+    // An evaluation (evaluateRun) ended: the job gets its earlier state back. False when `job` was not one.
+    bool endEvaluation(int job, const QString& note);
 
     QPointer<EngineBackend> engine_;
     ExperimentEditor* editor_ = nullptr;
@@ -150,6 +155,7 @@ private:
     QAction* queueAction_ = nullptr;
     QAction* stopAction_ = nullptr;
     QAction* resumeAction_ = nullptr;
+    QAction* evaluateAction_ = nullptr;
     QAction* removeAction_ = nullptr;
 };
 

@@ -217,6 +217,14 @@ void RunQueueModel::markResumed(int id, bool resumed) {
     touch(row);
 }
 
+void RunQueueModel::setEvaluation(int id, bool on, RunState before) {
+    const int row = rowOf(id);
+    if (row < 0) return;
+    jobs_[std::size_t(row)].evalOnly = on;
+    if (on) jobs_[std::size_t(row)].stateBeforeEval = before;
+    touch(row);
+}
+
 void RunQueueModel::setPhase(int id, const QString& phase) {
     const int row = rowOf(id);
     if (row < 0) return;

@@ -31,6 +31,8 @@ struct RunJob {
     int unitsTotal = 1;    // phase-1 per dataset + one training per dataset x shots x seed
     QString message;       // the failure or stop reason
     bool resumed = false;
+    bool evalOnly = false;                      // queued or running as an evaluation of its trained seeds
+    RunState stateBeforeEval = RunState::Done;  // what it returns to when the evaluation ends
     QElapsedTimer clock;   // running time in this session
 };
 
@@ -64,6 +66,8 @@ public:
     void setPhase(int id, const QString& phase);
     void applyProgress(int id, const caspl::ProgressEvent& e);
     void markResumed(int id, bool resumed);
+    // Marks the job as an evaluation (caspl eval) that returns to `before` when it ends; off clears the mark.
+    void setEvaluation(int id, bool on, RunState before = RunState::Done);
 
     static QString formatDuration(double seconds);  // "1 h 02 min", "3 min 05 s", "12 s", "–"
 

@@ -82,7 +82,7 @@ RunState stateOf(ui::MainWindow& w, int id) {
 class FakeEngine : public ui::EngineBackend {
 public:
     bool running = false;
-    bool startRun(int, const ExperimentSpec&, const QString&) override { return running = true; }
+    bool startRun(int, const ExperimentSpec&, const QString&, bool) override { return running = true; }
     void requestStop() override {}
     bool isRunning() const override { return running; }
     ui::ModelSummary describeModel(const QString&) const override { return {}; }
@@ -435,6 +435,15 @@ private Q_SLOTS:
         QVERIFY(!w.findAction("actionProcessQueue")->isChecked());  // the queue paused
         QVERIFY(w.messageBar()->advice().contains("Resume"));
         w.selectRun(id);
+        // Evaluating it now trains nothing: no seed has prompts yet, it says so and stays stopped.
+        QVERIFY(w.findAction("actionEvaluate")->isEnabled());
+        w.findAction("actionEvaluate")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(stateOf(w, id) != RunState::Queued && stateOf(w, id) != RunState::Running, 60000);
+        QCOMPARE(stateOf(w, id), RunState::Stopped);
+        QVERIFY2(w.messageBar()->details().contains("nothing to evaluate"), qPrintable(w.messageBar()->details()));
+        QVERIFY(!QFileInfo::exists(QDir(w.queueModel()->job(id)->runDir).filePath("synth/k2_seed1/prompts.safetensors")));
+        w.findAction("actionProcessQueue")->setChecked(false);
+        w.selectRun(id);
         QVERIFY(w.findAction("actionResume")->isEnabled());
         // Running it twice is refused while it waits or runs; Resume is the way.
         w.findAction("actionResume")->trigger();
@@ -443,6 +452,12 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(stateOf(w, id) == RunState::Done || stateOf(w, id) == RunState::Failed, 300000);
         QCOMPARE(stateOf(w, id), RunState::Done);
         QVERIFY(w.queueModel()->job(id)->resumed);
+        QCOMPARE(w.resultsModel()->rowCount(), 3);
+        // Evaluated again: the same results, still done.
+        w.selectRun(id);
+        w.findAction("actionEvaluate")->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(stateOf(w, id) != RunState::Queued && stateOf(w, id) != RunState::Running, 60000);
+        QCOMPARE(stateOf(w, id), RunState::Done);
         QCOMPARE(w.resultsModel()->rowCount(), 3);
 
         // Compare it with the live run of the previous test (another name and epochs).
