@@ -275,10 +275,13 @@ void MainWindow::buildMenus() {
 
     // File
     QMenu* file = menuBar()->addMenu(tr("&File"));
-    connect(make(file, tr("&New Experiment"), "actionNew", QKeySequence::New), &QAction::triggered, this, &MainWindow::newExperiment);
+    connect(make(file, tr("&New Experiment"), "actionNew", QKeySequence::New), &QAction::triggered, this, [this] {
+        if (confirmDiscardEdits()) newExperiment();
+    });
     connect(make(file, tr("&Open Preset…"), "actionOpenPreset", QKeySequence::Open), &QAction::triggered, this,
             &MainWindow::openPresetDialog);
     connect(make(file, tr("Open &YAML File…"), "actionOpenYaml"), &QAction::triggered, this, [this] {
+        if (!confirmDiscardEdits()) return;
         const QString path = QFileDialog::getOpenFileName(this, tr("Open an experiment"), QString(),
                                                           tr("YAML experiments (*.yaml *.yml);;All files (*)"));
         if (!path.isEmpty()) openExperimentFile(path);
@@ -528,7 +531,19 @@ bool MainWindow::saveExperimentFile(const QString& path) {
     return true;
 }
 
+bool MainWindow::confirmDiscardEdits() {
+    if (!editor_->isModified()) return true;
+    const QString name = qs(editor_->spec().name);
+    const auto answer = QMessageBox::question(
+        this, tr("Discard the edits?"),
+        tr("The experiment %1 has edits that are not saved. Discard them? (File > Save Experiment As… keeps them.)")
+            .arg(name.isEmpty() ? QString() : QStringLiteral("\"%1\"").arg(name)),
+        QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Cancel);
+    return answer == QMessageBox::Discard;
+}
+
 void MainWindow::openPresetDialog() {
+    if (!confirmDiscardEdits()) return;
     const QString dir = presetsDir();
     if (dir.isEmpty()) {
         showMessage(MessageBar::Kind::Warning, tr("No presets folder found"),
@@ -1019,11 +1034,16 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     int queued = 0;
     for (int r = 0; r < queue_->count(); ++r)
         if (queue_->job(queue_->idAt(r))->state == RunState::Queued) ++queued;
+    if (!running && queued == 0 && !demo_ && !confirmDiscardEdits()) {
+        event->ignore();
+        return;
+    }
     if (running || queued > 0 || demo_) {
         QStringList what;
         if (running) what << tr("the running experiment stops after writing a checkpoint (Resume continues it)");
         if (queued > 0) what << tr("%n queued run(s) will not start", nullptr, queued);
         if (demo_) what << tr("the demo stops (run `caspl demo` again to continue it)");
+        if (editor_->isModified()) what << tr("the experiment's unsaved edits are discarded");
         const auto answer = QMessageBox::question(this, tr("Quit CasPL Studio?"), tr("If you quit now, ") + what.join(tr("; ")) + '.',
                                                   QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
         if (answer != QMessageBox::Yes) {

@@ -127,6 +127,8 @@ private:
     void runEnded(int job);
     // An evaluation (evaluateRun) ended: the job gets its earlier state back. False when `job` was not one.
     bool endEvaluation(int job, const QString& note);
+    // True when the editor has no unsaved edits or the user chose to discard them (asked in a dialog).
+    bool confirmDiscardEdits();
 
     QPointer<EngineBackend> engine_;
     ExperimentEditor* editor_ = nullptr;

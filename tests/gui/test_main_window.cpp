@@ -29,6 +29,10 @@
 #include <QImage>
 #include <QLabel>
 #include <QMenu>
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QTimer>
+#include <QMessageBox>
 #include <QMenuBar>
 #include <QSettings>
 #include <QStandardPaths>
@@ -76,6 +80,22 @@ bool isConnected(const QObject* o, const QMetaMethod& signal) {
 RunState stateOf(ui::MainWindow& w, int id) {
     const auto* j = w.queueModel()->job(id);
     return j ? j->state : RunState::Failed;
+}
+
+// Clicks `button` of the next modal message box (polling until it is up, at most 5 s).
+void answerNextDialog(QMessageBox::StandardButton button) {
+    auto* timer = new QTimer;
+    auto* clock = new QElapsedTimer;
+    clock->start();
+    QObject::connect(timer, &QTimer::timeout, [timer, clock, button] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (box && box->button(button)) box->button(button)->click();
+        else if (clock->elapsed() < 5000) return;
+        timer->stop();
+        timer->deleteLater();
+        delete clock;
+    });
+    timer->start(10);
 }
 
 // An engine that only emits what the test tells it to (for failures a tiny CPU run cannot produce).
@@ -293,6 +313,18 @@ private Q_SLOTS:
         QVERIFY(!w.saveExperimentFile(saved));
         QVERIFY2(w.messageBar()->details().contains("train.epochs"), qPrintable(w.messageBar()->details()));
         QCOMPARE(loadExperiment(saved.toStdString()).train.epochs, 11);  // the good file stays
+
+        // New with unsaved edits asks first: Cancel keeps them, Discard starts afresh.
+        QVERIFY(w.editor()->isModified());
+        const std::string name = w.editor()->spec().name;
+        answerNextDialog(QMessageBox::Cancel);
+        w.findAction("actionNew")->trigger();
+        QCOMPARE(w.editor()->spec().name, name);
+        QVERIFY(w.editor()->hasPendingYaml());
+        answerNextDialog(QMessageBox::Discard);
+        w.findAction("actionNew")->trigger();
+        QCOMPARE(w.editor()->spec().name, std::string("experiment"));
+        QVERIFY(!w.editor()->isModified());
     }
 
     // A real tiny run through the engine thread: plots fill, results arrive, the queue finishes, the GUI thread
