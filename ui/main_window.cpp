@@ -35,6 +35,7 @@
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QRegularExpression>
 #include <QPushButton>
 #include <QProcess>
 #include <QSaveFile>
@@ -286,12 +287,15 @@ void MainWindow::buildMenus() {
                                                           tr("YAML experiments (*.yaml *.yml);;All files (*)"));
         if (!path.isEmpty()) openExperimentFile(path);
     });
+    connect(make(file, tr("&Save Experiment"), "actionSave", QKeySequence::Save), &QAction::triggered, this, [this] {
+        const QString target = plainSaveTarget();
+        if (target.isEmpty()) findAction("actionSaveAs")->trigger();  // new, a preset, or a layered file: ask where
+        else saveExperimentFile(target);
+    });
     connect(make(file, tr("&Save Experiment As…"), "actionSaveAs", QKeySequence::SaveAs), &QAction::triggered, this, [this] {
         // Never suggest the preset library's own file: the saved YAML is flat (every key, no extends).
-        const QString source = editor_->sourcePath(), library = presetsDir();
-        const bool inLibrary = !library.isEmpty() && !source.isEmpty() &&
-                               QFileInfo(source).absoluteFilePath().startsWith(QFileInfo(library).absoluteFilePath() + '/');
-        const QString suggestion = source.isEmpty() || inLibrary
+        const QString source = editor_->sourcePath();
+        const QString suggestion = source.isEmpty() || inPresetLibrary(source)
                                        ? QStringLiteral("%1.yaml").arg(editor_->spec().name.empty() ? "experiment" : qs(editor_->spec().name).replace('/', '_'))
                                        : source;
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the experiment as YAML"), suggestion,
@@ -531,12 +535,27 @@ bool MainWindow::saveExperimentFile(const QString& path) {
     return true;
 }
 
+bool MainWindow::inPresetLibrary(const QString& path) const {
+    const QString library = presetsDir();
+    return !library.isEmpty() && QFileInfo(path).absoluteFilePath().startsWith(QFileInfo(library).absoluteFilePath() + '/');
+}
+
+QString MainWindow::plainSaveTarget() const {
+    const QString source = editor_->sourcePath();
+    if (source.isEmpty() || !QFileInfo(source).isFile() || inPresetLibrary(source)) return {};
+    // Saving writes every key and no `extends:`: a file built on others is not flattened in place.
+    QFile f(source);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    static const QRegularExpression extends(QStringLiteral("^extends\\s*:"), QRegularExpression::MultilineOption);
+    return QString::fromUtf8(f.readAll()).contains(extends) ? QString() : source;
+}
+
 bool MainWindow::confirmDiscardEdits() {
     if (!editor_->isModified()) return true;
     const QString name = qs(editor_->spec().name);
     const auto answer = QMessageBox::question(
         this, tr("Discard the edits?"),
-        tr("The experiment %1 has edits that are not saved. Discard them? (File > Save Experiment As… keeps them.)")
+        tr("The experiment %1 has edits that are not saved. Discard them? (File > Save Experiment keeps them.)")
             .arg(name.isEmpty() ? QString() : QStringLiteral("\"%1\"").arg(name)),
         QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Cancel);
     return answer == QMessageBox::Discard;

@@ -72,6 +72,9 @@ public:
     // Evaluates a finished, stopped or failed run's trained seeds again (caspl eval): nothing trains, the run's
     // state comes back when the evaluation ends.
     bool evaluateRun(int id);
+    // Where File > Save writes without asking: the opened file, unless there is none, it is in the preset library,
+    // or it builds on others with `extends:` (saving writes a flat file); empty = Save asks (Save As).
+    QString plainSaveTarget() const;
     bool removeRun(int id);
     void compareRuns();
     int selectedRun() const;  // the run queue's selected id, -1 when none
@@ -129,6 +132,7 @@ private:
     bool endEvaluation(int job, const QString& note);
     // True when the editor has no unsaved edits or the user chose to discard them (asked in a dialog).
     bool confirmDiscardEdits();
+    bool inPresetLibrary(const QString& path) const;
 
     QPointer<EngineBackend> engine_;
     ExperimentEditor* editor_ = nullptr;

@@ -298,6 +298,20 @@ private Q_SLOTS:
         QCOMPARE(back.train.warmupEpochs, 0);
         QVERIFY(w.openExperimentFile(saved));
         QVERIFY(w.editor()->spec() == back);
+        // File > Save writes the opened (flat) file in place; a file built with `extends:` or a preset is saved
+        // with Save As instead (never flattened in place).
+        QCOMPARE(w.plainSaveTarget(), QFileInfo(saved).absoluteFilePath());
+        w.editor()->findChild<QSpinBox*>("trainEpochs")->setValue(10);
+        w.findAction("actionSave")->trigger();
+        QCOMPARE(loadExperiment(saved.toStdString()).train.epochs, 10);
+        QVERIFY(!w.editor()->isModified());
+        w.editor()->findChild<QSpinBox*>("trainEpochs")->setValue(9);
+        w.findAction("actionSave")->trigger();
+        const QString layered = QDir(base_).filePath("layered.yaml");
+        caspl::writeFileAtomically(layered.toStdString(), "extends: [" + saved.toStdString() + "]\ntrain: {epochs: 5}\n");
+        QVERIFY(w.openExperimentFile(layered));
+        QVERIFY(w.plainSaveTarget().isEmpty());
+        QVERIFY(w.openExperimentFile(saved));
 
         // Typed in the YAML tab and not applied: Save As (and Run) take it, so what is saved is what is shown;
         // YAML that does not load stops the save with its line.
