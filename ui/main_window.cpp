@@ -292,7 +292,7 @@ void MainWindow::buildMenus() {
         if (target.isEmpty()) findAction("actionSaveAs")->trigger();  // new, a preset, or a layered file: ask where
         else saveExperimentFile(target);
     });
-    connect(make(file, tr("&Save Experiment As…"), "actionSaveAs", QKeySequence::SaveAs), &QAction::triggered, this, [this] {
+    connect(make(file, tr("Save Experiment &As…"), "actionSaveAs", QKeySequence::SaveAs), &QAction::triggered, this, [this] {
         // Never suggest the preset library's own file: the saved YAML is flat (every key, no extends).
         const QString source = editor_->sourcePath();
         const QString suggestion = source.isEmpty() || inPresetLibrary(source)
