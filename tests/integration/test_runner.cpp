@@ -171,12 +171,7 @@ private Q_SLOTS:
         eo.evalOnly = true;
         QuietSink e;
         StopToken none;
-        try {
-            runExperiment(spec_, eo, e, none);
-            QFAIL("eval of a run without trained seeds succeeded");
-        } catch (const Error& err) {
-            QVERIFY2(std::string(err.what()).find("nothing to evaluate") != std::string::npos, err.what());
-        }
+        caspl::test::expectError([&] { runExperiment(spec_, eo, e, none); }, {"nothing to evaluate"});
         QCOMPARE(readFile((run / "run.json").string()), runJson);  // still "interrupted"
         QVERIFY(!fs::exists(run / "synth/k2_seed1/prompts.safetensors"));  // nothing was trained
         QVERIFY(e.rows.empty());
@@ -232,12 +227,7 @@ private Q_SLOTS:
         const DirLock held(ro.runDir, "run");
         QuietSink s;
         StopToken st;
-        try {
-            runExperiment(spec_, ro, s, st);
-            QFAIL("a run folder in use was accepted");
-        } catch (const Error& err) {
-            QVERIFY2(std::string(err.what()).find("in use by another run (process ") != std::string::npos, err.what());
-        }
+        caspl::test::expectError([&] { runExperiment(spec_, ro, s, st); }, {"in use by another run (process "});
         QVERIFY(!fs::exists(fs::path(ro.runDir) / "config.yaml"));
 
         // Nor does a run go into a folder holding something else.
@@ -245,12 +235,7 @@ private Q_SLOTS:
         other.runDir = (base_ / "runs/notes").string();
         fs::create_directories(other.runDir);
         writeFileAtomically((fs::path(other.runDir) / "notes.txt").string(), "mine\n");
-        try {
-            runExperiment(spec_, other, s, st);
-            QFAIL("a run went into a folder of other files");
-        } catch (const Error& err) {
-            QVERIFY2(std::string(err.what()).find("holds other files (notes.txt") != std::string::npos, err.what());
-        }
+        caspl::test::expectError([&] { runExperiment(spec_, other, s, st); }, {"holds other files (notes.txt"});
         QVERIFY(!fs::exists(fs::path(other.runDir) / "config.yaml"));
     }
 
@@ -285,13 +270,7 @@ private Q_SLOTS:
         ro.runDir = (base_ / "runs/deep").string();
         QuietSink s;
         StopToken st;
-        try {
-            runExperiment(deep, ro, s, st);
-            QFAIL("phase1.depth_text 40 was accepted");
-        } catch (const Error& err) {
-            const std::string m = err.what();
-            QVERIFY2(m.find("phase1.depth_text is 40") != std::string::npos && m.find("text layers") != std::string::npos, m.c_str());
-        }
+        caspl::test::expectError([&] { runExperiment(deep, ro, s, st); }, {"phase1.depth_text is 40", "text layers"});
         QVERIFY(!fs::exists(fs::path(ro.runDir) / "synth/phase1"));
     }
 };
