@@ -70,7 +70,7 @@ void addSplitCommand(CLI::App& app, Action* action) {
         ->default_val(-1);
     cmd->add_option("--seed", o->seed, "run seed given to Python's random.seed (train.py seeds only with S >= 1)")
         ->default_val(1)
-        ->check(CLI::Range(int64_t(1), INT64_MAX));
+        ->check(atLeast(1));
     cmd->add_option("--subsample", o->subsample, "classes kept and relabelled from 0: all, base (first half) or new")
         ->default_val("all")
         ->check(CLI::IsMember({"all", "base", "new"}));
