@@ -118,9 +118,11 @@ TensorMap readJitArchive(const std::string& path) {
     return out;
 }
 
+bool isHfName(const std::string& k) { return k.rfind("text_model.", 0) == 0 || k.rfind("vision_model.", 0) == 0; }
+
 bool looksHf(const TensorMap& t) {
     for (const auto& [k, v] : t)
-        if (k.rfind("text_model.", 0) == 0 || k.rfind("vision_model.", 0) == 0) return true;
+        if (isHfName(k)) return true;
     return false;
 }
 
@@ -258,7 +260,7 @@ ClipConfig readClipConfig(const std::string& path) {
         bool hf = false;
         for (const auto& t : f.tensors()) {
             shapes[t.name] = t.shape;
-            hf = hf || t.name.rfind("text_model.", 0) == 0 || t.name.rfind("vision_model.", 0) == 0;
+            hf = hf || isHfName(t.name);
         }
         if (!hf) return inferClipConfig(shapes, f.metadata(), file.string());
         const fs::path cfg = file.parent_path() / "config.json";
