@@ -1,7 +1,6 @@
 #include "ui/results_model.h"
 
 #include <QFileInfo>
-#include <QMap>
 #include <QFont>
 
 #include <algorithm>
@@ -167,13 +166,7 @@ const std::vector<caspl::ResultRecord>* ResultsModel::records(const QString& run
 caspl::ResultsSummary ResultsModel::combinedSummary() const {
     // As `caspl export --csv`: each run rounded by its own setting, a sweep's runs labelled by their folder.
     std::vector<caspl::RunRecords> runs;
-    QMap<QString, int> names;
-    for (const auto& run : order_) ++names[QFileInfo(run).fileName()];
-    for (const auto& run : order_) {
-        const RunData& d = runs_.at(run);
-        const QString name = QFileInfo(run).fileName();
-        runs.push_back({(names[name] > 1 ? run : name).toStdString(), d.records, d.rounding});
-    }
+    for (const auto& run : order_) runs.push_back({run.toStdString(), runs_.at(run).records, runs_.at(run).rounding});
     return caspl::combineRuns(runs).summary;
 }
 

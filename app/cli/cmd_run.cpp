@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <sstream>
 
 namespace caspl::cli {
@@ -192,9 +191,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                 return kOk;
             }
             // Each run's seeds are rounded by its own eval.rounding unless --rounding says otherwise (combineRuns).
-            // The folder's name labels a run; the path as given where two folders have the same name.
             std::vector<RunRecords> runs;
-            std::map<std::string, int> nameCount;
             std::size_t records = 0;
             for (const auto& r : x->runs) {
                 RunRecords rr;
@@ -204,15 +201,10 @@ void addRunCommands(CLI::App& app, Action* action) {
                     std::cerr << r << ": the run is " << (status.empty() ? "of unknown status" : status)
                               << "; its finished seeds are exported (" << rr.records.size() << " records)\n";
                 rr.rounding = x->rounding.empty() ? loadRunSpec(r).eval.rounding : parseRounding(x->rounding);
-                auto p = std::filesystem::path(r).lexically_normal();
-                if (p.filename().empty()) p = p.parent_path();
-                rr.label = p.filename().string();
-                ++nameCount[rr.label];
+                rr.folder = r;
                 records += rr.records.size();
                 runs.push_back(std::move(rr));
             }
-            for (std::size_t i = 0; i < runs.size(); ++i)
-                if (nameCount[runs[i].label] > 1) runs[i].label = x->runs[i];
             const CombinedRuns combined = combineRuns(runs);
             for (const auto& m : combined.labelledMethods)
                 std::cerr << "several runs hold " << m << " results for the same dataset, shots and seed: their rows "

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <set>
 #include <tuple>
@@ -186,11 +187,19 @@ CombinedRuns combineRuns(const std::vector<RunRecords>& runs) {
     std::set<std::string> shared;
     for (const auto& [key, who] : owners)
         if (who.size() > 1) shared.insert(std::get<1>(key));
+    std::vector<std::string> labels;
+    std::map<std::string, int> nameCount;
+    for (const auto& run : runs) {
+        auto p = std::filesystem::path(run.folder).lexically_normal();
+        if (p.filename().empty()) p = p.parent_path();
+        labels.push_back(p.filename().string());
+        ++nameCount[labels.back()];
+    }
     std::vector<ResultRecord> all;
-    for (const auto& run : runs)
-        for (ResultRecord r : run.records) {
-            if (run.rounding == Rounding::Paper) r.accuracy = roundToPaper(r.accuracy);
-            if (shared.count(r.method)) r.method += " [" + run.label + "]";
+    for (std::size_t i = 0; i < runs.size(); ++i)
+        for (ResultRecord r : runs[i].records) {
+            if (runs[i].rounding == Rounding::Paper) r.accuracy = roundToPaper(r.accuracy);
+            if (shared.count(r.method)) r.method += " [" + (nameCount[labels[i]] > 1 ? runs[i].folder : labels[i]) + "]";
             all.push_back(std::move(r));
         }
     CombinedRuns out;

@@ -92,7 +92,8 @@ ResultsSummary summarizeResults(const std::vector<ResultRecord>& records, Roundi
 
 // Several runs in one summary (`caspl export --csv RUN...`, the studio's "All runs" export).
 struct RunRecords {
-    std::string label;                  // names the run where its rows must be told apart (its folder's name)
+    std::string folder;                 // the run folder: its name tells a sweep's rows apart (the whole path where
+                                        // two runs' folders have the same name)
     std::vector<ResultRecord> records;
     Rounding rounding = Rounding::Paper;  // the run's own eval.rounding (or one setting chosen for every run)
 };
@@ -102,7 +103,7 @@ struct CombinedRuns {
 };
 // Each run's seeds are rounded by its own setting, so that a run's numbers do not depend on the runs exported with
 // it. Runs holding the same method for the same dataset, shots, seed and split (a sweep over a hyper-parameter)
-// keep their own rows: that method is written "<method> [<label>]". Throws caspl::Error as summarizeResults.
+// keep their own rows: that method is written "<method> [<folder name>]". Throws caspl::Error as summarizeResults.
 CombinedRuns combineRuns(const std::vector<RunRecords>& runs);
 
 // One line of results.csv.

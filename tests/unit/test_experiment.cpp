@@ -21,6 +21,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace caspl;
@@ -699,6 +700,13 @@ private Q_SLOTS:
             QCOMPARE(base.at("dtd coop [lr_004]"), 33.3);       // rounding: paper
             QCOMPARE(base.at("eurosat coop [eurosat]"), 81.2);  // the sweep's method, labelled in every run
         }
+        // The folder's name labels the rows (a trailing slash is no name); two folders of one name, the whole path.
+        std::set<std::string> methods;
+        for (const auto& g : combineRuns({{"runs/a/", exact.records, Rounding::None}, {"old/lr", paper.records, Rounding::None},
+                                          {"new/lr", paper.records, Rounding::None}})
+                                 .summary.groups)
+            methods.insert(g.method);
+        QCOMPARE(methods, (std::set<std::string>{"coop [a]", "coop [old/lr]", "coop [new/lr]"}));
         // Without a clash nothing is labelled, and datasets of one method average together.
         const auto plain = combineRuns({paper, {"eurosat", other.records, Rounding::Paper}});
         QVERIFY(plain.labelledMethods.empty());
