@@ -43,10 +43,88 @@ T field(const json& j, const char* key, const T& fallback, const std::string& wh
 
 }  // namespace
 
+namespace {
+
+LogLevel levelNamed(const std::string& name) {
+    if (name == "debug") return LogLevel::Debug;
+    if (name == "warning") return LogLevel::Warning;
+    if (name == "error") return LogLevel::Error;
+    return LogLevel::Info;
+}
+
+// One line of events.jsonl (already parsed) handed to the sink; `where` is file:line for messages.
+void dispatchLine(const json& j, const std::string& where, EventSink& sink) {
+    if (!j.is_object()) throw Error(where + ": expected a JSON object per line");
+    const std::string type = field<std::string>(j, "type", "", where);
+    if (type == "metric") {
+        MetricEvent e;
+        e.run = field<std::string>(j, "run", "", where);
+        e.phase = field<std::string>(j, "phase", "", where);
+        e.epoch = field<int>(j, "epoch", 0, where);
+        e.step = field<int64_t>(j, "step", 0, where);
+        e.dataset = field<std::string>(j, "dataset", "", where);
+        e.shots = field<int>(j, "shots", 0, where);
+        e.seed = field<int>(j, "seed", 0, where);
+        auto v = j.find("values");
+        if (v == j.end() || !v->is_object()) throw Error(where + ": a metric line needs 'values' (an object of numbers)");
+        for (auto it = v->begin(); it != v->end(); ++it) {
+            // JSON has no NaN: nlohmann writes a non-finite value as null.
+            if (it->is_null()) e.values[it.key()] = std::nan("");
+            else if (it->is_number()) e.values[it.key()] = it->get<double>();
+            else throw Error(where + ": values." + it.key() + ": expected a number, found " + it->type_name());
+        }
+        sink.metric(e);
+    } else if (type == "eval") {
+        EvalRow r;
+        r.run = field<std::string>(j, "run", "", where);
+        r.dataset = field<std::string>(j, "dataset", "", where);
+        r.method = field<std::string>(j, "method", "", where);
+        r.seed = field<int>(j, "seed", 0, where);
+        r.split = field<std::string>(j, "split", "", where);
+        r.epoch = field<int>(j, "epoch", 0, where);
+        r.accuracy = field<double>(j, "accuracy", 0.0, where);
+        r.correct = field<int64_t>(j, "correct", 0, where);
+        r.total = field<int64_t>(j, "total", 0, where);
+        r.skippedImages = field<int64_t>(j, "skipped_images", 0, where);
+        r.shots = field<int>(j, "shots", 0, where);
+        sink.evalRow(r);
+    } else if (type == "progress") {
+        ProgressEvent e;
+        e.run = field<std::string>(j, "run", "", where);
+        e.phase = field<std::string>(j, "phase", "", where);
+        e.dataset = field<std::string>(j, "dataset", "", where);
+        e.shots = field<int>(j, "shots", 0, where);
+        e.seed = field<int>(j, "seed", 0, where);
+        e.epoch = field<int>(j, "epoch", 0, where);
+        e.epochs = field<int>(j, "epochs", 0, where);
+        e.step = field<int64_t>(j, "step", 0, where);
+        e.steps = field<int64_t>(j, "steps", 0, where);
+        e.elapsedSeconds = field<double>(j, "elapsed_s", 0.0, where);
+        e.etaSeconds = field<double>(j, "eta_s", -1.0, where);
+        sink.progress(e);
+    } else if (type == "log") {
+        sink.log(levelNamed(field<std::string>(j, "level", "info", where)), field<std::string>(j, "message", "", where));
+    } else if (type == "phase") {
+        sink.phaseChanged(field<std::string>(j, "run", "", where), field<std::string>(j, "phase", "", where));
+    }
+    // Other types (none today) are skipped: a newer writer's lines do not stop an older reader.
+}
+
+// Collects what readEventLog returns.
+struct Collector : EventSink {
+    RunEventLog* log;
+    explicit Collector(RunEventLog* l) : log(l) {}
+    void metric(const MetricEvent& e) override { log->metrics.push_back(e); }
+    void evalRow(const EvalRow& r) override { log->evals.push_back(r); }
+};
+
+}  // namespace
+
 RunEventLog readEventLog(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open (a run folder's event log)");
     RunEventLog log;
+    Collector collect(&log);
     std::string line;
     int64_t lineNo = 0;
     while (std::getline(in, line)) {
@@ -64,44 +142,49 @@ RunEventLog readEventLog(const std::string& path) {
             }
             throw Error(where + ": not a JSON object (" + e.what() + ")");
         }
-        if (!j.is_object()) throw Error(where + ": expected a JSON object per line");
-        const std::string type = field<std::string>(j, "type", "", where);
-        if (type == "metric") {
-            MetricEvent e;
-            e.run = field<std::string>(j, "run", "", where);
-            e.phase = field<std::string>(j, "phase", "", where);
-            e.epoch = field<int>(j, "epoch", 0, where);
-            e.step = field<int64_t>(j, "step", 0, where);
-            e.dataset = field<std::string>(j, "dataset", "", where);
-            e.shots = field<int>(j, "shots", 0, where);
-            e.seed = field<int>(j, "seed", 0, where);
-            auto v = j.find("values");
-            if (v == j.end() || !v->is_object()) throw Error(where + ": a metric line needs 'values' (an object of numbers)");
-            for (auto it = v->begin(); it != v->end(); ++it) {
-                // JSON has no NaN: nlohmann writes a non-finite value as null.
-                if (it->is_null()) e.values[it.key()] = std::nan("");
-                else if (it->is_number()) e.values[it.key()] = it->get<double>();
-                else throw Error(where + ": values." + it.key() + ": expected a number, found " + it->type_name());
-            }
-            log.metrics.push_back(std::move(e));
-        } else if (type == "eval") {
-            EvalRow r;
-            r.run = field<std::string>(j, "run", "", where);
-            r.dataset = field<std::string>(j, "dataset", "", where);
-            r.method = field<std::string>(j, "method", "", where);
-            r.seed = field<int>(j, "seed", 0, where);
-            r.split = field<std::string>(j, "split", "", where);
-            r.epoch = field<int>(j, "epoch", 0, where);
-            r.accuracy = field<double>(j, "accuracy", 0.0, where);
-            r.correct = field<int64_t>(j, "correct", 0, where);
-            r.total = field<int64_t>(j, "total", 0, where);
-            r.skippedImages = field<int64_t>(j, "skipped_images", 0, where);
-            r.shots = field<int>(j, "shots", 0, where);
-            log.evals.push_back(std::move(r));
-        }
+        dispatchLine(j, where, collect);
     }
     log.lines = lineNo;
     return log;
+}
+
+EventLogFollower::EventLogFollower(std::string path) : path_(std::move(path)) {}
+
+EventLogFollower::Poll EventLogFollower::poll(EventSink& sink) {
+    Poll result;
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return result;  // not written yet (a run that has not started), or moved away
+    in.seekg(0, std::ios::end);
+    const int64_t size = int64_t(in.tellg());
+    if (size < offset_) {  // replaced by a new file (a run that took the folder over): read it from the start
+        offset_ = 0;
+        lineNo_ = 0;
+        result.restarted = true;
+    }
+    if (size == offset_) return result;
+    in.seekg(offset_);
+    std::string chunk(std::size_t(size - offset_), '\0');
+    in.read(chunk.data(), std::streamsize(chunk.size()));
+    chunk.resize(std::size_t(in.gcount()));
+    std::size_t begin = 0;
+    for (std::size_t nl; (nl = chunk.find('\n', begin)) != std::string::npos; begin = nl + 1) {
+        // Advance first: a line that throws is not read again on the next call.
+        offset_ += int64_t(nl + 1 - begin);
+        ++lineNo_;
+        const std::string line = chunk.substr(begin, nl - begin);
+        if (line.empty()) continue;
+        const std::string where = path_ + ":" + std::to_string(lineNo_);
+        json j;
+        try {
+            j = json::parse(line);
+        } catch (const json::exception& e) {
+            throw Error(where + ": not a JSON object (" + e.what() + ")");
+        }
+        dispatchLine(j, where, sink);
+        ++result.lines;
+    }
+    // What follows the last newline is a line still being written: it is read again, whole, next time.
+    return result;
 }
 
 std::string curvesCsvText(const std::vector<MetricEvent>& metrics) {

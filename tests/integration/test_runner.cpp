@@ -20,6 +20,8 @@
 #include <set>
 #include <random>
 
+#include <unistd.h>
+
 using namespace caspl;
 namespace fs = std::filesystem;
 
@@ -224,11 +226,17 @@ private Q_SLOTS:
         RunOptions ro;
         ro.runDir = (base_ / "runs/busy").string();
         fs::create_directories(ro.runDir);
-        const DirLock held(ro.runDir, "run");
+        QVERIFY(!DirLock::holder(ro.runDir));  // no lock file yet
         QuietSink s;
         StopToken st;
-        caspl::test::expectError([&] { runExperiment(spec_, ro, s, st); }, {"in use by another run (process "});
-        QVERIFY(!fs::exists(fs::path(ro.runDir) / "config.yaml"));
+        {
+            const DirLock held(ro.runDir, "run");
+            // Who holds it, read from the kernel's lock table without taking the lock (the studio's probe).
+            QCOMPARE(DirLock::holder(ro.runDir).value_or(-1), long(::getpid()));
+            caspl::test::expectError([&] { runExperiment(spec_, ro, s, st); }, {"in use by another run (process "});
+            QVERIFY(!fs::exists(fs::path(ro.runDir) / "config.yaml"));
+        }
+        QVERIFY(!DirLock::holder(ro.runDir));  // released: the pid left in the file is not taken for a holder
 
         // Nor does a run go into a folder holding something else.
         RunOptions other;

@@ -682,6 +682,57 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, readEventLog(path + ".missing"));
     }
 
+    // A run another process writes, followed as it grows: every event type in order, a line still being written
+    // waits for its newline, a damaged line is named and skipped over, a replaced (shorter) file starts again.
+    void eventLogFollowerReadsWhatIsAppended() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("eventfollow");
+        QDir().mkpath(dir);
+        const std::string path = QDir(dir).filePath("events.jsonl").toStdString();
+        struct Recorder : EventSink {
+            QStringList seen;
+            void progress(const ProgressEvent& e) override {
+                seen << QString("progress %1 %2/%3 eta %4").arg(QString::fromStdString(e.dataset)).arg(e.step).arg(e.steps).arg(e.etaSeconds);
+            }
+            void metric(const MetricEvent& e) override { seen << QString("metric %1 %2").arg(e.step).arg(e.values.at("loss")); }
+            void evalRow(const EvalRow& r) override { seen << QString("eval %1 %2 shots %3").arg(QString::fromStdString(r.split)).arg(r.accuracy).arg(r.shots); }
+            void log(LogLevel l, const std::string& m) override { seen << QString("log %1 %2").arg(logLevelName(l), QString::fromStdString(m)); }
+            void phaseChanged(const std::string& run, const std::string& p) override {
+                seen << QString("phase %1 %2").arg(QString::fromStdString(run), QString::fromStdString(p));
+            }
+        } rec;
+        EventLogFollower follow(path);
+        QCOMPARE(follow.poll(rec).lines, int64_t(0));  // not written yet: nothing, no error
+        const auto append = [&](const std::string& text) {
+            std::ofstream out(path, std::ios::binary | std::ios::app);
+            out << text;
+        };
+        append("{\"type\":\"phase\",\"run\":\"r\",\"phase\":\"phase2\"}\n"
+               "{\"type\":\"progress\",\"dataset\":\"dtd\",\"step\":3,\"steps\":10,\"eta_s\":12.5}\n"
+               "{\"type\":\"metric\",\"step\":3,\"values\":{\"loss\":0.75}}\n"
+               "{\"type\":\"log\",\"level\":\"warning\",\"message\":\"slow\"}\n"
+               "{\"type\":\"eval\",\"split\":\"ba");  // still being written
+        QCOMPARE(follow.poll(rec).lines, int64_t(4));
+        QCOMPARE(rec.seen, QStringList({"phase r phase2", "progress dtd 3/10 eta 12.5", "metric 3 0.75", "log warning slow"}));
+        QCOMPARE(follow.poll(rec).lines, int64_t(0));  // the half line is not handed over
+        append("se\",\"accuracy\":81.5,\"shots\":16}\n{broken}\n{\"type\":\"future-type\"}\n"
+               "{\"type\":\"metric\",\"step\":4,\"values\":{\"loss\":0.5}}\n");
+        caspl::test::expectError([&] { follow.poll(rec); }, {"events.jsonl:6: not a JSON object"});
+        QCOMPARE(rec.seen.size(), 5);
+        QCOMPARE(rec.seen.last(), QString("eval base 81.5 shots 16"));
+        QCOMPARE(follow.poll(rec).lines, int64_t(2));  // goes on after the damaged line; unknown types skipped
+        QCOMPARE(rec.seen.last(), QString("metric 4 0.5"));
+        const int64_t before = follow.offset();
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);  // a new run took the folder over
+            out << "{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":2}}\n";
+        }
+        const auto again = follow.poll(rec);
+        QVERIFY(again.restarted);
+        QCOMPARE(again.lines, int64_t(1));
+        QVERIFY(follow.offset() < before);
+        QCOMPARE(rec.seen.last(), QString("metric 1 2"));
+    }
+
     // Several runs in one summary: each rounded by its own setting; a sweep's runs keep their own rows.
     void combinedRunsKeepEachRunsRoundingAndRows() {
         RunRecords exact{"lr_002", {record("dtd", "coop", 1, "base", 100.0 / 3), record("dtd", "coop", 1, "novel", 200.0 / 3)},
