@@ -7,6 +7,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QSettings>
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -21,6 +22,9 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument("experiment", "A preset or YAML experiment file to open, or a run folder");
     QCommandLineOption threads("threads", "LibTorch threads (default: every core, or CASPL_THREADS)", "N");
     parser.addOption(threads);
+    QCommandLineOption fresh("fresh", "Start with an empty queue and the default layout (the last session is not "
+                                      "reopened; it is replaced when this window closes)");
+    parser.addOption(fresh);
     parser.process(app);
 
     int n = parser.value(threads).toInt();
@@ -31,6 +35,12 @@ int main(int argc, char** argv) {
     caspl::app::StudioEngine engine;
     caspl::ui::MainWindow window(&engine);
     window.setRuntimeDescription(QString::fromStdString(caspl::runtimeDescription()));
+    // The last session's layout, run queue and experiment come back; closing the window saves them.
+    window.setSessionPersistence(true);
+    if (!parser.isSet(fresh)) {
+        QSettings settings;
+        window.restoreSession(settings);
+    }
     window.show();
     for (const QString& arg : parser.positionalArguments()) {
         if (QFileInfo(arg).isDir()) window.openRunFolder(arg);

@@ -5,6 +5,7 @@
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "core/util/error.h"
 #include "ui/compare_dialog.h"
 #include "ui/device_panel.h"
@@ -20,6 +21,8 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDialog>
+#include <QClipboard>
+#include <QDesktopServices>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
@@ -33,6 +36,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QRegularExpression>
@@ -42,9 +46,11 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTimer>
 #include <QTableView>
 #include <QTableWidget>
 #include <QToolBar>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -61,6 +67,38 @@ QString withSuffix(const QString& path, const char* suffix) {
 namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+// A run folder's state as its run.json records it ("done", "failed"; anything else, e.g. "interrupted" or a
+// "running" left by a process that was killed, is a stopped run that Resume continues), and run.json's message.
+RunState recordedState(const QString& dir, QString* message) {
+    QFile runJson(QDir(dir).filePath(QStringLiteral("run.json")));
+    if (!runJson.open(QIODevice::ReadOnly)) return RunState::Stopped;
+    const QJsonObject o = QJsonDocument::fromJson(runJson.readAll()).object();
+    const QString status = o.value("status").toString();
+    if (message) *message = o.value("message").toString();
+    if (status == QLatin1String("done")) return RunState::Done;
+    if (status == QLatin1String("failed")) return RunState::Failed;
+    if (status == QLatin1String("running") && message && message->isEmpty())
+        *message = QObject::tr("its process ended without finishing (killed?); Resume continues from its last checkpoint");
+    return RunState::Stopped;
+}
+
+// What one poll of a followed run's events.jsonl brought.
+struct FollowedEvents : caspl::EventSink {
+    QList<caspl::MetricEvent> metrics;
+    std::vector<caspl::EvalRow> evals;
+    std::vector<caspl::ProgressEvent> progressEvents;
+    std::vector<std::pair<caspl::LogLevel, std::string>> logs;
+    QString lastPhase;  // a phase line after the last progress line (progress carries its own phase)
+    void progress(const caspl::ProgressEvent& e) override {
+        progressEvents.push_back(e);
+        lastPhase.clear();
+    }
+    void metric(const caspl::MetricEvent& e) override { metrics.append(e); }
+    void evalRow(const caspl::EvalRow& r) override { evals.push_back(r); }
+    void log(caspl::LogLevel l, const std::string& m) override { logs.emplace_back(l, m); }
+    void phaseChanged(const std::string&, const std::string& phase) override { lastPhase = QString::fromStdString(phase); }
+};
 
 // The run folder runExperiment uses by default (runner.h defaultRunDir), made absolute.
 QString runDirOf(const caspl::ExperimentSpec& spec) {
@@ -92,6 +130,10 @@ MainWindow::MainWindow(EngineBackend* engine, QWidget* parent) : QMainWindow(par
     updateTitle();
     updateActions();
     offerDemoOnFirstStart();
+    watch_ = new QTimer(this);
+    watch_->setInterval(kWatchMs);
+    connect(watch_, &QTimer::timeout, this, &MainWindow::pollRunFolders);
+    watch_->start();
 }
 
 MainWindow::~MainWindow() = default;
@@ -332,6 +374,16 @@ void MainWindow::buildMenus() {
     connect(evaluateAction_, &QAction::triggered, this, [this] { evaluateRun(selectedRun()); });
     removeAction_ = make(run, tr("Re&move Selected Run"), "actionRemove");
     connect(removeAction_, &QAction::triggered, this, [this] { removeRun(selectedRun()); });
+    openRunDirAction_ = make(run, tr("Show Run &Folder"), "actionShowRunFolder");
+    openRunDirAction_->setToolTip(tr("Open the selected run's folder in the file manager"));
+    connect(openRunDirAction_, &QAction::triggered, this, [this] { showRunFolder(selectedRun()); });
+    copyRunDirAction_ = make(run, tr("Cop&y Run Folder Path"), "actionCopyRunFolder");
+    connect(copyRunDirAction_, &QAction::triggered, this, [this] {
+        if (const RunJob* j = queue_->job(selectedRun())) {
+            QApplication::clipboard()->setText(QDir::toNativeSeparators(j->runDir));
+            statusBar()->showMessage(tr("Copied %1").arg(j->runDir), 4000);
+        }
+    });
     connect(make(run, tr("&Clear Finished Runs"), "actionClearFinished"), &QAction::triggered, this, [this] {
         const int n = queue_->removeFinished();
         statusBar()->showMessage(tr("%n finished run(s) removed from the queue", nullptr, n), 4000);
@@ -403,6 +455,29 @@ void MainWindow::buildMenus() {
     connect(make(help, tr("&About CasPL Studio"), "actionAbout"), &QAction::triggered, this, &MainWindow::showAbout);
     connect(make(help, tr("About &Qt"), "actionAboutQt"), &QAction::triggered, qApp, &QApplication::aboutQt);
 
+    // Right-click on a run: what can be done with it.
+    queueView_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(queueView_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        const QModelIndex index = queueView_->indexAt(pos);
+        if (!index.isValid()) return;
+        queueView_->selectRow(index.row());
+        QMenu menu(this);
+        for (const char* name : {"actionResume", "actionEvaluate", "actionRemove", "", "actionReloadResults",
+                                 "actionExportCurves", "", "actionShowRunFolder", "actionCopyRunFolder"}) {
+            if (!*name) menu.addSeparator();
+            else if (QAction* a = findAction(QLatin1String(name))) menu.addAction(a);
+        }
+        menu.exec(queueView_->viewport()->mapToGlobal(pos));
+    });
+    // And on the results table.
+    resultsView_->table()->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(resultsView_->table(), &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        QMenu menu(this);
+        for (const char* name : {"actionCopy", "actionExportCsv2", "actionCompare"})
+            if (QAction* a = findAction(QLatin1String(name))) menu.addAction(a);
+        menu.exec(resultsView_->table()->viewport()->mapToGlobal(pos));
+    });
+
     // The queue's own toolbar.
     if (auto* bar = findChild<QToolBar*>("queueToolBar")) {
         bar->addAction(runAction_);
@@ -461,6 +536,23 @@ void MainWindow::updateActions() {
     resumeAction_->setEnabled(j && (j->state == RunState::Stopped || j->state == RunState::Failed || j->state == RunState::Done));
     evaluateAction_->setEnabled(resumeAction_->isEnabled());
     removeAction_->setEnabled(j && j->state != RunState::Running && j->state != RunState::Stopping);
+    openRunDirAction_->setEnabled(j && QFileInfo(j->runDir).isDir());
+    copyRunDirAction_->setEnabled(j != nullptr);
+}
+
+bool MainWindow::showRunFolder(int id) {
+    const RunJob* j = queue_->job(id);
+    if (!j || !QFileInfo(j->runDir).isDir()) {
+        showMessage(MessageBar::Kind::Info, j ? tr("%1 has no folder yet").arg(jobLabel(id)) : tr("No run selected"), {},
+                    j ? tr("A queued run's folder is made when it starts.") : tr("Select a run in the run queue first."));
+        return false;
+    }
+    if (!QDesktopServices::openUrl(QUrl::fromLocalFile(j->runDir))) {
+        showMessage(MessageBar::Kind::Warning, tr("No file manager could open %1").arg(j->runDir), {},
+                    tr("Run > Copy Run Folder Path copies the path."));
+        return false;
+    }
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -646,17 +738,9 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
                        "`caspl export`."));
         return false;
     }
-    // Its state from run.json.
-    RunState state = RunState::Stopped;
+    // Its state from run.json, or running elsewhere when another process holds the folder.
     QString message;
-    QFile runJson(QDir(dir).filePath(QStringLiteral("run.json")));
-    if (runJson.open(QIODevice::ReadOnly)) {
-        const QJsonObject o = QJsonDocument::fromJson(runJson.readAll()).object();
-        const QString status = o.value("status").toString();
-        message = o.value("message").toString();
-        if (status == QLatin1String("done")) state = RunState::Done;
-        else if (status == QLatin1String("failed")) state = RunState::Failed;
-    }
+    RunState state = recordedState(dir, &message);
     int id = -1;
     for (int r = 0; r < queue_->count(); ++r)
         if (queue_->job(queue_->idAt(r))->runDir == dir) id = queue_->idAt(r);
@@ -664,7 +748,13 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
         id = queue_->addJob(spec, dir, state);
         queue_->setState(id, state, message);
         plots_->setRunLabel(id, jobLabel(id));
-        loadCurvesOf(id, dir);
+        const auto holder = caspl::DirLock::holder(dir.toStdString());
+        if (holder && *holder != QCoreApplication::applicationPid()) {
+            startFollowing(id, *holder);
+            state = RunState::Elsewhere;
+        } else {
+            loadCurvesOf(id, dir);
+        }
     }
     QString error;
     if (!loadResultsOf(dir, config, &error)) {
@@ -786,6 +876,12 @@ int MainWindow::runCurrentExperiment(bool startNow) {
                         tr("Wait for it, or change the experiment's name to run it into another folder."));
             return -1;
         }
+        if (j->state == RunState::Elsewhere) {
+            showMessage(MessageBar::Kind::Warning, tr("Another process is running this experiment"), j->message,
+                        tr("Wait for it to end (the queue shows it as running elsewhere), or change the experiment's "
+                           "name to run it into another folder."));
+            return -1;
+        }
         if (caspl::resolvedHash(j->spec) != caspl::resolvedHash(*spec)) {  // what the engine compares
             showMessage(MessageBar::Kind::Error, tr("Another experiment already uses the folder %1").arg(dir),
                         tr("The run %1 in the queue wrote a different configuration there.").arg(jobLabel(j->id)),
@@ -866,6 +962,7 @@ bool MainWindow::removeRun(int id) {
         return false;
     }
     plots_->removeRun(id);
+    followers_.erase(id);
     return true;
 }
 
@@ -987,6 +1084,172 @@ void MainWindow::onFailed(int job, const QString& runDir, const QString& message
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The session
+
+void MainWindow::saveSession(QSettings& settings) const {
+    settings.beginGroup(QStringLiteral("session"));
+    settings.remove(QString());  // what an earlier session left
+    settings.setValue("geometry", saveGeometry());
+    settings.setValue("windowState", saveState());
+    settings.setValue("tab", tabs_->currentIndex());
+    const QString source = editor_->sourcePath();
+    settings.setValue("experiment", QFileInfo(source).isFile() ? source : QString());
+    settings.setValue("processQueue", processQueue_->isChecked());
+    settings.beginWriteArray(QStringLiteral("runs"));
+    for (int r = 0; r < queue_->count(); ++r) {
+        const RunJob* j = queue_->job(queue_->idAt(r));
+        settings.setArrayIndex(r);
+        settings.setValue("folder", j->runDir);
+        const bool queued = j->state == RunState::Queued;
+        settings.setValue("queued", queued);
+        settings.setValue("evaluation", queued && j->evalOnly);
+        // A queued run that has not started has no config.yaml yet: its experiment is kept as YAML.
+        if (!QFileInfo::exists(QDir(j->runDir).filePath(QStringLiteral("config.yaml"))))
+            settings.setValue("yaml", qs(caspl::toYaml(j->spec)));
+    }
+    settings.endArray();
+    settings.endGroup();
+}
+
+int MainWindow::restoreSession(QSettings& settings) {
+    settings.beginGroup(QStringLiteral("session"));
+    if (settings.contains("geometry")) restoreGeometry(settings.value("geometry").toByteArray());
+    if (settings.contains("windowState")) restoreState(settings.value("windowState").toByteArray());
+    tabs_->setCurrentIndex(std::clamp(settings.value("tab", 0).toInt(), 0, tabs_->count() - 1));
+    const QString experiment = settings.value("experiment").toString();
+    if (!experiment.isEmpty() && QFileInfo(experiment).isFile()) openExperimentFile(experiment);
+    const bool processing = settings.value("processQueue", true).toBool();
+    processQueue_->setChecked(false);  // nothing starts while the queue is rebuilt
+    int restored = 0, queued = 0;
+    QStringList gone;
+    const int n = settings.beginReadArray(QStringLiteral("runs"));
+    for (int i = 0; i < n; ++i) {
+        settings.setArrayIndex(i);
+        const QString folder = settings.value("folder").toString();
+        const bool wasQueued = settings.value("queued").toBool();
+        const QString yaml = settings.value("yaml").toString();
+        if (folder.isEmpty()) continue;
+        if (QFileInfo::exists(QDir(folder).filePath(QStringLiteral("config.yaml")))) {
+            if (!openRunFolder(folder)) {
+                gone << folder;
+                continue;
+            }
+            ++restored;
+            const int id = selectedRun();  // openRunFolder selects the run it opened
+            const RunJob* j = queue_->job(id);
+            if (wasQueued && j && j->state != RunState::Elsewhere) {  // queued to resume, or to be evaluated
+                if (settings.value("evaluation").toBool()) queue_->setEvaluation(id, true, j->state);
+                queue_->setState(id, RunState::Queued);
+                ++queued;
+            }
+        } else if (wasQueued && !yaml.isEmpty()) {
+            try {
+                const caspl::ExperimentSpec spec =
+                    caspl::loadExperimentFromString(yaml.toStdString(), "the queued run " + folder.toStdString(), QDir::currentPath().toStdString());
+                const int id = queue_->addJob(spec, folder);
+                plots_->setRunLabel(id, jobLabel(id));
+                ++restored;
+                ++queued;
+            } catch (const std::exception& e) {
+                gone << tr("%1 (%2)").arg(folder, QString::fromUtf8(e.what()));
+            }
+        } else {
+            gone << folder;
+        }
+    }
+    settings.endArray();
+    settings.endGroup();
+    if (!gone.isEmpty())
+        log_->append(caspl::LogLevel::Warning, tr("studio"),
+                     tr("%n run(s) of the last session could not be reopened (moved or deleted): %1", nullptr, int(gone.size()))
+                         .arg(gone.join(QStringLiteral("; "))));
+    if (queued > 0) {
+        showMessage(MessageBar::Kind::Info, tr("%n queued run(s) of the last session are back in the queue", nullptr, queued),
+                    tr("The queue is paused, so that nothing starts before you say so."),
+                    tr("Choose Run > Process Queue to start them, or remove them."));
+    } else {
+        processQueue_->setChecked(processing);
+    }
+    if (restored > 0) log_->append(caspl::LogLevel::Info, tr("studio"), tr("%n run(s) of the last session reopened", nullptr, restored));
+    updateActions();
+    return restored;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runs that another process runs
+
+void MainWindow::pollRunFolders() {
+    const long self = long(QCoreApplication::applicationPid());
+    std::vector<int> ids;
+    for (int r = 0; r < queue_->count(); ++r) ids.push_back(queue_->idAt(r));
+    for (int id : ids) {
+        const RunJob* j = queue_->job(id);
+        if (!j || j->runDir.isEmpty()) continue;
+        // Queued, running or stopping here: the studio's own engine has (or will take) the folder.
+        if (j->state == RunState::Queued || j->state == RunState::Running || j->state == RunState::Stopping) continue;
+        const auto holder = caspl::DirLock::holder(j->runDir.toStdString());
+        const bool elsewhere = holder && *holder != self;
+        if (j->state != RunState::Elsewhere) {
+            if (elsewhere) startFollowing(id, *holder);
+            continue;
+        }
+        followRun(id);
+        if (!elsewhere) stopFollowing(id);
+    }
+}
+
+void MainWindow::startFollowing(int job, long pid) {
+    const RunJob* j = queue_->job(job);
+    if (!j) return;
+    const QString events = QDir(j->runDir).filePath(QStringLiteral("events.jsonl"));
+    queue_->setState(job, RunState::Elsewhere,
+                     tr("run by process %1 (caspl in a terminal, or a batch job); the studio follows %2").arg(pid).arg(events));
+    // The whole log again, from its start: what the process wrote before it was noticed is in it.
+    plots_->removeRun(job);
+    plots_->setRunLabel(job, jobLabel(job));
+    followers_[job] = std::make_unique<caspl::EventLogFollower>(events.toStdString());
+    log_->append(caspl::LogLevel::Info, jobLabel(job), tr("running elsewhere (process %1): following its events").arg(pid));
+    followRun(job, true);
+    updateActions();
+}
+
+void MainWindow::followRun(int job, bool replay) {
+    auto it = followers_.find(job);
+    if (it == followers_.end()) return;
+    FollowedEvents ev;
+    try {
+        if (it->second->poll(ev).restarted) {  // a new run took the folder over: its curves replace the old ones
+            plots_->removeRun(job);
+            plots_->setRunLabel(job, jobLabel(job));
+        }
+    } catch (const std::exception& e) {  // the lines before the damaged one were delivered; the next poll goes on
+        log_->append(caspl::LogLevel::Warning, jobLabel(job), QString::fromUtf8(e.what()));
+    }
+    for (const auto& p : ev.progressEvents) queue_->applyProgress(job, p);
+    if (!ev.lastPhase.isEmpty()) queue_->setPhase(job, ev.lastPhase);
+    constexpr int kBatch = 4096;
+    for (int i = 0; i < ev.metrics.size(); i += kBatch) plots_->addMetrics(job, ev.metrics.mid(i, kBatch));
+    for (const auto& row : ev.evals) plots_->addEvaluation(job, row);
+    if (!replay)  // the history's log lines stay in the run's events.jsonl; the log pane shows what happens now
+        for (const auto& [level, text] : ev.logs) log_->append(level, jobLabel(job), QString::fromStdString(text));
+    if (!ev.evals.empty() || !ev.lastPhase.isEmpty() || replay) reloadRunResults(job);
+}
+
+void MainWindow::stopFollowing(int job) {
+    const RunJob* j = queue_->job(job);
+    if (!j) return;
+    followRun(job);  // its last lines
+    followers_.erase(job);
+    QString message;
+    const RunState state = recordedState(j->runDir, &message);
+    queue_->setState(job, state, message);
+    reloadRunResults(job);
+    log_->append(state == RunState::Failed ? caspl::LogLevel::Warning : caspl::LogLevel::Info, jobLabel(job),
+                 tr("the process running it ended; the run is %1%2").arg(runStateName(state), message.isEmpty() ? QString() : ": " + message));
+    updateActions();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Dialogs
 
 CompareDialog* MainWindow::compareDialog() {
@@ -1075,6 +1338,10 @@ void MainWindow::closeEvent(QCloseEvent* event) {
             demo_->terminate();
             if (!demo_->waitForFinished(30000)) demo_->kill();
         }
+    }
+    if (persistSession_) {
+        QSettings settings;
+        saveSession(settings);
     }
     event->accept();
 }

@@ -16,7 +16,16 @@
 #include <QMainWindow>
 #include <QPointer>
 
+#include <map>
+#include <memory>
+
+namespace caspl {
+class EventLogFollower;
+}
+
 class QAction;
+class QSettings;
+class QTimer;
 class QProcess;
 class QLabel;
 class QTableView;
@@ -76,9 +85,29 @@ public:
     // or it builds on others with `extends:` (saving writes a flat file); empty = Save asks (Save As).
     QString plainSaveTarget() const;
     bool removeRun(int id);
+    // Run > Show Run Folder: the run's folder in the desktop's file manager.
+    bool showRunFolder(int id);
     void compareRuns();
     int selectedRun() const;  // the run queue's selected id, -1 when none
     void selectRun(int id);
+
+    // --- Runs that another process runs ---
+    // A run folder in the queue that another process holds (`caspl run` or `caspl resume` in a terminal, a batch
+    // job; the run folder's lock says which) is shown as "running elsewhere" and followed as TensorBoard follows a
+    // log folder: its events.jsonl feeds the plots, the queue's phase, epoch and ETA and the log, its result.json
+    // the results table. When that process ends, the run takes the state its run.json records (a process that was
+    // killed leaves it stopped: Resume continues it). Checked every kWatchMs; tests call it directly.
+    static constexpr int kWatchMs = 1000;
+    void pollRunFolders();
+
+    // --- The session: window layout, the run queue and the open experiment, kept from one start to the next ---
+    // Off by default (tests build many windows); the application turns it on. When on, closing the window saves it.
+    void setSessionPersistence(bool on) { persistSession_ = on; }
+    // Run folders come back as opened folders (their state from run.json, or running elsewhere); runs that were
+    // queued come back queued, with queue processing paused so that nothing starts before the user says so.
+    void saveSession(QSettings& settings) const;
+    // Returns how many runs came back; folders that are gone are named in the log.
+    int restoreSession(QSettings& settings);
 
     // --- Parts, for tests ---
     EngineBackend* engine() const { return engine_; }
@@ -111,6 +140,9 @@ private:
     void reloadRunResults(int job);
     bool loadResultsOf(const QString& runDir, const QString& configPath, QString* error);
     void loadCurvesOf(int job, const QString& runDir);  // an opened run folder's curves from its events.jsonl
+    void startFollowing(int job, long pid);             // the run is running elsewhere: follow its events.jsonl
+    void followRun(int job, bool replay = false);       // what its events.jsonl brought since the last poll
+    void stopFollowing(int job);                        // its process ended: the state from run.json
     QString jobLabel(int job) const;
     QString presetsDir() const;
     void openPresetDialog();
@@ -155,6 +187,9 @@ private:
     QList<QDockWidget*> docks_;
     QByteArray defaultState_;
     bool evalSinceReload_ = false;
+    std::map<int, std::unique_ptr<caspl::EventLogFollower>> followers_;  // runs running elsewhere
+    QTimer* watch_ = nullptr;
+    bool persistSession_ = false;
 
     QAction* processQueue_ = nullptr;
     QAction* runAction_ = nullptr;
@@ -163,6 +198,8 @@ private:
     QAction* resumeAction_ = nullptr;
     QAction* evaluateAction_ = nullptr;
     QAction* removeAction_ = nullptr;
+    QAction* openRunDirAction_ = nullptr;
+    QAction* copyRunDirAction_ = nullptr;
 };
 
 }  // namespace caspl::ui

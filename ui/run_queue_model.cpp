@@ -35,6 +35,7 @@ QString runStateName(RunState s) {
         case RunState::Stopped: return QObject::tr("stopped");
         case RunState::Done: return QObject::tr("done");
         case RunState::Failed: return QObject::tr("failed");
+        case RunState::Elsewhere: return QObject::tr("running elsewhere");
     }
     return {};
 }
@@ -71,7 +72,7 @@ QVariant RunQueueModel::headerData(int section, Qt::Orientation orientation, int
 QVariant RunQueueModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
     const RunJob& j = jobs_[std::size_t(index.row())];
-    const bool live = j.state == RunState::Running || j.state == RunState::Stopping;
+    const bool live = j.state == RunState::Running || j.state == RunState::Stopping || j.state == RunState::Elsewhere;
     const double eta = j.overallEta >= 0 ? j.overallEta : j.phaseEta;
     switch (role) {
         case JobIdRole: return j.id;
@@ -87,6 +88,7 @@ QVariant RunQueueModel::data(const QModelIndex& index, int role) const {
                 if (j.state == RunState::Failed) return QColor(190, 30, 30);
                 if (j.state == RunState::Done) return QColor(20, 130, 40);
                 if (j.state == RunState::Stopped) return QColor(170, 110, 0);
+                if (j.state == RunState::Elsewhere) return QColor(30, 90, 180);
             }
             return {};
         case SortRole:
@@ -182,7 +184,7 @@ void RunQueueModel::setState(int id, RunState state, const QString& message) {
     const int row = rowOf(id);
     if (row < 0) return;
     RunJob& j = jobs_[std::size_t(row)];
-    if (state == RunState::Running && j.state != RunState::Running) {
+    if ((state == RunState::Running || state == RunState::Elsewhere) && j.state != state) {
         j.clock.start();
         j.unitsDone = 0;
         j.overall = 0;
@@ -199,7 +201,7 @@ void RunQueueModel::setState(int id, RunState state, const QString& message) {
         j.phase = QStringLiteral("done");
         j.epoch = j.epochs = 0;
     }
-    if (state != RunState::Running && state != RunState::Stopping) j.overallEta = j.phaseEta = -1;
+    if (state != RunState::Running && state != RunState::Stopping && state != RunState::Elsewhere) j.overallEta = j.phaseEta = -1;
     touch(row);
 }
 
@@ -255,7 +257,8 @@ void RunQueueModel::applyProgress(int id, const caspl::ProgressEvent& e) {
     const double frac = training && e.steps > 0 && e.step < e.steps ? double(e.step) / double(e.steps) : 0.0;
     j.overall = std::clamp((j.unitsDone + frac) / double(j.unitsTotal), j.overall, 0.999);
     const double elapsed = j.clock.isValid() ? j.clock.elapsed() / 1000.0 : 0.0;
-    j.overallEta = j.overall >= 0.01 && elapsed > 1.0 ? elapsed * (1.0 - j.overall) / j.overall : -1;
+    // A run followed in another process started before the clock did: only the phase's own estimate holds.
+    j.overallEta = j.state != RunState::Elsewhere && j.overall >= 0.01 && elapsed > 1.0 ? elapsed * (1.0 - j.overall) / j.overall : -1;
     // The columns that move with progress.
     Q_EMIT dataChanged(index(row, ColPhase), index(row, ColEta));
 }

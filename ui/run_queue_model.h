@@ -13,7 +13,9 @@
 
 namespace caspl::ui {
 
-enum class RunState { Queued, Running, Stopping, Stopped, Done, Failed };
+// Elsewhere: another process (`caspl run` / `caspl resume` in a terminal, a batch job) runs it now; the studio
+// follows its events.jsonl.
+enum class RunState { Queued, Running, Stopping, Stopped, Done, Failed, Elsewhere };
 QString runStateName(RunState s);
 
 struct RunJob {
@@ -29,7 +31,7 @@ struct RunJob {
     double overallEta = -1;
     int unitsDone = 0;     // training phases finished in this session
     int unitsTotal = 1;    // phase-1 per dataset + one training per dataset x shots x seed
-    QString message;       // the failure or stop reason
+    QString message;       // the failure or stop reason; for Elsewhere, which process runs it
     bool resumed = false;
     bool evalOnly = false;                      // queued or running as an evaluation of its trained seeds
     RunState stateBeforeEval = RunState::Done;  // what it returns to when the evaluation ends

@@ -3,8 +3,10 @@
 // states, event-loop latency measured meanwhile, screenshots written to <build>/tests/gui_screenshots/), stop and
 // resume, failures shown with what to do, comparing and exporting runs.
 #include "app/run_worker.h"
+#include "core/engine/event_log.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "tiny_experiment.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
@@ -40,6 +42,8 @@
 #include <QPixmap>
 #include <QSignalSpy>
 #include <QPlainTextEdit>
+#include <QProcess>
+#include <QClipboard>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
@@ -75,6 +79,14 @@ struct ConnectionPeek : QObject {
 bool isConnected(const QObject* o, const QMetaMethod& signal) {
     bool (QObject::*fn)(const QMetaMethod&) const = &ConnectionPeek::isSignalConnected;
     return (o->*fn)(signal);
+}
+
+// Whether the log pane has a line containing `text`.
+bool logHas(ui::MainWindow& w, const QString& text) {
+    const ui::LogModel* m = w.logPane()->model();
+    for (int r = 0; r < m->rowCount(); ++r)
+        if (m->line(r).text.contains(text)) return true;
+    return false;
 }
 
 RunState stateOf(ui::MainWindow& w, int id) {
@@ -452,6 +464,161 @@ private Q_SLOTS:
         w.resultsView()->setCurrentRun(w.queueModel()->job(id)->runDir);
         QVERIFY(w.exportResultsCsv(csv));
         QVERIFY(!readResultsCsv(csv.toStdString()).empty());
+    }
+
+    // A run that `caspl run` does in another process (a terminal, a batch job), opened while it runs: the window
+    // shows it running elsewhere and follows it (the curves of before and after the opening, the queue's epoch, the
+    // log); running it here too is refused; when that process is stopped, the run takes the state its run.json
+    // records and can be resumed here.
+    void followsARunInAnotherProcess() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        test::TinyExperimentOptions o;
+        o.name = "elsewhere";
+        o.phase1Epochs = 2;
+        o.trainEpochs = 5000;  // far longer than the test: it stops the process itself
+        o.seeds = "[1]";
+        const auto tiny = test::makeTinyExperiment(base_, o);
+        QDir(tiny.runDir).removeRecursively();
+        QProcess cli;  // its destructor kills it if the test ends early
+        cli.setProcessChannelMode(QProcess::MergedChannels);
+        QByteArray said;
+        connect(&cli, &QProcess::readyRead, this, [&] { said += cli.readAll(); });
+        struct ShowOnFailure {
+            const QByteArray& said;
+            ~ShowOnFailure() {
+                if (QTest::currentTestFailed()) qWarning("caspl run said:\n%s", said.constData());
+            }
+        } show{said};
+        cli.start(QStringLiteral(CASPL_EXE), {"run", tiny.yamlPath, "--run-dir", tiny.runDir});
+        QVERIFY(cli.waitForStarted());
+        const auto stepsOf = [&](const std::string& phase) {
+            int n = 0;
+            if (QFileInfo::exists(QDir(tiny.runDir).filePath("events.jsonl")))
+                for (const auto& m : readEventLog(QDir(tiny.runDir).filePath("events.jsonl").toStdString()).metrics) n += m.phase == phase;
+            return n;
+        };
+        // It holds its folder and trains phase 2.
+        QTRY_VERIFY_WITH_TIMEOUT(stepsOf("phase2") > 0, 120000);
+        QCOMPARE(DirLock::holder(tiny.runDir.toStdString()).value_or(-1), long(cli.processId()));
+
+        FakeEngine engine;
+        ui::MainWindow w(&engine);
+        w.show();
+        QVERIFY(w.openRunFolder(tiny.runDir));
+        const int id = w.selectedRun();
+        QCOMPARE(stateOf(w, id), RunState::Elsewhere);
+        QVERIFY2(w.queueModel()->job(id)->message.contains(QString::number(cli.processId())), qPrintable(w.queueModel()->job(id)->message));
+        QCOMPARE(w.queueModel()->index(0, ui::RunQueueModel::ColState).data().toString(), QString("running elsewhere"));
+        auto* plots = w.plotPanel();
+        QVERIFY(plots->pointCount(id, ui::PlotPanel::Phase1Plot, "loss") > 0);  // written before it was opened
+        const int before = plots->pointCount(id, ui::PlotPanel::Phase2Plot, "loss");
+        QTRY_VERIFY_WITH_TIMEOUT(plots->pointCount(id, ui::PlotPanel::Phase2Plot, "loss") > before + 5, 60000);  // and after
+        QVERIFY(!w.queueModel()->index(0, ui::RunQueueModel::ColEpoch).data().toString().isEmpty());
+        QVERIFY(!w.findAction("actionResume")->isEnabled());
+        QVERIFY(!w.findAction("actionStop")->isEnabled());  // not this window's run
+
+        QVERIFY(w.openExperimentFile(tiny.yamlPath));
+        QCOMPARE(w.runCurrentExperiment(), -1);
+        QVERIFY(w.messageBar()->title().contains("Another process"));
+        QVERIFY(!engine.running);
+
+        cli.terminate();  // SIGTERM: a checkpoint, run.json says interrupted, exit code 130
+        QVERIFY(cli.waitForFinished(60000));
+        QCOMPARE(cli.exitCode(), 130);
+        QTRY_COMPARE_WITH_TIMEOUT(stateOf(w, id), RunState::Stopped, 10000);
+        QVERIFY(logHas(w, "the process running it ended; the run is stopped"));
+        QVERIFY(w.findAction("actionResume")->isEnabled());
+        // Every step once: what was there when it was opened and what came after.
+        QCOMPARE(plots->pointCount(id, ui::PlotPanel::Phase2Plot, "loss"), stepsOf("phase2"));
+        QCOMPARE(plots->pointCount(id, ui::PlotPanel::Phase1Plot, "loss"), stepsOf("phase1"));
+    }
+
+    // The layout, the run queue and the open experiment come back on the next start; queued runs come back queued
+    // with the queue paused; a folder that is gone is named, the others still come back.
+    void sessionComesBack() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        test::TinyExperimentOptions o;
+        o.name = "session_done";
+        const auto done = test::makeTinyExperiment(base_, o);
+        QDir().mkpath(done.runDir);
+        writeFileAtomically(QDir(done.runDir).filePath("config.yaml").toStdString(),
+                            toYaml(loadExperiment(done.yamlPath.toStdString())));
+        writeFileAtomically(QDir(done.runDir).filePath("run.json").toStdString(), "{\"status\": \"done\"}\n");
+        o.name = "session_queued";
+        const auto queued = test::makeTinyExperiment(base_, o);
+        QDir(queued.runDir).removeRecursively();
+        const QString ini = QDir(base_).filePath("session.ini");
+        QFile::remove(ini);
+        {
+            FakeEngine busy;
+            busy.running = true;  // so the queued run waits
+            ui::MainWindow w(&busy);
+            QVERIFY(w.openRunFolder(done.runDir));
+            QVERIFY(w.openExperimentFile(queued.yamlPath));
+            QVERIFY(w.runCurrentExperiment(false) > 0);
+            w.centralTabs()->setCurrentIndex(1);
+            QSettings settings(ini, QSettings::IniFormat);
+            w.saveSession(settings);
+        }
+        {
+            FakeEngine idle;  // would start a queued run at once if the queue were processed
+            ui::MainWindow w(&idle);
+            QSettings settings(ini, QSettings::IniFormat);
+            QCOMPARE(w.restoreSession(settings), 2);
+            QCOMPARE(w.queueModel()->count(), 2);
+            QCOMPARE(stateOf(w, w.queueModel()->idAt(0)), RunState::Done);
+            QCOMPARE(w.queueModel()->job(w.queueModel()->idAt(0))->runDir, QDir::cleanPath(done.runDir));
+            QCOMPARE(stateOf(w, w.queueModel()->idAt(1)), RunState::Queued);
+            QCOMPARE(w.queueModel()->job(w.queueModel()->idAt(1))->spec.name, std::string("session_queued"));
+            QVERIFY(!idle.running);
+            QVERIFY(!w.findAction("actionProcessQueue")->isChecked());
+            QVERIFY(w.messageBar()->advice().contains("Process Queue"));
+            QCOMPARE(w.centralTabs()->currentIndex(), 1);
+            QCOMPARE(w.editor()->sourcePath(), QFileInfo(queued.yamlPath).absoluteFilePath());
+            w.findAction("actionProcessQueue")->setChecked(true);
+            QVERIFY(idle.running);  // the queued run starts when the user says so
+            QCOMPARE(stateOf(w, w.queueModel()->idAt(1)), RunState::Running);
+        }
+        QDir(done.runDir).removeRecursively();
+        {
+            ui::MainWindow w;
+            QSettings settings(ini, QSettings::IniFormat);
+            QCOMPARE(w.restoreSession(settings), 1);
+            QVERIFY(logHas(w, "could not be reopened"));
+            QVERIFY(logHas(w, done.runDir));
+        }
+        // With persistence on (the application), closing the window saves the session.
+        QStandardPaths::setTestModeEnabled(true);
+        QSettings().remove("session");
+        {
+            ui::MainWindow w;
+            w.setSessionPersistence(true);
+            w.show();
+            QVERIFY(w.close());
+        }
+        QVERIFY(QSettings().contains("session/geometry"));
+    }
+
+    // The run queue's context menu and the folder actions.
+    void runFolderActions() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        test::TinyExperimentOptions o;
+        o.name = "folder_actions";
+        const auto tiny = test::makeTinyExperiment(base_, o);
+        QDir().mkpath(tiny.runDir);
+        writeFileAtomically(QDir(tiny.runDir).filePath("config.yaml").toStdString(),
+                            toYaml(loadExperiment(tiny.yamlPath.toStdString())));
+        ui::MainWindow w;
+        QCOMPARE(w.queueView()->contextMenuPolicy(), Qt::CustomContextMenu);
+        QCOMPARE(w.resultsView()->table()->contextMenuPolicy(), Qt::CustomContextMenu);
+        QVERIFY(!w.findAction("actionCopyRunFolder")->isEnabled());
+        QVERIFY(!w.showRunFolder(-1));
+        QVERIFY(w.messageBar()->advice().contains("Select a run"));
+        QVERIFY(w.openRunFolder(tiny.runDir));
+        QCOMPARE(stateOf(w, w.selectedRun()), RunState::Stopped);  // no run.json: stopped, resumable
+        QVERIFY(w.findAction("actionShowRunFolder")->isEnabled());
+        w.findAction("actionCopyRunFolder")->trigger();
+        QCOMPARE(QApplication::clipboard()->text(), QDir::toNativeSeparators(QDir::cleanPath(tiny.runDir)));
     }
 
     // Stop pauses the queue and leaves a resumable run; Resume continues it into the same folder.
