@@ -401,10 +401,8 @@ void PlotPanel::clear() {
     cursors_.clear();
     history_.clear();
     evalCount_.clear();
-    labels_.clear();
-    visible_.clear();
-    colorIndex_.clear();
-    runList_->clear();
+    // The runs keep their names, colours, visibility and their place in the run list: a run still training goes on
+    // in its own colour under its own name (only the points are gone; Run > Remove Selected Run removes a run).
     for (QCustomPlot* p : plots_) p->replot();
     ++replots_;
 }

@@ -45,6 +45,7 @@ public:
     void setRunVisible(int job, bool visible);
     bool isRunVisible(int job) const;
     void removeRun(int job);
+    // Removes every point; the runs keep their names, colours and visibility (Results > Clear Plots).
     void clear();
     void setStepAxis(StepAxis axis);
     // The three plots stacked in one file: PNG or JPEG (twice the screen resolution) or PDF (vector), by the

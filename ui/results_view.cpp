@@ -11,7 +11,10 @@
 #include <QHeaderView>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QHash>
+#include <QItemSelectionModel>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QVBoxLayout>
 
 #include <map>
@@ -121,8 +124,49 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
     connect(copy, &QPushButton::clicked, table_, &ResultsTable::copySelection);
     connect(exportButton, &QPushButton::clicked, this, &ResultsView::exportRequested);
     connect(compare, &QPushButton::clicked, this, &ResultsView::compareRequested);
+    connect(model_, &QAbstractItemModel::modelAboutToBeReset, this, &ResultsView::rememberSelection);
     connect(model_, &QAbstractItemModel::modelReset, this, &ResultsView::refreshRuns);
+    connect(model_, &QAbstractItemModel::modelReset, this, &ResultsView::restoreSelection);
     refreshRuns();
+}
+
+QString ResultsView::rowKey(const QModelIndex& proxyIndex) const {
+    const auto cell = [&](int column) { return proxyIndex.sibling(proxyIndex.row(), column).data(Qt::DisplayRole).toString(); };
+    const QString kind = proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::KindRole).toString();
+    // A mean row's seed cell ("1–3 (3)") grows as seeds finish: it is the same row without it.
+    return QStringList{proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::RunRole).toString(), kind,
+                       cell(ResultsModel::ColDataset), cell(ResultsModel::ColMethod), cell(ResultsModel::ColShots),
+                       kind == QLatin1String("seed") ? cell(ResultsModel::ColSeed) : QString()}
+        .join(QChar(0x1f));
+}
+
+void ResultsView::rememberSelection() {
+    // A new evaluation rebuilds the table: what the user selected and where they scrolled stay.
+    kept_.clear();
+    const QItemSelectionModel* sel = table_->selectionModel();
+    for (const QModelIndex& i : sel->selectedIndexes()) kept_.append({rowKey(i), i.column()});
+    keptCurrent_ = sel->currentIndex().isValid() ? qMakePair(rowKey(sel->currentIndex()), sel->currentIndex().column())
+                                                 : qMakePair(QString(), -1);
+    keptScroll_ = table_->verticalScrollBar()->value();
+}
+
+void ResultsView::restoreSelection() {
+    if (kept_.isEmpty() && keptCurrent_.second < 0) return;
+    QHash<QString, int> rowOf;
+    for (int r = 0; r < proxy_->rowCount(); ++r) rowOf.insert(rowKey(proxy_->index(r, 0)), r);
+    QItemSelection selection;
+    for (const auto& [key, column] : kept_)
+        if (auto it = rowOf.find(key); it != rowOf.end()) {
+            const QModelIndex i = proxy_->index(*it, column);
+            selection.select(i, i);
+        }
+    QItemSelectionModel* sel = table_->selectionModel();
+    if (auto it = rowOf.find(keptCurrent_.first); it != rowOf.end() && keptCurrent_.second >= 0)
+        sel->setCurrentIndex(proxy_->index(*it, keptCurrent_.second), QItemSelectionModel::NoUpdate);
+    sel->select(selection, QItemSelectionModel::ClearAndSelect);
+    table_->verticalScrollBar()->setValue(keptScroll_);
+    kept_.clear();
+    keptCurrent_ = qMakePair(QString(), -1);
 }
 
 QString ResultsView::currentRun() const { return runBox_->currentData().toString(); }

@@ -58,6 +58,14 @@ Q_SIGNALS:
 
 private:
     void refreshRuns();
+    // The selection and scroll position across a rebuild of the model (each new evaluation rebuilds it), matched by
+    // what a row is (run, kind, dataset, method, shots, seed), not by its row number.
+    void rememberSelection();
+    void restoreSelection();
+    QString rowKey(const QModelIndex& proxyIndex) const;
+    QList<QPair<QString, int>> kept_;
+    QPair<QString, int> keptCurrent_{QString(), -1};
+    int keptScroll_ = 0;
     ResultsModel* model_;
     ResultsRunFilter* proxy_;
     ResultsTable* table_;

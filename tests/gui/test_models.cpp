@@ -13,6 +13,7 @@
 #include "ui/run_queue_model.h"
 
 #include <QAbstractItemModelTester>
+#include <QListWidget>
 #include <QApplication>
 #include <QClipboard>
 #include <QComboBox>
@@ -208,8 +209,29 @@ private Q_SLOTS:
         view.setCurrentRun("");
         QCOMPARE(view.exportCsv(QDir(test::tempDir()).filePath("export_all.csv")), QString());  // no conflict: other method
         QVERIFY(view.exportCsv("/nonexistent-dir/x.csv").contains("writable"));
+        // A new evaluation rebuilds the table: the selected cells stay on the same rows (matched by what they are).
+        view.setCurrentRun("");
+        sel->clearSelection();
+        const QModelIndex eurosatSeed2 = [&] {
+            for (int r = 0; r < p->rowCount(); ++r)
+                if (cell(p, r, ui::ResultsModel::ColDataset) == "EuroSAT" && cell(p, r, ui::ResultsModel::ColSeed) == "2" &&
+                    p->index(r, 0).data(ui::ResultsModel::RunRole).toString() == "/runs/a")
+                    return p->index(r, ui::ResultsModel::ColNovel);
+            return QModelIndex();
+        }();
+        QVERIFY(eurosatSeed2.isValid());
+        const QString selectedText = eurosatSeed2.data().toString();
+        sel->setCurrentIndex(eurosatSeed2, QItemSelectionModel::ClearAndSelect);
+        // Seed 4 of DTD in the same run: its rows come before the selected EuroSAT row.
+        m.addEvalRow("/runs/a", EvalRow{"a", "DescribableTextures", "coop+caspl", 4, "base", 10, 82.0, 820, 1000, 0}, 16,
+                     Rounding::Paper);
+        QCOMPARE(sel->selectedIndexes().size(), 1);
+        QCOMPARE(sel->selectedIndexes().first().data().toString(), selectedText);
+        QCOMPARE(sel->currentIndex().data().toString(), selectedText);
+        QCOMPARE(cell(p, sel->currentIndex().row(), ui::ResultsModel::ColSeed), QString("2"));
+        QVERIFY(sel->currentIndex().row() != eurosatSeed2.row());  // it moved, the selection followed
         m.removeRun("/runs/b");
-        QCOMPARE(m.rowCount(), 9);
+        QCOMPARE(m.rowCount(), 10);  // run a, with DTD's seed 4
         m.clear();
         QCOMPARE(m.rowCount(), 0);
     }
@@ -314,8 +336,20 @@ private Q_SLOTS:
         panel.removeRun(2);
         QCOMPARE(panel.graphCount(ui::PlotPanel::Phase1Plot), 3);
         panel.flush();
+        panel.setRunVisible(1, false);
         panel.clear();
         QCOMPARE(panel.graphCount(ui::PlotPanel::AccuracyPlot), 0);
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase1Plot, "loss"), 0);
+        // Clear Plots removes the points only: a run still training goes on under its own name, hidden if it was.
+        auto* list = panel.findChild<QListWidget*>("plotRunList");
+        QVERIFY(list);
+        QCOMPARE(list->count(), 1);
+        QCOMPARE(list->item(0)->text(), QString("#1 a"));
+        panel.addMetrics(1, {metricAt("phase2", 5, {{"loss", 0.2}})});
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 1);
+        QCOMPARE(list->count(), 1);
+        QCOMPARE(list->item(0)->text(), QString("#1 a"));
+        QVERIFY(!panel.isRunVisible(1));
     }
 
     // Two seeds of a training: one continued curve per key, or one curve per seed from step 1; switching either
