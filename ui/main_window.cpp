@@ -1092,6 +1092,8 @@ void MainWindow::saveSession(QSettings& settings) const {
     settings.setValue("geometry", saveGeometry());
     settings.setValue("windowState", saveState());
     settings.setValue("tab", tabs_->currentIndex());
+    settings.setValue("plotSmoothing", plots_->smoothing());
+    settings.setValue("plotStepAxis", plots_->stepAxis() == PlotPanel::StepAxis::Overlay ? "overlay" : "continue");
     const QString source = editor_->sourcePath();
     settings.setValue("experiment", QFileInfo(source).isFile() ? source : QString());
     settings.setValue("processQueue", processQueue_->isChecked());
@@ -1116,6 +1118,9 @@ int MainWindow::restoreSession(QSettings& settings) {
     if (settings.contains("geometry")) restoreGeometry(settings.value("geometry").toByteArray());
     if (settings.contains("windowState")) restoreState(settings.value("windowState").toByteArray());
     tabs_->setCurrentIndex(std::clamp(settings.value("tab", 0).toInt(), 0, tabs_->count() - 1));
+    plots_->setSmoothing(settings.value("plotSmoothing", 0.0).toDouble());
+    plots_->setStepAxis(settings.value("plotStepAxis").toString() == QLatin1String("overlay") ? PlotPanel::StepAxis::Overlay
+                                                                                              : PlotPanel::StepAxis::Continue);
     const QString experiment = settings.value("experiment").toString();
     if (!experiment.isEmpty() && QFileInfo(experiment).isFile()) openExperimentFile(experiment);
     const bool processing = settings.value("processQueue", true).toBool();

@@ -3,6 +3,7 @@
 #include <qcustomplot.h>
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QImage>
@@ -105,11 +106,22 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     axisBox_->setMaximumWidth(200);
     axisBox_->setToolTip(tr("Phase plots: one long curve per run, or one curve per training (dataset × shots × seed) "
                             "starting at step 1, overlaid"));
+    smoothingBox_ = new QDoubleSpinBox(this);
+    smoothingBox_->setObjectName("plotSmoothing");
+    smoothingBox_->setRange(0, 0.99);
+    smoothingBox_->setSingleStep(0.05);
+    smoothingBox_->setDecimals(2);
+    smoothingBox_->setMaximumWidth(200);
+    smoothingBox_->setToolTip(tr("Smoothing of the loss curves (TensorBoard's: an exponential moving average, debiased "
+                                 "at the start of each training; the raw curve stays faintly behind it). 0 = raw. "
+                                 "The learning rate, the accuracy and every export stay raw."));
     auto* side = new QVBoxLayout;
     side->addWidget(new QLabel(tr("Runs"), this));
     side->addWidget(runList_, 1);
     side->addWidget(new QLabel(tr("x axis"), this));
     side->addWidget(axisBox_);
+    side->addWidget(new QLabel(tr("Smoothing"), this));
+    side->addWidget(smoothingBox_);
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter, 1);
@@ -123,6 +135,7 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     connect(&slice_, &QTimer::timeout, this, &PlotPanel::replotDirty);
     connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this,
             [this](int i) { setStepAxis(i == 1 ? StepAxis::Overlay : StepAxis::Continue); });
+    connect(smoothingBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double w) { setSmoothing(w); });
     connect(runList_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
         setRunVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
     });
@@ -234,8 +247,60 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
 }
 
 void PlotPanel::addPoint(int job, PlotId plot, const Training& t, const QString& key, double step, double value) {
-    if (axis_ == StepAxis::Continue) series(job, plot, key)->addData(t.offset + step, value);
-    else series(job, plot, key, t.label, t.index)->addData(step, value);
+    const double x = axis_ == StepAxis::Continue ? t.offset + step : step;
+    const QString training = axis_ == StepAxis::Continue ? QString() : t.label;
+    const int shade = axis_ == StepAxis::Continue ? 0 : t.index;
+    if (smoothing_ > 0 && key != QLatin1String("lr")) {
+        rawSeries(job, plot, key, training, shade)->addData(x, value);
+        // The average restarts with every training (a new seed's loss starts high again).
+        value = smoothed(seriesKey(job, plot, key) + QLatin1Char('/') + QString::number(t.index), value);
+    }
+    series(job, plot, key, training, shade)->addData(x, value);
+}
+
+double PlotPanel::smoothed(const QString& seriesAndTraining, double value) {
+    // TensorBoard's smoothing: last = last * w + (1 - w) * value, divided by 1 - w^n so that the first points are
+    // not pulled towards the average's start at 0.
+    Ema& e = ema_[seriesAndTraining];
+    e.last = e.last * smoothing_ + (1 - smoothing_) * value;
+    ++e.count;
+    return e.last / (1 - std::pow(smoothing_, e.count));
+}
+
+QCPGraph* PlotPanel::rawSeries(int job, PlotId plot, const QString& key, const QString& training, int shade) {
+    // Keyed after the series, with a suffix that no metric name has; not in the legend.
+    const QString k = seriesKey(job, plot, key, training) + QStringLiteral("/~raw");
+    auto it = series_.find(k);
+    if (it != series_.end()) return it->graph;
+    QCPGraph* main = series(job, plot, key, training, shade);
+    QCustomPlot* p = plots_[plot];
+    QCPGraph* g = p->addGraph(p->xAxis, p->yAxis);
+    QPen pen = main->pen();
+    QColor c = pen.color();
+    c.setAlpha(60);
+    pen.setColor(c);
+    pen.setWidthF(1.0);
+    g->setPen(pen);
+    g->setAdaptiveSampling(true);
+    g->removeFromLegend();
+    g->setVisible(visible_.value(job, true));
+    // Behind the smoothed curves: on a layer of its own under QCustomPlot's "main".
+    if (!p->layer("raw")) p->addLayer("raw", p->layer("main"), QCustomPlot::limBelow);
+    g->setLayer("raw");
+    g->setName(main->name() + tr(" (raw)"));
+    series_.insert(k, Series{g});
+    return g;
+}
+
+void PlotPanel::setSmoothing(double w) {
+    w = std::clamp(w, 0.0, 0.999);
+    if (std::abs(smoothingBox_->value() - w) > 1e-9) {
+        QSignalBlocker block(smoothingBox_);
+        smoothingBox_->setValue(w);
+    }
+    if (w == smoothing_) return;
+    smoothing_ = w;
+    rebuildPhasePlots();
 }
 
 void PlotPanel::setStepAxis(StepAxis axis) {
@@ -261,19 +326,27 @@ void PlotPanel::rebuildPhasePlots() {
             ++it;
         }
     }
+    ema_.clear();
     for (auto h = history_.cbegin(); h != history_.cend(); ++h) {
         const int job = h.key().first;
         const auto plot = PlotId(h.key().second);
         for (const Training& t : h.value())
             for (auto k = t.points.cbegin(); k != t.points.cend(); ++k) {
-                QCPGraph* g = axis_ == StepAxis::Continue ? series(job, plot, k.key()) : series(job, plot, k.key(), t.label, t.index);
-                QVector<double> xs, ys;
+                const QString training = axis_ == StepAxis::Continue ? QString() : t.label;
+                const int shade = axis_ == StepAxis::Continue ? 0 : t.index;
+                const bool smooth = smoothing_ > 0 && k.key() != QLatin1String("lr");
+                QCPGraph* raw = smooth ? rawSeries(job, plot, k.key(), training, shade) : nullptr;
+                QCPGraph* g = series(job, plot, k.key(), training, shade);
+                const QString emaKey = seriesKey(job, plot, k.key()) + QLatin1Char('/') + QString::number(t.index);
+                QVector<double> xs, ys, raws;
                 xs.reserve(k.value().size());
                 ys.reserve(k.value().size());
                 for (const auto& [x, y] : k.value()) {
                     xs.append(axis_ == StepAxis::Continue ? t.offset + x : x);
-                    ys.append(y);
+                    if (raw) raws.append(y);
+                    ys.append(smooth ? smoothed(emaKey, y) : y);
                 }
+                if (raw) raw->addData(xs, raws, /*alreadySorted=*/true);
                 g->addData(xs, ys, /*alreadySorted=*/true);
             }
     }
@@ -363,7 +436,7 @@ void PlotPanel::setRunVisible(int job, bool visible) {
     for (auto it = series_.begin(); it != series_.end(); ++it) {
         if (it.key().section('/', 0, 0).toInt() != job) continue;
         it->graph->setVisible(visible);
-        if (visible) it->graph->addToLegend();
+        if (visible && !it.key().endsWith(QLatin1String("/~raw"))) it->graph->addToLegend();
         else it->graph->removeFromLegend();
     }
     updateRunList(job);
@@ -387,6 +460,10 @@ void PlotPanel::removeRun(int job) {
         else ++it;
     }
     evalCount_.remove(job);
+    for (auto it = ema_.begin(); it != ema_.end();) {
+        if (it.key().startsWith(prefix)) it = ema_.erase(it);
+        else ++it;
+    }
     for (int plot : {int(Phase1Plot), int(Phase2Plot)}) history_.remove(qMakePair(job, plot));
     labels_.remove(job);
     visible_.remove(job);
@@ -401,6 +478,7 @@ void PlotPanel::clear() {
     cursors_.clear();
     history_.clear();
     evalCount_.clear();
+    ema_.clear();
     // The runs keep their names, colours, visibility and their place in the run list: a run still training goes on
     // in its own colour under its own name (only the points are gone; Run > Remove Selected Run removes a run).
     for (QCustomPlot* p : plots_) p->replot();
@@ -461,6 +539,14 @@ int PlotPanel::graphCount(PlotId plot) const { return plots_[plot]->graphCount()
 int PlotPanel::pointCount(int job, PlotId plot, const QString& key, const QString& training) const {
     auto it = series_.find(seriesKey(job, plot, key, training));
     return it == series_.end() ? 0 : it->graph->dataCount();
+}
+
+QVector<double> PlotPanel::seriesValues(int job, PlotId plot, const QString& key, const QString& training) const {
+    QVector<double> v;
+    auto it = series_.find(seriesKey(job, plot, key, training));
+    if (it == series_.end()) return v;
+    for (auto d = it->graph->data()->constBegin(); d != it->graph->data()->constEnd(); ++d) v.append(d->value);
+    return v;
 }
 
 QWidget* PlotPanel::plotWidget(PlotId plot) const { return plots_[plot]; }

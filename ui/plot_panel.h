@@ -24,6 +24,7 @@
 class QCustomPlot;
 class QCPGraph;
 class QComboBox;
+class QDoubleSpinBox;
 class QListWidget;
 class QListWidgetItem;
 
@@ -48,6 +49,11 @@ public:
     // Removes every point; the runs keep their names, colours and visibility (Results > Clear Plots).
     void clear();
     void setStepAxis(StepAxis axis);
+    // TensorBoard's smoothing of the loss curves: an exponential moving average with weight `w` in [0, 0.999]
+    // (0 = raw), debiased at the start of every training (so the first points are not pulled towards zero), the
+    // raw curve drawn faintly behind it. The learning rate and the accuracy are never smoothed; exports are raw.
+    void setSmoothing(double w);
+    double smoothing() const { return smoothing_; }
     // The three plots stacked in one file: PNG or JPEG (twice the screen resolution) or PDF (vector), by the
     // suffix; written atomically. Returns what went wrong, empty on success.
     QString saveImage(const QString& path);
@@ -59,6 +65,8 @@ public:
     int graphCount(PlotId plot) const;
     // key: "loss", "lr", "base", ...; `training` (overlay mode): the training's label, e.g. "dtd · 16 shots · seed 1".
     int pointCount(int job, PlotId plot, const QString& key, const QString& training = {}) const;
+    // The y values drawn for a series (smoothed when smoothing is on).
+    QVector<double> seriesValues(int job, PlotId plot, const QString& key, const QString& training = {}) const;
     QWidget* plotWidget(PlotId plot) const;
     // Draws pending data now (tests, screenshots).
     void flush();
@@ -80,6 +88,9 @@ private:
         QMap<QString, QVector<QPair<double, double>>> points;  // key -> (step, value)
     };
     QCPGraph* series(int job, PlotId plot, const QString& key, const QString& training = {}, int shade = 0);
+    // The faint raw curve behind a smoothed one.
+    QCPGraph* rawSeries(int job, PlotId plot, const QString& key, const QString& training, int shade);
+    double smoothed(const QString& seriesAndTraining, double value);
     void addPoint(int job, PlotId plot, const Training& t, const QString& key, double step, double value);
     void rebuildPhasePlots();
     QColor runColor(int job) const;
@@ -99,6 +110,13 @@ private:
     QMap<QPair<int, int>, QList<Training>> history_;  // (job, plot) -> its trainings in order
     StepAxis axis_ = StepAxis::Continue;
     QComboBox* axisBox_ = nullptr;
+    double smoothing_ = 0;
+    QDoubleSpinBox* smoothingBox_ = nullptr;
+    struct Ema {
+        double last = 0;
+        int count = 0;
+    };
+    QHash<QString, Ema> ema_;  // per series and training
     QMap<int, QString> labels_;
     QMap<int, int> colorIndex_;
     QMap<int, bool> visible_;

@@ -557,6 +557,7 @@ private Q_SLOTS:
             QVERIFY(w.openExperimentFile(queued.yamlPath));
             QVERIFY(w.runCurrentExperiment(false) > 0);
             w.centralTabs()->setCurrentIndex(1);
+            w.plotPanel()->setSmoothing(0.6);
             QSettings settings(ini, QSettings::IniFormat);
             w.saveSession(settings);
         }
@@ -574,6 +575,7 @@ private Q_SLOTS:
             QVERIFY(!w.findAction("actionProcessQueue")->isChecked());
             QVERIFY(w.messageBar()->advice().contains("Process Queue"));
             QCOMPARE(w.centralTabs()->currentIndex(), 1);
+            QCOMPARE(w.plotPanel()->smoothing(), 0.6);
             QCOMPARE(w.editor()->sourcePath(), QFileInfo(queued.yamlPath).absoluteFilePath());
             w.findAction("actionProcessQueue")->setChecked(true);
             QVERIFY(idle.running);  // the queued run starts when the user says so

@@ -13,6 +13,7 @@
 #include "ui/run_queue_model.h"
 
 #include <QAbstractItemModelTester>
+#include <QDoubleSpinBox>
 #include <QListWidget>
 #include <QApplication>
 #include <QClipboard>
@@ -379,6 +380,47 @@ private Q_SLOTS:
         QCOMPARE(box->currentIndex(), 0);
         QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2);
         QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 101);
+        panel.flush();
+    }
+
+    // The loss curves' smoothing is TensorBoard's debiased moving average, restarted with every training; the raw
+    // curve stays behind it, the learning rate is never smoothed, and switching it off gives the raw values back.
+    void plotPanelSmoothsLikeTensorBoard() {
+        ui::PlotPanel panel;
+        panel.setRunLabel(1, "#1 a");
+        const double ys[] = {1, 0, 1, 0};
+        for (int seed : {1, 2})
+            for (int step = 1; step <= 4; ++step)
+                panel.addMetrics(1, {metricAt("phase2", step, {{"loss", ys[step - 1]}, {"lr", 0.5 * step}}, "dtd", 16, seed)});
+        const QVector<double> raw{1, 0, 1, 0, 1, 0, 1, 0};
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss"), raw);
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2);
+        auto* box = panel.findChild<QDoubleSpinBox*>("plotSmoothing");
+        QVERIFY(box);
+        box->setValue(0.5);  // as the user does
+        QCOMPARE(panel.smoothing(), 0.5);
+        // last = 0.5 last + 0.5 y, shown as last / (1 - 0.5^n): 0.5/0.5, 0.25/0.75, 0.625/0.875, 0.3125/0.9375
+        const double expect[] = {1.0, 1.0 / 3, 5.0 / 7, 1.0 / 3};
+        QVector<double> v = panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss");
+        QCOMPARE(v.size(), 8);
+        for (int i = 0; i < 8; ++i) QVERIFY2(std::abs(v[i] - expect[i % 4]) < 1e-12, qPrintable(QString::number(v[i])));
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "lr"), QVector<double>({0.5, 1, 1.5, 2, 0.5, 1, 1.5, 2}));
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 3);  // + the faint raw loss
+        // A live point continues its training's average: 0.65625 / (1 - 0.5^5).
+        panel.addMetrics(1, {metricAt("phase2", 5, {{"loss", 1}}, "dtd", 16, 2)});
+        v = panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss");
+        QVERIFY(std::abs(v.last() - 0.65625 / 0.96875) < 1e-12);
+        // Each seed's own curve in overlay mode, smoothed alike.
+        panel.setStepAxis(ui::PlotPanel::StepAxis::Overlay);
+        v = panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", "dtd · 16 shots · seed 1");
+        QCOMPARE(v.size(), 4);
+        for (int i = 0; i < 4; ++i) QVERIFY(std::abs(v[i] - expect[i]) < 1e-12);
+        panel.setRunVisible(1, false);
+        panel.setRunVisible(1, true);
+        panel.setSmoothing(0);
+        QCOMPARE(box->value(), 0.0);
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", "dtd · 16 shots · seed 1"), QVector<double>({1, 0, 1, 0}));
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 4);  // (loss, lr) x 2 seeds, no raw copies
         panel.flush();
     }
 };
