@@ -514,6 +514,11 @@ private Q_SLOTS:
         const int before = plots->pointCount(id, ui::PlotPanel::Phase2Plot, "loss");
         QTRY_VERIFY_WITH_TIMEOUT(plots->pointCount(id, ui::PlotPanel::Phase2Plot, "loss") > before + 5, 60000);  // and after
         QVERIFY(!w.queueModel()->index(0, ui::RunQueueModel::ColEpoch).data().toString().isEmpty());
+        // A screenshot of the followed run, loss curves smoothed.
+        w.resize(1600, 1000);
+        w.plotPanel()->setSmoothing(0.6);
+        w.plotPanel()->flush();
+        QVERIFY(w.grab().save(QDir(artifactsDir()).filePath("main_window_elsewhere.png")));
         QVERIFY(!w.findAction("actionResume")->isEnabled());
         QVERIFY(!w.findAction("actionStop")->isEnabled());  // not this window's run
 
