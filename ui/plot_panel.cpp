@@ -14,11 +14,14 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
+#include <QMouseEvent>
+#include <QToolTip>
 #include <QSplitter>
 #include <QVBoxLayout>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace caspl::ui {
 
@@ -136,6 +139,16 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this,
             [this](int i) { setStepAxis(i == 1 ? StepAxis::Overlay : StepAxis::Continue); });
     connect(smoothingBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double w) { setSmoothing(w); });
+    for (int i = 0; i < PlotCount; ++i) {
+        QCustomPlot* p = plots_[i];
+        p->setMouseTracking(true);
+        connect(p, &QCustomPlot::mouseMove, this, [this, i, p](QMouseEvent* e) {
+            if (e->buttons() != Qt::NoButton) return;  // dragging the view
+            const QString text = p->axisRect()->rect().contains(e->pos()) ? valuesAt(PlotId(i), p->xAxis->pixelToCoord(e->pos().x())) : QString();
+            if (text.isEmpty()) QToolTip::hideText();
+            else QToolTip::showText(e->globalPosition().toPoint(), text, p);
+        });
+    }
     connect(runList_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
         setRunVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
     });
@@ -539,6 +552,39 @@ int PlotPanel::graphCount(PlotId plot) const { return plots_[plot]->graphCount()
 int PlotPanel::pointCount(int job, PlotId plot, const QString& key, const QString& training) const {
     auto it = series_.find(seriesKey(job, plot, key, training));
     return it == series_.end() ? 0 : it->graph->dataCount();
+}
+
+QString PlotPanel::valuesAt(PlotId plot, double x) const {
+    // The nearest point of a graph to x: (key, value), or nothing when the graph is empty.
+    const auto nearest = [x](const QCPGraph* g) -> std::optional<std::pair<double, double>> {
+        const auto& data = g->data();
+        if (data->isEmpty()) return std::nullopt;
+        auto it = data->findBegin(x, false);  // the first point at or after x
+        if (it == data->constEnd()) --it;
+        if (it != data->constBegin() && std::abs((it - 1)->key - x) < std::abs(it->key - x)) --it;
+        return std::make_pair(it->key, it->value);
+    };
+    QStringList lines;
+    double step = x;
+    bool any = false;
+    for (auto it = series_.cbegin(); it != series_.cend(); ++it) {
+        if (it.key().section('/', 1, 1).toInt() != plot || it.key().endsWith(QLatin1String("/~raw"))) continue;
+        const QCPGraph* g = it->graph;
+        if (!g->visible()) continue;
+        const auto p = nearest(g);
+        if (!p) continue;
+        if (!any) step = p->first;
+        any = true;
+        QString line = QStringLiteral("%1: %2").arg(g->name()).arg(p->second, 0, 'g', 5);
+        if (auto raw = series_.find(it.key() + QStringLiteral("/~raw")); raw != series_.end())
+            if (const auto r = nearest(raw->graph); r && r->first == p->first) line += tr(" (raw %1)").arg(r->second, 0, 'g', 5);
+        if (p->first != step) line += tr(" at %1").arg(p->first);
+        lines << line;
+    }
+    if (!any) return {};
+    lines.sort();
+    lines.prepend(plot == AccuracyPlot ? tr("evaluation %1").arg(step) : tr("step %1").arg(step));
+    return lines.join('\n');
 }
 
 QVector<double> PlotPanel::seriesValues(int job, PlotId plot, const QString& key, const QString& training) const {

@@ -65,6 +65,9 @@ public:
     int graphCount(PlotId plot) const;
     // key: "loss", "lr", "base", ...; `training` (overlay mode): the training's label, e.g. "dtd · 16 shots · seed 1".
     int pointCount(int job, PlotId plot, const QString& key, const QString& training = {}) const;
+    // What the tooltip shows when the mouse is over a plot at x (TensorBoard's hover): for every shown curve its
+    // value at the nearest step ("#1 dtd · loss: 0.4123 (raw 0.5001)"), under the step. Empty when nothing is drawn.
+    QString valuesAt(PlotId plot, double x) const;
     // The y values drawn for a series (smoothed when smoothing is on).
     QVector<double> seriesValues(int job, PlotId plot, const QString& key, const QString& training = {}) const;
     QWidget* plotWidget(PlotId plot) const;

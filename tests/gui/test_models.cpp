@@ -406,6 +406,10 @@ private Q_SLOTS:
         for (int i = 0; i < 8; ++i) QVERIFY2(std::abs(v[i] - expect[i % 4]) < 1e-12, qPrintable(QString::number(v[i])));
         QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "lr"), QVector<double>({0.5, 1, 1.5, 2, 0.5, 1, 1.5, 2}));
         QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 3);  // + the faint raw loss
+        // Hovering reads the values at the nearest step, smoothed and raw.
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::Phase2Plot, 2.2), QString("step 2\n#1 a · loss: 0.33333 (raw 0)\n#1 a · lr: 1"));
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::Phase2Plot, 100), QString("step 8\n#1 a · loss: 0.33333 (raw 0)\n#1 a · lr: 2"));
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::AccuracyPlot, 1), QString());
         // A live point continues its training's average: 0.65625 / (1 - 0.5^5).
         panel.addMetrics(1, {metricAt("phase2", 5, {{"loss", 1}}, "dtd", 16, 2)});
         v = panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss");
