@@ -1,13 +1,17 @@
-// `caspl run`, `resume`, `eval`, `export`: experiments headless, in batch.
+// `caspl run`, `resume`, `eval`, `export`, `status`: experiments headless, in batch.
 #include "app/cli/cli.h"
 #include "app/cli/cli_sink.h"
 #include "core/engine/event_log.h"
+#include "core/engine/run_status.h"
 #include "core/engine/runner.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
+#include <nlohmann/json.hpp>
+
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +34,41 @@ std::string meanStd(const std::optional<SeedStat>& s) {
     if (s->n > 1) std::snprintf(b, sizeof b, "%6.2f ± %-5.2f", s->mean, s->std);
     else std::snprintf(b, sizeof b, "%6.2f        ", s->mean);
     return b;
+}
+
+// "02:10", "1:02:03".
+std::string clockText(double s) {
+    const long t = long(s + 0.5);
+    char b[32];
+    if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else std::snprintf(b, sizeof b, "%02ld:%02ld", t / 60, t % 60);
+    return b;
+}
+
+// Seconds since an ISO 8601 UTC time ("2026-12-07T01:02:03Z"); -1 when it does not parse.
+double secondsSince(const std::string& iso) {
+    std::tm tm{};
+    if (iso.size() < 20 || std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                                       &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return std::difftime(std::time(nullptr), timegm(&tm));
+}
+
+// The progress column: where the run is (or stopped), and for a running one its ETA and how fresh that line is.
+std::string progressText(const RunFolderStatus& r) {
+    if (!r.progress || r.state == "done") return "";
+    const ProgressEvent& e = *r.progress;
+    std::string t = e.phase;
+    if (const std::string label = seriesLabel(e); !label.empty()) t += " (" + label + ")";
+    if (e.epochs > 0) t += " epoch " + std::to_string(e.epoch) + "/" + std::to_string(e.epochs);
+    if (e.steps > 0) t += " step " + std::to_string(e.step) + "/" + std::to_string(e.steps);
+    if (r.state == "running") {
+        if (e.etaSeconds >= 0) t += ", ETA " + clockText(e.etaSeconds);
+        if (const double age = secondsSince(r.progressTime); age >= 0) t += ", " + clockText(age) + " ago";
+    }
+    return t;
 }
 
 }  // namespace
@@ -214,6 +253,65 @@ void addRunCommands(CLI::App& app, Action* action) {
             else {
                 writeResultsCsv(x->out, summary);
                 std::cerr << "wrote " << x->out << " (" << records << " records)\n";
+            }
+            return kOk;
+        };
+    });
+
+    struct StatusArgs {
+        std::vector<std::string> paths;
+        bool json = false;
+    };
+    auto st = std::make_shared<StatusArgs>();
+    auto* status = app.add_subcommand(
+        "status", "Where runs stand: running (and by which process), done, failed, stopped or crashed; progress and HM");
+    status->add_option("runs", st->paths, "Run folders, or folders holding them (default: runs)");
+    status->add_flag("--json", st->json, "One JSON object per run on stdout");
+    status->callback([action, st] {
+        *action = [st] {
+            const std::vector<std::string> folders = findRunFolders(st->paths.empty() ? std::vector<std::string>{"runs"} : st->paths);
+            std::vector<RunFolderStatus> rows;
+            for (const auto& f : folders) rows.push_back(readRunFolderStatus(f));
+            if (st->json) {
+                for (const auto& r : rows) {
+                    nlohmann::json j{{"folder", r.folder}, {"name", r.name},           {"method", r.method},
+                                     {"state", r.state},   {"message", r.message},     {"evaluated", r.evaluated},
+                                     {"evaluations", r.evaluations}};
+                    if (r.pid) j["pid"] = r.pid;
+                    if (r.hm) j["hm"] = *r.hm;
+                    if (r.accuracy) j["accuracy"] = *r.accuracy;
+                    if (r.progress) {
+                        const ProgressEvent& e = *r.progress;
+                        j["progress"] = {{"phase", e.phase}, {"dataset", e.dataset}, {"shots", e.shots}, {"seed", e.seed},
+                                         {"epoch", e.epoch}, {"epochs", e.epochs},   {"step", e.step},   {"steps", e.steps},
+                                         {"eta_s", e.etaSeconds}, {"time", r.progressTime}};
+                    }
+                    std::cout << j.dump() << "\n";
+                }
+                return kOk;
+            }
+            std::vector<std::vector<std::string>> table{{"run", "method", "state", "results", "HM", "progress"}};
+            for (const auto& r : rows) {
+                char figure[32] = "-";
+                if (r.hm) std::snprintf(figure, sizeof figure, "%.2f", *r.hm);
+                else if (r.accuracy) std::snprintf(figure, sizeof figure, "%.2f (all)", *r.accuracy);
+                table.push_back({r.folder, r.method, r.state + (r.pid ? " (pid " + std::to_string(r.pid) + ")" : ""),
+                                 std::to_string(r.evaluated) + "/" + std::to_string(r.evaluations), figure, progressText(r)});
+            }
+            std::vector<std::size_t> width(table.front().size(), 0);
+            for (const auto& row : table)
+                for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+            for (std::size_t i = 0; i < table.size(); ++i) {
+                std::string line;
+                for (std::size_t c = 0; c < table[i].size(); ++c) {
+                    line += table[i][c];
+                    if (c + 1 < table[i].size()) line += std::string(width[c] - table[i][c].size() + 2, ' ');
+                }
+                while (!line.empty() && line.back() == ' ') line.pop_back();
+                std::cout << line << "\n";
+                // Why a run failed, stopped or crashed, under it.
+                if (i > 0 && !rows[i - 1].message.empty() && rows[i - 1].state != "done")
+                    std::cout << "    " << rows[i - 1].message << "\n";
             }
             return kOk;
         };

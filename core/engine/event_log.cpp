@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -185,6 +186,52 @@ EventLogFollower::Poll EventLogFollower::poll(EventSink& sink) {
     }
     // What follows the last newline is a line still being written: it is read again, whole, next time.
     return result;
+}
+
+std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::string* time) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    in.seekg(0, std::ios::end);
+    const int64_t size = int64_t(in.tellg());
+    struct Last : EventSink {
+        std::optional<ProgressEvent> event;
+        void progress(const ProgressEvent& e) override { event = e; }
+    };
+    // Tails of growing size until one holds a progress line (a run writes one per 1% of a phase, so the first
+    // 64 KiB almost always does).
+    for (int64_t tail = 64 * 1024;; tail *= 4) {
+        const int64_t from = std::max<int64_t>(0, size - tail);
+        std::string chunk(std::size_t(size - from), '\0');
+        in.clear();
+        in.seekg(from);
+        in.read(chunk.data(), std::streamsize(chunk.size()));
+        chunk.resize(std::size_t(in.gcount()));
+        // Whole lines only: the first is cut unless the tail starts the file, the last may be in the writing.
+        std::size_t end = chunk.rfind('\n');
+        while (end != std::string::npos && end > 0) {
+            std::size_t begin = chunk.rfind('\n', end - 1);
+            const bool whole = begin != std::string::npos || from == 0;
+            begin = begin == std::string::npos ? 0 : begin + 1;
+            if (!whole) break;
+            const std::string line = chunk.substr(begin, end - begin);
+            if (line.find("\"progress\"") != std::string::npos) {
+                try {
+                    const json j = json::parse(line);
+                    if (j.is_object() && j.value("type", std::string()) == "progress") {
+                        Last last;
+                        dispatchLine(j, path, last);
+                        if (time) *time = j.value("time", std::string());
+                        return last.event;
+                    }
+                } catch (const std::exception&) {
+                    // a damaged line: look further back
+                }
+            }
+            if (begin == 0) break;
+            end = begin - 1;
+        }
+        if (from == 0) return std::nullopt;
+    }
 }
 
 std::string curvesCsvText(const std::vector<MetricEvent>& metrics) {

@@ -4,6 +4,7 @@
 #include "core/engine/events.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ private:
     int64_t offset_ = 0;
     int64_t lineNo_ = 0;
 };
+
+// The last progress line of an events.jsonl (a long run's log is large: it is read from its end), with the time
+// it was written (its "time", UTC) in `time` when given. nullopt when the file is missing or has none.
+std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::string* time = nullptr);
 
 std::string curvesCsvText(const std::vector<MetricEvent>& metrics);
 

@@ -4,8 +4,12 @@
 #include "tiny_experiment.h"
 
 #include "core/engine/boosting.h"
+#include "core/experiment/results.h"
 #include "core/io/safetensors.h"
+#include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
@@ -235,6 +239,92 @@ private Q_SLOTS:
         r = runCaspl({"export", "--curves", QDir(caspl::test::tempDir()).filePath("no_such_run")});
         QCOMPARE(r.exitCode, 3);
         QVERIFY2(r.err.contains("events.jsonl") && r.err.contains("not found"), qPrintable(r.err));
+    }
+
+    // `caspl status`: where each run of a folder stands (running and by which process, crashed, stopped, not
+    // started, done with its HM), where it is, why it stopped; JSON for scripts; bad paths named.
+    void statusTellsWhereRunsStand() {
+        const QString base = QDir(caspl::test::tempDir()).filePath("status_runs");
+        QDir(base).removeRecursively();
+        caspl::test::TinyExperimentOptions o;
+        const QString yaml = caspl::test::tinyExperimentYaml(base, o);  // 1 dataset x 1 shot count x 2 seeds
+        const auto write = [](const QString& path, const QString& text) {
+            caspl::writeFileAtomically(path.toStdString(), text.toStdString());
+        };
+        const auto makeRun = [&](const QString& name, const QString& runJson, const QString& events) {
+            const QString dir = base + "/runs/" + name;
+            QDir().mkpath(dir);
+            write(dir + "/config.yaml", yaml);
+            if (!runJson.isEmpty()) write(dir + "/run.json", runJson);
+            if (!events.isEmpty()) write(dir + "/events.jsonl", events);
+            return dir;
+        };
+        const QString progress =
+            "{\"type\":\"progress\",\"phase\":\"phase2\",\"dataset\":\"synth\",\"shots\":2,\"seed\":2,\"epoch\":3,"
+            "\"epochs\":5,\"step\":7,\"steps\":15,\"eta_s\":130,\"time\":\"2026-01-01T00:00:00Z\"}\n";
+        const QString where = "phase2 (synth · 2 shots · seed 2) epoch 3/5 step 7/15";
+        makeRun("a_crashed", "{\"status\": \"running\"}", progress);
+        const QString live = makeRun("b_live", "{\"status\": \"running\"}",
+                                     progress + "{\"type\":\"metric\",\"step\":7,\"values\":{\"loss\":1}}\n{\"type\":\"prog");
+        makeRun("c_stopped", "{\"status\": \"interrupted\", \"message\": \"stopped during phase2 epoch 3\"}", progress);
+        makeRun("d_new", "", "");
+        const QString done = makeRun("e_done", "{\"status\": \"done\"}", "");
+        caspl::ResultFile rf;
+        for (const auto& [split, acc] : {std::pair<const char*, double>{"base", 80.0}, {"novel", 60.0}}) {
+            caspl::ResultRecord r;
+            r.dataset = "synth";
+            r.method = "coop+caspl";
+            r.shots = 2;
+            r.seed = 1;
+            r.split = split;
+            r.accuracy = acc;
+            r.correct = int64_t(acc);
+            r.total = 100;
+            rf.records.push_back(r);
+        }
+        caspl::writeResultJson((done + "/result.json").toStdString(), rf);
+        QDir().mkpath(base + "/runs/not_a_run");
+        const caspl::DirLock held(live.toStdString(), "run");  // this test process runs b_live
+
+        const auto r = runCaspl({"status", base + "/runs"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList lines = r.out.split('\n', Qt::SkipEmptyParts);
+        const auto lineOf = [&](const QString& run) {
+            for (int i = 0; i < lines.size(); ++i)
+                if (lines[i].startsWith(base + "/runs/" + run + " ")) return i;
+            return -1;
+        };
+        QVERIFY2(lines.value(0).startsWith("run ") && lines.value(0).contains("progress"), qPrintable(r.out));
+        const int crashed = lineOf("a_crashed"), running = lineOf("b_live"), stopped = lineOf("c_stopped"), fresh = lineOf("d_new"),
+                  finished = lineOf("e_done");
+        QVERIFY2(crashed > 0 && running > 0 && stopped > 0 && fresh > 0 && finished > 0, qPrintable(r.out));
+        QVERIFY2(lines[crashed].contains(" crashed ") && lines[crashed].contains(where), qPrintable(r.out));
+        QVERIFY2(lines[crashed + 1].contains("caspl resume " + base + "/runs/a_crashed"), qPrintable(r.out));
+        const QString pid = QString::number(QCoreApplication::applicationPid());
+        QVERIFY2(lines[running].contains("running (pid " + pid + ")") && lines[running].contains(where + ", ETA 02:10, "),
+                 qPrintable(r.out));
+        QVERIFY2(lines[stopped].contains(" stopped ") && lines[stopped + 1].contains("stopped during phase2 epoch 3"), qPrintable(r.out));
+        QVERIFY2(lines[fresh].contains("not started") && lines[fresh].contains(" 0/2 "), qPrintable(r.out));
+        QVERIFY2(lines[finished].contains(" done ") && lines[finished].contains(" 1/2 ") && lines[finished].contains("68.57"),
+                 qPrintable(r.out));  // 2 x 80 x 60 / 140
+        QVERIFY(!r.out.contains("not_a_run"));
+
+        const auto j = runCaspl({"status", "--json", live});
+        QCOMPARE(j.exitCode, 0);
+        const QJsonObject o1 = QJsonDocument::fromJson(j.out.toUtf8()).object();
+        QCOMPARE(o1.value("state").toString(), QString("running"));
+        QCOMPARE(o1.value("pid").toInteger(), QCoreApplication::applicationPid());
+        QCOMPARE(o1.value("evaluations").toInt(), 2);
+        QCOMPARE(o1.value("progress").toObject().value("step").toInt(), 7);
+        QCOMPARE(o1.value("progress").toObject().value("time").toString(), QString("2026-01-01T00:00:00Z"));
+
+        for (const auto& [path, message] : {std::pair<QString, QString>{base + "/nothing_here", "no such folder"},
+                                            {base + "/runs/not_a_run", "holds no run folder"},
+                                            {base + "/runs/e_done/run.json", "is a file"}}) {
+            const auto bad = runCaspl({"status", path});
+            QCOMPARE(bad.exitCode, 3);
+            QVERIFY2(bad.err.contains(message), qPrintable(bad.err));
+        }
     }
 
     // Option values out of range are usage errors (exit 2) with a message a person reads.

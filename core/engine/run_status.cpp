@@ -1,0 +1,120 @@
+#include "core/engine/run_status.h"
+
+#include "core/engine/event_log.h"
+#include "core/experiment/results.h"
+#include "core/experiment/spec_loader.h"
+#include "core/util/dir_lock.h"
+#include "core/util/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace caspl {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool isRunFolder(const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p / "config.yaml", ec);
+}
+
+}  // namespace
+
+RunFolderStatus readRunFolderStatus(const std::string& folder) {
+    const fs::path dir(folder);
+    if (!isRunFolder(dir)) throw Error(folder + ": not a run folder (no config.yaml)");
+    RunFolderStatus s;
+    s.folder = folder;
+    const ExperimentSpec spec = loadExperiment((dir / "config.yaml").string());
+    s.name = spec.name;
+    s.method = methodLabel(spec);
+
+    std::string status;
+    {
+        std::ifstream in(dir / "run.json");
+        if (in) {
+            std::stringstream text;
+            text << in.rdbuf();
+            try {
+                const auto j = nlohmann::json::parse(text.str());
+                status = j.value("status", std::string());
+                s.message = j.value("message", std::string());
+            } catch (const std::exception&) {
+                s.message = "run.json cannot be read";
+            }
+        }
+    }
+    if (const auto pid = DirLock::holder(folder)) {
+        s.state = "running";
+        s.pid = *pid;
+        s.message.clear();
+    } else if (status == "done" || status == "failed") {
+        s.state = status;
+    } else if (status == "interrupted") {
+        s.state = "stopped";
+    } else if (status == "running") {  // nobody holds the folder: its process is gone
+        s.state = "crashed";
+        s.message = "its process ended without finishing (killed, out of memory or a crash); caspl resume " + folder +
+                    " continues from the last checkpoint";
+    } else if (!fs::exists(dir / "run.json")) {
+        s.state = "not started";
+    } else {
+        s.state = status.empty() ? "unknown" : status;
+    }
+    s.progress = lastProgressEvent((dir / "events.jsonl").string(), &s.progressTime);
+
+    const auto& tested = spec.data.evalDatasets.empty() ? spec.data.datasets : spec.data.evalDatasets;
+    s.evaluations = int(std::max<std::size_t>(1, tested.size()) * std::max<std::size_t>(1, spec.data.shots.size()) *
+                        std::max<std::size_t>(1, spec.data.seeds.size()));
+    const fs::path resultPath = dir / "result.json";
+    if (fs::exists(resultPath)) {
+        const ResultFile rf = readResultJson(resultPath.string());
+        std::set<std::tuple<std::string, int, int>> done;
+        for (const auto& r : rf.records) done.insert({r.dataset, r.shots, r.seed});
+        s.evaluated = int(done.size());
+        try {
+            const ResultsSummary sum = summarizeResults(rf.records, spec.eval.rounding);
+            if (sum.averages.size() == 1) {
+                s.hm = sum.averages.front().hm;
+                s.accuracy = sum.averages.front().all;
+            } else if (sum.averages.empty() && sum.groups.size() == 1) {
+                s.hm = sum.groups.front().hm;
+                if (sum.groups.front().all) s.accuracy = sum.groups.front().all->mean;
+            }
+        } catch (const std::exception&) {
+            // records that contradict each other: `caspl export` names them; the status leaves the figure out
+        }
+    }
+    return s;
+}
+
+std::vector<std::string> findRunFolders(const std::vector<std::string>& paths) {
+    std::vector<std::string> out;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (!fs::exists(p, ec)) throw Error(p + ": no such folder (give run folders, or the folder holding them)");
+        if (!fs::is_directory(p, ec)) throw Error(p + ": is a file, expected a run folder or the folder holding run folders");
+        if (isRunFolder(p)) {
+            out.push_back(p);
+            continue;
+        }
+        std::vector<std::string> inside;
+        for (const auto& e : fs::directory_iterator(p, ec))
+            if (e.is_directory() && isRunFolder(e.path())) inside.push_back(e.path().string());
+        if (inside.empty())
+            throw Error(p + ": holds no run folder (a run folder holds config.yaml; runs go to <output>/<name>, runs/ by default)");
+        std::sort(inside.begin(), inside.end());
+        out.insert(out.end(), inside.begin(), inside.end());
+    }
+    return out;
+}
+
+}  // namespace caspl

@@ -1,0 +1,40 @@
+#pragma once
+// What a run folder says about its run, read from its files alone and without touching them (`caspl status`, a
+// batch of runs watched from a terminal): run.json, the folder's lock (is a process running it now?), the last
+// progress line of events.jsonl, result.json. No LibTorch, no Qt.
+#include "core/engine/events.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace caspl {
+
+struct RunFolderStatus {
+    std::string folder;
+    std::string name;    // the experiment's name (config.yaml)
+    std::string method;  // methodLabel, e.g. "coop+caspl"
+    // running: a process holds the folder now (pid); done; failed; stopped: interrupted, resumable; crashed: its
+    // process ended without finishing (killed, out of host memory, a crash), resumable from the last checkpoint;
+    // not started: a folder with config.yaml and no run.json.
+    std::string state;
+    long pid = 0;
+    std::string message;                    // run.json's message, or what to do
+    std::optional<ProgressEvent> progress;  // the last progress line of events.jsonl
+    std::string progressTime;               // when that line was written (UTC, ISO 8601)
+    int evaluated = 0;                      // (dataset, shots, seed) with results in result.json
+    int evaluations = 0;                    // how many the experiment has: datasets tested x shots x seeds
+    // The run's headline figure so far where it has one (one method and shot count): the harmonic mean of base and
+    // novel (base-to-novel; averaged over datasets when several), else the accuracy on all classes.
+    std::optional<double> hm, accuracy;
+};
+
+// Throws caspl::Error naming the folder when it has no config.yaml or that cannot be read.
+RunFolderStatus readRunFolderStatus(const std::string& folder);
+
+// The run folders among `paths`: a path that is a run folder (it holds config.yaml) is one; a folder that is not
+// stands for the run folders directly inside it (e.g. runs/), sorted by name. Throws caspl::Error naming a path
+// that does not exist, or a folder that holds no run folder.
+std::vector<std::string> findRunFolders(const std::vector<std::string>& paths);
+
+}  // namespace caspl
