@@ -733,6 +733,36 @@ private Q_SLOTS:
         QCOMPARE(rec.seen.last(), QString("metric 1 2"));
     }
 
+    // The last progress line, read from the end of a large log: found beyond the first tail read, a half-written
+    // last line ignored, nothing for a missing file or a log without one.
+    void lastProgressEventFromTheEnd() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("lastprogress");
+        QDir().mkpath(dir);
+        const std::string path = QDir(dir).filePath("events.jsonl").toStdString();
+        QVERIFY(!lastProgressEvent(path));
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out << "{\"type\":\"progress\",\"phase\":\"phase1\",\"step\":1,\"steps\":9,\"time\":\"t1\"}\n";
+            out << "{\"type\":\"progress\",\"phase\":\"phase2\",\"dataset\":\"dtd\",\"step\":4,\"steps\":9,\"eta_s\":3.5,\"time\":\"t2\"}\n";
+            for (int i = 0; i < 3000; ++i)  // ~150 KB of metric lines after it
+                out << "{\"type\":\"metric\",\"phase\":\"phase2\",\"step\":" << i << ",\"values\":{\"loss\":0.25}}\n";
+            out << "{\"type\":\"progress\",\"phase\":\"phase2\",\"st";  // being written
+        }
+        std::string time;
+        const auto e = lastProgressEvent(path, &time);
+        QVERIFY(e);
+        QCOMPARE(e->phase, std::string("phase2"));
+        QCOMPARE(e->dataset, std::string("dtd"));
+        QCOMPARE(e->step, int64_t(4));
+        QCOMPARE(e->etaSeconds, 3.5);
+        QCOMPARE(time, std::string("t2"));
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out << "{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":1}}\n";
+        }
+        QVERIFY(!lastProgressEvent(path));
+    }
+
     // Several runs in one summary: each rounded by its own setting; a sweep's runs keep their own rows.
     void combinedRunsKeepEachRunsRoundingAndRows() {
         RunRecords exact{"lr_002", {record("dtd", "coop", 1, "base", 100.0 / 3), record("dtd", "coop", 1, "novel", 200.0 / 3)},
