@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+
+#include <sys/stat.h>
 #include <set>
 #include <sstream>
 
@@ -53,10 +55,12 @@ LogLevel levelNamed(const std::string& name) {
     return LogLevel::Info;
 }
 
-// One line of events.jsonl (already parsed) handed to the sink; `where` is file:line for messages.
-void dispatchLine(const json& j, const std::string& where, EventSink& sink) {
+// One line of events.jsonl (already parsed) handed to the sink; `where` is file:line for messages. `curvesOnly`:
+// metric and eval lines only, the others not even looked at (a damaged progress line does not stop the curves).
+void dispatchLine(const json& j, const std::string& where, EventSink& sink, bool curvesOnly = false) {
     if (!j.is_object()) throw Error(where + ": expected a JSON object per line");
     const std::string type = field<std::string>(j, "type", "", where);
+    if (curvesOnly && type != "metric" && type != "eval") return;
     if (type == "metric") {
         MetricEvent e;
         e.run = field<std::string>(j, "run", "", where);
@@ -143,7 +147,7 @@ RunEventLog readEventLog(const std::string& path) {
             }
             throw Error(where + ": not a JSON object (" + e.what() + ")");
         }
-        dispatchLine(j, where, collect);
+        dispatchLine(j, where, collect, /*curvesOnly=*/true);
     }
     log.lines = lineNo;
     return log;
@@ -153,14 +157,23 @@ EventLogFollower::EventLogFollower(std::string path) : path_(std::move(path)) {}
 
 EventLogFollower::Poll EventLogFollower::poll(EventSink& sink) {
     Poll result;
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) return result;  // not written yet (a run that has not started), or moved away
     std::ifstream in(path_, std::ios::binary);
-    if (!in) return result;  // not written yet (a run that has not started), or moved away
+    if (!in) return result;
     in.seekg(0, std::ios::end);
     const int64_t size = int64_t(in.tellg());
-    if (size < offset_) {  // replaced by a new file (a run that took the folder over): read it from the start
+    // Replaced by a new file (a run that took the folder over renames the old log away): another inode, or a file
+    // shorter than what was read. Read it from the start.
+    const bool replaced = (offset_ > 0 && (static_cast<uint64_t>(st.st_ino) != inode_ || static_cast<uint64_t>(st.st_dev) != device_)) ||
+                          size < offset_;
+    inode_ = static_cast<uint64_t>(st.st_ino);
+    device_ = static_cast<uint64_t>(st.st_dev);
+    if (replaced) {  // said before anything of the new file is handed over: the caller drops the old, then polls
         offset_ = 0;
         lineNo_ = 0;
         result.restarted = true;
+        return result;
     }
     if (size == offset_) return result;
     in.seekg(offset_);

@@ -17,24 +17,24 @@ struct RunEventLog {
     bool truncatedLastLine = false;  // a run killed while writing its last line: that line is left out
 };
 
-// Reads `path` (events.jsonl): its metric and evaluation lines. A malformed line throws caspl::Error naming file:line and what was expected, except
-// an incomplete last line, which is left out and flagged. Lines of other types (progress, log, phase) are skipped.
+// Reads `path` (events.jsonl): its metric and evaluation lines. A malformed line throws caspl::Error naming
+// file:line and what was expected, except an incomplete last line, which is left out and flagged. Lines of other
+// types (progress, log, phase) are not looked at.
 RunEventLog readEventLog(const std::string& path);
 
-// One row per metric line: run, phase, dataset, shots, seed, epoch, step, then one column per metric key (the
-// sorted union over all lines: loss, loss.ce, lr, ...); a cell is empty where a line has no such value.
 // Follows the events.jsonl of a run that another process is writing (what TensorBoard does with a log folder):
 // each poll() hands the lines appended since the previous call to `sink`, every type (progress, metric, eval, log,
 // phase) as the engine emitted it. A line not yet ended by its newline waits for the next poll. A malformed
-// complete line throws caspl::Error naming file:line (the next poll goes on after it). A file that became shorter
-// was replaced (a new run took the folder over): it is read again from its start and the poll says `restarted`.
+// complete line throws caspl::Error naming file:line (the next poll goes on after it). A log that was replaced (a
+// new run took the folder over: another file, or a shorter one) is read again from its start: the poll that
+// notices says `restarted` and hands nothing over, so that the caller drops what it had before polling again.
 // A missing file is not an error (the run has not written it yet).
 class EventLogFollower {
 public:
     explicit EventLogFollower(std::string path);
     struct Poll {
         int64_t lines = 0;       // complete lines handed over by this call
-        bool restarted = false;  // the file was replaced; what came before is stale
+        bool restarted = false;  // the file was replaced: what came before is stale; nothing handed over yet
     };
     Poll poll(EventSink& sink);
     const std::string& path() const { return path_; }
@@ -44,12 +44,15 @@ private:
     std::string path_;
     int64_t offset_ = 0;
     int64_t lineNo_ = 0;
+    uint64_t inode_ = 0, device_ = 0;
 };
 
 // The last progress line of an events.jsonl (a long run's log is large: it is read from its end), with the time
 // it was written (its "time", UTC) in `time` when given. nullopt when the file is missing or has none.
 std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::string* time = nullptr);
 
+// One row per metric line: run, phase, dataset, shots, seed, epoch, step, then one column per metric key (the
+// sorted union over all lines: loss, loss.ce, lr, ...); a cell is empty where a line has no such value.
 std::string curvesCsvText(const std::vector<MetricEvent>& metrics);
 
 }  // namespace caspl

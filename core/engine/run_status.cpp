@@ -62,7 +62,8 @@ RunFolderStatus readRunFolderStatus(const std::string& folder) {
         s.state = "stopped";
     } else if (status == "running") {  // nobody holds the folder: its process is gone
         s.state = "crashed";
-        s.message = "its process ended without finishing (killed, out of memory or a crash); caspl resume " + folder +
+        s.message = "no process on this machine runs it: its process ended without finishing (killed, out of memory or a "
+                    "crash), or it runs on another machine sharing the folder; caspl resume " + folder +
                     " continues from the last checkpoint";
     } else if (!fs::exists(dir / "run.json")) {
         s.state = "not started";

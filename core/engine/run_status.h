@@ -14,8 +14,9 @@ struct RunFolderStatus {
     std::string folder;
     std::string name;    // the experiment's name (config.yaml)
     std::string method;  // methodLabel, e.g. "coop+caspl"
-    // running: a process holds the folder now (pid); done; failed; stopped: interrupted, resumable; crashed: its
-    // process ended without finishing (killed, out of host memory, a crash), resumable from the last checkpoint;
+    // running: a process of this machine holds the folder now (pid); done; failed; stopped: interrupted, resumable;
+    // crashed: run.json says running and no process of this machine holds the folder (killed, out of host memory, a
+    // crash; or a process on another machine sharing the folder), resumable from the last checkpoint;
     // not started: a folder with config.yaml and no run.json.
     std::string state;
     long pid = 0;

@@ -726,11 +726,25 @@ private Q_SLOTS:
             std::ofstream out(path, std::ios::binary | std::ios::trunc);  // a new run took the folder over
             out << "{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":2}}\n";
         }
+        const auto noticed = follow.poll(rec);
+        QVERIFY(noticed.restarted);
+        QCOMPARE(noticed.lines, int64_t(0));  // nothing of the new file before the caller has dropped the old
+        QCOMPARE(follow.offset(), int64_t(0));
         const auto again = follow.poll(rec);
-        QVERIFY(again.restarted);
+        QVERIFY(!again.restarted);
         QCOMPARE(again.lines, int64_t(1));
         QVERIFY(follow.offset() < before);
         QCOMPARE(rec.seen.last(), QString("metric 1 2"));
+        // A log renamed away and a new one in its place (longer than what was read): another file, read from 0.
+        const std::string old = path + ".replaced";
+        QVERIFY(std::rename(path.c_str(), old.c_str()) == 0);
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            for (int i = 1; i <= 3; ++i) out << "{\"type\":\"metric\",\"step\":" << i << ",\"values\":{\"loss\":" << 10 * i << "}}\n";
+        }
+        QVERIFY(follow.poll(rec).restarted);
+        QCOMPARE(follow.poll(rec).lines, int64_t(3));
+        QCOMPARE(rec.seen.last(), QString("metric 3 30"));
     }
 
     // The last progress line, read from the end of a large log: found beyond the first tail read, a half-written
