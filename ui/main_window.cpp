@@ -79,7 +79,8 @@ RunState recordedState(const QString& dir, QString* message) {
     if (status == QLatin1String("done")) return RunState::Done;
     if (status == QLatin1String("failed")) return RunState::Failed;
     if (status == QLatin1String("running") && message && message->isEmpty())
-        *message = QObject::tr("its process ended without finishing (killed?); Resume continues from its last checkpoint");
+        *message = QObject::tr("no process on this machine runs it: its process ended without finishing (killed?), or it "
+                               "runs on another machine sharing the folder; Resume continues from its last checkpoint");
     return RunState::Stopped;
 }
 
@@ -385,8 +386,12 @@ void MainWindow::buildMenus() {
         }
     });
     connect(make(run, tr("&Clear Finished Runs"), "actionClearFinished"), &QAction::triggered, this, [this] {
-        const int n = queue_->removeFinished();
-        statusBar()->showMessage(tr("%n finished run(s) removed from the queue", nullptr, n), 4000);
+        const QList<int> removed = queue_->removeFinished();
+        for (int id : removed) {
+            plots_->removeRun(id);
+            followers_.erase(id);
+        }
+        statusBar()->showMessage(tr("%n finished run(s) removed from the queue", nullptr, int(removed.size())), 4000);
     });
     run->addSeparator();
     processQueue_ = make(run, tr("&Process Queue"), "actionProcessQueue");
@@ -461,6 +466,7 @@ void MainWindow::buildMenus() {
         const QModelIndex index = queueView_->indexAt(pos);
         if (!index.isValid()) return;
         queueView_->selectRow(index.row());
+        updateActions();  // the run's folder may have appeared since it was selected
         QMenu menu(this);
         for (const char* name : {"actionResume", "actionEvaluate", "actionRemove", "", "actionReloadResults",
                                  "actionExportCurves", "", "actionShowRunFolder", "actionCopyRunFolder"}) {
@@ -901,7 +907,17 @@ int MainWindow::runCurrentExperiment(bool startNow) {
 
 void MainWindow::startNextIfIdle() {
     if (!engine_ || engine_->isRunning() || !processQueue_->isChecked()) return;
-    const int id = queue_->nextQueued();
+    int id = queue_->nextQueued();
+    // A queued run whose folder another process took meanwhile (`caspl resume` in a terminal) is followed instead.
+    while (id >= 0) {
+        const auto holder = caspl::DirLock::holder(queue_->job(id)->runDir.toStdString());
+        if (!holder || *holder == QCoreApplication::applicationPid()) break;
+        queue_->setEvaluation(id, false);
+        log_->append(caspl::LogLevel::Warning, jobLabel(id),
+                     tr("not started: process %1 runs it already; following that process instead").arg(*holder));
+        startFollowing(id, *holder);
+        id = queue_->nextQueued();
+    }
     if (id < 0) return;
     const RunJob* j = queue_->job(id);
     if (!engine_->startRun(id, j->spec, j->runDir, j->evalOnly)) return;
@@ -963,12 +979,14 @@ bool MainWindow::removeRun(int id) {
     }
     plots_->removeRun(id);
     followers_.erase(id);
+    resultStamps_.remove(id);
     return true;
 }
 
 void MainWindow::onRunStarted(int job, const QString& runDir) {
     queue_->setRunDir(job, QDir::cleanPath(QDir(runDir).absolutePath()));
     log_->append(caspl::LogLevel::Info, jobLabel(job), tr("started in %1").arg(runDir));
+    updateActions();  // its folder exists now (Show Run Folder)
 }
 
 void MainWindow::onProgress(int job, const caspl::ProgressEvent& e) {
@@ -1105,9 +1123,9 @@ void MainWindow::saveSession(QSettings& settings) const {
         const bool queued = j->state == RunState::Queued;
         settings.setValue("queued", queued);
         settings.setValue("evaluation", queued && j->evalOnly);
-        // A queued run that has not started has no config.yaml yet: its experiment is kept as YAML.
-        if (!QFileInfo::exists(QDir(j->runDir).filePath(QStringLiteral("config.yaml"))))
-            settings.setValue("yaml", qs(caspl::toYaml(j->spec)));
+        // A queued run's experiment is kept as YAML: it may have no folder yet, or be a corrected experiment that will
+        // take over a folder whose earlier attempt failed before training.
+        if (queued) settings.setValue("yaml", qs(caspl::toYaml(j->spec)));
     }
     settings.endArray();
     settings.endGroup();
@@ -1144,6 +1162,16 @@ int MainWindow::restoreSession(QSettings& settings) {
             const RunJob* j = queue_->job(id);
             if (wasQueued && j && j->state != RunState::Elsewhere) {  // queued to resume, or to be evaluated
                 if (settings.value("evaluation").toBool()) queue_->setEvaluation(id, true, j->state);
+                // The experiment that was queued, where it differs from the folder's (a corrected one).
+                if (!yaml.isEmpty()) {
+                    try {
+                        const caspl::ExperimentSpec queuedSpec = caspl::loadExperimentFromString(
+                            yaml.toStdString(), "the queued run " + folder.toStdString(), QDir::currentPath().toStdString());
+                        if (caspl::resolvedHash(queuedSpec) != caspl::resolvedHash(j->spec)) queue_->setSpec(id, queuedSpec);
+                    } catch (const std::exception& e) {
+                        gone << tr("%1 (its queued experiment: %2)").arg(folder, QString::fromUtf8(e.what()));
+                    }
+                }
                 queue_->setState(id, RunState::Queued);
                 ++queued;
             }
@@ -1208,11 +1236,12 @@ void MainWindow::startFollowing(int job, long pid) {
     if (!j) return;
     const QString events = QDir(j->runDir).filePath(QStringLiteral("events.jsonl"));
     queue_->setState(job, RunState::Elsewhere,
-                     tr("run by process %1 (caspl in a terminal, or a batch job); the studio follows %2").arg(pid).arg(events));
+                     tr("run by process %1 on this machine (caspl in a terminal, or a batch job); the studio follows %2").arg(pid).arg(events));
     // The whole log again, from its start: what the process wrote before it was noticed is in it.
-    plots_->removeRun(job);
+    plots_->clearRun(job);
     plots_->setRunLabel(job, jobLabel(job));
     followers_[job] = std::make_unique<caspl::EventLogFollower>(events.toStdString());
+    resultStamps_.remove(job);
     log_->append(caspl::LogLevel::Info, jobLabel(job), tr("running elsewhere (process %1): following its events").arg(pid));
     followRun(job, true);
     updateActions();
@@ -1224,8 +1253,9 @@ void MainWindow::followRun(int job, bool replay) {
     FollowedEvents ev;
     try {
         if (it->second->poll(ev).restarted) {  // a new run took the folder over: its curves replace the old ones
-            plots_->removeRun(job);
-            plots_->setRunLabel(job, jobLabel(job));
+            plots_->clearRun(job);
+            replay = true;
+            it->second->poll(ev);
         }
     } catch (const std::exception& e) {  // the lines before the damaged one were delivered; the next poll goes on
         log_->append(caspl::LogLevel::Warning, jobLabel(job), QString::fromUtf8(e.what()));
@@ -1237,7 +1267,13 @@ void MainWindow::followRun(int job, bool replay) {
     for (const auto& row : ev.evals) plots_->addEvaluation(job, row);
     if (!replay)  // the history's log lines stay in the run's events.jsonl; the log pane shows what happens now
         for (const auto& [level, text] : ev.logs) log_->append(level, jobLabel(job), QString::fromStdString(text));
-    if (!ev.evals.empty() || !ev.lastPhase.isEmpty() || replay) reloadRunResults(job);
+    // The results table follows result.json, which the process rewrites after each seed's evaluation.
+    const QFileInfo result(QDir(queue_->job(job)->runDir).filePath(QStringLiteral("result.json")));
+    const QPair<qint64, qint64> stamp{result.exists() ? result.lastModified().toMSecsSinceEpoch() : 0, result.exists() ? result.size() : -1};
+    if (replay || resultStamps_.value(job) != stamp) {
+        resultStamps_.insert(job, stamp);
+        reloadRunResults(job);
+    }
 }
 
 void MainWindow::stopFollowing(int job) {
@@ -1245,6 +1281,7 @@ void MainWindow::stopFollowing(int job) {
     if (!j) return;
     followRun(job);  // its last lines
     followers_.erase(job);
+    resultStamps_.remove(job);
     QString message;
     const RunState state = recordedState(j->runDir, &message);
     queue_->setState(job, state, message);
@@ -1328,7 +1365,9 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     if (running || queued > 0 || demo_) {
         QStringList what;
         if (running) what << tr("the running experiment stops after writing a checkpoint (Resume continues it)");
-        if (queued > 0) what << tr("%n queued run(s) will not start", nullptr, queued);
+        if (queued > 0)
+            what << (persistSession_ ? tr("%n queued run(s) wait in the queue for the next start", nullptr, queued)
+                                     : tr("%n queued run(s) will not start", nullptr, queued));
         if (demo_) what << tr("the demo stops (run `caspl demo` again to continue it)");
         if (editor_->isModified()) what << tr("the experiment's unsaved edits are discarded");
         const auto answer = QMessageBox::question(this, tr("Quit CasPL Studio?"), tr("If you quit now, ") + what.join(tr("; ")) + '.',

@@ -14,6 +14,8 @@
 #include "ui/message_bar.h"
 
 #include <QMainWindow>
+#include <QHash>
+#include <QPair>
 #include <QPointer>
 
 #include <map>
@@ -92,8 +94,9 @@ public:
     void selectRun(int id);
 
     // --- Runs that another process runs ---
-    // A run folder in the queue that another process holds (`caspl run` or `caspl resume` in a terminal, a batch
-    // job; the run folder's lock says which) is shown as "running elsewhere" and followed as TensorBoard follows a
+    // A run folder in the queue that another process on this machine holds (`caspl run` or `caspl resume` in a
+    // terminal, a batch job; the run folder's lock says which; a process on another machine sharing the folder is
+    // not seen) is shown as "running elsewhere" and followed as TensorBoard follows a
     // log folder: its events.jsonl feeds the plots, the queue's phase, epoch and ETA and the log, its result.json
     // the results table. When that process ends, the run takes the state its run.json records (a process that was
     // killed leaves it stopped: Resume continues it). Checked every kWatchMs; tests call it directly.
@@ -188,6 +191,7 @@ private:
     QByteArray defaultState_;
     bool evalSinceReload_ = false;
     std::map<int, std::unique_ptr<caspl::EventLogFollower>> followers_;  // runs running elsewhere
+    QHash<int, QPair<qint64, qint64>> resultStamps_;                       // their result.json: modified, size
     QTimer* watch_ = nullptr;
     bool persistSession_ = false;
 

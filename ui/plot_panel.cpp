@@ -117,7 +117,8 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     smoothingBox_->setMaximumWidth(200);
     smoothingBox_->setToolTip(tr("Smoothing of the loss curves (TensorBoard's: an exponential moving average, debiased "
                                  "at the start of each training; the raw curve stays faintly behind it). 0 = raw. "
-                                 "The learning rate, the accuracy and every export stay raw."));
+                                 "The learning rate and the accuracy stay raw, and so do the CSV exports; Save Plots as "
+                                 "Image saves what is shown."));
     auto* side = new QVBoxLayout;
     side->addWidget(new QLabel(tr("Runs"), this));
     side->addWidget(runList_, 1);
@@ -459,6 +460,14 @@ void PlotPanel::setRunVisible(int job, bool visible) {
 bool PlotPanel::isRunVisible(int job) const { return visible_.value(job, true); }
 
 void PlotPanel::removeRun(int job) {
+    clearRun(job);
+    labels_.remove(job);
+    visible_.remove(job);
+    for (int i = 0; i < runList_->count(); ++i)
+        if (runList_->item(i)->data(Qt::UserRole).toInt() == job) delete runList_->takeItem(i--);
+}
+
+void PlotPanel::clearRun(int job) {
     for (auto it = series_.begin(); it != series_.end();) {
         if (it.key().section('/', 0, 0).toInt() == job) {
             it->graph->parentPlot()->removeGraph(it->graph);
@@ -478,10 +487,6 @@ void PlotPanel::removeRun(int job) {
         else ++it;
     }
     for (int plot : {int(Phase1Plot), int(Phase2Plot)}) history_.remove(qMakePair(job, plot));
-    labels_.remove(job);
-    visible_.remove(job);
-    for (int i = 0; i < runList_->count(); ++i)
-        if (runList_->item(i)->data(Qt::UserRole).toInt() == job) delete runList_->takeItem(i--);
     for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
 }
 

@@ -46,12 +46,14 @@ public:
     void setRunVisible(int job, bool visible);
     bool isRunVisible(int job) const;
     void removeRun(int job);
+    // Removes a run's points only: it keeps its name, colour, visibility and place in the run list.
+    void clearRun(int job);
     // Removes every point; the runs keep their names, colours and visibility (Results > Clear Plots).
     void clear();
     void setStepAxis(StepAxis axis);
     // TensorBoard's smoothing of the loss curves: an exponential moving average with weight `w` in [0, 0.999]
     // (0 = raw), debiased at the start of every training (so the first points are not pulled towards zero), the
-    // raw curve drawn faintly behind it. The learning rate and the accuracy are never smoothed; exports are raw.
+    // raw curve drawn faintly behind it. The learning rate and the accuracy are never smoothed; CSV exports are raw.
     void setSmoothing(double w);
     double smoothing() const { return smoothing_; }
     // The three plots stacked in one file: PNG or JPEG (twice the screen resolution) or PDF (vector), by the

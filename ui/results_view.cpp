@@ -133,10 +133,12 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
 QString ResultsView::rowKey(const QModelIndex& proxyIndex) const {
     const auto cell = [&](int column) { return proxyIndex.sibling(proxyIndex.row(), column).data(Qt::DisplayRole).toString(); };
     const QString kind = proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::KindRole).toString();
-    // A mean row's seed cell ("1–3 (3)") grows as seeds finish: it is the same row without it.
+    // A mean row's seed cell ("1–3 (3)") grows as seeds finish, an average row's dataset cell ("Average of 3
+    // datasets") as datasets do: the same row without them.
+    const bool average = kind == QLatin1String("average");
     return QStringList{proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::RunRole).toString(), kind,
-                       cell(ResultsModel::ColDataset), cell(ResultsModel::ColMethod), cell(ResultsModel::ColShots),
-                       kind == QLatin1String("seed") ? cell(ResultsModel::ColSeed) : QString()}
+                       average ? QString() : cell(ResultsModel::ColDataset), cell(ResultsModel::ColMethod),
+                       cell(ResultsModel::ColShots), kind == QLatin1String("seed") ? cell(ResultsModel::ColSeed) : QString()}
         .join(QChar(0x1f));
 }
 

@@ -107,7 +107,8 @@ QVariant RunQueueModel::data(const QModelIndex& index, int role) const {
                 case ColPhase: return j.phase;
                 case ColEpoch: return j.epochs > 0 ? QStringLiteral("%1/%2").arg(j.epoch).arg(j.epochs) : QString();
                 case ColProgress: return QStringLiteral("%1%").arg(j.overall * 100.0, 0, 'f', 0);
-                case ColEta: return live ? formatDuration(eta) : QString();
+                // A run followed in another process: its own estimate covers the current phase only.
+                case ColEta: return live ? formatDuration(eta) + (j.state == RunState::Elsewhere && eta >= 0 ? tr(" (phase)") : QString()) : QString();
                 case ColFolder: return QDir::toNativeSeparators(j.runDir);
                 default: return {};
             }
@@ -141,16 +142,24 @@ bool RunQueueModel::removeJob(int id) {
     return true;
 }
 
-int RunQueueModel::removeFinished() {
-    int n = 0;
+QList<int> RunQueueModel::removeFinished() {
+    QList<int> removed;
     for (int row = int(jobs_.size()) - 1; row >= 0; --row) {
         if (jobs_[std::size_t(row)].state != RunState::Done) continue;
+        removed.prepend(jobs_[std::size_t(row)].id);
         beginRemoveRows({}, row, row);
         jobs_.erase(jobs_.begin() + row);
         endRemoveRows();
-        ++n;
     }
-    return n;
+    return removed;
+}
+
+void RunQueueModel::setSpec(int id, const caspl::ExperimentSpec& spec) {
+    const int row = rowOf(id);
+    if (row < 0) return;
+    jobs_[std::size_t(row)].spec = spec;
+    jobs_[std::size_t(row)].unitsTotal = unitsOf(spec);
+    touch(row);
 }
 
 const RunJob* RunQueueModel::job(int id) const {

@@ -13,8 +13,8 @@
 
 namespace caspl::ui {
 
-// Elsewhere: another process (`caspl run` / `caspl resume` in a terminal, a batch job) runs it now; the studio
-// follows its events.jsonl.
+// Elsewhere: another process on this machine (`caspl run` / `caspl resume` in a terminal, a batch job) runs it
+// now; the studio follows its events.jsonl.
 enum class RunState { Queued, Running, Stopping, Stopped, Done, Failed, Elsewhere };
 QString runStateName(RunState s);
 
@@ -54,7 +54,8 @@ public:
     // Adds a run (state Queued unless given) and returns its id.
     int addJob(const caspl::ExperimentSpec& spec, const QString& runDir, RunState state = RunState::Queued);
     bool removeJob(int id);           // not while it runs
-    int removeFinished();             // Done rows; returns how many
+    QList<int> removeFinished();      // Done rows; returns their ids
+    void setSpec(int id, const caspl::ExperimentSpec& spec);  // the experiment a queued run will run
     const RunJob* job(int id) const;
     int rowOf(int id) const;
     int idAt(int row) const;

@@ -551,7 +551,14 @@ private Q_SLOTS:
         writeFileAtomically(QDir(done.runDir).filePath("run.json").toStdString(), "{\"status\": \"done\"}\n");
         o.name = "session_queued";
         const auto queued = test::makeTinyExperiment(base_, o);
+        // Its folder holds an earlier attempt (another learning rate) that failed before training: the queued,
+        // corrected experiment will take it over, and must come back as the one queued.
         QDir(queued.runDir).removeRecursively();
+        QDir().mkpath(queued.runDir);
+        ExperimentSpec earlier = loadExperiment(queued.yamlPath.toStdString());
+        earlier.train.lr = 0.5;
+        writeFileAtomically(QDir(queued.runDir).filePath("config.yaml").toStdString(), toYaml(earlier));
+        writeFileAtomically(QDir(queued.runDir).filePath("run.json").toStdString(), "{\"status\": \"failed\"}\n");
         const QString ini = QDir(base_).filePath("session.ini");
         QFile::remove(ini);
         {
@@ -576,6 +583,7 @@ private Q_SLOTS:
             QCOMPARE(w.queueModel()->job(w.queueModel()->idAt(0))->runDir, QDir::cleanPath(done.runDir));
             QCOMPARE(stateOf(w, w.queueModel()->idAt(1)), RunState::Queued);
             QCOMPARE(w.queueModel()->job(w.queueModel()->idAt(1))->spec.name, std::string("session_queued"));
+            QCOMPARE(w.queueModel()->job(w.queueModel()->idAt(1))->spec.train.lr, 0.01);  // the queued one, not the folder's
             QVERIFY(!idle.running);
             QVERIFY(!w.findAction("actionProcessQueue")->isChecked());
             QVERIFY(w.messageBar()->advice().contains("Process Queue"));
@@ -587,10 +595,12 @@ private Q_SLOTS:
             QCOMPARE(stateOf(w, w.queueModel()->idAt(1)), RunState::Running);
         }
         QDir(done.runDir).removeRecursively();
+        QDir(queued.runDir).removeRecursively();  // a queued run that has no folder comes back from its YAML
         {
             ui::MainWindow w;
             QSettings settings(ini, QSettings::IniFormat);
             QCOMPARE(w.restoreSession(settings), 1);
+            QCOMPARE(w.queueModel()->job(w.queueModel()->idAt(0))->spec.train.lr, 0.01);
             QVERIFY(logHas(w, "could not be reopened"));
             QVERIFY(logHas(w, done.runDir));
         }
@@ -604,6 +614,39 @@ private Q_SLOTS:
             QVERIFY(w.close());
         }
         QVERIFY(QSettings().contains("session/geometry"));
+    }
+
+    // A queued run whose folder another process took meanwhile (here a shell holding the lock as a run does) is
+    // followed instead of started; when that process ends, the run is back to what its folder says.
+    void queuedRunTakenElsewhereIsFollowed() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        if (QStandardPaths::findExecutable("flock").isEmpty()) QSKIP("flock(1) (util-linux) is not installed");
+        test::TinyExperimentOptions o;
+        o.name = "taken";
+        const auto tiny = test::makeTinyExperiment(base_, o);
+        QDir(tiny.runDir).removeRecursively();
+        QDir().mkpath(tiny.runDir);
+        FakeEngine engine;
+        ui::MainWindow w(&engine);
+        w.findAction("actionProcessQueue")->setChecked(false);
+        QVERIFY(w.openExperimentFile(tiny.yamlPath));
+        const int id = w.runCurrentExperiment(false);
+        QVERIFY(id > 0);
+        QCOMPARE(stateOf(w, id), RunState::Queued);
+        w.pollRunFolders();  // queued runs are the window's own: not probed
+        QCOMPARE(stateOf(w, id), RunState::Queued);
+        QProcess holder;
+        holder.start("sh", {"-c", "exec 9>>\"$0/.lock\"; flock -n 9 || exit 1; echo $$ > \"$0/.lock\"; exec sleep 60", tiny.runDir});
+        QVERIFY(holder.waitForStarted());
+        QTRY_VERIFY_WITH_TIMEOUT(DirLock::holder(tiny.runDir.toStdString()).value_or(0) == long(holder.processId()), 10000);
+        w.findAction("actionProcessQueue")->setChecked(true);
+        QVERIFY(!engine.running);
+        QCOMPARE(stateOf(w, id), RunState::Elsewhere);
+        QVERIFY(logHas(w, QString("not started: process %1 runs it already").arg(holder.processId())));
+        holder.kill();
+        QVERIFY(holder.waitForFinished(10000));
+        w.pollRunFolders();
+        QCOMPARE(stateOf(w, id), RunState::Stopped);  // no run.json: nothing ran, resumable
     }
 
     // The run queue's context menu and the folder actions.

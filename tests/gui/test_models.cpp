@@ -111,7 +111,7 @@ private Q_SLOTS:
         QCOMPARE(m.index(0, RunQueueModel::ColState).data(RunQueueModel::SortRole).toInt(), int(ui::RunState::Done));
         m.setState(b, ui::RunState::Failed, "out of memory");
         QCOMPARE(m.index(1, 0).data(Qt::ToolTipRole).toString(), QString("out of memory"));
-        QCOMPARE(m.removeFinished(), 1);
+        QCOMPARE(m.removeFinished(), QList<int>({a}));
         QCOMPARE(m.rowCount(), 1);
         QVERIFY(m.removeJob(b));
         QCOMPARE(m.rowCount(), 0);
