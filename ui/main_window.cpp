@@ -1,6 +1,7 @@
 #include "ui/main_window.h"
 
 #include "core/engine/event_log.h"
+#include "core/engine/run_status.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
@@ -348,7 +349,8 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     connect(make(file, tr("Open &Run Folder…"), "actionOpenRun", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O)),
             &QAction::triggered, this, [this] {
-                const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run folder (it holds config.yaml)"));
+                const QString dir = QFileDialog::getExistingDirectory(
+                    this, tr("Open a run folder (it holds config.yaml), or a folder of runs (runs/: every run in it)"));
                 if (!dir.isEmpty()) openRunFolder(dir);
             });
     connect(make(file, tr("&Export Results as CSV…"), "actionExportCsv", QKeySequence(Qt::CTRL | Qt::Key_E)), &QAction::triggered,
@@ -731,8 +733,23 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
     const QString dir = QDir::cleanPath(QDir(dirIn).absolutePath());
     const QString config = QDir(dir).filePath(QStringLiteral("config.yaml"));
     if (!QFileInfo::exists(config)) {
-        showMessage(MessageBar::Kind::Error, tr("%1 is not a run folder").arg(dir), tr("There is no config.yaml in it."),
-                    tr("Choose the folder a run wrote (<output>/<name>: it holds config.yaml, run.json and results.csv)."));
+        // A folder holding run folders (runs/, an --output folder): every run in it, as TensorBoard opens a logdir.
+        std::vector<std::string> inside;
+        try {
+            if (QFileInfo(dir).isDir()) inside = caspl::findRunFolders({dir.toStdString()});
+        } catch (const std::exception&) {
+            // holds none: said below
+        }
+        if (!inside.empty()) {
+            int opened = 0;
+            for (const auto& run : inside) opened += openRunFolder(qs(run)) ? 1 : 0;
+            statusBar()->showMessage(tr("%n run(s) opened from %1", nullptr, opened).arg(dir), 5000);
+            return opened > 0;
+        }
+        showMessage(MessageBar::Kind::Error, tr("%1 is not a run folder").arg(dir),
+                    tr("There is no config.yaml in it, nor in the folders directly inside it."),
+                    tr("Choose the folder a run wrote (<output>/<name>: it holds config.yaml, run.json and results.csv), "
+                       "or the folder holding such folders (runs/)."));
         return false;
     }
     caspl::ExperimentSpec spec;

@@ -65,7 +65,8 @@ public:
     bool openExperimentFile(const QString& path);
     // Writes the editor's experiment, validated, as a resolved YAML file (every key, no extends).
     bool saveExperimentFile(const QString& path);
-    // Adds a run folder (config.yaml, result.json) to the queue (resumable) and its results to the results table.
+    // Adds a run folder (config.yaml, result.json) to the queue (resumable) and its results to the results table;
+    // a folder holding run folders (runs/) adds every run directly inside it.
     bool openRunFolder(const QString& dir);
     bool exportResultsCsv(const QString& path);
     // The selected (or given) run's training curves, one row per step, from its events.jsonl.

@@ -666,6 +666,20 @@ private Q_SLOTS:
         QVERIFY(w.messageBar()->advice().contains("Select a run"));
         QVERIFY(w.openRunFolder(tiny.runDir));
         QCOMPARE(stateOf(w, w.selectedRun()), RunState::Stopped);  // no run.json: stopped, resumable
+        // A folder of runs opens every run in it (the one already open is not added twice).
+        const QString second = QDir(base_).filePath("runs/folder_actions_2");
+        QDir().mkpath(second);
+        QFile::copy(QDir(tiny.runDir).filePath("config.yaml"), QDir(second).filePath("config.yaml"));
+        const int before = w.queueModel()->count();
+        QVERIFY(w.openRunFolder(QDir(base_).filePath("runs")));
+        QVERIFY(w.queueModel()->count() > before);
+        int matches = 0;
+        for (int r = 0; r < w.queueModel()->count(); ++r)
+            matches += w.queueModel()->job(w.queueModel()->idAt(r))->runDir == QDir::cleanPath(tiny.runDir) ? 1 : 0;
+        QCOMPARE(matches, 1);
+        QVERIFY(!w.openRunFolder(QDir(base_).filePath("models/student")));  // neither
+        QVERIFY(w.messageBar()->advice().contains("runs/"));
+        w.selectRun(w.queueModel()->idAt(0));
         QVERIFY(w.findAction("actionShowRunFolder")->isEnabled());
         w.findAction("actionCopyRunFolder")->trigger();
         QCOMPARE(QApplication::clipboard()->text(), QDir::toNativeSeparators(QDir::cleanPath(tiny.runDir)));
