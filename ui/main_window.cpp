@@ -80,8 +80,8 @@ RunState recordedState(const QString& dir, QString* message) {
     if (status == QLatin1String("done")) return RunState::Done;
     if (status == QLatin1String("failed")) return RunState::Failed;
     if (status == QLatin1String("running") && message && message->isEmpty())
-        *message = QObject::tr("no process on this machine runs it: its process ended without finishing (killed?), or it "
-                               "runs on another machine sharing the folder; Resume continues from its last checkpoint");
+        *message = QObject::tr("its process ended without finishing (killed, or its machine went down?); Resume continues "
+                               "from its last checkpoint");
     return RunState::Stopped;
 }
 
@@ -771,8 +771,8 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
         id = queue_->addJob(spec, dir, state);
         queue_->setState(id, state, message);
         plots_->setRunLabel(id, jobLabel(id));
-        const auto holder = caspl::DirLock::holder(dir.toStdString());
-        if (holder && *holder != QCoreApplication::applicationPid()) {
+        const auto holder = caspl::DirLock::runningHolder(dir.toStdString());
+        if (holder && !(holder->local && holder->pid == QCoreApplication::applicationPid())) {
             startFollowing(id, *holder);
             state = RunState::Elsewhere;
         } else {
@@ -927,11 +927,11 @@ void MainWindow::startNextIfIdle() {
     int id = queue_->nextQueued();
     // A queued run whose folder another process took meanwhile (`caspl resume` in a terminal) is followed instead.
     while (id >= 0) {
-        const auto holder = caspl::DirLock::holder(queue_->job(id)->runDir.toStdString());
-        if (!holder || *holder == QCoreApplication::applicationPid()) break;
+        const auto holder = caspl::DirLock::runningHolder(queue_->job(id)->runDir.toStdString());
+        if (!holder || (holder->local && holder->pid == QCoreApplication::applicationPid())) break;
         queue_->setEvaluation(id, false);
         log_->append(caspl::LogLevel::Warning, jobLabel(id),
-                     tr("not started: process %1 runs it already; following that process instead").arg(*holder));
+                     tr("not started: %1 runs it already; following that process instead").arg(qs(holder->describe())));
         startFollowing(id, *holder);
         id = queue_->nextQueued();
     }
@@ -1237,8 +1237,8 @@ void MainWindow::pollRunFolders() {
         if (!j || j->runDir.isEmpty()) continue;
         // Queued, running or stopping here: the studio's own engine has (or will take) the folder.
         if (j->state == RunState::Queued || j->state == RunState::Running || j->state == RunState::Stopping) continue;
-        const auto holder = caspl::DirLock::holder(j->runDir.toStdString());
-        const bool elsewhere = holder && *holder != self;
+        const auto holder = caspl::DirLock::runningHolder(j->runDir.toStdString());
+        const bool elsewhere = holder && !(holder->local && holder->pid == self);
         if (j->state != RunState::Elsewhere) {
             if (elsewhere) startFollowing(id, *holder);
             continue;
@@ -1248,18 +1248,19 @@ void MainWindow::pollRunFolders() {
     }
 }
 
-void MainWindow::startFollowing(int job, long pid) {
+void MainWindow::startFollowing(int job, const caspl::LockHolder& who) {
     const RunJob* j = queue_->job(job);
     if (!j) return;
     const QString events = QDir(j->runDir).filePath(QStringLiteral("events.jsonl"));
     queue_->setState(job, RunState::Elsewhere,
-                     tr("run by process %1 on this machine (caspl in a terminal, or a batch job); the studio follows %2").arg(pid).arg(events));
+                     tr("run by %1 (caspl in a terminal, or a batch job); the studio follows %2")
+                         .arg(qs(who.describe()) + (who.local ? tr(" on this machine") : QString()), events));
     // The whole log again, from its start: what the process wrote before it was noticed is in it.
     plots_->clearRun(job);
     plots_->setRunLabel(job, jobLabel(job));
     followers_[job] = std::make_unique<caspl::EventLogFollower>(events.toStdString());
     resultStamps_.remove(job);
-    log_->append(caspl::LogLevel::Info, jobLabel(job), tr("running elsewhere (process %1): following its events").arg(pid));
+    log_->append(caspl::LogLevel::Info, jobLabel(job), tr("running elsewhere (%1): following its events").arg(qs(who.describe())));
     followRun(job, true);
     updateActions();
 }

@@ -23,6 +23,7 @@
 
 namespace caspl {
 class EventLogFollower;
+struct LockHolder;
 }
 
 class QAction;
@@ -95,9 +96,9 @@ public:
     void selectRun(int id);
 
     // --- Runs that another process runs ---
-    // A run folder in the queue that another process on this machine holds (`caspl run` or `caspl resume` in a
-    // terminal, a batch job; the run folder's lock says which; a process on another machine sharing the folder is
-    // not seen) is shown as "running elsewhere" and followed as TensorBoard follows a
+    // A run folder in the queue that another process holds (`caspl run` or `caspl resume` in a terminal, a batch
+    // job; the run folder's lock says which: a process of this machine from the kernel's lock table, one on another
+    // machine sharing the folder from the lock file's heartbeat) is shown as "running elsewhere" and followed as TensorBoard follows a
     // log folder: its events.jsonl feeds the plots, the queue's phase, epoch and ETA and the log, its result.json
     // the results table. When that process ends, the run takes the state its run.json records (a process that was
     // killed leaves it stopped: Resume continues it). Checked every kWatchMs; tests call it directly.
@@ -144,7 +145,7 @@ private:
     void reloadRunResults(int job);
     bool loadResultsOf(const QString& runDir, const QString& configPath, QString* error);
     void loadCurvesOf(int job, const QString& runDir);  // an opened run folder's curves from its events.jsonl
-    void startFollowing(int job, long pid);             // the run is running elsewhere: follow its events.jsonl
+    void startFollowing(int job, const caspl::LockHolder& who);  // running elsewhere: follow its events.jsonl
     void followRun(int job, bool replay = false);       // what its events.jsonl brought since the last poll
     void stopFollowing(int job);                        // its process ended: the state from run.json
     QString jobLabel(int job) const;

@@ -13,8 +13,8 @@
 
 namespace caspl::ui {
 
-// Elsewhere: another process on this machine (`caspl run` / `caspl resume` in a terminal, a batch job) runs it
-// now; the studio follows its events.jsonl.
+// Elsewhere: another process (`caspl run` / `caspl resume` in a terminal, a batch job, on this machine or on one
+// sharing the folder) runs it now; the studio follows its events.jsonl.
 enum class RunState { Queued, Running, Stopping, Stopped, Done, Failed, Elsewhere };
 QString runStateName(RunState s);
 

@@ -278,6 +278,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                                      {"state", r.state},   {"message", r.message},     {"evaluated", r.evaluated},
                                      {"evaluations", r.evaluations}};
                     if (r.pid) j["pid"] = r.pid;
+                    if (!r.host.empty()) j["host"] = r.host;
                     if (r.hm) j["hm"] = *r.hm;
                     if (r.accuracy) j["accuracy"] = *r.accuracy;
                     if (r.progress) {
@@ -295,7 +296,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                 char figure[32] = "-";
                 if (r.hm) std::snprintf(figure, sizeof figure, "%.2f", *r.hm);
                 else if (r.accuracy) std::snprintf(figure, sizeof figure, "%.2f (all)", *r.accuracy);
-                table.push_back({r.folder, r.method, r.state + (r.pid ? " (pid " + std::to_string(r.pid) + ")" : ""),
+                table.push_back({r.folder, r.method,
+                                 r.state + (r.pid ? " (pid " + std::to_string(r.pid) + (r.host.empty() ? "" : " on " + r.host) + ")" : ""),
                                  std::to_string(r.evaluated) + "/" + std::to_string(r.evaluations), figure, progressText(r)});
             }
             std::vector<std::size_t> width(table.front().size(), 0);

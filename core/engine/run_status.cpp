@@ -52,9 +52,10 @@ RunFolderStatus readRunFolderStatus(const std::string& folder) {
             }
         }
     }
-    if (const auto pid = DirLock::holder(folder)) {
+    if (const auto holder = DirLock::runningHolder(folder)) {
         s.state = "running";
-        s.pid = *pid;
+        s.pid = holder->pid;
+        if (!holder->local) s.host = holder->host;
         s.message.clear();
     } else if (status == "done" || status == "failed") {
         s.state = status;
@@ -62,9 +63,8 @@ RunFolderStatus readRunFolderStatus(const std::string& folder) {
         s.state = "stopped";
     } else if (status == "running") {  // nobody holds the folder: its process is gone
         s.state = "crashed";
-        s.message = "no process on this machine runs it: its process ended without finishing (killed, out of memory or a "
-                    "crash), or it runs on another machine sharing the folder; caspl resume " + folder +
-                    " continues from the last checkpoint";
+        s.message = "its process ended without finishing (killed, out of memory, a crash, or its machine went down); "
+                    "caspl resume " + folder + " continues from the last checkpoint";
     } else if (!fs::exists(dir / "run.json")) {
         s.state = "not started";
     } else {

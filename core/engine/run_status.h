@@ -14,12 +14,13 @@ struct RunFolderStatus {
     std::string folder;
     std::string name;    // the experiment's name (config.yaml)
     std::string method;  // methodLabel, e.g. "coop+caspl"
-    // running: a process of this machine holds the folder now (pid); done; failed; stopped: interrupted, resumable;
-    // crashed: run.json says running and no process of this machine holds the folder (killed, out of host memory, a
-    // crash; or a process on another machine sharing the folder), resumable from the last checkpoint;
+    // running: a process holds the folder now (pid; host when on another machine sharing the folder, seen by its
+    // heartbeat); done; failed; stopped: interrupted, resumable; crashed: run.json says running and nobody holds the
+    // folder (killed, out of host memory, a crash, its machine down), resumable from the last checkpoint;
     // not started: a folder with config.yaml and no run.json.
     std::string state;
     long pid = 0;
+    std::string host;                       // the machine running it, when not this one
     std::string message;                    // run.json's message, or what to do
     std::optional<ProgressEvent> progress;  // the last progress line of events.jsonl
     std::string progressTime;               // when that line was written (UTC, ISO 8601)

@@ -9,50 +9,33 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <ctime>
 #include <unistd.h>
 
 namespace caspl {
 
-DirLock::DirLock(const std::string& folder, const std::string& purpose) {
-    const std::string path = (std::filesystem::path(folder) / kFileName).string();
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(path + ": cannot create the lock file: " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        const int err = errno;
-        char buf[32] = {};
-        const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
-        std::string holder = n > 0 ? std::string(buf, std::size_t(n)) : std::string();
-        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-        ::close(fd_);
-        fd_ = -1;
-        if (err == EWOULDBLOCK)
-            throw Error(folder + ": in use by another " + purpose + (holder.empty() ? "" : " (process " + holder + ")") +
-                        "; wait for it to end or stop it, then try again");
-        throw Error(path + ": cannot lock: " + std::strerror(err));
-    }
-    const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) == 0) {
-        const ssize_t w = ::pwrite(fd_, pid.data(), pid.size(), 0);
-        (void)w;  // the process id is for the message above only
-    }
+namespace {
+
+// What a lock file says: "pid\nhost\n" (host missing in files written before it was recorded); pid 0 when empty.
+std::pair<long, std::string> readLockFile(const std::string& path) {
+    std::ifstream f(path);
+    long pid = 0;
+    std::string host;
+    if (!(f >> pid) || pid <= 0) return {0, ""};
+    f >> host;
+    return {pid, host};
 }
 
-std::optional<long> DirLock::holder(const std::string& folder) {
-    const std::string path = (std::filesystem::path(folder) / kFileName).string();
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    long written = 0;
-    {
-        std::ifstream f(path);
-        if (!(f >> written) || written <= 0) return std::nullopt;  // never locked, or being written right now
-    }
+// Whether the kernel's flock table holds a lock on the file `st` describes, taken by `pid` or on its device.
+bool lockedHere(const struct stat& st, long pid) {
     std::ifstream locks("/proc/locks");
-    if (!locks) return std::nullopt;
+    if (!locks) return false;
     // "1: FLOCK  ADVISORY  WRITE 4242 08:02:1835021 0 EOF" (index, kind, mode, access, pid, major:minor:inode in
     // hex:hex:decimal, range); waiters read "1: -> FLOCK ...". A lock on this inode counts when its device is the
     // file's or, where they differ (overlay file systems report another device), when its pid is the one written in
@@ -63,19 +46,101 @@ std::optional<long> DirLock::holder(const std::string& folder) {
     while (std::getline(locks, line)) {
         std::istringstream in(line);
         std::string index, kind, mode, access, device;
-        long pid = 0;
+        long lockPid = 0;
         if (!(in >> index >> kind) || kind != "FLOCK") continue;
-        if (!(in >> mode >> access >> pid >> device)) continue;
+        if (!(in >> mode >> access >> lockPid >> device)) continue;
         unsigned int maj = 0, min = 0;
         unsigned long long ino = 0;
         if (std::sscanf(device.c_str(), "%x:%x:%llu", &maj, &min, &ino) != 3 || ino != inode) continue;
-        if ((maj == major(st.st_dev) && min == minor(st.st_dev)) || pid == written) return written;
+        if ((maj == major(st.st_dev) && min == minor(st.st_dev)) || lockPid == pid) return true;
     }
-    return std::nullopt;
+    return false;
+}
+
+}  // namespace
+
+std::string LockHolder::describe() const {
+    return "process " + std::to_string(pid) + (local || host.empty() ? "" : " on " + host);
+}
+
+std::string DirLock::hostName() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+    return buf;
+}
+
+DirLock::DirLock(const std::string& folder, const std::string& purpose, std::chrono::milliseconds heartbeat) {
+    const std::string path = (std::filesystem::path(folder) / kFileName).string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path + ": cannot create the lock file: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd_);
+        fd_ = -1;
+        if (err == EWOULDBLOCK) {
+            const auto [pid, host] = readLockFile(path);
+            std::string who;
+            if (pid > 0) who = " (process " + std::to_string(pid) + (host.empty() || host == hostName() ? "" : " on " + host) + ")";
+            throw Error(folder + ": in use by another " + purpose + who + "; wait for it to end or stop it, then try again");
+        }
+        throw Error(path + ": cannot lock: " + std::strerror(err));
+    }
+    const std::string text = std::to_string(::getpid()) + "\n" + hostName() + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+        const ssize_t w = ::pwrite(fd_, text.data(), text.size(), 0);
+        (void)w;  // who holds it is for messages and observers only
+    }
+    heartbeat_ = std::thread([this, heartbeat] {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!wake_.wait_for(lock, heartbeat, [this] { return stopping_; })) ::futimens(fd_, nullptr);
+    });
 }
 
 DirLock::~DirLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the lock
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (heartbeat_.joinable()) heartbeat_.join();
+    if (fd_ >= 0) {
+        // Emptied while still held: an observer on another machine sees the run ended (not a stale heartbeat).
+        if (::ftruncate(fd_, 0) != 0) {
+            // the kernel releases the lock all the same
+        }
+        ::close(fd_);  // closing the last descriptor releases the lock
+    }
+}
+
+std::optional<long> DirLock::holder(const std::string& folder) {
+    const std::string path = (std::filesystem::path(folder) / kFileName).string();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    const long written = readLockFile(path).first;
+    if (written <= 0) return std::nullopt;  // never locked, released, or being written right now
+    if (lockedHere(st, written)) return written;
+    return std::nullopt;
+}
+
+std::optional<LockHolder> DirLock::runningHolder(const std::string& folder) {
+    const std::string path = (std::filesystem::path(folder) / kFileName).string();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    const auto [pid, host] = readLockFile(path);
+    if (pid <= 0) return std::nullopt;
+    LockHolder h;
+    h.pid = pid;
+    h.host = host;
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    h.heartbeatAge = double(now.tv_sec - st.st_mtim.tv_sec) + 1e-9 * double(now.tv_nsec - st.st_mtim.tv_nsec);
+    if (lockedHere(st, pid)) return h;
+    // Another machine's process is not in this machine's table: its heartbeat tells.
+    if (!host.empty() && host != hostName() && h.heartbeatAge < kStaleSeconds) {
+        h.local = false;
+        return h;
+    }
+    return std::nullopt;
 }
 
 }  // namespace caspl

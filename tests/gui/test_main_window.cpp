@@ -26,6 +26,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QDateTime>
 #include <QDialog>
 #include <QFile>
 #include <QImage>
@@ -49,6 +50,7 @@
 #include <QTableView>
 
 #include <algorithm>
+#include <fstream>
 
 using namespace caspl;
 using caspl::ui::RunState;
@@ -647,6 +649,44 @@ private Q_SLOTS:
         QVERIFY(holder.waitForFinished(10000));
         w.pollRunFolders();
         QCOMPARE(stateOf(w, id), RunState::Stopped);  // no run.json: nothing ran, resumable
+    }
+
+    // A run on another machine sharing the folder: seen by the host name and heartbeat in its lock file, followed,
+    // and taken for gone when the heartbeat stops.
+    void remoteRunIsFollowedUntilItsHeartbeatStops() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        test::TinyExperimentOptions o;
+        o.name = "remote";
+        const auto tiny = test::makeTinyExperiment(base_, o);
+        QDir(tiny.runDir).removeRecursively();
+        QDir().mkpath(tiny.runDir);
+        writeFileAtomically(QDir(tiny.runDir).filePath("config.yaml").toStdString(),
+                            toYaml(loadExperiment(tiny.yamlPath.toStdString())));
+        writeFileAtomically(QDir(tiny.runDir).filePath("run.json").toStdString(), "{\"status\": \"running\"}\n");
+        const QString lock = QDir(tiny.runDir).filePath(".lock");
+        writeFileAtomically(lock.toStdString(), "4242\nnode17.cluster\n");
+        writeFileAtomically(QDir(tiny.runDir).filePath("events.jsonl").toStdString(),
+                            "{\"type\":\"metric\",\"phase\":\"phase2\",\"step\":1,\"values\":{\"loss\":0.5}}\n");
+        ui::MainWindow w;
+        QVERIFY(w.openRunFolder(tiny.runDir));
+        const int id = w.selectedRun();
+        QCOMPARE(stateOf(w, id), RunState::Elsewhere);
+        QVERIFY2(w.queueModel()->job(id)->message.contains("process 4242 on node17.cluster"), qPrintable(w.queueModel()->job(id)->message));
+        QCOMPARE(w.plotPanel()->pointCount(id, ui::PlotPanel::Phase2Plot, "loss"), 1);
+        {
+            std::ofstream out(QDir(tiny.runDir).filePath("events.jsonl").toStdString(), std::ios::app);
+            out << "{\"type\":\"metric\",\"phase\":\"phase2\",\"step\":2,\"values\":{\"loss\":0.4}}\n";
+        }
+        w.pollRunFolders();
+        QCOMPARE(w.plotPanel()->pointCount(id, ui::PlotPanel::Phase2Plot, "loss"), 2);
+        {
+            QFile f(lock);
+            QVERIFY(f.open(QIODevice::ReadWrite));  // setFileTime needs an open file
+            QVERIFY(f.setFileTime(QDateTime::currentDateTime().addSecs(-3600), QFileDevice::FileModificationTime));
+        }
+        w.pollRunFolders();  // its heartbeat stopped: gone, resumable
+        QCOMPARE(stateOf(w, id), RunState::Stopped);
+        QVERIFY(w.queueModel()->job(id)->message.contains("ended without finishing"));
     }
 
     // The run queue's context menu and the folder actions.

@@ -283,6 +283,8 @@ private Q_SLOTS:
             rf.records.push_back(r);
         }
         caspl::writeResultJson((done + "/result.json").toStdString(), rf);
+        const QString remote = makeRun("f_remote", "{\"status\": \"running\"}", progress);
+        write(remote + "/.lock", "4242\nnode17.cluster\n");  // run on another machine sharing the folder (fresh heartbeat)
         QDir().mkpath(base + "/runs/not_a_run");
         const caspl::DirLock held(live.toStdString(), "run");  // this test process runs b_live
 
@@ -308,6 +310,8 @@ private Q_SLOTS:
         QVERIFY2(lines[finished].contains(" done ") && lines[finished].contains(" 1/2 ") && lines[finished].contains("68.57"),
                  qPrintable(r.out));  // 2 x 80 x 60 / 140
         QVERIFY(!r.out.contains("not_a_run"));
+        const int elsewhere = lineOf("f_remote");
+        QVERIFY2(elsewhere > 0 && lines[elsewhere].contains("running (pid 4242 on node17.cluster)"), qPrintable(r.out));
 
         const auto j = runCaspl({"status", "--json", live});
         QCOMPARE(j.exitCode, 0);

@@ -20,7 +20,11 @@
 #include <set>
 #include <random>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ctime>
 
 using namespace caspl;
 namespace fs = std::filesystem;
@@ -219,6 +223,50 @@ private Q_SLOTS:
         QCOMPARE(out.records.size(), std::size_t(4));
         QVERIFY(readFile((fs::path(ro.runDir) / "run.json").string()).find("\"cwd\": \"" + base_.string()) != std::string::npos);
         QVERIFY(readFile((fs::path(ro.runDir) / "config.yaml").string()).find("root: data\n") != std::string::npos);  // as written
+    }
+
+    // The lock's heartbeat and host name: a process of this machine is found in the kernel's table, one on another
+    // machine sharing the folder by its host name and a fresh heartbeat; a silent one is taken for gone; a released
+    // lock file is emptied.
+    void lockHeartbeatShowsRemoteHolders() {
+        const std::string dir = (base_ / "runs/heartbeat").string();
+        fs::create_directories(dir);
+        const std::string file = dir + "/" + DirLock::kFileName;
+        const auto age = [&](double seconds) {  // the lock file's modification time, `seconds` ago
+            struct timespec now {};
+            ::clock_gettime(CLOCK_REALTIME, &now);
+            const struct timespec t[2] = {{now.tv_sec - time_t(seconds), 0}, {now.tv_sec - time_t(seconds), 0}};
+            QVERIFY(::utimensat(AT_FDCWD, file.c_str(), t, 0) == 0);
+        };
+        {
+            const DirLock held(dir, "run", std::chrono::milliseconds(50));
+            const auto h = DirLock::runningHolder(dir);
+            QVERIFY(h && h->local);
+            QCOMPARE(h->pid, long(::getpid()));
+            QCOMPARE(h->host, DirLock::hostName());
+            QCOMPARE(h->describe(), "process " + std::to_string(::getpid()));
+            age(3600);
+            QVERIFY(DirLock::runningHolder(dir)->heartbeatAge > 3000);
+            QTRY_VERIFY_WITH_TIMEOUT(DirLock::runningHolder(dir)->heartbeatAge < 60, 5000);  // touched again
+            // A second taker is refused with the holder named.
+            caspl::test::expectError([&] { DirLock again(dir, "run"); }, {"in use by another run (process " + std::to_string(::getpid()) + ")"});
+        }
+        QVERIFY(!DirLock::runningHolder(dir));
+        QCOMPARE(readFile(file), std::string());  // emptied on release
+
+        writeFileAtomically(file, "4242\nnode17.cluster\n");  // a run on another machine sharing the folder
+        auto remote = DirLock::runningHolder(dir);
+        QVERIFY(remote && !remote->local);
+        QCOMPARE(remote->pid, 4242L);
+        QCOMPARE(remote->host, std::string("node17.cluster"));
+        QCOMPARE(remote->describe(), std::string("process 4242 on node17.cluster"));
+        QVERIFY(!DirLock::holder(dir));  // not in this machine's table
+        age(DirLock::kStaleSeconds - 30);
+        QVERIFY(DirLock::runningHolder(dir));
+        age(DirLock::kStaleSeconds + 5);  // its heartbeat stopped
+        QVERIFY(!DirLock::runningHolder(dir));
+        writeFileAtomically(file, "4242\n" + DirLock::hostName() + "\n");  // this machine, nobody holding it: ended
+        QVERIFY(!DirLock::runningHolder(dir));
     }
 
     // Two runs never write into one folder at once: while one holds it, the other is refused and writes nothing.
