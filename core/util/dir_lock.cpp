@@ -85,6 +85,22 @@ DirLock::DirLock(const std::string& folder, const std::string& purpose, std::chr
         }
         throw Error(path + ": cannot lock: " + std::strerror(err));
     }
+    // Where flock() does not reach across machines (some NFS mounts), a run on another machine is still seen by
+    // the heartbeat it leaves in the file.
+    {
+        struct stat st {};
+        const auto [pid, host] = readLockFile(path);
+        if (pid > 0 && !host.empty() && host != hostName() && ::fstat(fd_, &st) == 0) {
+            const double age = double(std::time(nullptr) - st.st_mtim.tv_sec);
+            if (age < kStaleSeconds) {
+                ::close(fd_);
+                fd_ = -1;
+                throw Error(folder + ": in use by another " + purpose + " (process " + std::to_string(pid) + " on " + host +
+                            ", alive " + std::to_string(long(age)) + " s ago); wait for it to end or stop it, then try again "
+                            "(if its machine went down, " + std::to_string(kStaleSeconds) + " s after its last sign of life)");
+            }
+        }
+    }
     const std::string text = std::to_string(::getpid()) + "\n" + hostName() + "\n";
     if (::ftruncate(fd_, 0) == 0) {
         const ssize_t w = ::pwrite(fd_, text.data(), text.size(), 0);
