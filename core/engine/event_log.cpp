@@ -55,6 +55,18 @@ LogLevel levelNamed(const std::string& name) {
     return LogLevel::Info;
 }
 
+// The fields that metric and progress lines share: which run, phase and training, and where in it.
+template <typename Event>
+void readTraining(const json& j, const std::string& where, Event& e) {
+    e.run = field<std::string>(j, "run", "", where);
+    e.phase = field<std::string>(j, "phase", "", where);
+    e.dataset = field<std::string>(j, "dataset", "", where);
+    e.shots = field<int>(j, "shots", 0, where);
+    e.seed = field<int>(j, "seed", 0, where);
+    e.epoch = field<int>(j, "epoch", 0, where);
+    e.step = field<int64_t>(j, "step", 0, where);
+}
+
 // One line of events.jsonl (already parsed) handed to the sink; `where` is file:line for messages. `curvesOnly`:
 // metric and eval lines only, the others not even looked at (a damaged progress line does not stop the curves).
 void dispatchLine(const json& j, const std::string& where, EventSink& sink, bool curvesOnly = false) {
@@ -63,13 +75,7 @@ void dispatchLine(const json& j, const std::string& where, EventSink& sink, bool
     if (curvesOnly && type != "metric" && type != "eval") return;
     if (type == "metric") {
         MetricEvent e;
-        e.run = field<std::string>(j, "run", "", where);
-        e.phase = field<std::string>(j, "phase", "", where);
-        e.epoch = field<int>(j, "epoch", 0, where);
-        e.step = field<int64_t>(j, "step", 0, where);
-        e.dataset = field<std::string>(j, "dataset", "", where);
-        e.shots = field<int>(j, "shots", 0, where);
-        e.seed = field<int>(j, "seed", 0, where);
+        readTraining(j, where, e);
         auto v = j.find("values");
         if (v == j.end() || !v->is_object()) throw Error(where + ": a metric line needs 'values' (an object of numbers)");
         for (auto it = v->begin(); it != v->end(); ++it) {
@@ -95,14 +101,8 @@ void dispatchLine(const json& j, const std::string& where, EventSink& sink, bool
         sink.evalRow(r);
     } else if (type == "progress") {
         ProgressEvent e;
-        e.run = field<std::string>(j, "run", "", where);
-        e.phase = field<std::string>(j, "phase", "", where);
-        e.dataset = field<std::string>(j, "dataset", "", where);
-        e.shots = field<int>(j, "shots", 0, where);
-        e.seed = field<int>(j, "seed", 0, where);
-        e.epoch = field<int>(j, "epoch", 0, where);
+        readTraining(j, where, e);
         e.epochs = field<int>(j, "epochs", 0, where);
-        e.step = field<int64_t>(j, "step", 0, where);
         e.steps = field<int64_t>(j, "steps", 0, where);
         e.elapsedSeconds = field<double>(j, "elapsed_s", 0.0, where);
         e.etaSeconds = field<double>(j, "eta_s", -1.0, where);
