@@ -55,6 +55,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <optional>
 
 namespace caspl::ui {
 
@@ -83,6 +84,13 @@ RunState recordedState(const QString& dir, QString* message) {
         *message = QObject::tr("its process ended without finishing (killed, or its machine went down?); Resume continues "
                                "from its last checkpoint");
     return RunState::Stopped;
+}
+
+// Who runs `dir` now when it is not this process (the studio's own engine holds the folders of its own runs).
+std::optional<caspl::LockHolder> otherHolder(const QString& dir) {
+    auto holder = caspl::DirLock::runningHolder(dir.toStdString());
+    if (holder && holder->local && holder->pid == QCoreApplication::applicationPid()) return std::nullopt;
+    return holder;
 }
 
 // What one poll of a followed run's events.jsonl brought.
@@ -771,8 +779,7 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
         id = queue_->addJob(spec, dir, state);
         queue_->setState(id, state, message);
         plots_->setRunLabel(id, jobLabel(id));
-        const auto holder = caspl::DirLock::runningHolder(dir.toStdString());
-        if (holder && !(holder->local && holder->pid == QCoreApplication::applicationPid())) {
+        if (const auto holder = otherHolder(dir)) {
             startFollowing(id, *holder);
             state = RunState::Elsewhere;
         } else {
@@ -927,8 +934,8 @@ void MainWindow::startNextIfIdle() {
     int id = queue_->nextQueued();
     // A queued run whose folder another process took meanwhile (`caspl resume` in a terminal) is followed instead.
     while (id >= 0) {
-        const auto holder = caspl::DirLock::runningHolder(queue_->job(id)->runDir.toStdString());
-        if (!holder || (holder->local && holder->pid == QCoreApplication::applicationPid())) break;
+        const auto holder = otherHolder(queue_->job(id)->runDir);
+        if (!holder) break;
         queue_->setEvaluation(id, false);
         log_->append(caspl::LogLevel::Warning, jobLabel(id),
                      tr("not started: %1 runs it already; following that process instead").arg(qs(holder->describe())));
@@ -1229,7 +1236,6 @@ int MainWindow::restoreSession(QSettings& settings) {
 // Runs that another process runs
 
 void MainWindow::pollRunFolders() {
-    const long self = long(QCoreApplication::applicationPid());
     std::vector<int> ids;
     for (int r = 0; r < queue_->count(); ++r) ids.push_back(queue_->idAt(r));
     for (int id : ids) {
@@ -1237,14 +1243,13 @@ void MainWindow::pollRunFolders() {
         if (!j || j->runDir.isEmpty()) continue;
         // Queued, running or stopping here: the studio's own engine has (or will take) the folder.
         if (j->state == RunState::Queued || j->state == RunState::Running || j->state == RunState::Stopping) continue;
-        const auto holder = caspl::DirLock::runningHolder(j->runDir.toStdString());
-        const bool elsewhere = holder && !(holder->local && holder->pid == self);
+        const auto holder = otherHolder(j->runDir);
         if (j->state != RunState::Elsewhere) {
-            if (elsewhere) startFollowing(id, *holder);
+            if (holder) startFollowing(id, *holder);
             continue;
         }
         followRun(id);
-        if (!elsewhere) stopFollowing(id);
+        if (!holder) stopFollowing(id);
     }
 }
 
