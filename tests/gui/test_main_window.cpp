@@ -91,6 +91,15 @@ bool logHas(ui::MainWindow& w, const QString& text) {
     return false;
 }
 
+// A run folder for the tiny experiment as a run leaves it: config.yaml (the resolved experiment), and run.json
+// when given. Whatever the folder held before is removed.
+void writeRunFolder(const test::TinyExperiment& t, const std::string& runJson = {}) {
+    QDir(t.runDir).removeRecursively();
+    QDir().mkpath(t.runDir);
+    writeFileAtomically(QDir(t.runDir).filePath("config.yaml").toStdString(), toYaml(loadExperiment(t.yamlPath.toStdString())));
+    if (!runJson.empty()) writeFileAtomically(QDir(t.runDir).filePath("run.json").toStdString(), runJson);
+}
+
 RunState stateOf(ui::MainWindow& w, int id) {
     const auto* j = w.queueModel()->job(id);
     return j ? j->state : RunState::Failed;
@@ -547,10 +556,7 @@ private Q_SLOTS:
         test::TinyExperimentOptions o;
         o.name = "session_done";
         const auto done = test::makeTinyExperiment(base_, o);
-        QDir().mkpath(done.runDir);
-        writeFileAtomically(QDir(done.runDir).filePath("config.yaml").toStdString(),
-                            toYaml(loadExperiment(done.yamlPath.toStdString())));
-        writeFileAtomically(QDir(done.runDir).filePath("run.json").toStdString(), "{\"status\": \"done\"}\n");
+        writeRunFolder(done, "{\"status\": \"done\"}\n");
         o.name = "session_queued";
         const auto queued = test::makeTinyExperiment(base_, o);
         // Its folder holds an earlier attempt (another learning rate) that failed before training: the queued,
@@ -658,11 +664,7 @@ private Q_SLOTS:
         test::TinyExperimentOptions o;
         o.name = "remote";
         const auto tiny = test::makeTinyExperiment(base_, o);
-        QDir(tiny.runDir).removeRecursively();
-        QDir().mkpath(tiny.runDir);
-        writeFileAtomically(QDir(tiny.runDir).filePath("config.yaml").toStdString(),
-                            toYaml(loadExperiment(tiny.yamlPath.toStdString())));
-        writeFileAtomically(QDir(tiny.runDir).filePath("run.json").toStdString(), "{\"status\": \"running\"}\n");
+        writeRunFolder(tiny, "{\"status\": \"running\"}\n");
         const QString lock = QDir(tiny.runDir).filePath(".lock");
         writeFileAtomically(lock.toStdString(), "4242\nnode17.cluster\n");
         writeFileAtomically(QDir(tiny.runDir).filePath("events.jsonl").toStdString(),
@@ -695,9 +697,7 @@ private Q_SLOTS:
         test::TinyExperimentOptions o;
         o.name = "folder_actions";
         const auto tiny = test::makeTinyExperiment(base_, o);
-        QDir().mkpath(tiny.runDir);
-        writeFileAtomically(QDir(tiny.runDir).filePath("config.yaml").toStdString(),
-                            toYaml(loadExperiment(tiny.yamlPath.toStdString())));
+        writeRunFolder(tiny);
         ui::MainWindow w;
         QCOMPARE(w.queueView()->contextMenuPolicy(), Qt::CustomContextMenu);
         QCOMPARE(w.resultsView()->table()->contextMenuPolicy(), Qt::CustomContextMenu);
