@@ -15,7 +15,9 @@ extern "C" void onStopSignal(int sig) {
     if (gStop) gStop->request();
     std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process
 }
-std::string clock(double s) {
+}  // namespace
+
+std::string clockText(double s) {
     if (s < 0) return "--:--";
     const long t = long(s + 0.5);
     char buf[32];
@@ -23,7 +25,6 @@ std::string clock(double s) {
     else std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
     return buf;
 }
-}  // namespace
 
 void installStopHandlers(StopToken& stop) {
     gStop = &stop;
@@ -69,13 +70,13 @@ void CliSink::progress(const ProgressEvent& e) {
         if (lastLoss_ >= 0) std::snprintf(loss, sizeof loss, " loss %.4f", lastLoss_);
         std::fprintf(stderr, "\r\033[K%-8s epoch %d/%d [%s] %3d%% %lld/%lld%s eta %s", what.c_str(), e.epoch, e.epochs,
                      bar.c_str(), percent, static_cast<long long>(e.step), static_cast<long long>(e.steps), loss,
-                     clock(e.etaSeconds).c_str());
+                     clockText(e.etaSeconds).c_str());
         barShown_ = true;
     } else if (percent / 10 != lastPercent_ / 10 || e.phase != lastPhase_ || e.step == e.steps) {
         // Plain lines every 10% when not a terminal.
         std::fprintf(stderr, "%s: epoch %d/%d step %lld/%lld (%d%%) elapsed %s eta %s\n", what.c_str(), e.epoch, e.epochs,
                      static_cast<long long>(e.step), static_cast<long long>(e.steps), percent,
-                     clock(e.elapsedSeconds).c_str(), clock(e.etaSeconds).c_str());
+                     clockText(e.elapsedSeconds).c_str(), clockText(e.etaSeconds).c_str());
     }
     lastPercent_ = percent;
     lastPhase_ = e.phase;

@@ -34,6 +34,9 @@ private:
 // The base / novel / all / HM table printed after a run: mean ± std over seeds per dataset, and the average rows.
 std::string formatSummaryTable(const ResultsSummary& summary);
 
+// A duration as the progress line shows it: "02:10", "1:02:03"; "--:--" when negative (unknown).
+std::string clockText(double seconds);
+
 // Installs SIGINT/SIGTERM handlers that request `stop` (a second signal ends the process at once).
 void installStopHandlers(StopToken& stop);
 

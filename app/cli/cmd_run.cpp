@@ -36,15 +36,6 @@ std::string meanStd(const std::optional<SeedStat>& s) {
     return b;
 }
 
-// "02:10", "1:02:03".
-std::string clockText(double s) {
-    const long t = long(s + 0.5);
-    char b[32];
-    if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-    else std::snprintf(b, sizeof b, "%02ld:%02ld", t / 60, t % 60);
-    return b;
-}
-
 // Seconds since an ISO 8601 UTC time ("2026-12-07T01:02:03Z"); -1 when it does not parse.
 double secondsSince(const std::string& iso) {
     std::tm tm{};
