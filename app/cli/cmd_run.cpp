@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace caspl::cli {
@@ -70,16 +71,37 @@ std::string formatSummaryTable(const ResultsSummary& s) {
     std::snprintf(line, sizeof line, "%-22s %-20s %5s  %-15s %-15s %-15s %6s\n", "dataset", "method", "shots", "base", "novel", "all",
                   "HM");
     o << line;
+    // Published numbers the experiment names (`reference:`), and the run's difference to them.
+    auto reference = [&](const std::string& dataset, const std::string& method, int shots,
+                         std::optional<double> base, std::optional<double> novel, std::optional<double> all,
+                         std::optional<double> hm) {
+        const ReferenceRow* ref = findReference(s, dataset, method, shots);
+        if (!ref) return;
+        std::snprintf(line, sizeof line, "  %-20s %-20s %5s  %s         %s         %s         %s\n", "reference", "", "",
+                      opt(ref->base).c_str(), opt(ref->novel).c_str(), opt(ref->all).c_str(), opt(ref->hm).c_str());
+        o << line;
+        auto diff = [](const std::optional<double>& mine, const std::optional<double>& theirs) {
+            return mine && theirs ? opt(*mine - *theirs, "%+6.2f") : opt(std::nullopt);
+        };
+        std::snprintf(line, sizeof line, "  %-20s %-20s %5s  %s         %s         %s         %s\n", "difference", "", "",
+                      diff(base, ref->base).c_str(), diff(novel, ref->novel).c_str(), diff(all, ref->all).c_str(),
+                      diff(hm, ref->hm).c_str());
+        o << line;
+        if (!ref->source.empty()) o << "  (reference: " << ref->source << ")\n";
+    };
+    auto mean = [](const std::optional<SeedStat>& x) { return x ? std::optional<double>(x->mean) : std::nullopt; };
     for (const auto& g : s.groups) {
         std::snprintf(line, sizeof line, "%-22s %-20s %5d  %s %s %s %s\n", g.dataset.c_str(), g.method.c_str(), g.shots,
                       meanStd(g.base).c_str(), meanStd(g.novel).c_str(), meanStd(g.all).c_str(), opt(g.hm).c_str());
         o << line;
+        reference(g.dataset, g.method, g.shots, mean(g.base), mean(g.novel), mean(g.all), g.hm);
     }
     for (const auto& a : s.averages) {
         std::snprintf(line, sizeof line, "%-22s %-20s %5d  %s         %s         %s         %s\n",
                       ("average of " + std::to_string(a.datasets.size())).c_str(), a.method.c_str(), a.shots, opt(a.base).c_str(),
                       opt(a.novel).c_str(), opt(a.all).c_str(), opt(a.hm).c_str());
         o << line;
+        reference("average", a.method, a.shots, a.base, a.novel, a.all, a.hm);
     }
     return o.str();
 }
@@ -230,7 +252,22 @@ void addRunCommands(CLI::App& app, Action* action) {
                 if (status != "done")
                     std::cerr << r << ": the run is " << (status.empty() ? "of unknown status" : status)
                               << "; its finished seeds are exported (" << rr.records.size() << " records)\n";
-                rr.rounding = x->rounding.empty() ? loadRunSpec(r).eval.rounding : parseRounding(x->rounding);
+                // The run's configuration gives its rounding (unless --rounding does) and its reference numbers.
+                std::optional<ExperimentSpec> spec;
+                if (x->rounding.empty()) {
+                    spec = loadRunSpec(r);
+                    rr.rounding = spec->eval.rounding;
+                } else {
+                    rr.rounding = parseRounding(x->rounding);
+                    try {
+                        spec = loadRunSpec(r);
+                    } catch (const std::exception& e) {
+                        std::cerr << r << ": its configuration does not load, so it is exported without reference "
+                                  << "numbers: " << e.what() << "\n";
+                    }
+                }
+                if (spec)
+                    if (const auto ref = referenceOf(*spec)) rr.references.push_back(*ref);
                 rr.folder = r;
                 records += rr.records.size();
                 runs.push_back(std::move(rr));

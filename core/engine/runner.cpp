@@ -319,6 +319,12 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
             writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
         } else {
             outcome.resumed = true;
+            // What documents the experiment without being it (description, source, the published numbers it is
+            // compared with) follows the file that resumed the run, so that results.csv, `caspl export`, `caspl eval`
+            // and the studio all read the same numbers.
+            if (!opt.evalOnly &&
+                (old.reference != given.reference || old.description != given.description || old.source != given.source))
+                writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
             try {
                 const json j = json::parse(readFile((fs::path(runDir) / "run.json").string()));
                 created = j.value("created", created);
@@ -563,7 +569,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                     all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
                     // Aggregates after every seed, so a stopped run still has them.
                     writeResultJson((fs::path(runDir) / "result.json").string(), all);
-                    writeResultsCsv((fs::path(runDir) / "results.csv").string(), summarizeResults(all.records, spec.eval.rounding));
+                    writeResultsCsv((fs::path(runDir) / "results.csv").string(), summarizeWithReference(all.records, spec));
                 }
             }
         }
@@ -574,7 +580,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
             sink.log(LogLevel::Warning, "the fused residual product (CASPL_FUSED_RESIDUAL) is off: " + fr.error +
                                             "; inference ran with separate residual adds (same results, slower)");
         outcome.records = all.records;
-        outcome.summary = summarizeResults(all.records, spec.eval.rounding);
+        outcome.summary = summarizeWithReference(all.records, spec);
         writeResultJson((fs::path(runDir) / "result.json").string(), all);
         writeResultsCsv((fs::path(runDir) / "results.csv").string(), outcome.summary);
         setStatus("done");

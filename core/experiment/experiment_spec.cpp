@@ -126,7 +126,12 @@ bool ExperimentSpec::operator==(const ExperimentSpec& o) const {
            tieData(data) == tieData(o.data) && tieModels(models) == tieModels(o.models) &&
            tieMethod(method) == tieMethod(o.method) && tiePhase1(phase1) == tiePhase1(o.phase1) &&
            tieTrain(train) == tieTrain(o.train) && eval.batchSize == o.eval.batchSize &&
-           eval.rounding == o.eval.rounding;
+           eval.rounding == o.eval.rounding && reference == o.reference;
+}
+
+bool ReferenceSpec::operator==(const ReferenceSpec& o) const {
+    return std::tie(source, dataset, method, shots, base, novel, hm, all) ==
+           std::tie(o.source, o.dataset, o.method, o.shots, o.base, o.novel, o.hm, o.all);
 }
 
 MethodConfig toMethodConfig(const ExperimentSpec& spec, const std::string& dataset) {

@@ -14,6 +14,7 @@
 //   train:   epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, warmup_lr, warmup_type, lr_scheduler,
 //            precision, device, text_chunk, crop_scale_min, cuda_graphs
 //   eval:    batch_size, rounding
+//   reference: source, dataset, method, shots, base, novel, hm, all   (published numbers to compare with)
 //   output   the folder that receives the run folders
 // plus, per file only: extends (files merged first, in order) and abstract (a fragment, not a runnable preset).
 //
@@ -23,6 +24,7 @@
 #include "core/methods/method_config.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -139,6 +141,24 @@ struct EvalSpec {
     Rounding rounding = Rounding::Paper;
 };
 
+// Published numbers to compare the results with (`reference:`), such as the paper's table row for this dataset and
+// method. Shown next to the run's own numbers (studio, results.csv, `caspl export`) for the results of the same
+// dataset, method and K: an experiment that extends a preset and changes one of them compares with nothing. Never
+// used in training, and not part of the experiment's identity (resolvedHash): adding or correcting one keeps a run
+// folder resumable.
+struct ReferenceSpec {
+    std::string source;     // where the numbers come from, e.g. "CasPL paper, Fig. 3"
+    std::string dataset;    // the dataset they belong to ("" = the experiment's only tested dataset)
+    std::string method;     // the method, as results name it ("coop+caspl"; "" = the experiment's own)
+    int shots = 0;          // the K they were measured at (0 = the experiment's K; required when it runs several)
+    std::optional<double> base, novel, all;  // accuracy, percent
+    std::optional<double> hm;  // the published HM (computed from unrounded means, so it may differ from the HM of
+                               // the rounded base and novel by 0.01); when not given, the HM of base and novel
+    bool empty() const { return !base && !novel && !all && !hm; }
+    bool operator==(const ReferenceSpec& o) const;
+    bool operator!=(const ReferenceSpec& o) const { return !(*this == o); }
+};
+
 struct ExperimentSpec {
     std::string name;         // defaults to the preset name / the file's stem
     std::string description;
@@ -149,6 +169,7 @@ struct ExperimentSpec {
     Phase1Spec phase1;
     TrainSpec train;
     EvalSpec eval;
+    ReferenceSpec reference;
     std::string output = "runs";
 
     // Not part of the experiment (not serialised, not hashed): the files merged, in order, then each "--set k=v".

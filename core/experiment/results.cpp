@@ -180,6 +180,98 @@ ResultsSummary summarizeResults(const std::vector<ResultRecord>& records, Roundi
     return out;
 }
 
+std::optional<ReferenceResult> referenceOf(const ExperimentSpec& spec) {
+    const ReferenceSpec& r = spec.reference;
+    if (r.empty()) return std::nullopt;
+    ReferenceResult out;
+    out.dataset = r.dataset;
+    if (out.dataset.empty()) {
+        // The loader refuses an unnamed dataset unless the experiment tests exactly one (with a transfer protocol
+        // it tests the evaluation datasets too); a hand-made spec gets nothing.
+        const bool transfer = spec.data.protocol == Protocol::CrossDataset ||
+                              spec.data.protocol == Protocol::DomainGeneralization;
+        if (spec.data.datasets.size() != 1 || (transfer && !spec.data.evalDatasets.empty())) return std::nullopt;
+        out.dataset = spec.data.datasets.front();
+    }
+    out.method = r.method.empty() ? methodLabel(spec) : r.method;
+    // K 0 stands for the experiment's one K (the loader asks for it when there are several).
+    out.shots = r.shots == 0 && spec.data.shots.size() == 1 ? spec.data.shots.front() : r.shots;
+    out.base = r.base;
+    out.novel = r.novel;
+    out.all = r.all;
+    out.hm = r.hm;
+    out.source = r.source;
+    return out;
+}
+
+void attachReferences(ResultsSummary& summary, const std::vector<ReferenceResult>& references) {
+    summary.references.clear();
+    for (const auto& g : summary.groups) {
+        // The reference of this K first, then one for any K.
+        const ReferenceResult* match = nullptr;
+        for (int pass = 0; pass < 2 && !match; ++pass)
+            for (const auto& ref : references)
+                if (ref.dataset == g.dataset && ref.method == g.method && ref.shots == (pass == 0 ? g.shots : 0)) {
+                    match = &ref;
+                    break;
+                }
+        if (!match) continue;
+        // Only the splits the group has results for (a base-to-novel reference says nothing of `all`).
+        ReferenceRow row;
+        row.dataset = g.dataset;
+        row.method = g.method;
+        row.shots = g.shots;
+        if (g.base) row.base = match->base;
+        if (g.novel) row.novel = match->novel;
+        if (g.all) row.all = match->all;
+        if (row.base && row.novel) row.hm = match->hm ? match->hm : std::optional<double>(harmonicMean(*row.base, *row.novel));
+        row.source = match->source;
+        if (row.base || row.novel || row.all) summary.references.push_back(row);
+    }
+    for (const auto& a : summary.averages) {
+        std::vector<const ReferenceRow*> parts;
+        for (const auto& d : a.datasets)
+            if (const ReferenceRow* r = findReference(summary, d, a.method, a.shots)) parts.push_back(r);
+        if (parts.empty() || parts.size() != a.datasets.size()) continue;
+        ReferenceRow row;
+        row.dataset = "average";
+        row.method = a.method;
+        row.shots = a.shots;
+        row.n = int(parts.size());
+        auto mean = [&](std::optional<double> ReferenceRow::*field) -> std::optional<double> {
+            double sum = 0;
+            for (const ReferenceRow* r : parts) {
+                if (!(r->*field)) return std::nullopt;
+                sum += *(r->*field);
+            }
+            return sum / double(parts.size());
+        };
+        // Only the splits the results average too.
+        if (a.base) row.base = mean(&ReferenceRow::base);
+        if (a.novel) row.novel = mean(&ReferenceRow::novel);
+        if (a.all) row.all = mean(&ReferenceRow::all);
+        if (row.base && row.novel) row.hm = harmonicMean(*row.base, *row.novel);
+        std::vector<std::string> sources;
+        for (const ReferenceRow* r : parts)
+            if (std::find(sources.begin(), sources.end(), r->source) == sources.end()) sources.push_back(r->source);
+        for (const auto& src : sources) row.source += (row.source.empty() ? "" : "; ") + src;
+        if (row.base || row.novel || row.all) summary.references.push_back(row);
+    }
+}
+
+ResultsSummary summarizeWithReference(const std::vector<ResultRecord>& records, const ExperimentSpec& spec) {
+    ResultsSummary s = summarizeResults(records, spec.eval.rounding);
+    if (const auto ref = referenceOf(spec)) attachReferences(s, {*ref});
+    return s;
+}
+
+const ReferenceRow* findReference(const ResultsSummary& summary, const std::string& dataset, const std::string& method,
+                                  int shots) {
+    for (const auto& r : summary.references)
+        if (r.dataset == dataset && r.method == method && r.shots == shots) return &r;
+    return nullptr;
+}
+
 CombinedRuns combineRuns(const std::vector<RunRecords>& runs) {
     std::map<std::tuple<std::string, std::string, int, int, std::string>, std::set<std::size_t>> owners;
     for (std::size_t i = 0; i < runs.size(); ++i)
@@ -196,14 +288,22 @@ CombinedRuns combineRuns(const std::vector<RunRecords>& runs) {
         ++nameCount[labels.back()];
     }
     std::vector<ResultRecord> all;
-    for (std::size_t i = 0; i < runs.size(); ++i)
+    std::vector<ReferenceResult> references;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const std::string label = " [" + (nameCount[labels[i]] > 1 ? runs[i].folder : labels[i]) + "]";
         for (ResultRecord r : runs[i].records) {
             if (runs[i].rounding == Rounding::Paper) r.accuracy = roundToPaper(r.accuracy);
-            if (shared.count(r.method)) r.method += " [" + (nameCount[labels[i]] > 1 ? runs[i].folder : labels[i]) + "]";
+            if (shared.count(r.method)) r.method += label;
             all.push_back(std::move(r));
         }
+        for (ReferenceResult ref : runs[i].references) {
+            if (shared.count(ref.method)) ref.method += label;
+            references.push_back(std::move(ref));
+        }
+    }
     CombinedRuns out;
     out.summary = summarizeResults(all, Rounding::None);
+    attachReferences(out.summary, references);
     out.labelledMethods.assign(shared.begin(), shared.end());
     return out;
 }
@@ -229,6 +329,20 @@ const std::vector<std::string>& resultsCsvHeader() {
 
 std::vector<ResultsCsvRow> resultsCsvRows(const ResultsSummary& s) {
     std::vector<ResultsCsvRow> rows;
+    auto referenceRow = [&](const ReferenceRow* ref) {
+        if (!ref) return;
+        ResultsCsvRow r;
+        r.kind = "reference";
+        r.dataset = ref->dataset;
+        r.method = ref->method;
+        r.shots = ref->shots;
+        r.n = ref->n;
+        r.base = ref->base;
+        r.novel = ref->novel;
+        r.hm = ref->hm;
+        r.all = ref->all;
+        rows.push_back(r);
+    };
     for (const auto& g : s.groups) {
         for (const auto& sr : s.seeds) {
             if (sr.dataset != g.dataset || sr.method != g.method || sr.shots != g.shots) continue;
@@ -267,6 +381,7 @@ std::vector<ResultsCsvRow> resultsCsvRows(const ResultsSummary& s) {
         mean.hm = g.hm;
         rows.push_back(mean);
         rows.push_back(sd);
+        referenceRow(findReference(s, g.dataset, g.method, g.shots));
     }
     for (const auto& a : s.averages) {
         ResultsCsvRow r;
@@ -280,6 +395,7 @@ std::vector<ResultsCsvRow> resultsCsvRows(const ResultsSummary& s) {
         r.hm = a.hm;
         r.all = a.all;
         rows.push_back(r);
+        referenceRow(findReference(s, "average", a.method, a.shots));
     }
     return rows;
 }
@@ -425,8 +541,8 @@ std::vector<ResultsCsvRow> parseResultsCsv(const std::string& text, const std::s
         auto w = [&](std::size_t c) { return at + ", column '" + header[c] + "'"; };
         ResultsCsvRow r;
         r.kind = f[0];
-        if (r.kind != "seed" && r.kind != "mean" && r.kind != "std" && r.kind != "average")
-            throw Error(w(0) + ": expected seed, mean, std or average, got '" + r.kind + "'");
+        if (r.kind != "seed" && r.kind != "mean" && r.kind != "std" && r.kind != "average" && r.kind != "reference")
+            throw Error(w(0) + ": expected seed, mean, std, average or reference, got '" + r.kind + "'");
         r.dataset = f[1];
         r.method = f[2];
         r.shots = parseCell<int>(f[3], w(3));

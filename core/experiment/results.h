@@ -14,8 +14,11 @@
 // doubled), one header line, then for each group its seed rows, a mean row and a std row, then the average rows:
 //   kind,dataset,method,shots,seed,n,base,novel,hm,all,base_correct,base_total,novel_correct,novel_total,
 //   all_correct,all_total,skipped_images
-// kind: seed | mean | std | average (dataset "average"); n: seeds (mean/std) or datasets (average); empty cells
-// where a value does not apply. Numbers are written exactly (shortest text that reads back to the same double).
+// kind: seed | mean | std | average (dataset "average") | reference; n: seeds (mean/std) or datasets (average);
+// empty cells where a value does not apply. A reference row (published numbers an experiment names under
+// `reference:`) follows the std row of its dataset (or the average row: the average of the datasets' references,
+// when every averaged dataset has one; n datasets); its seed is empty and it carries no counts (nor the
+// reference's source: that stays in the run's config.yaml). Numbers are written exactly (shortest text that reads back to the same double).
 #include "core/engine/events.h"
 #include "core/experiment/experiment_spec.h"
 
@@ -79,12 +82,45 @@ struct AverageResult {
     std::optional<double> base, novel, hm, all;
 };
 
+// Published numbers for one dataset and method (an experiment's `reference:`, experiment_spec.h).
+struct ReferenceResult {
+    std::string dataset, method;  // method as results name it ("coop+caspl")
+    int shots = 0;                // the K they were measured at; 0: any
+    std::optional<double> base, novel, all;
+    std::optional<double> hm;     // published; when not given, the HM of base and novel
+    std::string source;
+};
+// The reference an experiment names, with its dataset resolved (the experiment's only one when not named) and
+// its method labelled as the run's results are; nullopt when it names no numbers.
+std::optional<ReferenceResult> referenceOf(const ExperimentSpec& spec);
+
+// A reference set against one group (dataset "average": against an average row).
+struct ReferenceRow {
+    std::string dataset, method;
+    int shots = 0;  // the group's K
+    int n = 1;      // datasets averaged
+    std::optional<double> base, novel, hm, all;  // hm: the published one, else of base and novel (averages: of the
+                                                 // averaged base and novel, as for the results)
+    std::string source;
+};
+
 struct ResultsSummary {
     Rounding rounding = Rounding::Paper;
     std::vector<SeedResult> seeds;        // grouped, in the groups' order, seeds ascending
     std::vector<GroupResult> groups;      // in order of first appearance of (dataset, method, shots)
     std::vector<AverageResult> averages;  // per (method, shots) with >= 2 datasets, in order of first appearance
+    std::vector<ReferenceRow> references; // attachReferences: at most one per group and per average row
 };
+
+// Sets summary.references: for each group the first reference of its dataset, method and K (else the first of
+// its dataset and method for any K, shots 0), with the values of the splits the group has; for each average row, when every dataset averaged has one, their average (base and novel averaged,
+// HM of the two averages, `all` averaged: the way the results are averaged).
+void attachReferences(ResultsSummary& summary, const std::vector<ReferenceResult>& references);
+// summarizeResults with the experiment's rounding, and its reference attached.
+ResultsSummary summarizeWithReference(const std::vector<ResultRecord>& records, const ExperimentSpec& spec);
+// The reference row of a group (dataset "average" for an average row), or nullptr.
+const ReferenceRow* findReference(const ResultsSummary& summary, const std::string& dataset, const std::string& method,
+                                  int shots);
 
 // Throws caspl::Error when two records have the same (dataset, method, shots, seed, split, epoch) or a split is
 // not base/novel/all.
@@ -96,6 +132,7 @@ struct RunRecords {
                                         // two runs' folders have the same name)
     std::vector<ResultRecord> records;
     Rounding rounding = Rounding::Paper;  // the run's own eval.rounding (or one setting chosen for every run)
+    std::vector<ReferenceResult> references;  // what its experiment compares with (referenceOf)
 };
 struct CombinedRuns {
     ResultsSummary summary;
@@ -103,12 +140,13 @@ struct CombinedRuns {
 };
 // Each run's seeds are rounded by its own setting, so that a run's numbers do not depend on the runs exported with
 // it. Runs holding the same method for the same dataset, shots, seed and split (a sweep over a hyper-parameter)
-// keep their own rows: that method is written "<method> [<folder name>]". Throws caspl::Error as summarizeResults.
+// keep their own rows: that method is written "<method> [<folder name>]" (their references too). The references
+// are attached (attachReferences). Throws caspl::Error as summarizeResults.
 CombinedRuns combineRuns(const std::vector<RunRecords>& runs);
 
 // One line of results.csv.
 struct ResultsCsvRow {
-    std::string kind;  // seed | mean | std | average
+    std::string kind;  // seed | mean | std | average | reference
     std::string dataset, method;
     std::optional<int> shots, seed, n;
     std::optional<double> base, novel, hm, all;

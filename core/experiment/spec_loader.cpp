@@ -293,6 +293,7 @@ Range belowOpen(Range r) {
 }
 
 struct FieldValue {
+    bool unset = false;  // an optional field without a value (FieldDef::optional)
     long long i = 0;
     double d = 0;
     bool b = false;
@@ -308,6 +309,7 @@ struct FieldDef {
     Range range;
     std::vector<std::string> choices;  // Enum, and allowed items of a StringList (empty: any)
     bool nonEmpty = false;             // lists
+    bool optional = false;             // may hold no value (`key: ~`); written only when it holds one
     std::string help;
     std::function<FieldValue(const ExperimentSpec&)> get;
     std::function<void(ExperimentSpec&, const FieldValue&)> set;
@@ -350,6 +352,25 @@ FieldDef doubleField(const std::string& path, Ref ref, Range range, const std::s
         return v;
     };
     f.set = [ref](ExperimentSpec& e, const FieldValue& v) { ref(e) = v.d; };
+    return f;
+}
+template <class Ref>  // Ref yields a std::optional<double>&
+FieldDef optionalDoubleField(const std::string& path, Ref ref, Range range, const std::string& help) {
+    FieldDef f = makeField(path, FieldKind::Double, help);
+    f.range = range;
+    f.optional = true;
+    f.get = [ref](const ExperimentSpec& e) {
+        FieldValue v;
+        const auto& x = ref(const_cast<ExperimentSpec&>(e));
+        v.unset = !x.has_value();
+        v.d = x.value_or(0.0);
+        return v;
+    };
+    f.set = [ref](ExperimentSpec& e, const FieldValue& v) {
+        auto& dst = ref(e);
+        if (v.unset) dst.reset();
+        else dst = v.d;
+    };
     return f;
 }
 template <class Ref>
@@ -430,7 +451,7 @@ FieldDef stringListField(const std::string& path, Ref ref, std::vector<std::stri
 
 #define CASPL_REF(member) [](ExperimentSpec& e) -> auto& { return e.member; }
 
-const std::vector<std::string> kSections{"data", "models", "method", "phase1", "train", "eval"};
+const std::vector<std::string> kSections{"data", "models", "method", "phase1", "train", "eval", "reference"};
 const std::vector<std::string> kPerFileKeys{"extends", "abstract"};
 
 const std::vector<FieldDef>& schema() {
@@ -566,6 +587,29 @@ const std::vector<FieldDef>& schema() {
                               std::vector<Rounding>{Rounding::Paper, Rounding::None}, roundingName,
                               "paper: each seed's accuracy rounded to 1 decimal before averaging (spec §2.4)"));
 
+        // Published numbers shown next to the results; not part of the experiment (resolvedHash leaves them out).
+        f.push_back(stringField("reference.source", CASPL_REF(reference.source),
+                                "where the reference numbers come from (e.g. \"CasPL paper, Fig. 3\")"));
+        f.push_back(stringField("reference.dataset", CASPL_REF(reference.dataset),
+                                "the dataset the reference numbers belong to (\"\": the experiment's only dataset)"));
+        f.push_back(stringField("reference.method", CASPL_REF(reference.method),
+                                "the method they belong to, as results name it (coop, coop+caspl, ...; \"\": the "
+                                "experiment's own)"));
+        {
+            Range r = atLeast(0);
+            r.alsoAllowed = {-1};
+            f.push_back(intField("reference.shots", CASPL_REF(reference.shots), r,
+                                 "the K the reference numbers were measured at (0: any K of the experiment)"));
+        }
+        f.push_back(optionalDoubleField("reference.base", CASPL_REF(reference.base), between(0, 100),
+                                        "published base-class accuracy, percent (base2novel)"));
+        f.push_back(optionalDoubleField("reference.novel", CASPL_REF(reference.novel), between(0, 100),
+                                        "published novel-class accuracy, percent (base2novel)"));
+        f.push_back(optionalDoubleField("reference.hm", CASPL_REF(reference.hm), between(0, 100),
+                                        "published harmonic mean of base and novel (default: computed from them)"));
+        f.push_back(optionalDoubleField("reference.all", CASPL_REF(reference.all), between(0, 100),
+                                        "published accuracy on all classes, percent (fewshot, all, transfer)"));
+
         f.push_back(stringField("output", CASPL_REF(output), "folder receiving the run folders"));
         return f;
     }();
@@ -599,8 +643,19 @@ std::string unknownKeyMessage(const std::string& section, const std::string& key
     const std::string near = closestMatch(key, siblings);
     if (!near.empty()) return msg + "; did you mean '" + near + "'?";
     std::vector<std::string> elsewhere;
+    // The experiment's own sections first: `reference:` repeats a few of their names (dataset, shots).
     for (const auto& f : schema())
-        if (f.key == key && f.section != section && !f.section.empty()) elsewhere.push_back("'" + f.path + "'");
+        if (f.key == key && f.section != section && !f.section.empty() && f.section != "reference")
+            elsewhere.push_back("'" + f.path + "'");
+    if (elsewhere.empty())
+        for (const auto& s : kSections)
+            if (s != section && s != "reference") {
+                const std::string other = closestMatch(key, keysOf(s));
+                if (!other.empty()) elsewhere.push_back("'" + s + "." + other + "'");
+            }
+    if (elsewhere.empty())
+        for (const auto& f : schema())
+            if (f.key == key && f.section != section && f.section == "reference") elsewhere.push_back("'" + f.path + "'");
     if (elsewhere.empty())
         for (const auto& s : kSections)
             if (s != section) {
@@ -647,6 +702,10 @@ bool readValue(const TNode& n, const FieldDef& f, FieldValue& v, Diags& diags) {
     switch (f.kind) {
         case FieldKind::Int: return readInt(n, f, v.i, diags);
         case FieldKind::Double:
+            if (f.optional && n.kind == TNode::Null) {
+                v.unset = true;
+                return true;
+            }
             if (n.kind != TNode::Scalar || !parseNumber(n.scalar, v.d)) {
                 diags.push_back({n.loc, f.path, "expected a number, " + got(n)});
                 return false;
@@ -1116,6 +1175,61 @@ void checkCombinations(const Resolved& r, const std::string& topFile, Diags& dia
                                        ": every epoch would be warm-up (set train.warmup_epochs: 0 for so short a run)");
     if (t.precision == Precision::Fp16 && t.device == Device::Cpu)
         add("train.precision", "fp16 needs a GPU (device cuda or auto); on the CPU use fp32 or bf16");
+
+    // Reference numbers. They apply to the results of their dataset, method and K; an experiment that changes one
+    // of these (e.g. `--set data.shots=4` on a preset) compares with nothing, which is not an error. What is checked:
+    // that they can be told apart, and names that look mistyped.
+    const ReferenceSpec& ref = s.reference;
+    if (ref.empty() && r.where.count("reference"))
+        add("reference", "gives no numbers: expected base and novel (and hm), or all");
+    if (!ref.empty()) {
+        // A mistyped HM: the published one comes from unrounded means, so it may differ from the HM of the
+        // 2-decimal base and novel by up to 0.015 (accepted: 0.02).
+        if (ref.hm && ref.base && ref.novel) {
+            const double b = *ref.base, n = *ref.novel, computed = b + n > 0 ? 2 * b * n / (b + n) : 0;
+            if (std::abs(*ref.hm - computed) > 0.02) {
+                char msg[160];
+                std::snprintf(msg, sizeof msg, "%.2f is not the harmonic mean of base %.2f and novel %.2f (%.2f, within "
+                                               "0.02 for rounding)", *ref.hm, b, n, computed);
+                add("reference.hm", msg);
+            }
+        }
+        if (ref.hm && !ref.base) add("reference.hm", "an HM belongs with base and novel: give reference.base too");
+        if (ref.hm && ref.base && !ref.novel)
+            add("reference.hm", "an HM belongs with base and novel: give reference.novel too");
+        // The runner tests the trained datasets, and with a transfer protocol the evaluation datasets too.
+        std::vector<std::string> tested = d.datasets;
+        if (transfer)
+            for (const auto& e : d.evalDatasets)
+                if (std::find(tested.begin(), tested.end(), e) == tested.end()) tested.push_back(e);
+        if (ref.dataset.empty() && tested.size() != 1)
+            add("reference.dataset", "required: the experiment has " + std::to_string(tested.size()) +
+                                         " datasets (" + joinNames(tested) + "); name the one the numbers belong to");
+        if (!ref.dataset.empty() && std::find(tested.begin(), tested.end(), ref.dataset) == tested.end())
+            checkDatasetName(ref.dataset, at("reference.dataset"), "reference.dataset", false, diags);
+        if (ref.shots == 0 && d.shots.size() > 1) {
+            std::string ks;
+            for (int k : d.shots) ks += (ks.empty() ? "" : ", ") + std::to_string(k);
+            add("reference.shots", "required: the experiment runs K = " + ks + "; name the K the numbers were measured at");
+        }
+        if (!ref.method.empty()) {
+            const std::string suffix = "+caspl";
+            std::string base = ref.method;
+            if (base.size() > suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0)
+                base.resize(base.size() - suffix.size());
+            std::vector<std::string> names;
+            for (auto k : {MethodKind::ZeroShot, MethodKind::CoOp, MethodKind::CoCoOp, MethodKind::IVLP,
+                           MethodKind::MaPLe, MethodKind::PromptSRC})
+                names.push_back(methodName(k));
+            if (std::find(names.begin(), names.end(), base) == names.end()) {
+                std::string msg = "expected a method as results name it (one of " + joinNames(names) +
+                                  ", each optionally with +caspl), got '" + ref.method + "'";
+                if (const std::string near = closestMatch(base, names); !near.empty())
+                    msg += "; did you mean '" + near + (base.size() < ref.method.size() ? suffix : "") + "'?";
+                add("reference.method", msg);
+            }
+        }
+    }
 }
 
 std::string stemOf(const std::string& display) { return fs::path(display).stem().string(); }
@@ -1216,13 +1330,16 @@ std::string toYaml(const ExperimentSpec& spec) {
     out << YAML::BeginMap;
     std::string section;
     for (const auto& f : schema()) {
+        if (f.section == "reference" && spec.reference.empty()) continue;  // no reference: no section
+        const FieldValue value = f.get(spec);
+        if (f.optional && value.unset) continue;
         if (f.section != section) {
             if (!section.empty()) out << YAML::EndMap;
             section = f.section;
             if (!section.empty()) out << YAML::Key << section << YAML::Value << YAML::BeginMap;
         }
         out << YAML::Key << f.key << YAML::Value;
-        emitValue(out, f, f.get(spec));
+        emitValue(out, f, value);
     }
     if (!section.empty()) out << YAML::EndMap;
     out << YAML::EndMap;
@@ -1239,7 +1356,10 @@ std::string resolvedHash(const ExperimentSpec& spec) {
     for (const auto& f : schema()) {
         // Documentation, the output folder and how a step is launched (train.cuda_graphs: the same arithmetic) do
         // not make another experiment: a run folder stays resumable when they change.
-        if (f.path == "description" || f.path == "source" || f.path == "output" || f.path == "train.cuda_graphs") continue;
+        // The reference numbers are what the results are compared with, not what runs.
+        if (f.path == "description" || f.path == "source" || f.path == "output" || f.path == "train.cuda_graphs" ||
+            f.section == "reference")
+            continue;
         text += f.path + "=" + canonicalValue(f, f.get(spec)) + "\n";
     }
     uint64_t h = 1469598103934665603ull;
@@ -1271,7 +1391,8 @@ std::vector<SpecKeyInfo> specKeys() {
         }
         if (f.kind == FieldKind::Int || f.kind == FieldKind::Double || f.kind == FieldKind::IntList)
             k.range = f.range.str();
-        k.defaultValue = canonicalValue(f, f.get(defaults));
+        const FieldValue d = f.get(defaults);
+        k.defaultValue = f.optional && d.unset ? "none" : canonicalValue(f, d);
         k.help = f.help;
         out.push_back(k);
     }

@@ -66,11 +66,14 @@ ExperimentSpec loadExperimentFromString(const std::string& yaml, const std::stri
                                         const std::string& baseDir, const std::vector<std::string>& overrides = {},
                                         const LoadOptions& options = {});
 
-// The resolved experiment as YAML, every key written (defaults too), in schema order, with no extends: loading it
-// back gives an equal spec. A leading comment lists `layers`.
+// The resolved experiment as YAML, every key written (defaults too) except unset optional numbers and the whole
+// `reference:` section when it holds no numbers, in schema order, with no extends: loading it back gives an equal
+// spec. A leading comment lists `layers`.
 std::string toYaml(const ExperimentSpec& spec);
 // A stable identity of the experiment (16 hex digits, FNV-1a 64 of a canonical text of every value except
-// description and source): the same values give the same hash on every machine and yaml-cpp version.
+// description, source, output, train.cuda_graphs and reference.*: what documents an experiment, where it is written
+// and how a step is launched do not make another one): the same values give the same hash on every machine and
+// yaml-cpp version.
 std::string resolvedHash(const ExperimentSpec& spec);
 
 // The schema, for documentation (`caspl presets keys`) and front ends.

@@ -383,7 +383,9 @@ private Q_SLOTS:
             QDir().mkpath(QFileInfo(presets + "/" + name).path());
             caspl::writeFileAtomically((presets + "/" + name).toStdString(), text.toStdString());
         };
-        writePreset("b2n/coop/synth.yaml", yaml);
+        // The first names published numbers to compare with (any K, its dataset and method).
+        writePreset("b2n/coop/synth.yaml", yaml + "reference:\n  source: \"made up for the test\"\n  base: 50.0\n"
+                                                  "  novel: 25.0\n");
         writePreset("b2n/coop_paper/synth.yaml",
                     QString(yaml).replace("rounding: none", "rounding: paper").replace("seeds: [1]", "seeds: [2]"));
         writePreset("b2n/coop_lr/synth.yaml", QString(yaml).replace("lr: 0.01\n  device", "lr: 0.02\n  device"));
@@ -391,6 +393,12 @@ private Q_SLOTS:
         for (const char* preset : {"b2n/coop/synth", "b2n/coop_paper/synth", "b2n/coop_lr/synth"}) {
             const auto r = runCaspl({"--threads", "1", "run", preset, "--presets-dir", presets, "--output", out});
             QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            // The summary table sets the run against its reference: the published numbers, then the difference.
+            const bool hasReference = QString(preset) == "b2n/coop/synth";
+            QVERIFY2(r.out.contains(QRegularExpression("\n  reference +50\\.00 +25\\.00 +- +33\\.33\n")) == hasReference,
+                     qPrintable(r.out));
+            QVERIFY2(r.out.contains(QRegularExpression("\n  difference +[+-][0-9]+\\.[0-9]{2} ")) == hasReference, qPrintable(r.out));
+            QVERIFY(r.out.contains("(reference: made up for the test)") == hasReference);
         }
         const QString exact = out + "/b2n_coop_synth", paper = out + "/b2n_coop_paper_synth";
         QVERIFY(QFileInfo::exists(exact + "/results.csv") && QFileInfo::exists(paper + "/results.csv"));
@@ -435,6 +443,13 @@ private Q_SLOTS:
         QVERIFY2(sweep.out.contains(",coop+caspl [b2n_coop_synth],") && sweep.out.contains(",coop+caspl [b2n_coop_lr_synth],"),
                  qPrintable(sweep.out));
         QVERIFY(sweep.err.contains("their rows carry the run folder's name"));
+        // Each run's reference rides with its rows: in the run's own results.csv, and labelled in the sweep's export.
+        QFile own(exact + "/results.csv");
+        QVERIFY(own.open(QIODevice::ReadOnly));
+        QVERIFY2(QString::fromUtf8(own.readAll()).contains("\r\nreference,synth,coop+caspl,"), qPrintable(exact));
+        QVERIFY2(sweep.out.contains("\r\nreference,synth,coop+caspl [b2n_coop_synth],") &&
+                     !sweep.out.contains("reference,synth,coop+caspl [b2n_coop_lr_synth]"),
+                 qPrintable(sweep.out));
     }
 
     void missingCommandIsUsageError() {

@@ -120,6 +120,22 @@ private Q_SLOTS:
         QVERIFY(out2.resumed);
         QVERIFY(again.rows.empty());
         QCOMPARE(out2.records.size(), out.records.size());
+        QVERIFY(readFile((run / "config.yaml").string()).find("\nreference:") == std::string::npos);
+
+        // Published numbers added later: the same experiment (it resumes), and the folder's configuration takes
+        // them, so that its results.csv and whatever reads config.yaml (export, eval, the studio) agree.
+        auto withReference = spec_;
+        withReference.reference.source = "added later";
+        withReference.reference.base = 60.0;
+        withReference.reference.novel = 40.0;
+        QuietSink third;
+        auto out3 = runExperiment(withReference, ro, third, stop);
+        QVERIFY(out3.resumed && third.rows.empty());
+        QVERIFY(loadRunSpec(ro.runDir).reference == withReference.reference);
+        const auto ref = findReference(out3.summary, "synth", "coop+caspl", 2);
+        QVERIFY(ref && *ref->hm == harmonicMean(60.0, 40.0));
+        const auto csvRows = readResultsCsv((run / "results.csv").string());
+        QVERIFY(std::any_of(csvRows.begin(), csvRows.end(), [](const ResultsCsvRow& r) { return r.kind == "reference"; }));
 
         // Another experiment in the same folder is refused.
         auto other = spec_;

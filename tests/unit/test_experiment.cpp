@@ -358,6 +358,88 @@ private Q_SLOTS:
         QVERIFY2(resolvedHash(fixed) == kFixedHash, resolvedHash(fixed).c_str());
     }
 
+    // `reference:` holds published numbers: read, written back, checked for mistyped names, and never part of the
+    // experiment's identity.
+    void referenceIsComparedWithNotRun() {
+        const std::string dir = freshDir("reference");
+        const std::string plain = put(freshDir("reference-plain"), "exp.yaml", kMinimal);  // the same name
+        const std::string f = put(dir, "exp.yaml",
+                                  std::string(kMinimal) + "reference:\n  source: \"a paper, Table 1\"\n  shots: 16\n"
+                                                          "  base: 95.43\n  novel: 97.76\n");
+        const ExperimentSpec s = loadExperiment(f);
+        QCOMPARE(s.reference.source, std::string("a paper, Table 1"));
+        QCOMPARE(s.reference.shots, 16);
+        QCOMPARE(s.reference.base, std::optional<double>(95.43));
+        QCOMPARE(s.reference.novel, std::optional<double>(97.76));
+        QVERIFY(!s.reference.all);
+        const auto ref = referenceOf(s);
+        QVERIFY(ref.has_value());
+        QCOMPARE(ref->dataset, std::string("OxfordPets"));  // the experiment's only dataset
+        QCOMPARE(ref->method, std::string("coop"));         // the experiment's method
+        QCOMPARE(ref->shots, 16);
+        QVERIFY(!referenceOf(loadExperiment(plain)).has_value());
+
+        // Not identity: the same hash as without it (a run folder stays resumable when a reference is added).
+        QCOMPARE(resolvedHash(s), resolvedHash(loadExperiment(plain)));
+        QVERIFY(s != loadExperiment(plain));  // but another file (the studio's unsaved-edits check)
+        // Written back only when it holds numbers; unset numbers are not written.
+        const std::string yaml = toYaml(s);
+        QVERIFY2(yaml.find("reference:") != std::string::npos && yaml.find("all:") == std::string::npos, yaml.c_str());
+        QVERIFY(loadExperimentFromString(yaml, "back.yaml", dir) == s);
+        QVERIFY(toYaml(loadExperiment(plain)).find("\nreference:") == std::string::npos);
+        // `key: ~` removes a number an extended file gave.
+        QVERIFY(!loadExperiment(f, {"reference.novel=~"}).reference.novel);
+        // Changing the experiment's K, dataset or method is not an error: the numbers then apply to nothing.
+        const ExperimentSpec k4 = loadExperiment(f, {"data.shots=[4]"});
+        QCOMPARE(k4.reference.shots, 16);
+        ResultRecord four;
+        four.dataset = "OxfordPets";
+        four.method = "coop";
+        four.shots = 4;
+        four.seed = 1;
+        four.split = "base";
+        four.accuracy = 90;
+        QVERIFY(summarizeWithReference({four}, k4).references.empty());
+        QCOMPARE(summarizeWithReference({four}, loadExperiment(f, {"reference.shots=0", "data.shots=[4]"})).references.size(),
+                 std::size_t(1));
+
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.base=101"}), "reference.base", "<= 100");
+        // The published HM may differ from the HM of the rounded base and novel by rounding only.
+        QCOMPARE(*loadExperiment(f, {"reference.hm=96.58"}).reference.hm, 96.58);  // HM(95.43, 97.76) = 96.58
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.hm=96.85"}), "reference.hm",
+                          "96.85 is not the harmonic mean of base 95.43 and novel 97.76 (96.58");
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.hm=96.58", "reference.novel=~"}), "reference.hm",
+                          "an HM belongs with base and novel: give reference.novel too");
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.novl=1"}), "did you mean 'novel'");
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"data.datasets=[OxfordPets, EuroSAT]"}), "reference.dataset",
+                          "required: the experiment has 2 datasets");
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.dataset=pets"}), "reference.dataset",
+                          "did you mean 'OxfordPets'");
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.method=copo+caspl"}), "reference.method",
+                          "did you mean 'coop+caspl'");
+        // Several K: the numbers must say which one; one K: shots 0 stands for it.
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"reference.shots=0", "data.shots=[1, 16]"}), "reference.shots",
+                          "required: the experiment runs K = 1, 16");
+        QCOMPARE(referenceOf(loadExperiment(f, {"reference.shots=0", "data.shots=[4]"}))->shots, 4);
+        // A section without numbers is a mistake, not nothing.
+        const std::string empty = put(dir, "empty.yaml", std::string(kMinimal) + "reference:\n  source: a table\n");
+        EXPECT_SPEC_ERROR(loadExperiment(empty), empty + ":5:1: reference: gives no numbers");
+        // `dataset:` at the top level still points at data.datasets first.
+        const std::string top = put(dir, "top.yaml", std::string(kMinimal) + "dataset: x\n");
+        EXPECT_SPEC_ERROR(loadExperiment(top), "did you mean 'data.datasets'?");
+        const std::string bad = put(dir, "bad.yaml", std::string(kMinimal) + "reference:\n  base: high\n");
+        EXPECT_SPEC_ERROR(loadExperiment(bad), bad + ":6:9: reference.base: expected a number, got 'high'");
+        QVERIFY(loadExperiment(f, {"reference.method=promptsrc+caspl", "reference.dataset=EuroSAT",
+                                   "data.datasets=[OxfordPets, EuroSAT]"})
+                    .reference.method == "promptsrc+caspl");
+
+        const auto keys = specKeys();
+        const auto base = std::find_if(keys.begin(), keys.end(), [](const SpecKeyInfo& k) { return k.key == "reference.base"; });
+        QVERIFY(base != keys.end());
+        QCOMPARE(base->defaultValue, std::string("none"));
+        QCOMPARE(base->range, std::string(">= 0 and <= 100"));
+    }
+
     void keysAreDocumented() {
         const auto keys = specKeys();
         QVERIFY(keys.size() >= 50);
@@ -605,7 +687,9 @@ const std::map<std::string, std::vector<PaperCell>> kPaper{
 const std::map<std::string, PaperCell> kPaperAverage{
     {"CLIP", {69.34, 74.22, 71.70}},         {"CoOp", {82.69, 63.22, 71.66}},
     {"CoOp+CasPL", {84.78, 74.49, 79.30}},   {"CoCoOp+CasPL", {83.63, 78.12, 80.78}},
-    {"PromptSRC+CasPL", {86.11, 79.54, 82.69}},
+    {"PromptSRC+CasPL", {86.11, 79.54, 82.69}}, {"CoCoOp", {80.47, 71.69, 75.83}},
+    {"MaPLe", {82.28, 75.14, 78.55}},        {"MaPLe+CasPL", {84.48, 79.59, 81.96}},
+    {"PromptSRC", {84.26, 76.10, 79.97}},
 };
 
 double round2(double v) { return std::round(v * 100) / 100; }
@@ -778,13 +862,137 @@ private Q_SLOTS:
     }
 
     // Several runs in one summary: each rounded by its own setting; a sweep's runs keep their own rows.
+    // Published numbers sit next to the results they compare with: per group (same dataset, method, and K when
+    // they name one), and for an average row when every dataset averaged has them; in results.csv, after the std
+    // row, and read back without becoming results.
+    void referencesSitNextToTheirResults() {
+        std::vector<ResultRecord> records;
+        for (const char* ds : {"dtd", "eurosat"})
+            for (int seed : {1, 2})
+                for (const char* split : {"base", "novel"})
+                    records.push_back(record(ds, "coop", seed, split, std::string(split) == "base" ? 80.0 + seed : 60.0 + seed));
+        ResultsSummary s = summarizeResults(records, Rounding::None);
+        ReferenceResult dtd{"dtd", "coop", 16, 82.0, 58.0, std::nullopt, std::nullopt, "paper, Fig. 3"};
+        ReferenceResult eurosat{"eurosat", "coop", 0, 90.0, 50.0, std::nullopt, 64.29, "paper, Fig. 3"};
+        ReferenceResult otherK{"eurosat", "coop", 4, 10.0, 10.0, std::nullopt, std::nullopt, "elsewhere"};
+        ReferenceResult exactK{"dtd", "coop", 16, 81.0, 61.0, std::nullopt, std::nullopt, "this K"};
+        ReferenceResult anyK{"dtd", "coop", 0, 11.0, 11.0, std::nullopt, std::nullopt, "any K"};
+        ReferenceResult otherMethod{"dtd", "coop+caspl", 16, 10.0, 10.0, std::nullopt, std::nullopt, "elsewhere"};
+        attachReferences(s, {otherK, otherMethod, dtd, eurosat});
+        QCOMPARE(s.references.size(), std::size_t(3));
+        const ReferenceRow* d = findReference(s, "dtd", "coop", 16);
+        QVERIFY(d);
+        QCOMPARE(*d->base, 82.0);
+        QCOMPARE(*d->hm, harmonicMean(82.0, 58.0));
+        QCOMPARE(d->source, std::string("paper, Fig. 3"));
+        QCOMPARE(*findReference(s, "eurosat", "coop", 16)->base, 90.0);  // shots 0: any K; the K = 4 one is not it
+        QCOMPARE(*findReference(s, "eurosat", "coop", 16)->hm, 64.29);   // the published HM, as given
+        const ReferenceRow* avg = findReference(s, "average", "coop", 16);
+        QVERIFY(avg);
+        QCOMPARE(avg->n, 2);
+        QCOMPARE(*avg->base, 86.0);
+        QCOMPARE(*avg->novel, 54.0);
+        QCOMPARE(*avg->hm, harmonicMean(86.0, 54.0));  // HM of the averages, as the results'
+        QVERIFY(!avg->all);
+        QCOMPARE(avg->source, std::string("paper, Fig. 3"));
+
+        // results.csv: the reference row follows its group's std row, and the average's row the average row.
+        const auto rows = resultsCsvRows(s);
+        std::vector<std::string> kinds;
+        for (const auto& r : rows) kinds.push_back(r.kind + (r.dataset == "average" ? "/avg" : ""));
+        const std::vector<std::string> expected{"seed", "seed", "mean", "std", "reference", "seed", "seed", "mean",
+                                                "std",  "reference", "average/avg", "reference/avg"};
+        QCOMPARE(kinds, expected);
+        QCOMPARE(rows[4].dataset, std::string("dtd"));
+        QVERIFY(!rows[4].seed && !rows[4].baseCorrect);
+        QCOMPARE(*rows[4].novel, 58.0);
+        const auto back = parseResultsCsv(resultsCsvText(s), "results.csv");
+        QVERIFY(back == rows);
+        QCOMPARE(recordsFromCsvRows(back).size(), records.size());  // reference rows are not results
+
+        // The reference of the group's own K wins over one for any K, whatever the order.
+        attachReferences(s, {anyK, exactK});
+        QCOMPARE(findReference(s, "dtd", "coop", 16)->source, std::string("this K"));
+        attachReferences(s, {anyK});
+        QCOMPARE(findReference(s, "dtd", "coop", 16)->source, std::string("any K"));
+        // Only the splits the group has: a base-to-novel reference against `all` results shows nothing.
+        ResultsSummary allOnly = summarizeResults({record("dtd", "coop", 1, "all", 70.0)}, Rounding::None);
+        attachReferences(allOnly, {dtd});
+        QVERIFY(allOnly.references.empty());
+        attachReferences(allOnly, {ReferenceResult{"dtd", "coop", 16, 82.0, 58.0, 71.5, std::nullopt, "both"}});
+        QCOMPARE(allOnly.references.size(), std::size_t(1));
+        QVERIFY(!allOnly.references[0].base && !allOnly.references[0].hm);
+        QCOMPARE(*allOnly.references[0].all, 71.5);
+
+        // An average whose datasets do not all have numbers gets none.
+        attachReferences(s, {dtd});
+        QVERIFY(findReference(s, "dtd", "coop", 16));
+        QVERIFY(!findReference(s, "average", "coop", 16));
+
+        // Exported together with a sweep's runs, a run's reference follows its labelled method.
+        RunRecords a{"lr_002", records, Rounding::None, {dtd}}, b{"lr_004", records, Rounding::None, {}};
+        const auto c = combineRuns({a, b});
+        QVERIFY(findReference(c.summary, "dtd", "coop [lr_002]", 16));
+        QVERIFY(!findReference(c.summary, "dtd", "coop [lr_004]", 16));
+    }
+
+    // Every base-to-novel preset names the paper's row for its dataset and method (Fig. 3, as its description
+    // says), and the 11 presets of a method average to the paper's average row (§6.1).
+    void presetReferencesAreThePapersNumbers() {
+        std::map<std::string, std::vector<ReferenceResult>> byMethod;
+        std::map<std::string, std::vector<ResultRecord>> recordsByMethod;
+        int n = 0;
+        QStringList failures;
+        for (const auto& p : listPresets(CASPL_TEST_PRESETS_DIR)) {
+            if (p.name.rfind("base2novel/", 0) != 0) continue;
+            ++n;
+            const ExperimentSpec spec = loadPreset(p.name, CASPL_TEST_PRESETS_DIR);
+            const auto ref = referenceOf(spec);
+            if (!ref) {
+                failures << QString::fromStdString(p.name + ": no reference");
+                continue;
+            }
+            if (ref->dataset != spec.data.datasets.at(0) || ref->method != methodLabel(spec) || ref->shots != 16 ||
+                spec.data.shots != std::vector<int>{16})
+                failures << QString::fromStdString(p.name + ": reference for " + ref->dataset + " " + ref->method);
+            if (!ref->base || !ref->novel || !ref->hm) {
+                failures << QString::fromStdString(p.name + ": the reference lacks base, novel or HM");
+                continue;
+            }
+            char text[96];
+            std::snprintf(text, sizeof text, "(paper: base %.2f, novel %.2f, HM %.2f)", *ref->base, *ref->novel, *ref->hm);
+            if (spec.description.find(text) == std::string::npos)
+                failures << QString::fromStdString(p.name + ": description '" + spec.description + "' lacks " + text);
+            byMethod[ref->method].push_back(*ref);
+            for (const char* split : {"base", "novel"})
+                recordsByMethod[ref->method].push_back(record(ref->dataset, ref->method, 1, split, 50.0));
+        }
+        QVERIFY2(failures.isEmpty(), qPrintable(failures.join('\n')));
+        QCOMPARE(n, 88);  // 8 methods x 11 datasets
+        for (const auto& [paperName, label] : std::vector<std::pair<std::string, std::string>>{
+                 {"CoOp", "coop"}, {"CoOp+CasPL", "coop+caspl"}, {"CoCoOp", "cocoop"}, {"CoCoOp+CasPL", "cocoop+caspl"},
+                 {"MaPLe", "maple"}, {"MaPLe+CasPL", "maple+caspl"}, {"PromptSRC", "promptsrc"},
+                 {"PromptSRC+CasPL", "promptsrc+caspl"}}) {
+            ResultsSummary s = summarizeResults(recordsByMethod.at(label), Rounding::None);
+            attachReferences(s, byMethod.at(label));
+            const ReferenceRow* avg = findReference(s, "average", label, 16);
+            QVERIFY2(avg && avg->n == 11, label.c_str());
+            // The paper averaged unrounded per-dataset means; these are their 2-decimal roundings: within 0.01.
+            const PaperCell& paper = kPaperAverage.at(paperName);
+            for (const auto& [mine, theirs] : {std::pair{*avg->base, paper.base}, std::pair{*avg->novel, paper.novel},
+                                               std::pair{*avg->hm, paper.hm}})
+                QVERIFY2(std::abs(round2(mine) - theirs) < 0.0101,
+                         qPrintable(QStringLiteral("%1: %2 vs the paper's %3").arg(paperName.c_str()).arg(mine).arg(theirs)));
+        }
+    }
+
     void combinedRunsKeepEachRunsRoundingAndRows() {
         RunRecords exact{"lr_002", {record("dtd", "coop", 1, "base", 100.0 / 3), record("dtd", "coop", 1, "novel", 200.0 / 3)},
-                         Rounding::None};
+                         Rounding::None, {}};
         RunRecords paper{"lr_004", {record("dtd", "coop", 1, "base", 100.0 / 3), record("dtd", "coop", 1, "novel", 200.0 / 3)},
-                         Rounding::Paper};
+                         Rounding::Paper, {}};
         RunRecords other{"eurosat", {record("eurosat", "coop", 1, "base", 81.25), record("eurosat", "coop", 1, "novel", 70.0)},
-                         Rounding::Paper};
+                         Rounding::Paper, {}};
         for (const auto& order : {std::vector<RunRecords>{exact, paper, other}, std::vector<RunRecords>{other, paper, exact}}) {
             const auto c = combineRuns(order);
             QCOMPARE(c.labelledMethods, std::vector<std::string>{"coop"});
@@ -797,13 +1005,13 @@ private Q_SLOTS:
         }
         // The folder's name labels the rows (a trailing slash is no name); two folders of one name, the whole path.
         std::set<std::string> methods;
-        for (const auto& g : combineRuns({{"runs/a/", exact.records, Rounding::None}, {"old/lr", paper.records, Rounding::None},
-                                          {"new/lr", paper.records, Rounding::None}})
+        for (const auto& g : combineRuns({{"runs/a/", exact.records, Rounding::None, {}}, {"old/lr", paper.records, Rounding::None, {}},
+                                          {"new/lr", paper.records, Rounding::None, {}}})
                                  .summary.groups)
             methods.insert(g.method);
         QCOMPARE(methods, (std::set<std::string>{"coop [a]", "coop [old/lr]", "coop [new/lr]"}));
         // Without a clash nothing is labelled, and datasets of one method average together.
-        const auto plain = combineRuns({paper, {"eurosat", other.records, Rounding::Paper}});
+        const auto plain = combineRuns({paper, {"eurosat", other.records, Rounding::Paper, {}}});
         QVERIFY(plain.labelledMethods.empty());
         QCOMPARE(plain.summary.averages.size(), std::size_t(1));
         QCOMPARE(plain.summary.averages[0].method, std::string("coop"));
