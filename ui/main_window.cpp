@@ -727,9 +727,14 @@ bool MainWindow::loadResultsOf(const QString& runDir, const QString& configPath,
     if (!QFileInfo::exists(resultPath)) return true;  // no seed finished yet
     try {
         caspl::Rounding rounding = caspl::Rounding::Paper;
-        if (QFileInfo::exists(configPath)) rounding = caspl::loadExperiment(configPath.toStdString()).eval.rounding;
+        std::vector<caspl::ReferenceResult> references;
+        if (QFileInfo::exists(configPath)) {
+            const caspl::ExperimentSpec spec = caspl::loadExperiment(configPath.toStdString());
+            rounding = spec.eval.rounding;
+            if (const auto ref = caspl::referenceOf(spec)) references.push_back(*ref);
+        }
         const caspl::ResultFile rf = caspl::readResultJson(resultPath.toStdString());
-        results_->setRunRecords(runDir, rf.records, rounding);
+        results_->setRunRecords(runDir, rf.records, rounding, references);
         return true;
     } catch (const std::exception& e) {
         if (error) *error = QString::fromUtf8(e.what());
@@ -1035,7 +1040,9 @@ void MainWindow::onEvalRow(int job, const caspl::EvalRow& row) {
     plots_->addEvaluation(job, row);
     const int shots = row.shots > 0 ? row.shots : j->spec.data.shots.size() == 1 ? j->spec.data.shots.front() : 0;
     try {
-        results_->addEvalRow(j->runDir, row, shots, j->spec.eval.rounding);
+        std::vector<caspl::ReferenceResult> references;
+        if (const auto ref = caspl::referenceOf(j->spec)) references.push_back(*ref);
+        results_->addEvalRow(j->runDir, row, shots, j->spec.eval.rounding, references);
     } catch (const std::exception& e) {
         log_->append(caspl::LogLevel::Warning, jobLabel(job), tr("results table: %1").arg(QString::fromUtf8(e.what())));
     }

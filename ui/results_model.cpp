@@ -15,6 +15,17 @@ std::optional<caspl::SeedStat> single(const std::optional<double>& v) {
     return caspl::SeedStat{*v, 0.0, 1};
 }
 
+// "82.57 (−2.07)": a published value and the run's difference to it.
+QString withDelta(const std::optional<double>& value, const std::optional<double>& delta) {
+    if (!value) return {};
+    QString text = QString::number(*value, 'f', 2);
+    if (delta) {
+        const QString d = QString::number(std::abs(*delta), 'f', 2);
+        text += QStringLiteral(" (%1%2)").arg(*delta < 0 ? QChar(0x2212) : QChar('+'), d);
+    }
+    return text;
+}
+
 QString seedRange(const std::vector<int>& seeds) {
     if (seeds.empty()) return {};
     bool consecutive = true;
@@ -67,18 +78,36 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
     const auto statValue = [](const std::optional<caspl::SeedStat>& s) { return s ? QVariant(s->mean) : QVariant(); };
     switch (role) {
         case KindRole: return r.kind;
+        case AverageRole: return r.average;
         case RunRole: return r.run;
         case Qt::FontRole:
+            if (r.kind == QLatin1String("reference")) {
+                QFont f;
+                f.setItalic(true);
+                return f;
+            }
             if (r.kind != QLatin1String("seed")) {
                 QFont f;
                 f.setBold(true);
                 return f;
             }
             return {};
+        case DeltaRole:
+            switch (index.column()) {
+                case ColBase: return r.dBase ? QVariant(*r.dBase) : QVariant();
+                case ColNovel: return r.dNovel ? QVariant(*r.dNovel) : QVariant();
+                case ColAll: return r.dAll ? QVariant(*r.dAll) : QVariant();
+                case ColHm: return r.dHm ? QVariant(*r.dHm) : QVariant();
+                default: return {};
+            }
         case Qt::TextAlignmentRole:
             return index.column() >= ColShots ? QVariant(int(Qt::AlignRight | Qt::AlignVCenter)) : QVariant();
         case Qt::ToolTipRole:
             if (index.column() == ColRun) return r.run;
+            if (r.kind == QLatin1String("reference"))
+                return tr("published numbers the experiment compares with (reference:)%1; in brackets: this run minus "
+                          "the published value")
+                    .arg(r.source.isEmpty() ? QString() : QStringLiteral(": ") + r.source);
             if (index.column() == ColHm) return tr("harmonic mean 2·B·N/(B+N) of the seed-averaged base and novel accuracy");
             return {};
         case SortRole:
@@ -99,6 +128,23 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
                 case ColMethod: return r.method;
                 case ColShots: return r.shots > 0 ? QVariant(r.shots) : QVariant(QString());
                 case ColSeed: return r.seed;
+                case ColBase:
+                case ColNovel:
+                case ColHm:
+                case ColAll:
+                    if (r.kind == QLatin1String("reference")) {
+                        const auto value = [](const std::optional<caspl::SeedStat>& x) {
+                            return x ? std::optional<double>(x->mean) : std::nullopt;
+                        };
+                        if (index.column() == ColBase) return withDelta(value(r.base), r.dBase);
+                        if (index.column() == ColNovel) return withDelta(value(r.novel), r.dNovel);
+                        if (index.column() == ColAll) return withDelta(value(r.all), r.dAll);
+                        return withDelta(r.hm, r.dHm);
+                    }
+                    break;
+                default: break;
+            }
+            switch (index.column()) {
                 case ColBase: return formatStat(r.base);
                 case ColNovel: return formatStat(r.novel);
                 case ColHm: return formatValue(r.hm);
@@ -110,17 +156,20 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
 }
 
 void ResultsModel::setRunRecords(const QString& runDir, const std::vector<caspl::ResultRecord>& records,
-                                 caspl::Rounding rounding) {
+                                 caspl::Rounding rounding, const std::vector<caspl::ReferenceResult>& references) {
     RunData d;
     d.records = records;
     d.rounding = rounding;
+    d.references = references;
     d.summary = caspl::summarizeResults(records, rounding);  // may throw: nothing changed yet
+    caspl::attachReferences(d.summary, references);
     if (!runs_.count(runDir)) order_.push_back(runDir);
     runs_[runDir] = std::move(d);
     rebuild();
 }
 
-void ResultsModel::addEvalRow(const QString& runDir, const caspl::EvalRow& row, int shots, caspl::Rounding rounding) {
+void ResultsModel::addEvalRow(const QString& runDir, const caspl::EvalRow& row, int shots, caspl::Rounding rounding,
+                              const std::vector<caspl::ReferenceResult>& references) {
     std::vector<caspl::ResultRecord> recs;
     if (auto it = runs_.find(runDir); it != runs_.end()) recs = it->second.records;
     const caspl::ResultRecord r = caspl::toResultRecord(row, shots);
@@ -132,7 +181,7 @@ void ResultsModel::addEvalRow(const QString& runDir, const caspl::EvalRow& row, 
         else
             ++it;
     recs.push_back(r);
-    setRunRecords(runDir, recs, rounding);
+    setRunRecords(runDir, recs, rounding, references);
 }
 
 void ResultsModel::removeRun(const QString& runDir) {
@@ -166,8 +215,39 @@ const std::vector<caspl::ResultRecord>* ResultsModel::records(const QString& run
 caspl::ResultsSummary ResultsModel::combinedSummary() const {
     // As `caspl export --csv`: each run rounded by its own setting, a sweep's runs labelled by their folder.
     std::vector<caspl::RunRecords> runs;
-    for (const auto& run : order_) runs.push_back({run.toStdString(), runs_.at(run).records, runs_.at(run).rounding});
+    for (const auto& run : order_) {
+        const RunData& d = runs_.at(run);
+        runs.push_back({run.toStdString(), d.records, d.rounding, d.references});
+    }
     return caspl::combineRuns(runs).summary;
+}
+
+void ResultsModel::addReference(const QString& run, const caspl::ResultsSummary& s, const std::string& dataset,
+                                const std::string& method, int shots, const Row& results) {
+    const caspl::ReferenceRow* ref = caspl::findReference(s, dataset, method, shots);
+    if (!ref) return;
+    Row r;
+    r.run = run;
+    r.kind = QStringLiteral("reference");
+    r.dataset = results.dataset;
+    r.method = results.method;
+    r.shots = results.shots;
+    r.seed = QString::fromStdString(ref->source);
+    r.source = r.seed;
+    r.seedSort = results.seedSort + 0.5;
+    r.average = results.average;
+    r.base = single(ref->base);
+    r.novel = single(ref->novel);
+    r.all = single(ref->all);
+    r.hm = ref->hm;
+    const auto delta = [](const std::optional<caspl::SeedStat>& mine, const std::optional<double>& theirs) {
+        return mine && theirs ? std::optional<double>(mine->mean - *theirs) : std::nullopt;
+    };
+    r.dBase = delta(results.base, ref->base);
+    r.dNovel = delta(results.novel, ref->novel);
+    r.dAll = delta(results.all, ref->all);
+    r.dHm = results.hm && ref->hm ? std::optional<double>(*results.hm - *ref->hm) : std::nullopt;
+    rows_.push_back(r);
 }
 
 void ResultsModel::rebuild() {
@@ -205,11 +285,13 @@ void ResultsModel::rebuild() {
             m.all = g.all;
             m.hm = g.hm;
             rows_.push_back(m);
+            addReference(run, s, g.dataset, g.method, g.shots, m);
         }
         for (const auto& a : s.averages) {
             Row r;
             r.run = run;
             r.kind = QStringLiteral("average");
+            r.average = true;
             r.dataset = tr("Average of %n dataset(s)", nullptr, int(a.datasets.size()));
             r.method = QString::fromStdString(a.method);
             r.shots = a.shots;
@@ -219,6 +301,7 @@ void ResultsModel::rebuild() {
             r.all = single(a.all);
             r.hm = a.hm;
             rows_.push_back(r);
+            addReference(run, s, "average", a.method, a.shots, r);
         }
     }
     endResetModel();

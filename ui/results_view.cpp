@@ -135,7 +135,7 @@ QString ResultsView::rowKey(const QModelIndex& proxyIndex) const {
     const QString kind = proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::KindRole).toString();
     // A mean row's seed cell ("1–3 (3)") grows as seeds finish, an average row's dataset cell ("Average of 3
     // datasets") as datasets do: the same row without them.
-    const bool average = kind == QLatin1String("average");
+    const bool average = proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::AverageRole).toBool();
     return QStringList{proxyIndex.sibling(proxyIndex.row(), 0).data(ResultsModel::RunRole).toString(), kind,
                        average ? QString() : cell(ResultsModel::ColDataset), cell(ResultsModel::ColMethod),
                        cell(ResultsModel::ColShots), kind == QLatin1String("seed") ? cell(ResultsModel::ColSeed) : QString()}

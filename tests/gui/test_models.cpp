@@ -150,6 +150,43 @@ private Q_SLOTS:
         QCOMPARE(m.rowCount(), 0);
     }
 
+    // Published numbers (`reference:`) show as a row after the results they compare with, each value with this
+    // run's difference to it; the average row gets one when every dataset averaged has numbers.
+    void resultsModelShowsTheReference() {
+        ui::ResultsModel m;
+        QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        const ReferenceResult dtd{"DescribableTextures", "coop+caspl", 16, 82.57, 54.23, std::nullopt, 65.47, "CasPL, Fig. 3"};
+        m.setRunRecords("/runs/a", twoDatasets(), Rounding::Paper, {dtd});
+        // 2 datasets x (3 seeds + mean), DTD's reference after its mean row, the average row (EuroSAT has no
+        // reference: the average has none)
+        QCOMPARE(m.rowCount(), 10);
+        QCOMPARE(cell(&m, 3, ui::ResultsModel::ColKind, ui::ResultsModel::KindRole), QString("mean"));
+        QCOMPARE(cell(&m, 4, ui::ResultsModel::ColKind, ui::ResultsModel::KindRole), QString("reference"));
+        QCOMPARE(cell(&m, 4, ui::ResultsModel::ColDataset), QString("DescribableTextures"));
+        QCOMPARE(cell(&m, 4, ui::ResultsModel::ColSeed), QString("CasPL, Fig. 3"));
+        QCOMPARE(cell(&m, 4, ui::ResultsModel::ColBase), QString("82.57 (\u22121.57)"));  // the run's 81.00 - 82.57
+        QVERIFY(cell(&m, 4, ui::ResultsModel::ColBase, Qt::ToolTipRole).contains("CasPL, Fig. 3"));
+        const double runBase = m.index(3, ui::ResultsModel::ColBase).data(ui::ResultsModel::SortRole).toDouble();
+        const double runNovel = m.index(3, ui::ResultsModel::ColNovel).data(ui::ResultsModel::SortRole).toDouble();
+        QCOMPARE(m.index(4, ui::ResultsModel::ColBase).data(ui::ResultsModel::DeltaRole).toDouble(), runBase - 82.57);
+        QCOMPARE(m.index(4, ui::ResultsModel::ColNovel).data(ui::ResultsModel::DeltaRole).toDouble(), runNovel - 54.23);
+        QCOMPARE(m.index(4, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble(), 65.47);  // published
+        QCOMPARE(m.index(4, ui::ResultsModel::ColHm).data(ui::ResultsModel::DeltaRole).toDouble(),
+                 harmonicMean(runBase, runNovel) - 65.47);
+        QVERIFY(!m.index(4, ui::ResultsModel::ColAll).data(ui::ResultsModel::DeltaRole).isValid());
+        QCOMPARE(cell(&m, 9, ui::ResultsModel::ColKind, ui::ResultsModel::KindRole), QString("average"));
+
+        const ReferenceResult eurosat{"EuroSAT", "coop+caspl", 0, 92.19, 54.74, std::nullopt, std::nullopt, "CasPL, Fig. 3"};
+        m.setRunRecords("/runs/a", twoDatasets(), Rounding::Paper, {dtd, eurosat});
+        QCOMPARE(m.rowCount(), 12);
+        QCOMPARE(cell(&m, 11, ui::ResultsModel::ColKind, ui::ResultsModel::KindRole), QString("reference"));
+        QVERIFY(cell(&m, 11, ui::ResultsModel::ColDataset).contains("2 dataset"));
+        QCOMPARE(m.index(11, ui::ResultsModel::ColBase).data(ui::ResultsModel::SortRole).toDouble(), (82.57 + 92.19) / 2);
+        // The combined export keeps them (results.csv's reference rows).
+        const auto rows = resultsCsvRows(m.combinedSummary());
+        QCOMPARE(std::count_if(rows.begin(), rows.end(), [](const ResultsCsvRow& r) { return r.kind == "reference"; }), 3);
+    }
+
     void resultsModelSortCopyExport() {
         ui::ResultsModel m;
         QAbstractItemModelTester t1(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);
