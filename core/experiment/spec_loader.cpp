@@ -599,7 +599,7 @@ const std::vector<FieldDef>& schema() {
             Range r = atLeast(0);
             r.alsoAllowed = {-1};
             f.push_back(intField("reference.shots", CASPL_REF(reference.shots), r,
-                                 "the K the reference numbers were measured at (0: any K of the experiment)"));
+                                 "the K the reference numbers were measured at (0: the experiment's K, when it runs one)"));
         }
         f.push_back(optionalDoubleField("reference.base", CASPL_REF(reference.base), between(0, 100),
                                         "published base-class accuracy, percent (base2novel)"));
