@@ -783,7 +783,7 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
     if (id < 0) {
         id = queue_->addJob(spec, dir, state);
         queue_->setState(id, state, message);
-        plots_->setRunLabel(id, jobLabel(id));
+        labelRunInPlots(id);
         if (const auto holder = otherHolder(dir)) {
             startFollowing(id, *holder);
             state = RunState::Elsewhere;
@@ -873,6 +873,18 @@ bool MainWindow::savePlots(const QString& path) {
 // ---------------------------------------------------------------------------------------------------------------
 // Runs
 
+void MainWindow::labelRunInPlots(int job) {
+    plots_->setRunLabel(job, jobLabel(job));
+    const RunJob* j = queue_->job(job);
+    const auto ref = j ? caspl::referenceOf(j->spec) : std::nullopt;
+    if (!ref) {
+        plots_->setReference(job, std::nullopt, std::nullopt, {});
+        return;
+    }
+    // Base and novel, or the accuracy on all classes (few-shot, transfer).
+    plots_->setReference(job, ref->base ? ref->base : ref->all, ref->novel, qs(ref->source));
+}
+
 QString MainWindow::jobLabel(int job) const {
     const RunJob* j = queue_->job(job);
     if (!j) return tr("run %1").arg(job);
@@ -925,7 +937,7 @@ int MainWindow::runCurrentExperiment(bool startNow) {
         }
     }
     const int id = queue_->addJob(*spec, dir);
-    plots_->setRunLabel(id, jobLabel(id));
+    labelRunInPlots(id);
     messages_->dismiss();
     log_->append(caspl::LogLevel::Info, jobLabel(id), tr("queued (%1 → %2)").arg(qs(caspl::methodLabel(*spec)), dir));
     selectRun(id);
@@ -1211,7 +1223,7 @@ int MainWindow::restoreSession(QSettings& settings) {
                 const caspl::ExperimentSpec spec =
                     caspl::loadExperimentFromString(yaml.toStdString(), "the queued run " + folder.toStdString(), QDir::currentPath().toStdString());
                 const int id = queue_->addJob(spec, folder);
-                plots_->setRunLabel(id, jobLabel(id));
+                labelRunInPlots(id);
                 ++restored;
                 ++queued;
             } catch (const std::exception& e) {
@@ -1269,7 +1281,7 @@ void MainWindow::startFollowing(int job, const caspl::LockHolder& who) {
                          .arg(qs(who.describe()) + (who.local ? tr(" on this machine") : QString()), events));
     // The whole log again, from its start: what the process wrote before it was noticed is in it.
     plots_->clearRun(job);
-    plots_->setRunLabel(job, jobLabel(job));
+    labelRunInPlots(job);
     followers_[job] = std::make_unique<caspl::EventLogFollower>(events.toStdString());
     resultStamps_.remove(job);
     log_->append(caspl::LogLevel::Info, jobLabel(job), tr("running elsewhere (%1): following its events").arg(qs(who.describe())));

@@ -149,6 +149,8 @@ private:
     void followRun(int job, bool replay = false);       // what its events.jsonl brought since the last poll
     void stopFollowing(int job);                        // its process ended: the state from run.json
     QString jobLabel(int job) const;
+    // Names a run in the plots and draws its experiment's reference accuracy (`reference:`) there.
+    void labelRunInPlots(int job);
     QString presetsDir() const;
     void openPresetDialog();
     void showKeysReference();

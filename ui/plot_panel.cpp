@@ -379,6 +379,42 @@ void PlotPanel::addEvaluation(int job, const caspl::EvalRow& row) {
     scheduleReplot(AccuracyPlot);
 }
 
+void PlotPanel::setReference(int job, std::optional<double> base, std::optional<double> novel, const QString& source) {
+    QCustomPlot* p = plots_[AccuracyPlot];
+    for (QCPItemStraightLine* line : references_.take(job)) p->removeItem(line);
+    if (!labels_.contains(job)) setRunLabel(job, tr("run %1").arg(job));
+    for (const auto& [value, style] : {std::pair{base, Qt::DotLine}, std::pair{novel, Qt::DashDotLine}}) {
+        if (!value) continue;
+        auto* line = new QCPItemStraightLine(p);
+        line->point1->setCoords(0, *value);
+        line->point2->setCoords(1, *value);
+        QPen pen(runColor(job));
+        pen.setStyle(style);
+        pen.setWidthF(1.2);
+        line->setPen(pen);
+        line->setSelectable(false);
+        line->setVisible(visible_.value(job, true));
+        line->setObjectName(source);
+        references_[job].append(line);
+    }
+    scheduleReplot(AccuracyPlot);
+}
+
+QVector<double> PlotPanel::referenceValues(int job) const {
+    QVector<double> out;
+    for (const QCPItemStraightLine* line : references_.value(job)) out << line->point1->coords().y();
+    return out;
+}
+
+bool PlotPanel::referenceShown(int job) const {
+    const auto lines = references_.value(job);
+    return !lines.isEmpty() && std::all_of(lines.begin(), lines.end(), [](const QCPItemStraightLine* l) { return l->visible(); });
+}
+
+QPair<double, double> PlotPanel::valueRange(PlotId plot) const {
+    return {plots_[plot]->yAxis->range().lower, plots_[plot]->yAxis->range().upper};
+}
+
 void PlotPanel::scheduleReplot(PlotId plot) {
     dirty_[plot] = true;
     if (!redraw_.isActive()) redraw_.start();
@@ -387,7 +423,8 @@ void PlotPanel::scheduleReplot(PlotId plot) {
 void PlotPanel::replotPlot(int i) {
     dirty_[i] = false;
     QCustomPlot* p = plots_[i];
-    if (p->graphCount() == 0) {  // emptied (cleared or its runs removed): draw the empty frame
+    if (p->graphCount() == 0 && (i != AccuracyPlot || references_.isEmpty())) {
+        // emptied (cleared or its runs removed): draw the empty frame
         p->replot();
         return;
     }
@@ -405,6 +442,12 @@ void PlotPanel::replotPlot(int i) {
                 hi = std::max(hi, d->value);
             }
         }
+        for (auto it = references_.cbegin(); it != references_.cend(); ++it)  // the lines to beat stay in view
+            for (const QCPItemStraightLine* line : *it)
+                if (line->visible()) {
+                    lo = std::min(lo, line->point1->coords().y());
+                    hi = std::max(hi, line->point1->coords().y());
+                }
         if (hi < lo) lo = 0, hi = 100;
         p->yAxis->setRange(std::max(0.0, std::floor(lo / 10) * 10 - 5), std::min(105.0, std::ceil(hi / 10) * 10 + 5));
     } else {
@@ -447,6 +490,7 @@ void PlotPanel::flush() {
 
 void PlotPanel::setRunVisible(int job, bool visible) {
     visible_[job] = visible;
+    for (QCPItemStraightLine* line : references_.value(job)) line->setVisible(visible);
     for (auto it = series_.begin(); it != series_.end(); ++it) {
         if (it.key().section('/', 0, 0).toInt() != job) continue;
         it->graph->setVisible(visible);
@@ -461,6 +505,8 @@ bool PlotPanel::isRunVisible(int job) const { return visible_.value(job, true); 
 
 void PlotPanel::removeRun(int job) {
     clearRun(job);
+    for (QCPItemStraightLine* line : references_.take(job)) plots_[AccuracyPlot]->removeItem(line);
+    scheduleReplot(AccuracyPlot);
     labels_.remove(job);
     visible_.remove(job);
     for (int i = 0; i < runList_->count(); ++i)

@@ -21,7 +21,10 @@
 #include <QTimer>
 #include <QWidget>
 
+#include <optional>
+
 class QCustomPlot;
+class QCPItemStraightLine;
 class QCPGraph;
 class QComboBox;
 class QDoubleSpinBox;
@@ -43,6 +46,15 @@ public:
     void setRunLabel(int job, const QString& label);
     void addMetrics(int job, const QList<caspl::MetricEvent>& batch);
     void addEvaluation(int job, const caspl::EvalRow& row);
+    // Published accuracy the run is compared with (its experiment's `reference:`): horizontal lines across the
+    // accuracy plot in the run's colour, dotted for base, dash-dotted for novel (or all), shown and hidden with the
+    // run. Nothing given: no lines. Kept by clear() and clearRun() (they are not points), gone with removeRun().
+    void setReference(int job, std::optional<double> base, std::optional<double> novel, const QString& source);
+    // The y values of a run's reference lines, and whether they are shown (tests).
+    QVector<double> referenceValues(int job) const;
+    bool referenceShown(int job) const;
+    // A plot's y axis range (tests).
+    QPair<double, double> valueRange(PlotId plot) const;
     void setRunVisible(int job, bool visible);
     bool isRunVisible(int job) const;
     void removeRun(int job);
@@ -126,6 +138,7 @@ private:
     QMap<int, int> colorIndex_;
     QMap<int, bool> visible_;
     QMap<int, int> evalCount_;
+    QMap<int, QList<QCPItemStraightLine*>> references_;  // job -> its reference lines on the accuracy plot
     int replots_ = 0;
     double maxReplotMs_ = 0;
 };

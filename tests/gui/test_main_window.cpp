@@ -692,6 +692,27 @@ private Q_SLOTS:
     }
 
     // The run queue's context menu and the folder actions.
+    // An opened run whose experiment names published numbers draws them on the accuracy plot.
+    void openedRunDrawsItsReference() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        test::TinyExperimentOptions o;
+        o.name = "with_reference";
+        const auto tiny = test::makeTinyExperiment(base_, o);
+        QDir(tiny.runDir).removeRecursively();
+        QDir().mkpath(tiny.runDir);
+        ExperimentSpec spec = loadExperiment(tiny.yamlPath.toStdString());
+        spec.reference.base = 61.5;
+        spec.reference.novel = 42.25;
+        writeFileAtomically(QDir(tiny.runDir).filePath("config.yaml").toStdString(), toYaml(spec));
+        ui::MainWindow w;
+        QVERIFY(w.openRunFolder(tiny.runDir));
+        QCOMPARE(w.plotPanel()->referenceValues(w.selectedRun()), (QVector<double>{61.5, 42.25}));
+        writeRunFolder(tiny);  // the same run without them
+        ui::MainWindow plain;
+        QVERIFY(plain.openRunFolder(tiny.runDir));
+        QVERIFY(plain.plotPanel()->referenceValues(plain.selectedRun()).isEmpty());
+    }
+
     void runFolderActions() {
         CASPL_REQUIRE_TINY_FIXTURES();
         test::TinyExperimentOptions o;

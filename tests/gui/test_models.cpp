@@ -187,6 +187,33 @@ private Q_SLOTS:
         QCOMPARE(std::count_if(rows.begin(), rows.end(), [](const ResultsCsvRow& r) { return r.kind == "reference"; }), 3);
     }
 
+    // The run's reference accuracy as lines across the accuracy plot: kept in view, shown and hidden with the run,
+    // kept by Clear Plots, gone with the run.
+    void plotPanelDrawsTheReference() {
+        ui::PlotPanel panel;
+        panel.setRunLabel(1, "a");
+        panel.setReference(1, 82.57, 54.23, "CasPL, Fig. 3");
+        QCOMPARE(panel.referenceValues(1), (QVector<double>{82.57, 54.23}));
+        panel.addEvaluation(1, EvalRow{"a", "DescribableTextures", "coop", 1, "base", 10, 30, 30, 100, 0});
+        panel.addEvaluation(1, EvalRow{"a", "DescribableTextures", "coop", 1, "novel", 10, 20, 20, 100, 0});
+        panel.flush();
+        const auto range = panel.valueRange(ui::PlotPanel::AccuracyPlot);
+        QVERIFY2(range.second > 82.57 && range.first < 20, qPrintable(QStringLiteral("%1..%2").arg(range.first).arg(range.second)));
+        QVERIFY(panel.referenceShown(1));
+        panel.setRunVisible(1, false);
+        QVERIFY(!panel.referenceShown(1));
+        panel.setRunVisible(1, true);
+        QVERIFY(panel.referenceShown(1));
+        panel.clear();  // the points go, the reference stays
+        QCOMPARE(panel.referenceValues(1).size(), 2);
+        panel.setReference(1, 70.0, std::nullopt, "other");  // replaced, not added
+        QCOMPARE(panel.referenceValues(1), QVector<double>{70.0});
+        panel.setReference(2, std::nullopt, std::nullopt, {});
+        QVERIFY(panel.referenceValues(2).isEmpty());
+        panel.removeRun(1);
+        QVERIFY(panel.referenceValues(1).isEmpty());
+    }
+
     void resultsModelSortCopyExport() {
         ui::ResultsModel m;
         QAbstractItemModelTester t1(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);
