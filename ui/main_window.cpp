@@ -877,7 +877,12 @@ void MainWindow::labelRunInPlots(int job) {
     plots_->setRunLabel(job, jobLabel(job));
     const RunJob* j = queue_->job(job);
     const auto ref = j ? caspl::referenceOf(j->spec) : std::nullopt;
-    if (!ref) {
+    // The lines run across every evaluation of the run: only where they all compare with them (one dataset, one
+    // K, the run's own method); the results table matches the others row by row.
+    const bool everyEvaluation = ref && j->spec.data.datasets == std::vector<std::string>{ref->dataset} &&
+                                 j->spec.data.shots == std::vector<int>{ref->shots} &&
+                                 ref->method == caspl::methodLabel(j->spec);
+    if (!everyEvaluation) {
         plots_->setReference(job, std::nullopt, std::nullopt, {});
         return;
     }

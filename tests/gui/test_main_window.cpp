@@ -51,6 +51,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 
 using namespace caspl;
 using caspl::ui::RunState;
@@ -93,10 +94,14 @@ bool logHas(ui::MainWindow& w, const QString& text) {
 
 // A run folder for the tiny experiment as a run leaves it: config.yaml (the resolved experiment), and run.json
 // when given. Whatever the folder held before is removed.
-void writeRunFolder(const test::TinyExperiment& t, const std::string& runJson = {}) {
+// `edit` changes the experiment the folder records (another learning rate, reference numbers, ...).
+void writeRunFolder(const test::TinyExperiment& t, const std::string& runJson = {},
+                    const std::function<void(ExperimentSpec&)>& edit = {}) {
     QDir(t.runDir).removeRecursively();
     QDir().mkpath(t.runDir);
-    writeFileAtomically(QDir(t.runDir).filePath("config.yaml").toStdString(), toYaml(loadExperiment(t.yamlPath.toStdString())));
+    ExperimentSpec spec = loadExperiment(t.yamlPath.toStdString());
+    if (edit) edit(spec);
+    writeFileAtomically(QDir(t.runDir).filePath("config.yaml").toStdString(), toYaml(spec));
     if (!runJson.empty()) writeFileAtomically(QDir(t.runDir).filePath("run.json").toStdString(), runJson);
 }
 
@@ -561,12 +566,7 @@ private Q_SLOTS:
         const auto queued = test::makeTinyExperiment(base_, o);
         // Its folder holds an earlier attempt (another learning rate) that failed before training: the queued,
         // corrected experiment will take it over, and must come back as the one queued.
-        QDir(queued.runDir).removeRecursively();
-        QDir().mkpath(queued.runDir);
-        ExperimentSpec earlier = loadExperiment(queued.yamlPath.toStdString());
-        earlier.train.lr = 0.5;
-        writeFileAtomically(QDir(queued.runDir).filePath("config.yaml").toStdString(), toYaml(earlier));
-        writeFileAtomically(QDir(queued.runDir).filePath("run.json").toStdString(), "{\"status\": \"failed\"}\n");
+        writeRunFolder(queued, "{\"status\": \"failed\"}\n", [](ExperimentSpec& earlier) { earlier.train.lr = 0.5; });
         const QString ini = QDir(base_).filePath("session.ini");
         QFile::remove(ini);
         {
@@ -691,28 +691,34 @@ private Q_SLOTS:
         QVERIFY(w.queueModel()->job(id)->message.contains("ended without finishing"));
     }
 
-    // The run queue's context menu and the folder actions.
     // An opened run whose experiment names published numbers draws them on the accuracy plot.
     void openedRunDrawsItsReference() {
         CASPL_REQUIRE_TINY_FIXTURES();
         test::TinyExperimentOptions o;
         o.name = "with_reference";
         const auto tiny = test::makeTinyExperiment(base_, o);
-        QDir(tiny.runDir).removeRecursively();
-        QDir().mkpath(tiny.runDir);
-        ExperimentSpec spec = loadExperiment(tiny.yamlPath.toStdString());
-        spec.reference.base = 61.5;
-        spec.reference.novel = 42.25;
-        writeFileAtomically(QDir(tiny.runDir).filePath("config.yaml").toStdString(), toYaml(spec));
+        writeRunFolder(tiny, {}, [](ExperimentSpec& s) {
+            s.reference.base = 61.5;
+            s.reference.novel = 42.25;
+        });
         ui::MainWindow w;
         QVERIFY(w.openRunFolder(tiny.runDir));
         QCOMPARE(w.plotPanel()->referenceValues(w.selectedRun()), (QVector<double>{61.5, 42.25}));
+        // Numbers of another dataset would run across evaluations they do not belong to: no lines.
+        writeRunFolder(tiny, {}, [](ExperimentSpec& s) {
+            s.reference.base = 61.5;
+            s.reference.dataset = "EuroSAT";
+        });
+        ui::MainWindow other;
+        QVERIFY(other.openRunFolder(tiny.runDir));
+        QVERIFY(other.plotPanel()->referenceValues(other.selectedRun()).isEmpty());
         writeRunFolder(tiny);  // the same run without them
         ui::MainWindow plain;
         QVERIFY(plain.openRunFolder(tiny.runDir));
         QVERIFY(plain.plotPanel()->referenceValues(plain.selectedRun()).isEmpty());
     }
 
+    // The run queue's context menu and the folder actions.
     void runFolderActions() {
         CASPL_REQUIRE_TINY_FIXTURES();
         test::TinyExperimentOptions o;
