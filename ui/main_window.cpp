@@ -2,6 +2,7 @@
 
 #include "core/engine/event_log.h"
 #include "core/engine/run_status.h"
+#include "core/engine/tensorboard.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
@@ -25,6 +26,7 @@
 #include <QClipboard>
 #include <QDesktopServices>
 #include <QDialogButtonBox>
+#include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
 #include <QFile>
@@ -430,6 +432,17 @@ void MainWindow::buildMenus() {
                                                           tr("CSV files (*.csv)"));
         if (!path.isEmpty()) exportCurvesCsv(id, withSuffix(path, "csv"));
     });
+    connect(make(res, tr("Export Selected Run for Tensor&Board…"), "actionExportTensorBoard"), &QAction::triggered, this, [this] {
+        const int id = selectedRun();
+        if (id < 0) {
+            showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
+            return;
+        }
+        const QString runDir = queue_->job(id)->runDir;
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the TensorBoard event files"),
+                                                              QFileInfo(runDir).absolutePath());
+        if (!dir.isEmpty()) exportTensorBoard(id, dir);
+    });
     connect(make(res, tr("Save &Plots as Image…"), "actionSavePlots"), &QAction::triggered, this, [this] {
         QString filter;
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the plots"), QStringLiteral("plots.png"),
@@ -479,7 +492,7 @@ void MainWindow::buildMenus() {
         updateActions();  // the run's folder may have appeared since it was selected
         QMenu menu(this);
         for (const char* name : {"actionResume", "actionEvaluate", "actionRemove", "", "actionReloadResults",
-                                 "actionExportCurves", "", "actionShowRunFolder", "actionCopyRunFolder"}) {
+                                 "actionExportCurves", "actionExportTensorBoard", "", "actionShowRunFolder", "actionCopyRunFolder"}) {
             if (!*name) menu.addSeparator();
             else if (QAction* a = findAction(QLatin1String(name))) menu.addAction(a);
         }
@@ -836,7 +849,8 @@ void MainWindow::loadCurvesOf(int job, const QString& runDir) {
     }
 }
 
-bool MainWindow::exportCurvesCsv(int id, const QString& path) {
+bool MainWindow::exportRunLog(int id, const QString& failure,
+                              const std::function<void(const caspl::RunEventLog&, const QString&)>& write) {
     const RunJob* j = queue_->job(id);
     if (!j) {
         showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
@@ -846,17 +860,36 @@ bool MainWindow::exportCurvesCsv(int id, const QString& path) {
     try {
         if (!QFileInfo::exists(events))
             throw caspl::Error(events.toStdString() + ": not found (the run has not started, or its folder was moved)");
-        const auto log = caspl::readEventLog(events.toStdString());
+        write(caspl::readEventLog(events.toStdString()), QFileInfo(QDir::cleanPath(QDir(j->runDir).absolutePath())).fileName());
+        return true;
+    } catch (const std::exception& e) {
+        showMessage(MessageBar::Kind::Error, failure, QString::fromUtf8(e.what()),
+                    tr("Choose a folder you can write to; the run folder must hold events.jsonl."));
+        return false;
+    }
+}
+
+bool MainWindow::exportCurvesCsv(int id, const QString& path) {
+    return exportRunLog(id, tr("Cannot export the curves"), [&](const caspl::RunEventLog& log, const QString&) {
         caspl::writeFileAtomically(path.toStdString(), caspl::curvesCsvText(log.metrics));
         log_->append(caspl::LogLevel::Info, tr("studio"),
                      tr("exported %1 steps of %2 to %3").arg(log.metrics.size()).arg(jobLabel(id), path));
         statusBar()->showMessage(tr("Curves written to %1").arg(path), 5000);
-        return true;
-    } catch (const std::exception& e) {
-        showMessage(MessageBar::Kind::Error, tr("Cannot export the curves"), QString::fromUtf8(e.what()),
-                    tr("Choose a folder you can write to; the run folder must hold events.jsonl."));
-        return false;
-    }
+    });
+}
+
+bool MainWindow::exportTensorBoard(int id, const QString& dir) {
+    return exportRunLog(id, tr("Cannot export for TensorBoard"), [&](const caspl::RunEventLog& log, const QString& runName) {
+        const auto written = caspl::writeTensorBoard({{runName.toStdString(), log}}, dir.toStdString(), caspl::DirLock::hostName(),
+                                                     double(QDateTime::currentSecsSinceEpoch()));
+        log_->append(caspl::LogLevel::Info, tr("studio"),
+                     tr("exported %1 values of %2 to %3 event files under %4; view them with: tensorboard --logdir %4")
+                         .arg(written.scalars)
+                         .arg(jobLabel(id))
+                         .arg(written.files.size())
+                         .arg(dir));
+        statusBar()->showMessage(tr("TensorBoard files written under %1").arg(dir), 5000);
+    });
 }
 
 bool MainWindow::savePlots(const QString& path) {

@@ -10,7 +10,7 @@
 // Every menu action is also a public method taking its path directly (the menus ask for the path first), so tests
 // and scripts can drive the window without dialogs. Errors never stop the window: they appear in the message bar
 // with what happened and what to do, and in the log.
-#include "core/engine/events.h"
+#include "core/engine/event_log.h"
 #include "ui/message_bar.h"
 
 #include <QMainWindow>
@@ -18,6 +18,7 @@
 #include <QPair>
 #include <QPointer>
 
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -72,6 +73,8 @@ public:
     bool exportResultsCsv(const QString& path);
     // The selected (or given) run's training curves, one row per step, from its events.jsonl.
     bool exportCurvesCsv(int id, const QString& path);
+    // The run's curves and accuracies as TensorBoard event files under `dir` (<dir>/<run folder name>/<training>/).
+    bool exportTensorBoard(int id, const QString& dir);
     // The three plots as one image: PNG (or JPEG) by the file's suffix, PDF as vector graphics.
     bool savePlots(const QString& path);
     // Validates the editor's experiment and queues it; `startNow` also switches queue processing on. Returns the
@@ -142,6 +145,9 @@ private:
     void updateActions();
     void updateTitle();
     void showMessage(MessageBar::Kind kind, const QString& title, const QString& details, const QString& advice);
+    // Reads the run's events.jsonl and hands it to `write` with the run folder's name; the message bar shows any
+    // error under `failure`. Returns whether it worked.
+    bool exportRunLog(int id, const QString& failure, const std::function<void(const caspl::RunEventLog&, const QString&)>& write);
     void reloadRunResults(int job);
     bool loadResultsOf(const QString& runDir, const QString& configPath, QString* error);
     void loadCurvesOf(int job, const QString& runDir);  // an opened run folder's curves from its events.jsonl

@@ -4,9 +4,11 @@
 #include "core/engine/event_log.h"
 #include "core/engine/run_status.h"
 #include "core/engine/runner.h"
+#include "core/engine/tensorboard.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "core/util/error.h"
 
 #include <nlohmann/json.hpp>
@@ -209,31 +211,55 @@ void addRunCommands(CLI::App& app, Action* action) {
         std::string out;
         bool csv = true;
         bool curves = false;
+        std::string tensorboard;
         std::string rounding;
     };
     auto x = std::make_shared<ExportArgs>();
-    auto* exp = app.add_subcommand("export", "Aggregate the results of run folders into one CSV");
+    auto* exp = app.add_subcommand(
+        "export", "Aggregate the results of run folders into one CSV; or their training curves (CSV, TensorBoard)");
     exp->add_option("runs", x->runs, "Run folders")->required();
-    exp->add_flag("--csv", x->csv, "CSV output (the default and only format)");
+    exp->add_flag("--csv", x->csv, "CSV output (the default format of the results and of --curves)");
     exp->add_flag("--curves", x->curves,
                   "The training curves instead of the results: one row per step with every loss term and the learning "
                   "rate, from each run's events.jsonl");
-    exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
+    auto* tb = exp->add_option("--tensorboard", x->tensorboard,
+                               "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
+                               "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)");
+    auto* outOpt = exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
     exp->add_option("--rounding", x->rounding,
                     "paper (each seed's accuracy to 1 decimal first) or none (default: each run's own eval.rounding)")
         ->check(CLI::IsMember({"paper", "none"}));
+    tb->excludes(outOpt);
+    tb->excludes("--curves");
+    tb->excludes("--rounding");
     exp->callback([action, x] {
         *action = [x] {
-            if (x->curves) {
-                std::vector<MetricEvent> metrics;
+            // The event logs of the runs, each with its folder's name.
+            const auto readLogs = [&x] {
+                std::vector<std::pair<std::string, RunEventLog>> logs;
                 for (const auto& r : x->runs) {
                     const std::string path = (std::filesystem::path(r) / "events.jsonl").string();
                     if (!std::filesystem::exists(path))
                         throw Error(path + ": not found (is " + r + " a run folder written by `caspl run`?)");
                     auto log = readEventLog(path);
                     if (log.truncatedLastLine) std::cerr << path << ": the last line is incomplete and was left out\n";
-                    metrics.insert(metrics.end(), log.metrics.begin(), log.metrics.end());
+                    std::filesystem::path folder = std::filesystem::absolute(r).lexically_normal();
+                    if (folder.filename().empty()) folder = folder.parent_path();
+                    logs.emplace_back(folder.filename().string(), std::move(log));
                 }
+                return logs;
+            };
+            if (!x->tensorboard.empty()) {
+                const auto logs = readLogs();
+                const TbExportSummary written = writeTensorBoard(logs, x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
+                for (const auto& f : written.files) std::cerr << "wrote " << (std::filesystem::path(x->tensorboard) / f).string() << "\n";
+                std::cerr << written.files.size() << " event files, " << written.scalars
+                          << " values; view them with: tensorboard --logdir " << x->tensorboard << "\n";
+                return kOk;
+            }
+            if (x->curves) {
+                std::vector<MetricEvent> metrics;
+                for (auto& [name, log] : readLogs()) metrics.insert(metrics.end(), log.metrics.begin(), log.metrics.end());
                 const std::string text = curvesCsvText(metrics);
                 if (x->out.empty()) std::cout << text;
                 else {

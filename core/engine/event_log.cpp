@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 
 #include <sys/stat.h>
@@ -115,13 +116,33 @@ void dispatchLine(const json& j, const std::string& where, EventSink& sink, bool
     // Other types (none today) are skipped: a newer writer's lines do not stop an older reader.
 }
 
-// Collects what readEventLog returns.
+// Collects what readEventLog returns; `time` is that of the line being dispatched.
 struct Collector : EventSink {
     RunEventLog* log;
+    double time = 0;
     explicit Collector(RunEventLog* l) : log(l) {}
-    void metric(const MetricEvent& e) override { log->metrics.push_back(e); }
-    void evalRow(const EvalRow& r) override { log->evals.push_back(r); }
+    void metric(const MetricEvent& e) override {
+        log->metrics.push_back(e);
+        log->metricTimes.push_back(time);
+    }
+    void evalRow(const EvalRow& r) override {
+        log->evals.push_back(r);
+        log->evalTimes.push_back(time);
+    }
 };
+
+// "2026-12-07T05:19:29Z" (what the runner writes) as seconds since 1970-01-01 UTC; 0 when it is not of that form.
+double parseUtcTime(const std::string& s) {
+    std::tm tm{};
+    int consumed = 0;
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                    &tm.tm_sec, &consumed) != 6 ||
+        consumed != int(s.size()))
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return double(timegm(&tm));
+}
 
 }  // namespace
 
@@ -147,6 +168,8 @@ RunEventLog readEventLog(const std::string& path) {
             }
             throw Error(where + ": not a JSON object (" + e.what() + ")");
         }
+        const auto t = j.find("time");  // end() for a line that is not an object (dispatchLine says so)
+        collect.time = t != j.end() && t->is_string() ? parseUtcTime(t->get<std::string>()) : 0;
         dispatchLine(j, where, collect, /*curvesOnly=*/true);
     }
     log.lines = lineNo;

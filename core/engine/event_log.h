@@ -13,6 +13,9 @@ namespace caspl {
 struct RunEventLog {
     std::vector<MetricEvent> metrics;
     std::vector<EvalRow> evals;
+    // The wall time of each metric and eval line (its "time", seconds since 1970-01-01 UTC; 0 for a line without
+    // one), index for index with `metrics` and `evals`.
+    std::vector<double> metricTimes, evalTimes;
     int64_t lines = 0;
     bool truncatedLastLine = false;  // a run killed while writing its last line: that line is left out
 };

@@ -28,6 +28,7 @@
 #include <QDoubleSpinBox>
 #include <QDateTime>
 #include <QDialog>
+#include <QDirIterator>
 #include <QFile>
 #include <QImage>
 #include <QLabel>
@@ -859,6 +860,15 @@ private Q_SLOTS:
         const QStringList rows = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
         QVERIFY2(rows[0].startsWith("run,phase,dataset,shots,seed,epoch,step,") && rows[0].contains(",lr"), qPrintable(rows[0]));
         QVERIFY(rows.size() > phase2);
+        // ... as TensorBoard event files: phase 1 and each seed's training in a folder of its own ...
+        const QString tb = QDir(base_).filePath("live_tb");
+        QVERIFY(w.exportTensorBoard(opened, tb));
+        QStringList eventFiles;
+        for (QDirIterator it(tb, {"events.out.tfevents.*.caspl"}, QDir::Files, QDirIterator::Subdirectories); it.hasNext();)
+            eventFiles << QDir(tb).relativeFilePath(it.next());
+        eventFiles.sort();
+        QVERIFY2(eventFiles.size() == 3 && eventFiles[2].contains("/synth/phase1/"), qPrintable(eventFiles.join(' ')));
+        QVERIFY(!w.exportTensorBoard(opened, curves + "/cannot_be_a_folder"));  // under a file: the message bar says why
         // The PNG stays next to the screenshots, for a look by eye.
         const QString png = QDir(artifactsDir()).filePath("plots_export.png"), pdf = QDir(base_).filePath("live_plots.pdf");
         QVERIFY(w.savePlots(png));

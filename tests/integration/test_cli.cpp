@@ -239,6 +239,22 @@ private Q_SLOTS:
         r = runCaspl({"export", "--curves", QDir(caspl::test::tempDir()).filePath("no_such_run")});
         QCOMPARE(r.exitCode, 3);
         QVERIFY2(r.err.contains("events.jsonl") && r.err.contains("not found"), qPrintable(r.err));
+
+        // The same curves for TensorBoard: one folder per run and training, one event file in it.
+        const QString tb = QDir(caspl::test::tempDir()).filePath("tb");
+        r = runCaspl({"export", "--tensorboard", tb, run + "/"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList files = QDir(tb + "/curves_run/dtd/16shots_seed1").entryList({"events.out.tfevents.*.caspl"}, QDir::Files);
+        QCOMPARE(files.size(), 1);
+        QVERIFY2(r.err.contains("1 event files, 5 values") && r.err.contains("tensorboard --logdir"), qPrintable(r.err));
+        QFile ev(tb + "/curves_run/dtd/16shots_seed1/" + files[0]);
+        QVERIFY(ev.open(QIODevice::ReadOnly));
+        const QByteArray bytes = ev.readAll();  // the version record first (24 bytes of payload), then the values
+        QVERIFY(bytes.size() > 40 && bytes[0] == 24 && bytes.mid(12, 24).contains("brain.Event:2"));
+        QVERIFY(bytes.contains("train/loss.ce") && bytes.contains("train/lr"));
+        r = runCaspl({"export", "--tensorboard", tb, "--curves", run});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("excludes"), qPrintable(r.err));
     }
 
     // `caspl status`: where each run of a folder stands (running and by which process, crashed, stopped, not

@@ -1,0 +1,273 @@
+// TensorBoard event files from a run's events.jsonl (`caspl export --tensorboard`).
+#include "core/engine/tensorboard.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+#include "test_support.h"
+
+#include <QDir>
+#include <QObject>
+#include <QTest>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+using namespace caspl;
+
+namespace {
+
+std::string fromHex(const char* hex) {
+    std::string out;
+    for (std::size_t i = 0; hex[i] && hex[i + 1]; i += 2) out.push_back(char(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+    return out;
+}
+
+// A reader of the records and of the Event fields written, kept apart from the writer's code: the protobuf wire
+// format read field by field, every CRC checked.
+struct DecodedEvent {
+    double wallTime = 0;
+    int64_t step = 0;
+    std::string fileVersion, tag;
+    float value = 0;
+};
+
+uint64_t varint(const std::string& s, std::size_t& i) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        if (i >= s.size()) throw std::runtime_error("varint runs past the end");
+        const uint8_t b = uint8_t(s[i++]);
+        v |= uint64_t(b & 0x7F) << shift;
+        if (!(b & 0x80)) return v;
+    }
+}
+
+// Calls f(field, wire type, the value's bytes) for each field of a message; throws on a malformed one.
+template <typename F>
+void fields(const std::string& m, F f) {
+    std::size_t i = 0;
+    while (i < m.size()) {
+        const uint64_t key = varint(m, i);
+        const int field = int(key >> 3), wt = int(key & 7);
+        std::size_t begin = i, end = i;
+        if (wt == 0) varint(m, end);
+        else if (wt == 1) end += 8;
+        else if (wt == 5) end += 4;
+        else if (wt == 2) {
+            const uint64_t n = varint(m, begin);  // the length, then the bytes
+            end = begin + n;
+        } else throw std::runtime_error("unexpected wire type " + std::to_string(wt));
+        if (end > m.size()) throw std::runtime_error("a field runs past the end");
+        f(field, wt, m.substr(begin, end - begin));
+        i = end;
+    }
+}
+
+std::vector<DecodedEvent> decodeEventFile(const std::string& bytes) {
+    std::vector<DecodedEvent> events;
+    std::size_t i = 0;
+    while (i < bytes.size()) {
+        if (bytes.size() - i < 16) throw std::runtime_error("a truncated record");
+        uint64_t n;
+        uint32_t lengthCrc, dataCrc;
+        std::memcpy(&n, bytes.data() + i, 8);
+        std::memcpy(&lengthCrc, bytes.data() + i + 8, 4);
+        if (lengthCrc != maskedCrc32c(bytes.data() + i, 8)) throw std::runtime_error("length CRC");
+        const std::string payload = bytes.substr(i + 12, n);
+        std::memcpy(&dataCrc, bytes.data() + i + 12 + n, 4);
+        if (dataCrc != maskedCrc32c(payload.data(), payload.size())) throw std::runtime_error("data CRC");
+        i += 16 + n;
+        DecodedEvent e;
+        fields(payload, [&](int field, int wt, const std::string& v) {
+            if (field == 1 && wt == 1) std::memcpy(&e.wallTime, v.data(), 8);
+            else if (field == 2 && wt == 0) {
+                std::size_t k = 0;
+                e.step = int64_t(varint(v, k));
+            } else if (field == 3 && wt == 2) e.fileVersion = v;
+            else if (field == 5 && wt == 2)
+                fields(v, [&](int sf, int swt, const std::string& value) {
+                    if (sf != 1 || swt != 2) throw std::runtime_error("unexpected Summary field");
+                    fields(value, [&](int vf, int vwt, const std::string& x) {
+                        if (vf == 1 && vwt == 2) e.tag = x;
+                        else if (vf == 2 && vwt == 5) std::memcpy(&e.value, x.data(), 4);
+                        else throw std::runtime_error("unexpected Summary.Value field");
+                    });
+                });
+            else throw std::runtime_error("unexpected Event field " + std::to_string(field));
+        });
+        events.push_back(e);
+    }
+    return events;
+}
+
+const TbScalar* findScalar(const TbTraining& t, const std::string& tag, int64_t step) {
+    for (const auto& s : t.scalars)
+        if (s.tag == tag && s.step == step) return &s;
+    return nullptr;
+}
+
+int countTag(const TbTraining& t, const std::string& tag) {
+    int n = 0;
+    for (const auto& s : t.scalars) n += s.tag == tag;
+    return n;
+}
+
+std::string metricLine(const char* phase, int shots, int seed, int epoch, int step, double loss, const char* time) {
+    return std::string("{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"") + phase + "\",\"dataset\":\"dtd\",\"shots\":" +
+           std::to_string(shots) + ",\"seed\":" + std::to_string(seed) + ",\"epoch\":" + std::to_string(epoch) +
+           ",\"step\":" + std::to_string(step) + ",\"values\":{\"loss\":" + std::to_string(loss) + ",\"lr\":0.002},\"time\":\"" +
+           time + "\"}\n";
+}
+
+std::string evalLine(const char* method, const char* split, int epoch, double accuracy) {
+    return std::string("{\"type\":\"eval\",\"run\":\"r\",\"dataset\":\"dtd\",\"method\":\"") + method +
+           "\",\"seed\":1,\"shots\":16,\"split\":\"" + split + "\",\"epoch\":" + std::to_string(epoch) +
+           ",\"accuracy\":" + std::to_string(accuracy) + ",\"time\":\"2026-12-07T05:30:00Z\"}\n";
+}
+
+}  // namespace
+
+class TensorBoardTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    // RFC 3720, appendix B.4, and the customary check value.
+    void crc32cIsCastagnolis() {
+        const std::string zeros(32, '\0'), ones(32, '\xff');
+        std::string up, down;
+        for (int i = 0; i < 32; ++i) up.push_back(char(i)), down.push_back(char(31 - i));
+        QCOMPARE(crc32c(zeros.data(), zeros.size()), 0x8A9136AAu);
+        QCOMPARE(crc32c(ones.data(), ones.size()), 0x62A8AB43u);
+        QCOMPARE(crc32c(up.data(), up.size()), 0x46DD794Eu);
+        QCOMPARE(crc32c(down.data(), down.size()), 0x113FDB5Cu);
+        QCOMPARE(crc32c("123456789", 9), 0xE3069283u);
+    }
+
+    // The bytes of events written by protobuf's own Python library (official serializer, TensorFlow's field numbers
+    // for Event and Summary.Value) and framed with the python crc32c package: this writer gives the same bytes.
+    void recordsAreTensorFlowsBytes() {
+        const std::string version = fromHex(
+            "1800000000000000a37f4b22090000c0b290c5da411a0d627261696e2e4576656e743a328e399ef9");
+        const std::string loss = fromHex(
+            "2400000000000000422b804d09000020b390c5da4110ac022a160a140a0d747261696e2f6c6f73732e6365150000803ebaea5826");
+        const std::string negative = fromHex(
+            "2600000000000000734fe30009000020b390c5da4110feffffffffffffffff012a100a0e0a076576616c2f686d150000a3c2c06f7ed9");
+        const std::string file =
+            tfEventFile({{"train/loss.ce", 300, 1796621004.5, 0.25}, {"eval/hm", -2, 1796621004.5, -81.5}}, 1796621003.0);
+        QCOMPARE(file.size(), version.size() + loss.size() + negative.size());
+        QVERIFY(file == version + loss + negative);
+    }
+
+    // What goes where: folders per training, the steps a resumed training logged again replaced, evaluations at the
+    // last step of their epoch with the harmonic mean, the method in the tag where a folder has several.
+    void trainingsOfARunLog() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("tb_log");
+        QDir().mkpath(dir);
+        const std::string path = QDir(dir).filePath("events.jsonl").toStdString();
+        std::string text;
+        for (int s = 1; s <= 4; ++s) text += metricLine("phase1", 0, 0, (s + 1) / 2, s, 1.0 / s, "2026-12-07T05:20:00Z");
+        text += evalLine("zsclip", "base", 0, 60);
+        for (int s = 1; s <= 3; ++s) text += metricLine("phase2", 16, 1, 1, s, 2.0, "2026-12-07T05:21:00Z");
+        // Resumed from a checkpoint taken after step 1: steps 2 and 3 come again, with other values.
+        for (int s = 2; s <= 6; ++s) text += metricLine("phase2", 16, 1, s <= 3 ? 1 : 2, s, 0.5, "2026-12-07T05:22:00Z");
+        text += evalLine("coop+caspl", "base", 2, 80);
+        text += evalLine("coop+caspl", "novel", 2, 70);
+        text += evalLine("coop+caspl", "novel", 2, 72);  // evaluated again (caspl eval): the last one counts
+        writeFileAtomically(path, text);
+
+        const RunEventLog log = readEventLog(path);
+        QCOMPARE(log.metricTimes.size(), log.metrics.size());
+        QCOMPARE(log.metricTimes[0], 1796620800.0);  // 2026-12-07T05:20:00Z
+        const auto trainings = tensorBoardTrainings(log, 1.0);
+        QCOMPARE(trainings.size(), std::size_t(2));
+        QCOMPARE(trainings[0].folder, std::string("dtd/phase1"));
+        QCOMPARE(trainings[1].folder, std::string("dtd/16shots_seed1"));
+
+        const TbTraining& p1 = trainings[0];
+        QCOMPARE(countTag(p1, "train/loss"), 4);
+        QVERIFY(findScalar(p1, "train/loss", 4) && std::abs(findScalar(p1, "train/loss", 4)->value - 0.25) < 1e-6);
+        QVERIFY(findScalar(p1, "train/lr", 1));
+        QCOMPARE(countTag(p1, "eval/base"), 0);
+
+        const TbTraining& p2 = trainings[1];
+        QCOMPARE(countTag(p2, "train/loss"), 6);  // 1, then 2..6 of the resumed training
+        QCOMPARE(findScalar(p2, "train/loss", 1)->value, 2.0);
+        QCOMPARE(findScalar(p2, "train/loss", 3)->value, 0.5);
+        QCOMPARE(findScalar(p2, "train/loss", 3)->wallTime, 1796620920.0);
+        // Two methods evaluated in this folder: the method is in the tag.
+        QVERIFY(findScalar(p2, "eval/zsclip/base", 0));
+        QCOMPARE(findScalar(p2, "eval/zsclip/base", 0)->value, 60.0);
+        QVERIFY(!findScalar(p2, "eval/zsclip/hm", 0));
+        const TbScalar* base = findScalar(p2, "eval/coop+caspl/base", 6);
+        const TbScalar* novel = findScalar(p2, "eval/coop+caspl/novel", 6);
+        const TbScalar* hm = findScalar(p2, "eval/coop+caspl/hm", 6);
+        QVERIFY(base && novel && hm);
+        QCOMPARE(novel->value, 72.0);
+        QCOMPARE(countTag(p2, "eval/coop+caspl/novel"), 1);
+        QVERIFY(std::abs(hm->value - 2 * 80.0 * 72.0 / 152.0) < 1e-9);
+        for (std::size_t i = 1; i < p2.scalars.size(); ++i) QVERIFY(p2.scalars[i - 1].step <= p2.scalars[i].step);
+
+        // One method only: plain tags; an epoch without logged steps stands at epoch x steps per epoch.
+        RunEventLog one = log;
+        one.evals.erase(one.evals.begin());  // the zsclip row
+        one.evalTimes.erase(one.evalTimes.begin());
+        one.evals[0].epoch = 5;
+        const auto t2 = tensorBoardTrainings(one, 1.0);
+        QVERIFY(findScalar(t2[1], "eval/novel", 6));
+        QVERIFY(findScalar(t2[1], "eval/base", 15));  // 3 steps per epoch (epoch 1 ended at step 3)
+    }
+
+    // The files: names TensorBoard reads, a second export replacing the first (and nothing of another writer),
+    // run names made safe and unique, every record decodable.
+    void exportWritesEventFiles() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("tb_out");
+        RunEventLog log;
+        MetricEvent m;
+        m.phase = "phase2";
+        m.dataset = "eurosat";
+        m.shots = 4;
+        m.seed = 2;
+        m.epoch = 1;
+        for (int s = 1; s <= 3; ++s) {
+            m.step = s;
+            m.values = {{"loss", 1.0 / s}, {"lr", 0.0035}};
+            log.metrics.push_back(m);
+            log.metricTimes.push_back(1796620800.0 + s);
+        }
+        const std::vector<std::pair<std::string, RunEventLog>> runs = {{"b2n", log}, {"b2n", log}, {"a b/c", log}};
+        auto first = writeTensorBoard(runs, dir.toStdString(), "host name", 1796621000.0);
+        QCOMPARE(first.files.size(), std::size_t(3));
+        QCOMPARE(first.files[0], std::string("b2n/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
+        QCOMPARE(first.files[1], std::string("b2n_2/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
+        QCOMPARE(first.files[2], std::string("a_b_c/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
+        QCOMPARE(first.scalars, int64_t(18));
+
+        namespace fs = std::filesystem;
+        const fs::path folder = fs::path(dir.toStdString()) / "b2n/eurosat/4shots_seed2";
+        writeFileAtomically((folder / "events.out.tfevents.1.other").string(), "not ours");
+        const auto second = writeTensorBoard(runs, dir.toStdString(), "host name", 1796621060.0);
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        QCOMPARE(names, (std::vector<std::string>{"events.out.tfevents.1.other", "events.out.tfevents.1796621060.host_name.caspl"}));
+
+        const auto events = decodeEventFile(readFile((fs::path(dir.toStdString()) / second.files[0]).string()));
+        QCOMPARE(events.size(), std::size_t(7));
+        QCOMPARE(events[0].fileVersion, std::string("brain.Event:2"));
+        QCOMPARE(events[0].wallTime, 1796621060.0);
+        QCOMPARE(events[1].tag, std::string("train/loss"));
+        QCOMPARE(events[1].step, int64_t(1));
+        QCOMPARE(events[1].value, 1.0f);
+        QCOMPARE(events[1].wallTime, 1796620801.0);
+        QCOMPARE(events[6].tag, std::string("train/lr"));
+        QCOMPARE(events[6].step, int64_t(3));
+        QCOMPARE(events[6].value, 0.0035f);
+
+        // A folder that cannot be made: the error names it.
+        writeFileAtomically(QDir(dir).filePath("blocked").toStdString(), "a file");
+        caspl::test::expectError(
+            [&] { writeTensorBoard({{"x", log}}, QDir(dir).filePath("blocked").toStdString(), "h", 1.0); }, {"blocked", "cannot create"});
+    }
+};
+
+CASPL_REGISTER_TEST(TensorBoardTest);
+#include "test_tensorboard.moc"
