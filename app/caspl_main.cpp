@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
         ->envname("CASPL_THREADS")
         ->check(caspl::cli::atLeast(0));
     app.require_subcommand(1);
+    // Sub-commands made after this pass what they do not know to the main command: `caspl demo --threads 2` works
+    // as `caspl --threads 2 demo` does.
+    app.fallthrough();
     app.footer("Exit codes: 0 ok, 1 run failed, 2 usage error, 3 bad input, 130 interrupted.");
 
     caspl::cli::Action action;

@@ -2,7 +2,7 @@
 # Sets up a fresh Debian 12 machine (idempotent), builds everything and runs the main job: the demo experiment
 # (`caspl demo`): Fashion-MNIST from Debian's dataset-fashion-mnist, two small CLIPs pretrained here (cached after
 # the first run), then zero-shot, CoOp and CoOp + CasPL base-to-novel with a base / novel / HM table.
-# Extra arguments go to `caspl demo` (e.g. --cache DIR).
+# Extra arguments go to `caspl demo` (e.g. --cache DIR, --threads 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

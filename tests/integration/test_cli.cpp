@@ -353,6 +353,9 @@ private Q_SLOTS:
         QCOMPARE(threads.exitCode, 2);
         QVERIFY2(threads.err.contains("--threads: expected an integer >= 0, got '-1'") && !threads.err.contains("17976931"),
                  qPrintable(threads.err));
+        // The main command's options also work after a sub-command (`caspl demo --threads 2`).
+        const auto after = runCaspl({"version", "--threads", "1"});
+        QVERIFY2(after.exitCode == 0 && after.out.contains("1 thread"), qPrintable(after.out + after.err));
         for (const QStringList& args : {QStringList{"bench", "--device", "tpu"}, QStringList{"bench", "--dtype", "fp8"},
                                         QStringList{"bench", "--iterations", "0"}, QStringList{"bench", "--warmup", "-1"},
                                         QStringList{"export", "--csv", "x", "--rounding", "foo"},
