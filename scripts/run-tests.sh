@@ -3,6 +3,13 @@
 # Extra arguments go to ctest, e.g. `scripts/run-tests.sh -L unit` or `-R Tokenizer`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Most tests compare with reference data kept next to the repository (README, "Tests"): say so before a long build.
+fixtures=${CASPL_FIXTURES:-../shared/fixtures}
+if [ ! -d "$fixtures/tokenizer" ] || [ ! -d "$fixtures/clip-tiny-a" ]; then
+  echo "run-tests.sh: no reference data in $fixtures (the tests compare with it): place the project's shared" >&2
+  echo "fixtures folder there (shared/fixtures next to this repository), or set CASPL_FIXTURES=DIR" >&2
+  exit 3
+fi
 bash scripts/install-deps.sh
 # The test build also compiles the CUDA-only code paths against CUDA headers when the machine has them and
 # LibTorch has no CUDA (a compile check; nothing runs): see CASPL_CUDA_COMPILE_CHECK in core/CMakeLists.txt.
