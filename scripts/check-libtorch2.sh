@@ -9,11 +9,12 @@
 # (fused attention, ...), and CASPL_CUDA_COMPILE_CHECK compiles the CUDA paths against 1.13's CUDA headers only.
 # What it needs: a configured build folder (build/ or $CASPL_BUILD_DIR; configured here when missing), a CUDA
 # toolkit's runtime headers (cuda_runtime_api.h under /usr/local/cuda*/include, $CUDA_HOME/include or
-# /usr/include), and Debian's package archive: `apt-get download` fetches the headers package (2.4 MB; trixie's
+# /usr/include: NVIDIA's CUDA toolkit, or Debian's nvidia-cuda-toolkit from non-free), and Debian's package archive: `apt-get download` fetches the headers package (2.4 MB; trixie's
 # libtorch-cuda-dev from contrib, or libtorch-dev from main) with its own package lists under the cache folder,
 # so the machine's apt configuration is left alone and no root is needed. Nothing is installed.
 #   CASPL_TORCH2_DIR     cache folder (default build-torch2/)
 #   CASPL_TORCH2_SUITE   Debian suite to take the headers from (default trixie)
+#   CASPL_TORCH2_MIRROR  Debian mirror (default http://deb.debian.org/debian)
 #   CASPL_JOBS           parallel compilations (default: all cores)
 # Limit: Debian 12's own LibTorch 1.13 headers stay in /usr/include behind the 2.x ones, so a header that 2.x
 # removed would still be found there; everything 2.x ships wins.
@@ -25,6 +26,7 @@ ROOT=$PWD
 BUILD_DIR=${CASPL_BUILD_DIR:-build}
 CACHE=${CASPL_TORCH2_DIR:-build-torch2}
 SUITE=${CASPL_TORCH2_SUITE:-trixie}
+MIRROR=${CASPL_TORCH2_MIRROR:-http://deb.debian.org/debian}
 JOBS=${CASPL_JOBS:-$(nproc)}
 FILTER=${1:-}
 mkdir -p "$CACHE"
@@ -36,7 +38,7 @@ fail() { echo "check-libtorch2.sh: $*" >&2; exit 3; }
 if [ ! -f "$CACHE/headers/.complete" ]; then
   apt_dir="$CACHE/apt"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
-  echo "deb http://deb.debian.org/debian $SUITE main contrib" > "$apt_dir/sources.list"
+  echo "deb $MIRROR $SUITE main contrib" > "$apt_dir/sources.list"
   apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
             -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir" -o "Dir::State::status=/dev/null"
             -o APT::Architectures=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)

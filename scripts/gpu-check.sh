@@ -37,7 +37,7 @@ for l in icuuc icui18n icudata; do       # link and run against the ICU 72 that 
   ln -sf "$qtdeps/lib$l.so.72" "$P/caspl/lib/lib$l.so.72"
   ln -sf "lib$l.so.72" "$P/caspl/lib/lib$l.so"
 done
-export CMAKE_PREFIX_PATH="$P/caspl:$CMAKE_PREFIX_PATH"
+export CMAKE_PREFIX_PATH="$P/caspl${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 if [ -d .devdeps/fixtures ]; then export CASPL_FIXTURES="$PWD/.devdeps/fixtures"; fi
 
 say "configure"
