@@ -224,7 +224,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                   "rate, from each run's events.jsonl");
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
-                               "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)");
+                               "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)")
+                  ->type_name("DIR");
     auto* outOpt = exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
     exp->add_option("--rounding", x->rounding,
                     "paper (each seed's accuracy to 1 decimal first) or none (default: each run's own eval.rounding)")
