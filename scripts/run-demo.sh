@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh
+# The two executables only (the tests are built by run-tests.sh).
+CASPL_TARGETS="caspl caspl-studio" bash scripts/build.sh
 BUILD_DIR=${CASPL_BUILD_DIR:-build}
 "$BUILD_DIR/app/caspl" --version
 "$BUILD_DIR/app/caspl" demo "$@"
