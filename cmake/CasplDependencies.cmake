@@ -2,7 +2,7 @@
 #
 #   Torch            find_package(Torch) — Debian's CPU LibTorch 1.13, or a CUDA LibTorch / Python torch via
 #                    -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-#   Qt6              Core (always), Widgets + Test (GUI and tests)
+#   Qt6              Core (always), Gui + Widgets + PrintSupport (GUI; QCustomPlot needs PrintSupport), Test (tests)
 #   QCustomPlotQt6   the Qt 6 build of QCustomPlot (plain QCustomPlot is Debian's Qt 5 build)
 #   OpenCV           core imgproc imgcodecs (Debian's per-module -dev packages ship no CMake config: fallback below)
 #   yaml-cpp         0.7 exports `yaml-cpp`, 0.8 exports `yaml-cpp::yaml-cpp`: we always link the latter
