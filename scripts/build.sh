@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${CASPL_BUILD_DIR:-build}
 if [ -z "${CASPL_JOBS:-}" ]; then
   JOBS=$(nproc)
-  avail_kb=$(awk '/^MemAvailable:/{print $2}' /proc/meminfo 2>/dev/null || echo 0)
+  avail_kb=$(awk '/^MemAvailable:/{print $2}' /proc/meminfo 2>/dev/null || true)
+  avail_kb=${avail_kb:-0}
   by_memory=$(( avail_kb / 1500000 ))
   if [ "$by_memory" -lt 1 ]; then by_memory=1; fi
   if [ "$avail_kb" -gt 0 ] && [ "$by_memory" -lt "$JOBS" ]; then JOBS=$by_memory; fi

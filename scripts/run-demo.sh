@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-# The two executables only (the tests are built by run-tests.sh).
-CASPL_TARGETS="caspl caspl-studio" bash scripts/build.sh
 BUILD_DIR=${CASPL_BUILD_DIR:-build}
+# The two executables only (the tests are built by run-tests.sh); the desktop one unless this build folder was
+# configured without it.
+targets="caspl caspl-studio"
+if grep -qs '^CASPL_BUILD_GUI:BOOL=OFF' "$BUILD_DIR/CMakeCache.txt"; then targets="caspl"; fi
+CASPL_TARGETS="$targets" bash scripts/build.sh
 "$BUILD_DIR/app/caspl" --version
 "$BUILD_DIR/app/caspl" demo "$@"

@@ -438,9 +438,11 @@ void MainWindow::buildMenus() {
             showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
             return;
         }
-        const QString runDir = queue_->job(id)->runDir;
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the TensorBoard event files"),
-                                                              QFileInfo(runDir).absolutePath());
+        // Not the runs' folder itself (the export would land in the run folder): the folder above it, or its
+        // "tensorboard" folder where there is one.
+        const QDir above(QFileInfo(QFileInfo(queue_->job(id)->runDir).absolutePath()).absolutePath());
+        const QString start = above.exists(QStringLiteral("tensorboard")) ? above.filePath(QStringLiteral("tensorboard")) : above.path();
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the TensorBoard event files"), start);
         if (!dir.isEmpty()) exportTensorBoard(id, dir);
     });
     connect(make(res, tr("Save &Plots as Image…"), "actionSavePlots"), &QAction::triggered, this, [this] {
@@ -880,8 +882,11 @@ bool MainWindow::exportCurvesCsv(int id, const QString& path) {
 
 bool MainWindow::exportTensorBoard(int id, const QString& dir) {
     return exportRunLog(id, tr("Cannot export for TensorBoard"), [&](const caspl::RunEventLog& log, const QString& runName) {
-        const auto written = caspl::writeTensorBoard({{runName.toStdString(), log}}, dir.toStdString(), caspl::DirLock::hostName(),
-                                                     double(QDateTime::currentSecsSinceEpoch()));
+        const QString source = QDir::cleanPath(QDir(queue_->job(id)->runDir).absolutePath());
+        const auto written = caspl::writeTensorBoard({{runName.toStdString(), source.toStdString(), log}}, dir.toStdString(),
+                                                     caspl::DirLock::hostName(), double(QDateTime::currentSecsSinceEpoch()));
+        for (const auto& w : written.warnings) log_->append(caspl::LogLevel::Warning, tr("studio"), QString::fromStdString(w));
+        if (written.files.empty()) throw caspl::Error(source.toStdString() + ": nothing to export yet (no metric or evaluation lines)");
         log_->append(caspl::LogLevel::Info, tr("studio"),
                      tr("exported %1 values of %2 to %3 event files under %4; view them with: tensorboard --logdir %4")
                          .arg(written.scalars)

@@ -225,7 +225,9 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
                                "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)")
-                  ->type_name("DIR");
+                  ->type_name("DIR")
+                  ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("a folder is needed") : std::string(); },
+                                         "DIR"));
     auto* outOpt = exp->add_option("--out", x->out, "Output file (default: stdout); written atomically");
     exp->add_option("--rounding", x->rounding,
                     "paper (each seed's accuracy to 1 decimal first) or none (default: each run's own eval.rounding)")
@@ -233,11 +235,12 @@ void addRunCommands(CLI::App& app, Action* action) {
     tb->excludes(outOpt);
     tb->excludes("--curves");
     tb->excludes("--rounding");
+    tb->excludes("--csv");
     exp->callback([action, x] {
         *action = [x] {
-            // The event logs of the runs, each with its folder's name.
+            // The event logs of the runs, each with its folder's name and path.
             const auto readLogs = [&x] {
-                std::vector<std::pair<std::string, RunEventLog>> logs;
+                std::vector<TbRun> logs;
                 for (const auto& r : x->runs) {
                     const std::string path = (std::filesystem::path(r) / "events.jsonl").string();
                     if (!std::filesystem::exists(path))
@@ -246,7 +249,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                     if (log.truncatedLastLine) std::cerr << path << ": the last line is incomplete and was left out\n";
                     std::filesystem::path folder = std::filesystem::absolute(r).lexically_normal();
                     if (folder.filename().empty()) folder = folder.parent_path();
-                    logs.emplace_back(folder.filename().string(), std::move(log));
+                    logs.push_back({folder.filename().string(), folder.string(), std::move(log)});
                 }
                 return logs;
             };
@@ -254,13 +257,15 @@ void addRunCommands(CLI::App& app, Action* action) {
                 const auto logs = readLogs();
                 const TbExportSummary written = writeTensorBoard(logs, x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
                 for (const auto& f : written.files) std::cerr << "wrote " << (std::filesystem::path(x->tensorboard) / f).string() << "\n";
-                std::cerr << written.files.size() << " event files, " << written.scalars
-                          << " values; view them with: tensorboard --logdir " << x->tensorboard << "\n";
+                for (const auto& w : written.warnings) std::cerr << "warning: " << w << "\n";
+                if (written.files.empty()) throw Error("nothing exported: the runs have no metric or evaluation lines yet");
+                std::cerr << written.files.size() << (written.files.size() == 1 ? " event file, " : " event files, ")
+                          << written.scalars << " values; view them with: tensorboard --logdir " << x->tensorboard << "\n";
                 return kOk;
             }
             if (x->curves) {
                 std::vector<MetricEvent> metrics;
-                for (auto& [name, log] : readLogs()) metrics.insert(metrics.end(), log.metrics.begin(), log.metrics.end());
+                for (auto& run : readLogs()) metrics.insert(metrics.end(), run.log.metrics.begin(), run.log.metrics.end());
                 const std::string text = curvesCsvText(metrics);
                 if (x->out.empty()) std::cout << text;
                 else {

@@ -128,6 +128,7 @@ struct Collector : EventSink {
     void evalRow(const EvalRow& r) override {
         log->evals.push_back(r);
         log->evalTimes.push_back(time);
+        log->evalAfterMetrics.push_back(log->metrics.size());
     }
 };
 

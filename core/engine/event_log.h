@@ -3,6 +3,7 @@
 // per-step curves as CSV (what TensorBoard's and W&B's "download CSV" give). No LibTorch, no Qt.
 #include "core/engine/events.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@ struct RunEventLog {
     // The wall time of each metric and eval line (its "time", seconds since 1970-01-01 UTC; 0 for a line without
     // one), index for index with `metrics` and `evals`.
     std::vector<double> metricTimes, evalTimes;
+    // For each eval line: how many metric lines came before it (which training it followed).
+    std::vector<std::size_t> evalAfterMetrics;
     int64_t lines = 0;
     bool truncatedLastLine = false;  // a run killed while writing its last line: that line is left out
 };

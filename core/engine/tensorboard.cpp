@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -19,9 +18,9 @@
 //   other CRC-32; Boost.CRC would add Boost for one function). A 256-entry table is the whole algorithm, and the
 //   test checks it against the published test vectors (RFC 3720, B.4).
 // - Protobuf: libprotobuf would need protoc at build time and a copy of TensorFlow's event.proto and
-//   summary.proto (Debian packages neither) for the five fields written here (Event.wall_time, .step,
-//   .file_version, .summary; Summary.Value.tag, .simple_value). Their encoding is fixed by the protobuf wire
-//   format; the test decodes what is written with an independent reader.
+//   summary.proto (Debian packages neither) for the few fields written here (Event.wall_time, .step,
+//   .file_version, .summary, .session_log; Summary.Value.tag, .simple_value; SessionLog.status). Their encoding is
+//   fixed by the protobuf wire format; the test compares the bytes with what protobuf's own library writes.
 
 namespace caspl {
 
@@ -93,16 +92,33 @@ std::string versionEvent(double wallTime) {
     return event;
 }
 
-// A folder name from a dataset, run or method name: letters, digits, '.', '_', '-' kept, anything else '_'.
+// Event { session_log = 7 } with SessionLog { status = 1 } = START (1): TensorBoard's event loader drops what it
+// holds of this training from `step` on when it reads it.
+std::string sessionStartEvent(double wallTime, int64_t step) {
+    std::string log;
+    putInt(log, 1, 1);
+    std::string event;
+    putDouble(event, 1, wallTime);
+    putInt(event, 2, step);
+    putBytes(event, 7, log);
+    return event;
+}
+
+// A folder name from a dataset, run or method name: ASCII letters, digits, '.', '_', '-' and every byte of a
+// non-ASCII UTF-8 character kept, anything else '_'. Not std::isalnum, which depends on the locale.
 std::string safeName(const std::string& s) {
     std::string out;
-    for (unsigned char c : s) out.push_back(std::isalnum(c) || c == '.' || c == '_' || c == '-' ? char(c) : '_');
+    for (unsigned char c : s) {
+        const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                          c == '_' || c == '-' || c >= 0x80;
+        out.push_back(keep ? char(c) : '_');
+    }
     if (out.empty() || out == "." || out == "..") out = "_" + out;
     return out;
 }
 
 std::string trainingFolder(const std::string& dataset, bool phase1, int shots, int seed) {
-    const std::string ds = safeName(dataset.empty() ? std::string("run") : dataset);
+    const std::string ds = safeName(dataset);
     if (phase1) return ds + "/phase1";
     return ds + "/" + (shots > 0 ? std::to_string(shots) + "shots" : std::string("all")) + "_seed" + std::to_string(seed);
 }
@@ -115,12 +131,17 @@ struct Point {
 };
 
 struct EvalKey {
-    std::string method, split;
+    std::string method, target, split;  // target: the dataset evaluated where it is not the one trained, else ""
     int epoch;
-    bool operator<(const EvalKey& o) const { return std::tie(method, split, epoch) < std::tie(o.method, o.split, o.epoch); }
+    bool operator<(const EvalKey& o) const {
+        return std::tie(method, target, split, epoch) < std::tie(o.method, o.target, o.split, o.epoch);
+    }
 };
 
 struct Training {
+    std::string dataset;  // "" for a folder of lines that name no dataset
+    bool phase1 = false;
+    int seed = 0;
     std::vector<Point> points;
     std::map<EvalKey, std::pair<double, double>> evals;  // -> (accuracy, time)
     std::size_t order = 0;                                // first seen: folders keep the log's order
@@ -155,6 +176,11 @@ std::string tfRecord(const std::string& payload) {
 
 std::string tfEventFile(const std::vector<TbScalar>& scalars, double startTime) {
     std::string out = tfRecord(versionEvent(startTime));
+    if (!scalars.empty()) {
+        int64_t first = scalars.front().step;
+        for (const auto& s : scalars) first = std::min(first, s.step);
+        out += tfRecord(sessionStartEvent(startTime, first));
+    }
     for (const auto& s : scalars) out += tfRecord(scalarEvent(s));
     return out;
 }
@@ -169,19 +195,56 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
         if (added) it->second.order = trainings.size();
         return it->second;
     };
+    // Metric lines, in the log's order; metricFolder[i] is where line i went.
+    std::vector<std::string> metricFolder(log.metrics.size());
+    std::map<std::string, std::pair<int, int64_t>> unnamed;  // phase -> (n, last step) of lines without a dataset
     for (std::size_t i = 0; i < log.metrics.size(); ++i) {
         const MetricEvent& m = log.metrics[i];
-        Training& t = training(trainingFolder(m.dataset, m.phase == "phase1", m.shots, m.seed));
+        std::string folder;
+        if (m.dataset.empty()) {  // no identity: a step that starts again is another training, not a resume
+            auto [it, added] = unnamed.try_emplace(m.phase, 1, m.step);
+            if (!added && m.step <= it->second.second) ++it->second.first;
+            it->second.second = m.step;
+            folder = "unnamed/" + safeName(m.phase.empty() ? std::string("train") : m.phase) + "_" + std::to_string(it->second.first);
+        } else {
+            folder = trainingFolder(m.dataset, m.phase == "phase1", m.shots, m.seed);
+        }
+        metricFolder[i] = folder;
+        Training& t = training(folder);
+        t.dataset = m.dataset;
+        t.phase1 = m.phase == "phase1";
+        t.seed = m.seed;
         // A resumed training logs again from its checkpoint: what was logged from this step on is replaced.
         if (!t.points.empty() && m.step <= t.points.back().step)
             t.points.erase(std::find_if(t.points.begin(), t.points.end(), [&](const Point& p) { return p.step >= m.step; }),
                            t.points.end());
         t.points.push_back({m.step, m.epoch, timeOf(log.metricTimes, i), &m.values});
     }
+    // Evaluations: with their own training, else (another dataset) with the training before them of the same K
+    // and seed, else in a folder of their own.
     for (std::size_t i = 0; i < log.evals.size(); ++i) {
         const EvalRow& r = log.evals[i];
-        training(trainingFolder(r.dataset, false, r.shots, r.seed)).evals[{r.method, r.split, r.epoch}] = {r.accuracy,
-                                                                                                         timeOf(log.evalTimes, i)};
+        std::string folder = trainingFolder(r.dataset, false, r.shots, r.seed), target;
+        const auto own = trainings.find(folder);
+        if (own == trainings.end() || own->second.points.empty()) {
+            std::vector<std::string> sameDataset;  // a log of an early version has evaluations without their K
+            for (const auto& [f, t] : trainings)
+                if (!t.points.empty() && !t.phase1 && t.dataset == r.dataset && t.seed == r.seed) sameDataset.push_back(f);
+            if (r.shots == 0 && sameDataset.size() == 1) {
+                folder = sameDataset.front();
+            } else {
+                const std::size_t after = i < log.evalAfterMetrics.size() ? log.evalAfterMetrics[i] : log.metrics.size();
+                for (std::size_t j = std::min(after, log.metrics.size()); j-- > 0;) {
+                    const MetricEvent& m = log.metrics[j];
+                    if (m.phase != "phase1" && !m.dataset.empty() && m.shots == r.shots && m.seed == r.seed) {
+                        folder = metricFolder[j];
+                        target = safeName(r.dataset);
+                        break;
+                    }
+                }
+            }
+        }
+        training(folder).evals[{r.method, target, r.split, r.epoch}] = {r.accuracy, timeOf(log.evalTimes, i)};
     }
 
     std::vector<std::pair<std::size_t, TbTraining>> ordered;
@@ -192,7 +255,10 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
             for (const auto& [key, v] : *p.values) out.scalars.push_back({"train/" + key, p.step, p.time, v});
         // The step an evaluation stands at: the last step of the epoch it evaluated.
         std::map<int, int64_t> lastStepOf;
-        for (const Point& p : t.points) lastStepOf[p.epoch] = std::max(lastStepOf[p.epoch], p.step);
+        for (const Point& p : t.points) {
+            auto [it, added] = lastStepOf.try_emplace(p.epoch, p.step);
+            if (!added) it->second = std::max(it->second, p.step);
+        }
         const int64_t stepsPerEpoch = lastStepOf.count(1) ? lastStepOf[1] : 0;
         const auto stepOf = [&](int epoch) -> int64_t {
             if (epoch <= 0) return 0;
@@ -201,16 +267,16 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
         };
         std::set<std::string> methods;
         for (const auto& [k, v] : t.evals) methods.insert(k.method);
-        const auto tagOf = [&](const std::string& method, const std::string& name) {
-            return "eval/" + (methods.size() > 1 ? method + "/" : std::string()) + name;
+        const auto tagOf = [&](const EvalKey& k, const std::string& name) {
+            return "eval/" + (methods.size() > 1 ? k.method + "/" : std::string()) + (k.target.empty() ? "" : k.target + "/") + name;
         };
         for (const auto& [k, v] : t.evals) {
-            out.scalars.push_back({tagOf(k.method, k.split), stepOf(k.epoch), v.second, v.first});
+            out.scalars.push_back({tagOf(k, k.split), stepOf(k.epoch), v.second, v.first});
             if (k.split != "base") continue;
-            const auto novel = t.evals.find({k.method, "novel", k.epoch});
+            const auto novel = t.evals.find({k.method, k.target, "novel", k.epoch});
             if (novel == t.evals.end()) continue;
             const double b = v.first, n = novel->second.first;
-            out.scalars.push_back({tagOf(k.method, "hm"), stepOf(k.epoch), std::max(v.second, novel->second.second),
+            out.scalars.push_back({tagOf(k, "hm"), stepOf(k.epoch), std::max(v.second, novel->second.second),
                                    b + n > 0 ? 2 * b * n / (b + n) : 0.0});
         }
         std::stable_sort(out.scalars.begin(), out.scalars.end(), [](const TbScalar& a, const TbScalar& b) { return a.step < b.step; });
@@ -222,29 +288,85 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
     return result;
 }
 
-TbExportSummary writeTensorBoard(const std::vector<std::pair<std::string, RunEventLog>>& runs, const std::string& outDir,
-                                 const std::string& host, double now) {
+namespace {
+
+bool isOurEventFile(const std::string& f) {
+    return f.rfind("events.out.tfevents.", 0) == 0 && f.size() > 26 && f.compare(f.size() - 6, 6, ".caspl") == 0;
+}
+
+// The time in an event file's name ("events.out.tfevents.<time>.<host>.caspl"), 0 when there is none.
+int64_t timeInName(const std::string& f) {
+    const std::size_t from = std::strlen("events.out.tfevents.");
+    std::size_t end = from;
+    while (end < f.size() && f[end] >= '0' && f[end] <= '9') ++end;
+    return end > from && end - from < 18 ? std::stoll(f.substr(from, end - from)) : 0;
+}
+
+std::string readSmallFile(const fs::path& p) {
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) return {};
+    try {
+        return readFile(p.string());
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+}  // namespace
+
+TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
+                                 double now) {
     TbExportSummary summary;
-    std::set<std::string> names;
-    for (const auto& [runName, log] : runs) {
-        std::string name = safeName(runName);
-        for (int k = 2; !names.insert(name).second; ++k) name = safeName(runName) + "_" + std::to_string(k);
-        for (const TbTraining& t : tensorBoardTrainings(log, now)) {
-            const fs::path dir = fs::path(outDir) / name / t.folder;
+    std::set<std::string> taken;
+    for (const TbRun& run : runs) {
+        const auto trainings = tensorBoardTrainings(run.log, now);
+        if (trainings.empty()) {
+            summary.warnings.push_back(run.source + ": nothing to export yet (no metric or evaluation lines in its events.jsonl)");
+            continue;
+        }
+        // The run's folder in the export: its name, unless another run's export has it.
+        const std::string base = safeName(run.name);
+        std::string name;
+        for (int k = 1;; ++k) {
+            name = k == 1 ? base : base + "_" + std::to_string(k);
+            if (taken.count(name)) continue;
+            const std::string owner = readSmallFile(fs::path(outDir) / name / ".caspl-run");
+            if (owner.empty() || owner == run.source) break;
+        }
+        taken.insert(name);
+        const fs::path runOut = fs::path(outDir) / name;
+        if (fs::exists(runOut / "config.yaml") || fs::exists(runOut / "run.json"))
+            throw Error(runOut.string() + ": is a run folder; export the TensorBoard files to a folder outside the runs "
+                                          "(e.g. a 'tensorboard' folder next to 'runs')");
+        for (const TbTraining& t : trainings) {
+            const fs::path dir = runOut / t.folder;
             std::error_code ec;
             fs::create_directories(dir, ec);
             if (ec) throw Error(dir.string() + ": cannot create the folder (" + ec.message() + ")");
-            // TensorBoard reads a folder's event files in the order of their names; the time keeps that order.
-            const std::string file = "events.out.tfevents." + std::to_string(int64_t(now)) + "." + safeName(host) + ".caspl";
-            writeFileAtomically((dir / file).string(), tfEventFile(t.scalars, now));
-            for (const auto& entry : fs::directory_iterator(dir, ec)) {
-                const std::string f = entry.path().filename().string();
-                if (f != file && f.rfind("events.out.tfevents.", 0) == 0 && f.size() > 6 && f.compare(f.size() - 6, 6, ".caspl") == 0)
-                    fs::remove(entry.path(), ec);  // an earlier export's file: the new one holds all of it
+            // TensorBoard reads a folder's event files in the order of their names: the new one comes last.
+            int64_t time = int64_t(now);
+            std::vector<fs::path> earlier;
+            for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+                const std::string f = it->path().filename().string();
+                if (!isOurEventFile(f)) continue;
+                earlier.push_back(it->path());
+                time = std::max(time, timeInName(f) + 1);
+            }
+            if (ec) throw Error(dir.string() + ": cannot list the folder (" + ec.message() + ")");
+            double start = now;
+            for (const auto& s : t.scalars) start = std::min(start, s.wallTime);
+            const std::string file = "events.out.tfevents." + std::to_string(time) + "." + safeName(host) + ".caspl";
+            writeFileAtomically((dir / file).string(), tfEventFile(t.scalars, start));
+            for (const auto& old : earlier) {  // an earlier export's file: the new one holds all of it
+                fs::remove(old, ec);
+                if (ec)
+                    summary.warnings.push_back(old.string() + ": could not be removed (" + ec.message() +
+                                               "); TensorBoard shows its curves as well until it is deleted");
             }
             summary.files.push_back((fs::path(name) / t.folder / file).string());
             summary.scalars += int64_t(t.scalars.size());
         }
+        writeFileAtomically((runOut / ".caspl-run").string(), run.source);
     }
     return summary;
 }

@@ -246,7 +246,7 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         const QStringList files = QDir(tb + "/curves_run/dtd/16shots_seed1").entryList({"events.out.tfevents.*.caspl"}, QDir::Files);
         QCOMPARE(files.size(), 1);
-        QVERIFY2(r.err.contains("1 event files, 5 values") && r.err.contains("tensorboard --logdir"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("1 event file, 5 values") && r.err.contains("tensorboard --logdir"), qPrintable(r.err));
         QFile ev(tb + "/curves_run/dtd/16shots_seed1/" + files[0]);
         QVERIFY(ev.open(QIODevice::ReadOnly));
         const QByteArray bytes = ev.readAll();  // the version record first (24 bytes of payload), then the values
@@ -255,6 +255,17 @@ private Q_SLOTS:
         r = runCaspl({"export", "--tensorboard", tb, "--curves", run});
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains("excludes"), qPrintable(r.err));
+        r = runCaspl({"export", "--tensorboard", "", run});
+        QCOMPARE(r.exitCode, 2);
+        // A run that has logged nothing yet: named, and nothing written is an error.
+        const QString fresh = QDir(caspl::test::tempDir()).filePath("fresh_run");
+        QDir().mkpath(fresh);
+        QFile empty(fresh + "/events.jsonl");
+        QVERIFY(empty.open(QIODevice::WriteOnly));
+        empty.close();
+        r = runCaspl({"export", "--tensorboard", tb, fresh});
+        QCOMPARE(r.exitCode, 3);
+        QVERIFY2(r.err.contains("fresh_run: nothing to export yet") && r.err.contains("nothing exported"), qPrintable(r.err));
     }
 
     // `caspl status`: where each run of a folder stands (running and by which process, crashed, stopped, not

@@ -30,6 +30,7 @@ struct DecodedEvent {
     int64_t step = 0;
     std::string fileVersion, tag;
     float value = 0;
+    bool sessionStart = false;
 };
 
 uint64_t varint(const std::string& s, std::size_t& i) {
@@ -84,6 +85,7 @@ std::vector<DecodedEvent> decodeEventFile(const std::string& bytes) {
                 std::size_t k = 0;
                 e.step = int64_t(varint(v, k));
             } else if (field == 3 && wt == 2) e.fileVersion = v;
+            else if (field == 7 && wt == 2) e.sessionStart = v == std::string("\x08\x01", 2);
             else if (field == 5 && wt == 2)
                 fields(v, [&](int sf, int swt, const std::string& value) {
                     if (sf != 1 || swt != 2) throw std::runtime_error("unexpected Summary field");
@@ -143,18 +145,22 @@ private Q_SLOTS:
     }
 
     // The bytes of events written by protobuf's own Python library (official serializer, TensorFlow's field numbers
-    // for Event and Summary.Value) and framed with the python crc32c package: this writer gives the same bytes.
+    // for Event, Summary.Value and SessionLog) and framed with the python crc32c package: this writer gives the same
+    // bytes. The session start stands at the file's smallest step.
     void recordsAreTensorFlowsBytes() {
         const std::string version = fromHex(
             "1800000000000000a37f4b22090000c0b290c5da411a0d627261696e2e4576656e743a328e399ef9");
+        const std::string start = fromHex(
+            "1800000000000000a37f4b22090000c0b290c5da4110feffffffffffffffff013a020801289c52a0");
         const std::string loss = fromHex(
             "2400000000000000422b804d09000020b390c5da4110ac022a160a140a0d747261696e2f6c6f73732e6365150000803ebaea5826");
         const std::string negative = fromHex(
             "2600000000000000734fe30009000020b390c5da4110feffffffffffffffff012a100a0e0a076576616c2f686d150000a3c2c06f7ed9");
         const std::string file =
             tfEventFile({{"train/loss.ce", 300, 1796621004.5, 0.25}, {"eval/hm", -2, 1796621004.5, -81.5}}, 1796621003.0);
-        QCOMPARE(file.size(), version.size() + loss.size() + negative.size());
-        QVERIFY(file == version + loss + negative);
+        QCOMPARE(file.size(), version.size() + start.size() + loss.size() + negative.size());
+        QVERIFY(file == version + start + loss + negative);
+        QVERIFY(tfEventFile({}, 1796621003.0) == version);  // nothing to start
     }
 
     // What goes where: folders per training, the steps a resumed training logged again replaced, evaluations at the
@@ -210,14 +216,79 @@ private Q_SLOTS:
         RunEventLog one = log;
         one.evals.erase(one.evals.begin());  // the zsclip row
         one.evalTimes.erase(one.evalTimes.begin());
+        one.evalAfterMetrics.erase(one.evalAfterMetrics.begin());
         one.evals[0].epoch = 5;
         const auto t2 = tensorBoardTrainings(one, 1.0);
         QVERIFY(findScalar(t2[1], "eval/novel", 6));
         QVERIFY(findScalar(t2[1], "eval/base", 15));  // 3 steps per epoch (epoch 1 ended at step 3)
     }
 
-    // The files: names TensorBoard reads, a second export replacing the first (and nothing of another writer),
-    // run names made safe and unique, every record decodable.
+    // Cross-dataset transfer: the other datasets' accuracies belong to the training before them (same K and seed),
+    // at its step, with the dataset in the tag; a log of an early version (no dataset on its metric lines) keeps
+    // each training apart instead of taking the next one for a resume.
+    void transferAndEarlyLogs() {
+        RunEventLog log;
+        const auto metric = [&](const std::string& ds, int seed, int epoch, int64_t step) {
+            MetricEvent m;
+            m.phase = "phase2";
+            m.dataset = ds;
+            m.shots = 16;
+            m.seed = seed;
+            m.epoch = epoch;
+            m.step = step;
+            m.values = {{"loss", double(step)}};
+            log.metrics.push_back(m);
+            log.metricTimes.push_back(100.0 + double(log.metrics.size()));
+        };
+        const auto eval = [&](const std::string& ds, int seed, double accuracy) {
+            EvalRow r;
+            r.dataset = ds;
+            r.method = "coop";
+            r.seed = seed;
+            r.split = "all";
+            r.epoch = 2;
+            r.accuracy = accuracy;
+            r.shots = 16;
+            log.evals.push_back(r);
+            log.evalTimes.push_back(0);  // no time: the fallback
+            log.evalAfterMetrics.push_back(log.metrics.size());
+        };
+        for (int seed = 1; seed <= 2; ++seed) {
+            for (int step = 1; step <= 4; ++step) metric("imagenet", seed, (step + 1) / 2, step);
+            eval("imagenet", seed, 70.0 + seed);
+            eval("caltech101", seed, 90.0 + seed);
+            eval("imagenet_sketch", seed, 40.0 + seed);
+        }
+        const auto trainings = tensorBoardTrainings(log, 7.0);
+        QCOMPARE(trainings.size(), std::size_t(2));
+        for (int seed = 1; seed <= 2; ++seed) {
+            const TbTraining& t = trainings[std::size_t(seed - 1)];
+            QCOMPARE(t.folder, "imagenet/16shots_seed" + std::to_string(seed));
+            QVERIFY(findScalar(t, "eval/all", 4) && findScalar(t, "eval/all", 4)->value == 70.0 + seed);
+            QVERIFY(findScalar(t, "eval/caltech101/all", 4) && findScalar(t, "eval/caltech101/all", 4)->value == 90.0 + seed);
+            QVERIFY(findScalar(t, "eval/imagenet_sketch/all", 4));
+            QCOMPARE(findScalar(t, "eval/all", 4)->wallTime, 7.0);
+        }
+
+        RunEventLog early;
+        for (int training = 0; training < 3; ++training)
+            for (int step = 1; step <= 3; ++step) {
+                MetricEvent m;
+                m.phase = "phase2";
+                m.epoch = 1;
+                m.step = step;
+                m.values = {{"loss", double(training)}};
+                early.metrics.push_back(m);
+            }
+        const auto apart = tensorBoardTrainings(early, 1.0);
+        QCOMPARE(apart.size(), std::size_t(3));
+        QCOMPARE(apart[2].folder, std::string("unnamed/phase2_3"));
+        for (const auto& t : apart) QCOMPARE(countTag(t, "train/loss"), 3);
+    }
+
+    // The files: names TensorBoard reads, a second export replacing the first (and nothing of another writer) with a
+    // later name, run names made safe and unique (also against another run's earlier export), every record
+    // decodable, no export into a run folder, a run with nothing to export named.
     void exportWritesEventFiles() {
         const QString dir = QDir(caspl::test::tempDir()).filePath("tb_out");
         RunEventLog log;
@@ -233,39 +304,54 @@ private Q_SLOTS:
             log.metrics.push_back(m);
             log.metricTimes.push_back(1796620800.0 + s);
         }
-        const std::vector<std::pair<std::string, RunEventLog>> runs = {{"b2n", log}, {"b2n", log}, {"a b/c", log}};
+        const std::vector<TbRun> runs = {{"b2n", "/x/runs/b2n", log}, {"b2n", "/y/runs/b2n", log}, {"a b/c", "/x/runs/a b", log},
+                                         {"ünï", "/x/runs/ünï", log}, {"empty", "/x/runs/empty", RunEventLog{}}};
         auto first = writeTensorBoard(runs, dir.toStdString(), "host name", 1796621000.0);
-        QCOMPARE(first.files.size(), std::size_t(3));
+        QCOMPARE(first.files.size(), std::size_t(4));
         QCOMPARE(first.files[0], std::string("b2n/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
         QCOMPARE(first.files[1], std::string("b2n_2/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
         QCOMPARE(first.files[2], std::string("a_b_c/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
-        QCOMPARE(first.scalars, int64_t(18));
+        QCOMPARE(first.files[3], std::string("ünï/eurosat/4shots_seed2/events.out.tfevents.1796621000.host_name.caspl"));
+        QCOMPARE(first.scalars, int64_t(24));
+        QCOMPARE(first.warnings.size(), std::size_t(1));
+        QVERIFY2(first.warnings[0].find("/x/runs/empty: nothing to export") == 0, first.warnings[0].c_str());
 
+        // Again, in the same second, and the second b2n alone: each run finds its own folder; the new files come
+        // after the old ones in name order; another writer's file stays.
         namespace fs = std::filesystem;
-        const fs::path folder = fs::path(dir.toStdString()) / "b2n/eurosat/4shots_seed2";
+        const fs::path folder = fs::path(dir.toStdString()) / "b2n_2/eurosat/4shots_seed2";
         writeFileAtomically((folder / "events.out.tfevents.1.other").string(), "not ours");
-        const auto second = writeTensorBoard(runs, dir.toStdString(), "host name", 1796621060.0);
+        const auto second = writeTensorBoard({runs[1]}, dir.toStdString(), "host name", 1796621000.0);
+        QCOMPARE(second.files, (std::vector<std::string>{"b2n_2/eurosat/4shots_seed2/events.out.tfevents.1796621001.host_name.caspl"}));
         std::vector<std::string> names;
         for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().filename().string());
         std::sort(names.begin(), names.end());
-        QCOMPARE(names, (std::vector<std::string>{"events.out.tfevents.1.other", "events.out.tfevents.1796621060.host_name.caspl"}));
+        QCOMPARE(names, (std::vector<std::string>{"events.out.tfevents.1.other", "events.out.tfevents.1796621001.host_name.caspl"}));
+        QCOMPARE(readFile((fs::path(dir.toStdString()) / "b2n_2/.caspl-run").string()), std::string("/y/runs/b2n"));
 
         const auto events = decodeEventFile(readFile((fs::path(dir.toStdString()) / second.files[0]).string()));
-        QCOMPARE(events.size(), std::size_t(7));
+        QCOMPARE(events.size(), std::size_t(8));
         QCOMPARE(events[0].fileVersion, std::string("brain.Event:2"));
-        QCOMPARE(events[0].wallTime, 1796621060.0);
-        QCOMPARE(events[1].tag, std::string("train/loss"));
+        QCOMPARE(events[0].wallTime, 1796620801.0);  // the first value's time
+        QVERIFY(events[1].sessionStart);
         QCOMPARE(events[1].step, int64_t(1));
-        QCOMPARE(events[1].value, 1.0f);
-        QCOMPARE(events[1].wallTime, 1796620801.0);
-        QCOMPARE(events[6].tag, std::string("train/lr"));
-        QCOMPARE(events[6].step, int64_t(3));
-        QCOMPARE(events[6].value, 0.0035f);
+        QCOMPARE(events[2].tag, std::string("train/loss"));
+        QCOMPARE(events[2].step, int64_t(1));
+        QCOMPARE(events[2].value, 1.0f);
+        QCOMPARE(events[2].wallTime, 1796620801.0);
+        QCOMPARE(events[7].tag, std::string("train/lr"));
+        QCOMPARE(events[7].step, int64_t(3));
+        QCOMPARE(events[7].value, 0.0035f);
 
+        // Into a run folder: refused, with the folder named.
+        const QString runs2 = QDir(caspl::test::tempDir()).filePath("tb_runs");
+        QDir().mkpath(runs2 + "/b2n");
+        writeFileAtomically((runs2 + "/b2n/config.yaml").toStdString(), "name: b2n\n");
+        caspl::test::expectError([&] { writeTensorBoard({runs[0]}, runs2.toStdString(), "h", 1.0); }, {"b2n: is a run folder"});
         // A folder that cannot be made: the error names it.
         writeFileAtomically(QDir(dir).filePath("blocked").toStdString(), "a file");
         caspl::test::expectError(
-            [&] { writeTensorBoard({{"x", log}}, QDir(dir).filePath("blocked").toStdString(), "h", 1.0); }, {"blocked", "cannot create"});
+            [&] { writeTensorBoard({runs[0]}, QDir(dir).filePath("blocked").toStdString(), "h", 1.0); }, {"blocked", "cannot create"});
     }
 };
 
