@@ -41,13 +41,8 @@ std::string meanStd(const std::optional<SeedStat>& s) {
 
 // Seconds since an ISO 8601 UTC time ("2026-12-07T01:02:03Z"); -1 when it does not parse.
 double secondsSince(const std::string& iso) {
-    std::tm tm{};
-    if (iso.size() < 20 || std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                                       &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return std::difftime(std::time(nullptr), timegm(&tm));
+    const double t = parseEventTime(iso);
+    return t > 0 ? std::difftime(std::time(nullptr), std::time_t(t)) : -1;
 }
 
 // The progress column: where the run is (or stopped), and for a running one its ETA and how fresh that line is.

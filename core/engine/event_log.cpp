@@ -132,8 +132,9 @@ struct Collector : EventSink {
     }
 };
 
-// "2026-12-07T05:19:29Z" (what the runner writes) as seconds since 1970-01-01 UTC; 0 when it is not of that form.
-double parseUtcTime(const std::string& s) {
+}  // namespace
+
+double parseEventTime(const std::string& s) {
     std::tm tm{};
     int consumed = 0;
     if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
@@ -144,8 +145,6 @@ double parseUtcTime(const std::string& s) {
     tm.tm_mon -= 1;
     return double(timegm(&tm));
 }
-
-}  // namespace
 
 RunEventLog readEventLog(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -170,7 +169,7 @@ RunEventLog readEventLog(const std::string& path) {
             throw Error(where + ": not a JSON object (" + e.what() + ")");
         }
         const auto t = j.find("time");  // end() for a line that is not an object (dispatchLine says so)
-        collect.time = t != j.end() && t->is_string() ? parseUtcTime(t->get<std::string>()) : 0;
+        collect.time = t != j.end() && t->is_string() ? parseEventTime(t->get<std::string>()) : 0;
         dispatchLine(j, where, collect, /*curvesOnly=*/true);
     }
     log.lines = lineNo;

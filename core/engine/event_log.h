@@ -23,6 +23,10 @@ struct RunEventLog {
     bool truncatedLastLine = false;  // a run killed while writing its last line: that line is left out
 };
 
+// An events.jsonl line's "time" ("2026-12-07T05:19:29Z", what the runner writes) as seconds since 1970-01-01 UTC;
+// 0 when it is not of that form.
+double parseEventTime(const std::string& time);
+
 // Reads `path` (events.jsonl): its metric and evaluation lines. A malformed line throws caspl::Error naming
 // file:line and what was expected, except an incomplete last line, which is left out and flagged. Lines of other
 // types (progress, log, phase) are not looked at.

@@ -1,5 +1,6 @@
 #include "core/engine/tensorboard.h"
 
+#include "core/experiment/results.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
@@ -228,9 +229,10 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
         const auto own = trainings.find(folder);
         if (own == trainings.end() || own->second.points.empty()) {
             std::vector<std::string> sameDataset;  // a log of an early version has evaluations without their K
-            for (const auto& [f, t] : trainings)
-                if (!t.points.empty() && !t.phase1 && t.dataset == r.dataset && t.seed == r.seed) sameDataset.push_back(f);
-            if (r.shots == 0 && sameDataset.size() == 1) {
+            if (r.shots == 0)
+                for (const auto& [f, t] : trainings)
+                    if (!t.points.empty() && !t.phase1 && t.dataset == r.dataset && t.seed == r.seed) sameDataset.push_back(f);
+            if (sameDataset.size() == 1) {
                 folder = sameDataset.front();
             } else {
                 const std::size_t after = i < log.evalAfterMetrics.size() ? log.evalAfterMetrics[i] : log.metrics.size();
@@ -275,9 +277,8 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
             if (k.split != "base") continue;
             const auto novel = t.evals.find({k.method, k.target, "novel", k.epoch});
             if (novel == t.evals.end()) continue;
-            const double b = v.first, n = novel->second.first;
             out.scalars.push_back({tagOf(k, "hm"), stepOf(k.epoch), std::max(v.second, novel->second.second),
-                                   b + n > 0 ? 2 * b * n / (b + n) : 0.0});
+                                   harmonicMean(v.first, novel->second.first)});
         }
         std::stable_sort(out.scalars.begin(), out.scalars.end(), [](const TbScalar& a, const TbScalar& b) { return a.step < b.step; });
         ordered.emplace_back(t.order, std::move(out));
