@@ -5,6 +5,7 @@
 #include "core/engine/run_status.h"
 #include "core/engine/runner.h"
 #include "core/engine/tensorboard.h"
+#include "core/experiment/per_class.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
@@ -206,17 +207,23 @@ void addRunCommands(CLI::App& app, Action* action) {
         std::string out;
         bool csv = true;
         bool curves = false;
+        bool perClass = false;
         std::string tensorboard;
         std::string rounding;
     };
     auto x = std::make_shared<ExportArgs>();
     auto* exp = app.add_subcommand(
-        "export", "Aggregate the results of run folders into one CSV; or their training curves (CSV, TensorBoard)");
+        "export", "Aggregate the results of run folders into one CSV; or their per-class accuracy, or their training curves (CSV, TensorBoard)");
     exp->add_option("runs", x->runs, "Run folders")->required();
     exp->add_flag("--csv", x->csv, "CSV output (the default format of the results and of --curves)");
     exp->add_flag("--curves", x->curves,
                   "The training curves instead of the results: one row per step with every loss term and the learning "
                   "rate, from each run's events.jsonl");
+    auto* perClass = exp->add_flag(
+        "--per-class", x->perClass,
+        "Per-class accuracy instead of the results: one row per class of each evaluation (images, correct, accuracy, "
+        "the class most of its wrong images went to), each class's mean over seeds, and the mean class accuracy; from "
+        "each seed's per_class.json");
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
                                "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)")
@@ -231,6 +238,9 @@ void addRunCommands(CLI::App& app, Action* action) {
     tb->excludes("--curves");
     tb->excludes("--rounding");
     tb->excludes("--csv");
+    tb->excludes(perClass);
+    perClass->excludes("--curves");
+    perClass->excludes("--rounding");
     exp->callback([action, x] {
         *action = [x] {
             // The event logs of the runs, each with its folder's name and path.
@@ -256,6 +266,25 @@ void addRunCommands(CLI::App& app, Action* action) {
                 if (written.files.empty()) throw Error("nothing exported: the runs have no metric or evaluation lines yet");
                 std::cerr << written.files.size() << (written.files.size() == 1 ? " event file, " : " event files, ")
                           << written.scalars << " values; view them with: tensorboard --logdir " << x->tensorboard << "\n";
+                return kOk;
+            }
+            if (x->perClass) {
+                std::vector<PerClassEval> evals;
+                for (const auto& r : x->runs) {
+                    if (!std::filesystem::is_directory(r)) throw Error(r + ": not a folder (expected a run folder written by `caspl run`)");
+                    auto e = readRunPerClass(r);
+                    if (e.empty())
+                        std::cerr << r << ": no per-class results (no seed evaluated yet, or evaluated by a version "
+                                  << "before per-class counts were recorded: caspl eval " << r << " writes them)\n";
+                    evals.insert(evals.end(), std::make_move_iterator(e.begin()), std::make_move_iterator(e.end()));
+                }
+                if (evals.empty()) throw Error("nothing exported: the runs have no per-class results");
+                const std::string text = perClassCsvText(perClassRows(evals));
+                if (x->out.empty()) std::cout << text;
+                else {
+                    writeFileAtomically(x->out, text);
+                    std::cerr << "wrote " << x->out << " (" << evals.size() << " evaluations)\n";
+                }
                 return kOk;
             }
             if (x->curves) {

@@ -8,6 +8,7 @@
 #include "core/data/split_zhou.h"
 #include "core/data/templates.h"
 #include "core/engine/caspl_phases.h"
+#include "core/experiment/per_class.h"
 #include "core/experiment/spec_loader.h"
 #include "core/runtime.h"
 #include "core/text/tokenizer.h"
@@ -537,6 +538,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                     sink.phaseChanged(runId, "eval");
                     ResultFile rf;
                     rf.meta = all.meta;
+                    std::vector<PerClassEval> perClass;
                     const auto evalOn = [&](const std::string& evalDataset, const std::string& split,
                                             const std::vector<Datum>& test, const std::vector<std::string>& names) {
                         model.setClassNames(names);
@@ -550,6 +552,8 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                                                      std::to_string(er.accuracy()) + "% (" + std::to_string(er.correct) + "/" +
                                                      std::to_string(er.total) + ")");
                         rf.records.push_back(toResultRecord(row, K));
+                        PerClassEval pc{runId, evalDataset, label, split, K, seed, trainedEpochs, classResults(er.classes, names)};
+                        perClass.push_back(std::move(pc));
                         outcome.skippedImages += er.skipped;
                     };
                     if (b2n) {
@@ -565,6 +569,8 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                     } else {
                         evalOn(dsName, "all", trainSplit.test, trainNames);
                     }
+                    // Before result.json, which marks the seed as done.
+                    writePerClassJson((seedDir / "per_class.json").string(), perClass);
                     writeResultJson(seedResult.string(), rf);
                     all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
                     // Aggregates after every seed, so a stopped run still has them.

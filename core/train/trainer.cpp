@@ -586,10 +586,12 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
             for (const auto& s : batch.skipped) sink->log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
         auto predDevice = model.evalLogits(batches.pixels(), text).argmax(-1);
         batches.prefetch();  // the next batch loads and uploads while this one computes
-        auto pred = predDevice.to(torch::kCPU);
+        auto pred = predDevice.to(torch::kCPU).contiguous();
         auto labels = torch::from_blob(const_cast<int64_t*>(batch.labels.data()), {batch.size()}, torch::kInt64);
         r.correct += pred.eq(labels).sum().item<int64_t>();
         r.total += batch.size();
+        const int64_t* predicted = pred.data_ptr<int64_t>();
+        for (int64_t i = 0; i < batch.size(); ++i) r.classes.add(batch.labels[std::size_t(i)], predicted[i]);
         ++b;
         if (sink) {
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

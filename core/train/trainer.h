@@ -12,6 +12,7 @@
 // Includes LibTorch: include only from engine .cpp files.
 #include "core/data/loader.h"
 #include "core/engine/events.h"
+#include "core/experiment/per_class.h"
 #include "core/methods/prompted_clip.h"
 #include "core/train/schedule.h"
 
@@ -103,6 +104,7 @@ struct EvalResult {
     int64_t correct = 0;
     int64_t total = 0;
     int64_t skipped = 0;
+    ClassTallies classes;  // per true class: images, correct, where the wrong ones went
     double accuracy() const { return total ? 100.0 * double(correct) / double(total) : 0.0; }
 };
 

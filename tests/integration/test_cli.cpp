@@ -480,6 +480,45 @@ private Q_SLOTS:
         QVERIFY2(sweep.out.contains("\r\nreference,synth,coop+caspl [b2n_coop_synth],") &&
                      !sweep.out.contains("reference,synth,coop+caspl [b2n_coop_lr_synth]"),
                  qPrintable(sweep.out));
+
+        // Per-class accuracy of two runs: each split's classes and its macro row, per run; one seed, so no means.
+        const QString perClassCsv = base + "/per_class.csv";
+        const auto pc = runCaspl({"export", "--per-class", exact, out + "/b2n_coop_lr_synth", "--out", perClassCsv});
+        QVERIFY2(pc.exitCode == 0, qPrintable(pc.err));
+        QVERIFY2(pc.err.contains("wrote " + perClassCsv + " (4 evaluations)"), qPrintable(pc.err));
+        QFile pcf(perClassCsv);
+        QVERIFY(pcf.open(QIODevice::ReadOnly));
+        const QStringList lines = QString::fromUtf8(pcf.readAll()).split('\n', Qt::SkipEmptyParts);
+        QVERIFY(lines.value(0).startsWith("kind,run,dataset,method,shots,seed,n,split,class,classname,images,correct,accuracy"));
+        QMap<QString, int> kinds;
+        for (const QString& l : lines.mid(1)) ++kinds[l.section(',', 0, 0) + " " + l.section(',', 1, 1) + " " + l.section(',', 7, 7)];
+        for (const QString& run : {QString("b2n_coop_synth"), QString("b2n_coop_lr_synth")})
+            for (const QString& split : {QString("base"), QString("novel")}) {
+                QVERIFY2(kinds.value("class " + run + " " + split) > 0, qPrintable(lines.join('\n')));
+                QCOMPARE(kinds.value("macro " + run + " " + split), 1);
+            }
+        QVERIFY(!lines.join('\n').contains("class_mean"));
+        // The macro row's images and correct are the result's: the seed row of results.csv has the same counts.
+        const auto own2 = runCaspl({"export", "--csv", exact});
+        int macroRows = 0;
+        for (const QString& l : lines)
+            if (l.startsWith("macro,b2n_coop_synth,") && l.section(',', 7, 7) == "base") {
+                ++macroRows;
+                const QString counts = l.section(',', 11, 11) + "," + l.section(',', 10, 10);  // correct,images
+                QVERIFY2(seedRow(own2.out, "1").contains("," + counts + ","), qPrintable(l + " / " + own2.out));
+            }
+        QCOMPARE(macroRows, 1);
+        // Options it cannot go with, and runs without per-class results.
+        QCOMPARE(runCaspl({"export", "--per-class", "--curves", exact}).exitCode, 2);
+        QCOMPARE(runCaspl({"export", "--per-class", "--tensorboard", base + "/tb", exact}).exitCode, 2);
+        for (const QString& f : QDir(exact + "/synth").entryList({"k*_seed*"}, QDir::Dirs))
+            QVERIFY(QFile::remove(exact + "/synth/" + f + "/per_class.json"));
+        const auto none = runCaspl({"export", "--per-class", exact});
+        QCOMPARE(none.exitCode, 3);
+        QVERIFY2(none.err.contains("no per-class results") && none.err.contains("caspl eval " + exact), qPrintable(none.err));
+        // caspl eval writes them without training.
+        QCOMPARE(runCaspl({"--threads", "1", "eval", exact}).exitCode, 0);
+        QCOMPARE(runCaspl({"export", "--per-class", exact}).exitCode, 0);
     }
 
     void missingCommandIsUsageError() {

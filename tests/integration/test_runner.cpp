@@ -3,6 +3,7 @@
 // refused. Tiny CLIPs (the fixtures) on a synthetic image-folder dataset the test draws itself.
 #include "core/engine/event_log.h"
 #include "core/engine/runner.h"
+#include "core/experiment/per_class.h"
 #include "core/experiment/spec_loader.h"
 #include "core/image/image.h"
 #include "core/util/atomic_file.h"
@@ -108,6 +109,35 @@ private Q_SLOTS:
             if (line.contains("\"type\":\"progress\"") && line.contains("\"dataset\":\"synth\"") && line.contains("\"seed\":2"))
                 ++seed2Progress;
         QVERIFY(seed2Progress > 0);
+        // Each seed's per-class counts add up to its result records, split by split, and name the split's classes.
+        for (const char* seed : {"k2_seed1", "k2_seed2"}) {
+            const auto records = readResultJson((run / "synth" / seed / "result.json").string()).records;
+            const auto perClass = readPerClassJson((run / "synth" / seed / "per_class.json").string());
+            QCOMPARE(perClass.size(), records.size());
+            for (std::size_t i = 0; i < records.size(); ++i) {
+                const PerClassEval& e = perClass[i];
+                QCOMPARE(e.split, records[i].split);
+                QCOMPARE(e.seed, records[i].seed);
+                QCOMPARE(e.method, records[i].method);
+                QCOMPARE(e.shots, 2);
+                QVERIFY(!e.classes.empty());
+                int64_t total = 0, correct = 0, wrong = 0;
+                for (const auto& c : e.classes) {
+                    total += c.total;
+                    correct += c.correct;
+                    for (const auto& w : c.confusedWith) wrong += w.second;
+                }
+                QCOMPARE(total, records[i].total);
+                QCOMPARE(correct, records[i].correct);
+                QCOMPARE(wrong, total - correct);  // every wrong image is in some confusion
+            }
+            // Base and novel classes are disjoint.
+            std::set<std::string> base, novel;
+            for (const auto& c : perClass[0].classes) base.insert(c.name);
+            for (const auto& c : perClass[1].classes) novel.insert(c.name);
+            for (const auto& n : novel) QVERIFY2(!base.count(n), n.c_str());
+        }
+        QCOMPARE(readRunPerClass(ro.runDir).size(), std::size_t(4));
         // results.csv parses back to the records.
         auto rows = readResultsCsv((run / "results.csv").string());
         QVERIFY(!rows.empty());
@@ -202,8 +232,10 @@ private Q_SLOTS:
         QuietSink done;
         runExperiment(spec_, ro, done, none);
         fs::remove(run / "synth/k2_seed2/prompts.safetensors");
+        fs::remove(run / "synth/k2_seed1/per_class.json");  // as a run evaluated by an earlier version
         QuietSink e2;
         auto out = runExperiment(spec_, eo, e2, none);
+        QCOMPARE(readPerClassJson((run / "synth/k2_seed1/per_class.json").string()).size(), std::size_t(2));  // eval writes it
         QCOMPARE(out.records.size(), std::size_t(2));  // seed 1: base and novel
         QCOMPARE(e2.rows.size(), std::size_t(2));
         QVERIFY(std::any_of(e2.logs.begin(), e2.logs.end(),
