@@ -15,6 +15,7 @@
 #include "ui/experiment_editor.h"
 #include "ui/latency_probe.h"
 #include "ui/log_pane.h"
+#include "ui/per_class_dialog.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
 #include "ui/results_view.h"
@@ -418,6 +419,7 @@ void MainWindow::buildMenus() {
     QMenu* res = menuBar()->addMenu(tr("Re&sults"));
     connect(make(res, tr("&Compare Runs…"), "actionCompare", QKeySequence(Qt::CTRL | Qt::Key_D)), &QAction::triggered, this,
             &MainWindow::compareRuns);
+    connect(make(res, tr("&Per-Class Accuracy…"), "actionPerClass"), &QAction::triggered, this, &MainWindow::showPerClass);
     connect(make(res, tr("C&opy Selected Cells (as TSV)"), "actionCopy"), &QAction::triggered, resultsView_->table(),
             &ResultsTable::copySelection);
     connect(make(res, tr("&Export as CSV…"), "actionExportCsv2"), &QAction::triggered, resultsView_, &ResultsView::exportRequested);
@@ -494,7 +496,7 @@ void MainWindow::buildMenus() {
         updateActions();  // the run's folder may have appeared since it was selected
         QMenu menu(this);
         for (const char* name : {"actionResume", "actionEvaluate", "actionRemove", "", "actionReloadResults",
-                                 "actionExportCurves", "actionExportTensorBoard", "", "actionShowRunFolder", "actionCopyRunFolder"}) {
+                                 "actionPerClass", "actionExportCurves", "actionExportTensorBoard", "", "actionShowRunFolder", "actionCopyRunFolder"}) {
             if (!*name) menu.addSeparator();
             else if (QAction* a = findAction(QLatin1String(name))) menu.addAction(a);
         }
@@ -504,7 +506,7 @@ void MainWindow::buildMenus() {
     resultsView_->table()->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(resultsView_->table(), &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
         QMenu menu(this);
-        for (const char* name : {"actionCopy", "actionExportCsv2", "actionCompare"})
+        for (const char* name : {"actionCopy", "actionExportCsv2", "actionCompare", "actionPerClass"})
             if (QAction* a = findAction(QLatin1String(name))) menu.addAction(a);
         menu.exec(resultsView_->table()->viewport()->mapToGlobal(pos));
     });
@@ -1384,7 +1386,7 @@ CompareDialog* MainWindow::compareDialog() {
     return compare_;
 }
 
-void MainWindow::compareRuns() {
+QStringList MainWindow::knownRunDirs() const {
     QStringList runs;
     for (int r = 0; r < queue_->count(); ++r) {
         const QString d = queue_->job(queue_->idAt(r))->runDir;
@@ -1392,6 +1394,27 @@ void MainWindow::compareRuns() {
     }
     for (const QString& d : results_->runs())
         if (!runs.contains(d)) runs << d;
+    return runs;
+}
+
+PerClassDialog* MainWindow::perClassDialog() {
+    if (!perClass_) perClass_ = new PerClassDialog(this);
+    return perClass_;
+}
+
+void MainWindow::showPerClass() {
+    const QStringList runs = knownRunDirs();
+    const int id = selectedRun();
+    const QString run = id >= 0 ? queue_->job(id)->runDir : runs.isEmpty() ? QString() : runs.last();
+    PerClassDialog* dlg = perClassDialog();
+    dlg->setRuns(runs);
+    if (!run.isEmpty()) dlg->showRuns(run);
+    dlg->show();
+    dlg->raise();
+}
+
+void MainWindow::compareRuns() {
+    const QStringList runs = knownRunDirs();
     CompareDialog* dlg = compareDialog();
     dlg->setRuns(runs);
     if (runs.size() >= 2) dlg->compare(runs.at(runs.size() - 2), runs.last());

@@ -39,6 +39,7 @@ class QDockWidget;
 namespace caspl::ui {
 
 class CompareDialog;
+class PerClassDialog;
 class DevicePanel;
 class EngineBackend;
 class ExperimentEditor;
@@ -95,6 +96,8 @@ public:
     // Run > Show Run Folder: the run's folder in the desktop's file manager.
     bool showRunFolder(int id);
     void compareRuns();
+    // Results > Per-Class Accuracy: the selected run's (else the last run with results) per-class table.
+    void showPerClass();
     int selectedRun() const;  // the run queue's selected id, -1 when none
     void selectRun(int id);
 
@@ -131,6 +134,7 @@ public:
     LatencyProbe* latencyProbe() const { return probe_; }
     QTabWidget* centralTabs() const { return tabs_; }
     CompareDialog* compareDialog();
+    PerClassDialog* perClassDialog();
     // A menu action by objectName (e.g. "actionRun"), nullptr when none.
     QAction* findAction(const QString& objectName) const;
 
@@ -193,6 +197,8 @@ private:
     DevicePanel* device_ = nullptr;
     LatencyProbe* probe_ = nullptr;
     CompareDialog* compare_ = nullptr;
+    PerClassDialog* perClass_ = nullptr;
+    QStringList knownRunDirs() const;  // the queue's run folders (with a config.yaml) and the results' runs
     QLabel* runtimeLabel_ = nullptr;
     QLabel* runLabel_ = nullptr;
     QLabel* experimentLabel_ = nullptr;  // "Experiment: name (edited)", permanent so that it never hides runLabel_

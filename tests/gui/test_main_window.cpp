@@ -16,6 +16,7 @@
 #include "ui/latency_probe.h"
 #include "ui/log_pane.h"
 #include "ui/main_window.h"
+#include "ui/per_class_dialog.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
 #include "ui/results_view.h"
@@ -481,6 +482,20 @@ private Q_SLOTS:
         w.resultsView()->setCurrentRun(w.queueModel()->job(id)->runDir);
         QVERIFY(w.exportResultsCsv(csv));
         QVERIFY(!readResultsCsv(csv.toStdString()).empty());
+
+        // Results > Per-Class Accuracy: the selected run's classes (mean of its two seeds), worst first.
+        w.selectRun(id);
+        w.findAction("actionPerClass")->trigger();
+        auto* perClass = w.findChild<ui::PerClassDialog*>("perClassDialog");
+        QVERIFY(perClass && perClass->isVisible());
+        QVERIFY2(perClass->model()->rowCount() > 0, qPrintable(perClass->statusText()));
+        QVERIFY2(perClass->statusText().startsWith("Mean class accuracy A: "), qPrintable(perClass->statusText()));
+        QVERIFY(perClass->sorted()->index(0, ui::PerClassModel::ColA).data(ui::PerClassModel::SortRole).toDouble() <=
+                perClass->sorted()->index(perClass->model()->rowCount() - 1, ui::PerClassModel::ColA).data(ui::PerClassModel::SortRole).toDouble());
+        const QString perClassPng = QDir(shots).filePath("per_class_dialog.png");
+        QVERIFY(perClass->grab().save(perClassPng));
+        qInfo("screenshot: %s", qPrintable(perClassPng));
+        perClass->close();
     }
 
     // A run that `caspl run` does in another process (a terminal, a batch job), opened while it runs: the window

@@ -1,11 +1,14 @@
 // Every item model of the studio under QAbstractItemModelTester (fatal mode: any violation of the model contract
 // fails the test), driven through the changes the window makes; plus sorting by numbers, TSV copy and CSV export of
 // the results table, the log filter, and the redraw coalescing of the plot panel.
+#include "core/experiment/per_class.h"
 #include "core/experiment/results.h"
+#include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
 #include "ui/log_pane.h"
+#include "ui/per_class_dialog.h"
 #include "ui/latency_probe.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
@@ -20,6 +23,9 @@
 #include <QComboBox>
 #include <QFile>
 #include <QSortFilterProxyModel>
+
+#include <filesystem>
+#include <map>
 
 using namespace caspl;
 
@@ -348,6 +354,94 @@ private Q_SLOTS:
         metrics.clear();
         cfg.clear();
         QCOMPARE(metrics.rowCount(), 0);
+    }
+
+    // The per-class table of a run, alone and against a second run (matched by class name), per seed and as the
+    // mean over seeds; sorted worst first; the CSV export; and what a run without per-class results says.
+    void perClassDialog() {
+        namespace fs = std::filesystem;
+        const QString root = QDir(caspl::test::tempDir()).filePath("per_class_dialog");
+        // Run A (CoOp) and B (CoOp + CasPL), two seeds, three novel classes of 10 images each.
+        const auto write = [&](const QString& run, const std::string& method, int seed, const std::vector<int64_t>& correct) {
+            PerClassEval e;
+            e.dataset = "dtd";
+            e.method = method;
+            e.split = "novel";
+            e.shots = 16;
+            e.seed = seed;
+            const char* names[] = {"banded", "blotchy", "braided"};
+            for (std::size_t c = 0; c < 3; ++c) {
+                ClassResult r{names[c], 10, correct[c], {}};
+                if (correct[c] < 10) r.confusedWith = {{int64_t((c + 1) % 3), 10 - correct[c]}};
+                e.classes.push_back(r);
+            }
+            const fs::path dir = fs::path(run.toStdString()) / "dtd" / ("k16_seed" + std::to_string(seed));
+            fs::create_directories(dir);
+            writePerClassJson((dir / "per_class.json").string(), {e});
+        };
+        const QString a = root + "/coop", b = root + "/coop_caspl", empty = root + "/old";
+        write(a, "coop", 1, {9, 4, 6});
+        write(a, "coop", 2, {7, 6, 6});
+        write(b, "coop+caspl", 1, {9, 8, 5});
+        write(b, "coop+caspl", 2, {9, 8, 5});
+        QDir().mkpath(empty);
+
+        ui::PerClassDialog dlg;
+        QAbstractItemModelTester t1(dlg.model(), QAbstractItemModelTester::FailureReportingMode::Fatal);
+        QAbstractItemModelTester t2(dlg.sorted(), QAbstractItemModelTester::FailureReportingMode::Fatal);
+        dlg.setRuns({a, b, empty});
+        QCOMPARE(dlg.showRuns(a), QString());
+        // Mean of two seeds, worst class first: blotchy 50 ± 10, braided 60 ± 0, banded 80 ± 10.
+        QCOMPARE(dlg.model()->rowCount(), 3);
+        const auto* s = dlg.sorted();
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColName), QString("blotchy"));
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColA), QString("50.00 ± 10.00"));
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColImages), QString("20"));
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColConfused), QString("braided (10)"));
+        QCOMPARE(cell(s, 2, ui::PerClassModel::ColName), QString("banded"));
+        QVERIFY2(dlg.statusText().startsWith("Mean class accuracy A: 63.33 ± 0.00. 3 classes."), qPrintable(dlg.statusText()));
+
+        // Seed 1 alone.
+        QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, 1));
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColName), QString("blotchy"));
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColA), QString("40.00"));
+        QVERIFY(!dlg.select({"dtd", "coop", "novel", 16}, 7));
+        QVERIFY(!dlg.select({"dtd", "coop", "base", 16}, std::nullopt));
+
+        // Against B, matched by class name although the method differs; the change B − A per class.
+        QCOMPARE(dlg.showRuns(a, b), QString());
+        QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, std::nullopt));
+        std::map<QString, QString> delta;
+        for (int r = 0; r < 3; ++r) delta[cell(s, r, ui::PerClassModel::ColName)] = cell(s, r, ui::PerClassModel::ColDelta);
+        QCOMPARE(delta["blotchy"], QString("+30.00"));
+        QCOMPARE(delta["braided"], QString("−10.00"));
+        QCOMPARE(delta["banded"], QString("+10.00"));
+        QVERIFY2(dlg.statusText().contains("B: 73.33") && dlg.statusText().contains("B − A: +10.00") &&
+                     dlg.statusText().contains("B better on 2, worse on 1"),
+                 qPrintable(dlg.statusText()));
+        // Sorting by the change puts the class B lost first.
+        dlg.sorted()->sort(ui::PerClassModel::ColDelta, Qt::AscendingOrder);
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColName), QString("braided"));
+
+        // Both runs' rows in one CSV.
+        const QString csv = root + "/export.csv";
+        QCOMPARE(dlg.exportCsv(csv), QString());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(f.readAll());
+        QVERIFY2(text.contains("\nclass_mean,coop,dtd,coop,16,,2,novel,1,blotchy,20,10,50.00,10.00,braided,10\n") &&
+                     text.contains("\nmacro_mean,coop_caspl,dtd,coop+caspl,16,,2,novel,,,60,44,73.33,0.00,,\n"),
+                 qPrintable(text));
+
+        // A run folder without per_class.json says how to get them.
+        dlg.showRuns(empty);
+        QCOMPARE(dlg.model()->rowCount(), 0);
+        QVERIFY2(dlg.statusText().contains("No per-class results in") && dlg.statusText().contains("caspl eval"),
+                 qPrintable(dlg.statusText()));
+        QVERIFY(!dlg.exportCsv(root + "/none.csv").isEmpty());
+        // A broken file is named.
+        writeFileAtomically((fs::path(a.toStdString()) / "dtd/k16_seed2/per_class.json").string(), "{");
+        QVERIFY(dlg.showRuns(a).contains("k16_seed2/per_class.json"));
     }
 
     // New data marks the panel dirty; one timer draws it: many batches, few redraws.
