@@ -63,7 +63,7 @@ int runDemoExperiments(const std::string& cache, const DemoModels& dm, bool json
         std::printf("%-28s %7.2f%% %7.2f%% %7.2f%%\n", label.c_str(), g.base ? g.base->mean : 0.0, g.novel ? g.novel->mean : 0.0,
                     g.hm ? *g.hm : 0.0);
     }
-    std::printf("\nprompt learning took %.0f s; run folders under %s (caspl export --csv DIR... for a CSV; caspl export --tensorboard OUT DIR... for TensorBoard)\n", seconds,
+    std::printf("\nprompt learning took %.0f s; run folders under %s (caspl export --csv DIR... for a CSV, --per-class DIR... for each class, --tensorboard OUT DIR... for TensorBoard)\n", seconds,
                 (fs::path(cache) / "runs").string().c_str());
     std::fflush(stdout);
     return kOk;
