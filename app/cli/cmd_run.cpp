@@ -114,7 +114,7 @@ int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json) {
         auto out = runExperiment(spec, ro, sink, stop);
         if (!json) {
             std::cout << "\n" << formatSummaryTable(out.summary);
-            std::cout << "run folder: " << out.runDir << " (results.csv, result.json, events.jsonl)\n";
+            std::cout << "run folder: " << out.runDir << " (results.csv, result.json, events.jsonl; per class: caspl export --per-class " << out.runDir << ")\n";
             if (out.skippedImages) std::cout << "skipped images: " << out.skippedImages << " (see events.jsonl)\n";
         }
         return kOk;
