@@ -506,7 +506,7 @@ void MainWindow::buildMenus() {
     resultsView_->table()->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(resultsView_->table(), &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
         QMenu menu(this);
-        for (const char* name : {"actionCopy", "actionExportCsv2", "actionCompare", "actionPerClass"})
+        for (const char* name : {"actionCopy", "actionExportCsv2", "actionCompare"})
             if (QAction* a = findAction(QLatin1String(name))) menu.addAction(a);
         menu.exec(resultsView_->table()->viewport()->mapToGlobal(pos));
     });
@@ -1408,7 +1408,7 @@ void MainWindow::showPerClass() {
     const QString run = id >= 0 ? queue_->job(id)->runDir : runs.isEmpty() ? QString() : runs.last();
     PerClassDialog* dlg = perClassDialog();
     dlg->setRuns(runs);
-    if (!run.isEmpty()) dlg->showRuns(run);
+    dlg->showRuns(run, dlg->runB() == run ? QString() : dlg->runB());
     dlg->show();
     dlg->raise();
 }

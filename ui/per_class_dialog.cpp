@@ -168,9 +168,14 @@ std::vector<PerClassModel::Row> perClassTable(const std::vector<PerClassRow>& a,
                                               const PerClassKey& key, std::optional<int> seed,
                                               std::optional<PerClassRow>* macroA, std::optional<PerClassRow>* macroB) {
     std::vector<PerClassModel::Row> out;
-    std::map<std::string, const PerClassRow*> byName;
+    // B's class for A's: the same index and name, else the one class of that name (none where the name repeats).
+    std::map<std::pair<int64_t, std::string>, const PerClassRow*> byIndex;
+    std::map<std::string, std::vector<const PerClassRow*>> byName;
     if (b)
-        for (const PerClassRow* r : pick(*b, key, false, seed, "class", "class_mean")) byName.emplace(r->className, r);
+        for (const PerClassRow* r : pick(*b, key, false, seed, "class", "class_mean")) {
+            byIndex.emplace(std::make_pair(r->classIndex.value_or(-1), r->className), r);
+            byName[r->className].push_back(r);
+        }
     for (const PerClassRow* r : pick(a, key, true, seed, "class", "class_mean")) {
         PerClassModel::Row row;
         row.index = r->classIndex.value_or(0);
@@ -180,9 +185,12 @@ std::vector<PerClassModel::Row> perClassTable(const std::vector<PerClassRow>& a,
         row.stdA = r->std;
         row.confused = qs(r->confusedWith);
         row.confusedImages = r->confusedImages.value_or(0);
-        if (const auto it = byName.find(r->className); it != byName.end()) {
-            row.b = it->second->accuracy;
-            row.stdB = it->second->std;
+        const PerClassRow* other = nullptr;
+        if (const auto it = byIndex.find({r->classIndex.value_or(-1), r->className}); it != byIndex.end()) other = it->second;
+        else if (const auto n = byName.find(r->className); n != byName.end() && n->second.size() == 1) other = n->second.front();
+        if (other) {
+            row.b = other->accuracy;
+            row.stdB = other->std;
         }
         out.push_back(std::move(row));
     }
@@ -222,6 +230,8 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     }
     boxB_->addItem(tr("(none)"), QString());
     auto* add = new QPushButton(tr("Add run folder…"), this);
+    auto* reloadButton = new QPushButton(tr("Reload"), this);
+    reloadButton->setToolTip(tr("Read the runs' per_class.json files again (a run still evaluating adds seeds)"));
     auto* exportButton = new QPushButton(tr("Export CSV…"), this);
     exportButton->setObjectName("perClassExport");
     status_ = new QLabel(this);
@@ -247,6 +257,7 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     runs->addWidget(new QLabel(tr("compared with B:"), this));
     runs->addWidget(boxB_, 1);
     runs->addWidget(add);
+    runs->addWidget(reloadButton);
     auto* which = new QHBoxLayout;
     which->addWidget(new QLabel(tr("Evaluation:"), this));
     which->addWidget(evalBox_, 2);
@@ -267,10 +278,15 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     connect(add, &QPushButton::clicked, this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Choose a run folder (it holds config.yaml)"));
         if (dir.isEmpty()) return;
+        filling_ = true;
+        const bool toA = boxA_->currentData().toString().isEmpty();
         for (QComboBox* b : {boxA_, boxB_})
             if (b->findData(dir) < 0) b->addItem(shortName(dir), dir);
-        boxB_->setCurrentIndex(boxB_->findData(dir));
+        (toA ? boxA_ : boxB_)->setCurrentIndex((toA ? boxA_ : boxB_)->findData(dir));
+        filling_ = false;
+        reload();
     });
+    connect(reloadButton, &QPushButton::clicked, this, [this] { reload(); });
     connect(exportButton, &QPushButton::clicked, this, [this] {
         const QString start = QDir(boxA_->currentData().toString()).filePath(QStringLiteral("per_class.csv"));
         QString path = QFileDialog::getSaveFileName(this, tr("Export the per-class accuracy"), start, tr("CSV files (*.csv)"));
@@ -298,21 +314,19 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
 }
 
 void PerClassDialog::setRuns(const QStringList& runDirs) {
+    // Adds the runs not offered yet; folders added by hand and the current choices stay. Reads nothing: showRuns
+    // does.
     filling_ = true;
-    const QString a = boxA_->currentData().toString(), b = boxB_->currentData().toString();
-    boxA_->clear();
-    boxB_->clear();
-    boxB_->addItem(tr("(none)"), QString());
     for (const QString& d : runDirs)
-        for (QComboBox* box : {boxA_, boxB_}) {
-            box->addItem(shortName(d), d);
-            box->setItemData(box->count() - 1, d, Qt::ToolTipRole);
-        }
-    if (const int i = boxA_->findData(a); i >= 0) boxA_->setCurrentIndex(i);
-    boxB_->setCurrentIndex(std::max(0, boxB_->findData(b)));
+        for (QComboBox* box : {boxA_, boxB_})
+            if (box->findData(d) < 0) {
+                box->addItem(shortName(d), d);
+                box->setItemData(box->count() - 1, d, Qt::ToolTipRole);
+            }
     filling_ = false;
-    reload();
 }
+
+QString PerClassDialog::runB() const { return boxB_->currentData().toString(); }
 
 QString PerClassDialog::showRuns(const QString& dirA, const QString& dirB) {
     filling_ = true;
@@ -320,7 +334,7 @@ QString PerClassDialog::showRuns(const QString& dirA, const QString& dirB) {
         if (!d.isEmpty())
             for (QComboBox* b : {boxA_, boxB_})
                 if (b->findData(d) < 0) b->addItem(shortName(d), d);
-    boxA_->setCurrentIndex(boxA_->findData(dirA));
+    boxA_->setCurrentIndex(dirA.isEmpty() ? -1 : boxA_->findData(dirA));
     boxB_->setCurrentIndex(dirB.isEmpty() ? 0 : boxB_->findData(dirB));
     filling_ = false;
     reload();
@@ -332,24 +346,34 @@ void PerClassDialog::reload() {
     evalsB_.clear();
     loadProblem_.clear();
     const QString dirA = boxA_->currentData().toString(), dirB = boxB_->currentData().toString();
-    try {
-        if (!dirA.isEmpty()) evalsA_ = caspl::readRunPerClass(dirA.toStdString());
-        if (!dirB.isEmpty()) evalsB_ = caspl::readRunPerClass(dirB.toStdString());
-    } catch (const std::exception& e) {
-        loadProblem_ = QString::fromUtf8(e.what());
-    }
-    rowsA_ = caspl::perClassRows(evalsA_);
-    rowsB_ = caspl::perClassRows(evalsB_);
-    if (loadProblem_.isEmpty()) {
-        QStringList without;
-        if (!dirA.isEmpty() && evalsA_.empty()) without << dirA;
-        if (!dirB.isEmpty() && evalsB_.empty()) without << dirB;
-        if (!without.isEmpty())
-            loadProblem_ = tr("No per-class results in %1: no seed has been evaluated yet, or it was evaluated by a "
-                              "version that did not record them. Run > Evaluate Selected Run Again (or caspl eval "
-                              "RUN_DIR) writes them without training.")
-                               .arg(without.join(QStringLiteral(", ")));
-    }
+    QStringList problems, without, partly;
+    const auto read = [&](const QString& dir, std::vector<PerClassEval>& evals, std::vector<PerClassRow>& rows) {
+        if (dir.isEmpty()) return;
+        try {
+            evals = caspl::readRunPerClass(dir.toStdString());
+            rows = caspl::perClassRows(evals);
+            if (evals.empty()) without << dir;
+            else if (const auto missing = caspl::seedFoldersWithoutPerClass(dir.toStdString()); !missing.empty())
+                partly << tr("%1 (%2 of its seeds)").arg(dir).arg(missing.size());
+        } catch (const std::exception& e) {
+            evals.clear();
+            rows.clear();
+            problems << QString::fromUtf8(e.what());
+        }
+    };
+    rowsA_.clear();
+    rowsB_.clear();
+    read(dirA, evalsA_, rowsA_);
+    read(dirB, evalsB_, rowsB_);
+    const QString advice = tr("Run > Evaluate Selected Run Again (or caspl eval RUN_DIR) writes them without training.");
+    if (!without.isEmpty())
+        problems << tr("No per-class results in %1: no seed has been evaluated yet, or it was evaluated by a version "
+                       "that did not record them.")
+                            .arg(without.join(QStringLiteral(", "))) +
+                        ' ' + advice;
+    if (!partly.isEmpty())
+        problems << tr("Seeds without per-class results in %1 are left out.").arg(partly.join(QStringLiteral(", "))) + ' ' + advice;
+    loadProblem_ = problems.join('\n');
     fillEvaluations();
     fillSeeds();
     refreshTable();
@@ -395,6 +419,10 @@ void PerClassDialog::fillSeeds() {
 bool PerClassDialog::select(const PerClassKey& key, std::optional<int> seed) {
     const auto k = std::find(keys_.begin(), keys_.end(), key);
     if (k == keys_.end()) return false;
+    if (seed) {
+        const auto seeds = perClassSeeds(rowsA_, key);
+        if (std::find(seeds.begin(), seeds.end(), *seed) == seeds.end()) return false;  // nothing changed
+    }
     filling_ = true;
     evalBox_->setCurrentIndex(int(k - keys_.begin()));
     filling_ = false;
@@ -413,6 +441,9 @@ void PerClassDialog::refreshTable() {
     const bool withB = !dirB.isEmpty();
     view_->setColumnHidden(PerClassModel::ColB, !withB);
     view_->setColumnHidden(PerClassModel::ColDelta, !withB);
+    const int sortColumn = view_->horizontalHeader()->sortIndicatorSection();
+    if (!withB && (sortColumn == PerClassModel::ColB || sortColumn == PerClassModel::ColDelta))
+        view_->sortByColumn(PerClassModel::ColA, Qt::AscendingOrder);
     const int e = evalBox_->currentIndex();
     if (e < 0 || e >= int(keys_.size())) {
         model_->setRows({}, shortName(dirA), shortName(dirB));
@@ -438,12 +469,18 @@ void PerClassDialog::refreshTable() {
     model_->setRows(std::move(rows), shortName(dirA), shortName(dirB));
     sorted_->sort(view_->horizontalHeader()->sortIndicatorSection(), view_->horizontalHeader()->sortIndicatorOrder());
 
+    // The mean over seeds says over how many (A's and B's may differ).
+    const auto seeds = [&seed](const std::optional<PerClassRow>& m) {
+        return seed || !m || !m->n ? QString() : tr(" (%1 seeds)").arg(*m->n);
+    };
     QStringList parts;
     if (macroA && macroA->accuracy)
-        parts << tr("Mean class accuracy A: %1").arg(withStd(macroA->accuracy, macroA->std));
+        parts << tr("Mean class accuracy A: %1%2").arg(withStd(macroA->accuracy, macroA->std), seeds(macroA));
+    else
+        parts << tr("A: no class with images");
     if (withB) {
         if (macroB && macroB->accuracy) {
-            parts << tr("B: %1").arg(withStd(macroB->accuracy, macroB->std));
+            parts << tr("B: %1%2").arg(withStd(macroB->accuracy, macroB->std), seeds(macroB));
             if (macroA && macroA->accuracy) parts << tr("B − A: %1").arg(signedNumber(*macroB->accuracy - *macroA->accuracy));
         } else {
             parts << tr("B has no per-class results for this evaluation%1").arg(seed ? tr(" and seed") : QString());
@@ -460,7 +497,9 @@ void PerClassDialog::refreshTable() {
 
 QString PerClassDialog::exportCsv(const QString& path) {
     std::vector<PerClassEval> all = evalsA_;
-    all.insert(all.end(), evalsB_.begin(), evalsB_.end());
+    const QString a = boxA_->currentData().toString(), b = boxB_->currentData().toString();
+    if (!b.isEmpty() && QFileInfo(a).canonicalFilePath() != QFileInfo(b).canonicalFilePath())
+        all.insert(all.end(), evalsB_.begin(), evalsB_.end());
     if (all.empty()) return tr("Nothing to export: the runs shown have no per-class results.");
     try {
         caspl::writeFileAtomically(path.toStdString(), caspl::perClassCsvText(caspl::perClassRows(all)));

@@ -68,13 +68,15 @@ class PerClassDialog : public QDialog {
     Q_OBJECT
 public:
     explicit PerClassDialog(QWidget* parent = nullptr);
-    // The run folders offered (the queue's and the results' runs).
+    // Offers these run folders too (the queue's and the results' runs); folders added by hand stay.
     void setRuns(const QStringList& runDirs);
+    QString runB() const;  // "" for none
     // Shows run `dirA` (and `dirB`, "" for none); returns "" or the problem (also shown in the dialog).
     QString showRuns(const QString& dirA, const QString& dirB = {});
     // Picks an evaluation and a seed (nullopt: mean over seeds); false when A has no such evaluation or seed.
     bool select(const PerClassKey& key, std::optional<int> seed);
-    // Writes the per-class CSV of the runs shown (A, then B) to `path` atomically; returns "" or the problem.
+    // Writes the per-class CSV of the runs shown (A, then B unless it is A's folder) to `path` atomically; returns
+    // "" or the problem.
     QString exportCsv(const QString& path);
 
     PerClassModel* model() const { return model_; }

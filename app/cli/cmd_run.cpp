@@ -273,9 +273,15 @@ void addRunCommands(CLI::App& app, Action* action) {
                 for (const auto& r : x->runs) {
                     if (!std::filesystem::is_directory(r)) throw Error(r + ": not a folder (expected a run folder written by `caspl run`)");
                     auto e = readRunPerClass(r);
+                    const auto without = seedFoldersWithoutPerClass(r);
                     if (e.empty())
                         std::cerr << r << ": no per-class results (no seed evaluated yet, or evaluated by a version "
                                   << "before per-class counts were recorded: caspl eval " << r << " writes them)\n";
+                    else if (!without.empty())
+                        std::cerr << r << ": " << without.size() << (without.size() == 1 ? " seed folder has" : " seed folders have")
+                                  << " results but no per-class results (" << without.front()
+                                  << (without.size() > 1 ? ", ..." : "") << "), left out of the means: caspl eval " << r
+                                  << " writes them\n";
                     evals.insert(evals.end(), std::make_move_iterator(e.begin()), std::make_move_iterator(e.end()));
                 }
                 if (evals.empty()) throw Error("nothing exported: the runs have no per-class results");

@@ -552,8 +552,12 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                                                      std::to_string(er.accuracy()) + "% (" + std::to_string(er.correct) + "/" +
                                                      std::to_string(er.total) + ")");
                         rf.records.push_back(toResultRecord(row, K));
-                        PerClassEval pc{runId, evalDataset, label, split, K, seed, trainedEpochs, classResults(er.classes, names)};
-                        perClass.push_back(std::move(pc));
+                        try {
+                            perClass.push_back({runId, evalDataset, label, split, K, seed, trainedEpochs, classResults(er.classes, names)});
+                        } catch (const std::exception& e) {  // bookkeeping: never fails the run
+                            sink.log(LogLevel::Warning, evalDataset + " " + split + " seed " + std::to_string(seed) +
+                                                            ": per-class results not recorded: " + e.what());
+                        }
                         outcome.skippedImages += er.skipped;
                     };
                     if (b2n) {
@@ -569,8 +573,12 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                     } else {
                         evalOn(dsName, "all", trainSplit.test, trainNames);
                     }
-                    // Before result.json, which marks the seed as done.
-                    writePerClassJson((seedDir / "per_class.json").string(), perClass);
+                    // Before result.json, which marks the seed as done; a failure here is only a warning.
+                    try {
+                        writePerClassJson((seedDir / "per_class.json").string(), perClass);
+                    } catch (const std::exception& e) {
+                        sink.log(LogLevel::Warning, dsName + " " + tag + ": per-class results not written: " + e.what());
+                    }
                     writeResultJson(seedResult.string(), rf);
                     all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
                     // Aggregates after every seed, so a stopped run still has them.

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -100,15 +101,19 @@ std::vector<PerClassEval> perClassFromJson(const std::string& text, const std::s
     } catch (const nlohmann::json::parse_error& e) {
         throw Error(source + ": not valid JSON: " + e.what());
     }
-    if (!j.is_object() || j.value("format", "") != "caspl-per-class")
+    if (!j.is_object() || !j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != "caspl-per-class")
         throw Error(source + ": not a caspl per-class file (expected \"format\": \"caspl-per-class\")");
-    if (j.value("version", 0) != 1)
-        throw Error(source + ": unsupported per-class file version " + j.value("version", nlohmann::json()).dump() +
+    if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)
+        throw Error(source + ": unsupported per-class file version " + (j.contains("version") ? j["version"].dump() : "(none)") +
                     " (this build reads version 1)");
     if (!j.contains("evaluations") || !j["evaluations"].is_array()) throw Error(source + ": expected an \"evaluations\" array");
     const auto isStr = [](const nlohmann::json& v) { return v.is_string(); };
-    const auto isInt = [](const nlohmann::json& v) { return v.is_number_integer(); };
     const auto isCount = [](const nlohmann::json& v) { return v.is_number_integer() && v.get<int64_t>() >= 0; };
+    // An int field: an integer within [lo, hi].
+    const auto intIn = [](int64_t lo, int64_t hi) {
+        return [lo, hi](const nlohmann::json& v) { return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi; };
+    };
+    constexpr int64_t kIntMax = 2147483647;
     std::vector<PerClassEval> out;
     std::size_t i = 0;
     for (const auto& e : j["evaluations"]) {
@@ -123,10 +128,12 @@ std::vector<PerClassEval> perClassFromJson(const std::string& text, const std::s
         ev.run = e.contains("run") ? need(e, at, "run", isStr, "a string").get<std::string>() : "";
         ev.dataset = need(e, at, "dataset", isStr, "a string").get<std::string>();
         ev.method = need(e, at, "method", isStr, "a string").get<std::string>();
-        ev.split = need(e, at, "split", isStr, "a string (base, novel or all)").get<std::string>();
-        ev.shots = e.contains("shots") ? need(e, at, "shots", isInt, "an integer").get<int>() : 0;
-        ev.seed = need(e, at, "seed", isInt, "an integer").get<int>();
-        ev.epoch = e.contains("epoch") ? need(e, at, "epoch", isInt, "an integer").get<int>() : 0;
+        ev.split = need(e, at, "split", [](const nlohmann::json& v) {
+                       return v.is_string() && (v == "base" || v == "novel" || v == "all");
+                   }, "base, novel or all").get<std::string>();
+        ev.shots = e.contains("shots") ? int(need(e, at, "shots", intIn(0, kIntMax), "an integer >= 0").get<int64_t>()) : 0;
+        ev.seed = int(need(e, at, "seed", intIn(-kIntMax - 1, kIntMax), "an integer (32 bits)").get<int64_t>());
+        ev.epoch = e.contains("epoch") ? int(need(e, at, "epoch", intIn(0, kIntMax), "an integer >= 0").get<int64_t>()) : 0;
         const auto& classes = need(e, at, "classes", [](const nlohmann::json& v) { return v.is_array(); }, "an array");
         for (std::size_t c = 0; c < classes.size(); ++c) {
             const std::string cat = at + ".classes[" + std::to_string(c) + "]";
@@ -141,22 +148,28 @@ std::vector<PerClassEval> perClassFromJson(const std::string& text, const std::s
             if (cj.contains("confused_with")) {
                 const auto& cw = cj["confused_with"];
                 if (!cw.is_array()) throw Error(cat + ".confused_with: expected an array of [class, images] pairs");
+                const int64_t wrongImages = r.total - r.correct;
                 int64_t wrong = 0;
+                std::set<int64_t> seen;
                 for (std::size_t k = 0; k < cw.size(); ++k) {
                     const auto& p = cw[k];
                     const std::string pat = cat + ".confused_with[" + std::to_string(k) + "]";
                     if (!p.is_array() || p.size() != 2 || !isCount(p[0]) || !isCount(p[1]))
                         throw Error(pat + ": expected [class index, images]");
-                    const int64_t cls = p[0].get<int64_t>();
+                    const int64_t cls = p[0].get<int64_t>(), n = p[1].get<int64_t>();
                     if (cls >= int64_t(classes.size()) || cls == int64_t(c))
                         throw Error(pat + ": class " + std::to_string(cls) + " is not another class of this evaluation (0-" +
                                     std::to_string(classes.size() - 1) + ")");
-                    wrong += p[1].get<int64_t>();
-                    r.confusedWith.emplace_back(cls, p[1].get<int64_t>());
+                    if (!seen.insert(cls).second) throw Error(pat + ": class " + std::to_string(cls) + " is listed twice");
+                    if (n > wrongImages - wrong)  // before adding: no overflow
+                        throw Error(cat + ".confused_with: more wrong predictions than the " + std::to_string(wrongImages) +
+                                    " images that were wrong");
+                    wrong += n;
+                    r.confusedWith.emplace_back(cls, n);
                 }
-                if (wrong > r.total - r.correct)
-                    throw Error(cat + ".confused_with: " + std::to_string(wrong) + " wrong predictions, but only " +
-                                std::to_string(r.total - r.correct) + " images were wrong");
+                // Most images first, then by class, whatever order the file has.
+                std::sort(r.confusedWith.begin(), r.confusedWith.end(),
+                          [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
             }
             ev.classes.push_back(std::move(r));
         }
@@ -171,20 +184,43 @@ void writePerClassJson(const std::string& path, const std::vector<PerClassEval>&
 
 std::vector<PerClassEval> readPerClassJson(const std::string& path) { return perClassFromJson(readFile(path), path); }
 
-std::vector<std::string> findPerClassFiles(const std::string& runDir) {
-    std::vector<std::string> out;
+namespace {
+
+// <run>/<dataset>/k<K>_seed<S> folders, by dataset, then K and seed as numbers (k16_seed2 before k16_seed10).
+std::vector<std::string> seedFolders(const std::string& runDir) {
     std::error_code ec;
     if (!fs::is_directory(runDir, ec)) throw Error(runDir + ": not a folder");
-    static const std::regex seedDir("k[0-9]+_seed-?[0-9]+");
+    static const std::regex seedDir("k([0-9]{1,9})_seed(-?[0-9]{1,9})");
+    std::vector<std::tuple<std::string, long long, long long, std::string>> found;
     for (const auto& ds : fs::directory_iterator(runDir, ec)) {
         if (!ds.is_directory()) continue;
-        for (const auto& sd : fs::directory_iterator(ds.path(), ec)) {
-            if (!sd.is_directory() || !std::regex_match(sd.path().filename().string(), seedDir)) continue;
-            const fs::path f = sd.path() / "per_class.json";
-            if (fs::is_regular_file(f)) out.push_back(f.string());
+        std::error_code inner;
+        for (const auto& sd : fs::directory_iterator(ds.path(), inner)) {
+            std::smatch m;
+            const std::string name = sd.path().filename().string();
+            if (!sd.is_directory() || !std::regex_match(name, m, seedDir)) continue;
+            found.emplace_back(ds.path().filename().string(), std::stoll(m[1].str()), std::stoll(m[2].str()), sd.path().string());
         }
     }
-    std::sort(out.begin(), out.end());
+    std::sort(found.begin(), found.end());
+    std::vector<std::string> out;
+    for (const auto& f : found) out.push_back(std::get<3>(f));
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> findPerClassFiles(const std::string& runDir) {
+    std::vector<std::string> out;
+    for (const auto& f : seedFolders(runDir))
+        if (fs::is_regular_file(fs::path(f) / "per_class.json")) out.push_back((fs::path(f) / "per_class.json").string());
+    return out;
+}
+
+std::vector<std::string> seedFoldersWithoutPerClass(const std::string& runDir) {
+    std::vector<std::string> out;
+    for (const auto& f : seedFolders(runDir))
+        if (fs::is_regular_file(fs::path(f) / "result.json") && !fs::exists(fs::path(f) / "per_class.json")) out.push_back(f);
     return out;
 }
 
@@ -267,6 +303,11 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
         rows.push_back(std::move(macro));
         const Key k{e.run, e.dataset, e.method, e.shots, e.split};
         if (!groups.count(k)) order.push_back(k);
+        for (const PerClassEval* o : groups[k])
+            if (o->seed == e.seed)
+                throw Error("two per-class evaluations of run '" + e.run + "', " + e.dataset + " / " + e.method + " / " +
+                            std::to_string(e.shots) + " shots / seed " + std::to_string(e.seed) + " / " + e.split +
+                            " (the same run given twice, two run folders of the same name, or a copied seed folder)");
         groups[k].push_back(&e);
     }
     for (const Key& k : order) {
@@ -274,36 +315,44 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
         if (g.size() < 2) continue;
         PerClassRow base;
         std::tie(base.run, base.dataset, base.method, base.shots, base.split) = k;
-        base.n = int(g.size());
-        // Classes matched by index and name: a class whose name differs in some seed gets no mean row.
-        const PerClassEval& first = *g.front();
-        for (std::size_t c = 0; c < first.classes.size(); ++c) {
+        // Classes matched by index: the seeds that have class c and agree on its name (a class named differently in
+        // some seed gets no mean row). n: the seeds that gave it an accuracy (had images of it).
+        std::size_t classes = 0;
+        for (const PerClassEval* e : g) classes = std::max(classes, e->classes.size());
+        for (std::size_t c = 0; c < classes; ++c) {
+            const std::string* name = nullptr;
             std::vector<double> acc;
             int64_t images = 0, correct = 0;
             std::map<int64_t, int64_t> wrong;
             bool same = true;
+            const PerClassEval* names = nullptr;  // a seed holding class c, for the confused class's name
             for (const PerClassEval* e : g) {
-                if (c >= e->classes.size() || e->classes[c].name != first.classes[c].name) {
+                if (c >= e->classes.size()) continue;
+                const ClassResult& r = e->classes[c];
+                if (!name) {
+                    name = &r.name;
+                    names = e;
+                } else if (r.name != *name) {
                     same = false;
                     break;
                 }
-                const ClassResult& r = e->classes[c];
                 images += r.total;
                 correct += r.correct;
                 if (r.total > 0) acc.push_back(classAccuracy(r));
                 for (const auto& [p, n] : r.confusedWith) wrong[p] += n;
             }
-            if (!same) continue;
+            if (!same || !name) continue;
             PerClassRow row = base;
             row.kind = "class_mean";
+            row.n = int(acc.size());
             row.classIndex = int64_t(c);
-            row.className = first.classes[c].name;
+            row.className = *name;
             row.images = images;
             row.correct = correct;
             if (!acc.empty()) {
-                const Stat s = stat(acc);
-                row.accuracy = s.mean;
-                row.std = s.std;
+                const Stat st = stat(acc);
+                row.accuracy = st.mean;
+                if (acc.size() > 1) row.std = st.std;
             }
             int64_t best = 0, bestClass = -1;
             for (const auto& [p, n] : wrong)
@@ -312,8 +361,8 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
                     bestClass = p;
                 }
             if (bestClass >= 0) {
-                row.confusedWith = bestClass < int64_t(first.classes.size()) ? first.classes[std::size_t(bestClass)].name
-                                                                             : std::to_string(bestClass);
+                row.confusedWith = bestClass < int64_t(names->classes.size()) ? names->classes[std::size_t(bestClass)].name
+                                                                              : std::to_string(bestClass);
                 row.confusedImages = best;
             }
             rows.push_back(std::move(row));
@@ -329,12 +378,13 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
         }
         PerClassRow macro = base;
         macro.kind = "macro_mean";
+        macro.n = int(macros.size());
         macro.images = images;
         macro.correct = correct;
         if (!macros.empty()) {
-            const Stat s = stat(macros);
-            macro.accuracy = s.mean;
-            macro.std = s.std;
+            const Stat st = stat(macros);
+            macro.accuracy = st.mean;
+            if (macros.size() > 1) macro.std = st.std;
         }
         rows.push_back(std::move(macro));
     }
@@ -356,14 +406,14 @@ std::string perClassCsvText(const std::vector<PerClassRow>& rows) {
     const auto opt = [](const auto& v) { return v ? std::to_string(*v) : std::string(); };
     const auto optD = [](const std::optional<double>& v) { return v ? fixed2(*v) : std::string(); };
     for (const auto& r : rows) {
-        const std::vector<std::string> f{r.kind,
+        const std::vector<std::string> f{csvField(r.kind),
                                          csvField(r.run),
                                          csvField(r.dataset),
                                          csvField(r.method),
                                          std::to_string(r.shots),
                                          opt(r.seed),
                                          opt(r.n),
-                                         r.split,
+                                         csvField(r.split),
                                          opt(r.classIndex),
                                          csvField(r.className),
                                          opt(r.images),

@@ -51,16 +51,21 @@ std::string perClassToJson(const std::vector<PerClassEval>& evals);
 std::vector<PerClassEval> perClassFromJson(const std::string& json, const std::string& source);
 void writePerClassJson(const std::string& path, const std::vector<PerClassEval>& evals);  // atomically
 std::vector<PerClassEval> readPerClassJson(const std::string& path);
-// The per_class.json files of a run folder (<dataset>/k<K>_seed<S>/per_class.json), in path order.
+// The per_class.json files of a run folder (<dataset>/k<K>_seed<S>/per_class.json), by dataset, K and seed (as
+// numbers). Throws caspl::Error when runDir is not a folder.
 std::vector<std::string> findPerClassFiles(const std::string& runDir);
+// Seed folders with a result.json but no per_class.json (evaluated by a version before per-class counts were
+// recorded; `caspl eval` writes them).
+std::vector<std::string> seedFoldersWithoutPerClass(const std::string& runDir);
 // Every evaluation of a run folder; `run` is set to the folder's name where a file leaves it empty.
 std::vector<PerClassEval> readRunPerClass(const std::string& runDir);
 
 // One line of the per-class CSV.
 //   kind "class": one class of one evaluation; "class_mean": a class over the seeds of its run, dataset, method,
-//   shots and split (accuracy: mean of the seeds' accuracies, std: their population standard deviation, images and
-//   correct: sums, confused_with: the most frequent wrong class over the seeds); "macro": the mean class accuracy of
-//   one evaluation; "macro_mean": its mean (and std) over the seeds. Mean rows come only where n > 1.
+//   shots and split (accuracy: mean of the seeds' accuracies, std: their population standard deviation, n: the
+//   seeds that had images of the class, images and correct: sums, confused_with: the most frequent wrong class over
+//   the seeds); "macro": the mean class accuracy of one evaluation; "macro_mean": its mean (and std) over the seeds.
+//   Mean rows come only where a group has several seeds; std only where n > 1.
 struct PerClassRow {
     std::string kind, run, dataset, method, split;
     int shots = 0;
@@ -73,7 +78,8 @@ struct PerClassRow {
     std::optional<int64_t> confusedImages;
 };
 // Rows of every evaluation in order (its classes, then its macro row), followed by each group's mean rows, groups in
-// order of first appearance. Classes are matched across seeds by index and name.
+// order of first appearance. Classes are matched across seeds by index and name. Throws caspl::Error for two
+// evaluations of the same run, dataset, method, shots, split and seed.
 std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals);
 const std::vector<std::string>& perClassCsvHeader();
 // Accuracies with two decimals.

@@ -362,11 +362,12 @@ private Q_SLOTS:
         namespace fs = std::filesystem;
         const QString root = QDir(caspl::test::tempDir()).filePath("per_class_dialog");
         // Run A (CoOp) and B (CoOp + CasPL), two seeds, three novel classes of 10 images each.
-        const auto write = [&](const QString& run, const std::string& method, int seed, const std::vector<int64_t>& correct) {
+        const auto write = [&](const QString& run, const std::string& method, int seed, const std::vector<int64_t>& correct,
+                               const std::string& split = "novel") {
             PerClassEval e;
             e.dataset = "dtd";
             e.method = method;
-            e.split = "novel";
+            e.split = split;
             e.shots = 16;
             e.seed = seed;
             const char* names[] = {"banded", "blotchy", "braided"};
@@ -377,13 +378,17 @@ private Q_SLOTS:
             }
             const fs::path dir = fs::path(run.toStdString()) / "dtd" / ("k16_seed" + std::to_string(seed));
             fs::create_directories(dir);
-            writePerClassJson((dir / "per_class.json").string(), {e});
+            const fs::path file = dir / "per_class.json";
+            auto evals = fs::exists(file) ? readPerClassJson(file.string()) : std::vector<PerClassEval>{};
+            evals.push_back(e);
+            writePerClassJson(file.string(), evals);
         };
         const QString a = root + "/coop", b = root + "/coop_caspl", empty = root + "/old";
         write(a, "coop", 1, {9, 4, 6});
         write(a, "coop", 2, {7, 6, 6});
         write(b, "coop+caspl", 1, {9, 8, 5});
         write(b, "coop+caspl", 2, {9, 8, 5});
+        write(a, "coop", 1, {10, 10, 10}, "base");  // base classes: seed 1 only
         QDir().mkpath(empty);
 
         ui::PerClassDialog dlg;
@@ -399,14 +404,24 @@ private Q_SLOTS:
         QCOMPARE(cell(s, 0, ui::PerClassModel::ColImages), QString("20"));
         QCOMPARE(cell(s, 0, ui::PerClassModel::ColConfused), QString("braided (10)"));
         QCOMPARE(cell(s, 2, ui::PerClassModel::ColName), QString("banded"));
-        QVERIFY2(dlg.statusText().startsWith("Mean class accuracy A: 63.33 ± 0.00. 3 classes."), qPrintable(dlg.statusText()));
+        QVERIFY2(dlg.statusText().startsWith("Mean class accuracy A: 63.33 ± 0.00 (2 seeds). 3 classes."), qPrintable(dlg.statusText()));
 
         // Seed 1 alone.
         QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, 1));
         QCOMPARE(cell(s, 0, ui::PerClassModel::ColName), QString("blotchy"));
         QCOMPARE(cell(s, 0, ui::PerClassModel::ColA), QString("40.00"));
         QVERIFY(!dlg.select({"dtd", "coop", "novel", 16}, 7));
-        QVERIFY(!dlg.select({"dtd", "coop", "base", 16}, std::nullopt));
+        QVERIFY(!dlg.select({"dtd", "coop", "all", 16}, std::nullopt));
+        // A seed the other evaluation lacks: refused, and the table stays on what the boxes show.
+        QVERIFY(!dlg.select({"dtd", "coop", "base", 16}, 2));
+        QVERIFY(dlg.findChild<QComboBox*>("perClassEvaluation")->currentText().endsWith("novel"));
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColA), QString("40.00"));
+        // Driven through the boxes: the base evaluation has one seed, and no "mean" entry.
+        auto* evalBox = dlg.findChild<QComboBox*>("perClassEvaluation");
+        evalBox->setCurrentIndex(evalBox->findText("dtd · 16 shots · base"));
+        QCOMPARE(dlg.findChild<QComboBox*>("perClassSeed")->count(), 1);
+        QCOMPARE(cell(s, 0, ui::PerClassModel::ColA), QString("100.00"));
+        QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, std::nullopt));
 
         // Against B, matched by class name although the method differs; the change B − A per class.
         QCOMPARE(dlg.showRuns(a, b), QString());
@@ -416,7 +431,7 @@ private Q_SLOTS:
         QCOMPARE(delta["blotchy"], QString("+30.00"));
         QCOMPARE(delta["braided"], QString("−10.00"));
         QCOMPARE(delta["banded"], QString("+10.00"));
-        QVERIFY2(dlg.statusText().contains("B: 73.33") && dlg.statusText().contains("B − A: +10.00") &&
+        QVERIFY2(dlg.statusText().contains("B: 73.33 ± 0.00 (2 seeds)") && dlg.statusText().contains("B − A: +10.00") &&
                      dlg.statusText().contains("B better on 2, worse on 1"),
                  qPrintable(dlg.statusText()));
         // Sorting by the change puts the class B lost first.
@@ -432,6 +447,41 @@ private Q_SLOTS:
         QVERIFY2(text.contains("\nclass_mean,coop,dtd,coop,16,,2,novel,1,blotchy,20,10,50.00,10.00,braided,10\n") &&
                      text.contains("\nmacro_mean,coop_caspl,dtd,coop+caspl,16,,2,novel,,,60,44,73.33,0.00,,\n"),
                  qPrintable(text));
+        // B the same folder as A: compared with itself on screen, written once.
+        QCOMPARE(dlg.showRuns(a, a), QString());
+        QCOMPARE(dlg.exportCsv(csv), QString());
+        QFile again(csv);
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        QVERIFY(!QString::fromUtf8(again.readAll()).contains("coop_caspl"));
+
+        // A repeated class name in B: only the class of the same index and name is matched.
+        const QString c = root + "/repeated";
+        {
+            PerClassEval e;
+            e.dataset = "dtd";
+            e.method = "coop";
+            e.split = "novel";
+            e.shots = 16;
+            e.seed = 1;
+            e.classes = {ClassResult{"banded", 10, 1, {}}, ClassResult{"banded", 10, 2, {}}, ClassResult{"braided", 10, 3, {}}};
+            fs::create_directories(fs::path(c.toStdString()) / "dtd/k16_seed1");
+            writePerClassJson((fs::path(c.toStdString()) / "dtd/k16_seed1/per_class.json").string(), {e});
+        }
+        QCOMPARE(dlg.showRuns(a, c), QString());
+        QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, 1));
+        std::map<QString, QString> bOf;
+        for (int r = 0; r < 3; ++r) bOf[cell(s, r, ui::PerClassModel::ColName)] = cell(s, r, ui::PerClassModel::ColB);
+        QCOMPARE(bOf["banded"], QString("10.00"));   // index 0, same name
+        QCOMPARE(bOf["blotchy"], QString());         // index 1 is "banded" in B, and that name repeats
+        QCOMPARE(bOf["braided"], QString("30.00"));  // index 2, same name
+
+        // A seed without per-class results is named, with what writes them.
+        fs::create_directories(fs::path(a.toStdString()) / "dtd/k16_seed3");
+        writeFileAtomically((fs::path(a.toStdString()) / "dtd/k16_seed3/result.json").string(), "{}");
+        dlg.showRuns(a);
+        QVERIFY2(dlg.statusText().contains("Seeds without per-class results in " + a + " (1 of its seeds) are left out") &&
+                     dlg.statusText().contains("Mean class accuracy A: 63.33"),
+                 qPrintable(dlg.statusText()));
 
         // A run folder without per_class.json says how to get them.
         dlg.showRuns(empty);

@@ -518,7 +518,16 @@ private Q_SLOTS:
         QVERIFY2(none.err.contains("no per-class results") && none.err.contains("caspl eval " + exact), qPrintable(none.err));
         // caspl eval writes them without training.
         QCOMPARE(runCaspl({"--threads", "1", "eval", exact}).exitCode, 0);
-        QCOMPARE(runCaspl({"export", "--per-class", exact}).exitCode, 0);
+        const auto after = runCaspl({"export", "--per-class", exact});
+        QCOMPARE(after.exitCode, 0);
+        QVERIFY2(after.out.contains("\nmacro,b2n_coop_synth,synth,coop+caspl,") && after.err.isEmpty(), qPrintable(after.out + after.err));
+        // A seed folder with results but no per-class file: exported without it, and named.
+        QVERIFY(QDir().mkpath(exact + "/synth/k2_seed9"));
+        QVERIFY(QFile::copy(exact + "/synth/k2_seed1/result.json", exact + "/synth/k2_seed9/result.json"));
+        const auto partial = runCaspl({"export", "--per-class", exact});
+        QCOMPARE(partial.exitCode, 0);
+        QVERIFY2(partial.err.contains("1 seed folder has results but no per-class results") && partial.err.contains("k2_seed9"),
+                 qPrintable(partial.err));
     }
 
     void missingCommandIsUsageError() {

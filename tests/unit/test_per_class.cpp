@@ -127,7 +127,44 @@ private Q_SLOTS:
                                  "{\"name\": \"b\", \"images\": 0, \"correct\": 0}"),
                              "f.json");
         },
-                    {"classes[0].confused_with: 2 wrong predictions, but only 1 images were wrong"});
+                    {"classes[0].confused_with: more wrong predictions than the 1 images that were wrong"});
+        // Counts near INT64_MAX are refused before they are added (no overflow).
+        expectError([&] {
+            perClassFromJson(bad("{\"name\": \"a\", \"images\": 9223372036854775807, \"correct\": 0, \"confused_with\": "
+                                 "[[1, 9223372036854775807], [2, 9223372036854775807]]}, {\"name\": \"b\", \"images\": 0, "
+                                 "\"correct\": 0}, {\"name\": \"c\", \"images\": 0, \"correct\": 0}"),
+                             "f.json");
+        },
+                    {"classes[0].confused_with: more wrong predictions"});
+        expectError([&] {
+            perClassFromJson(bad("{\"name\": \"a\", \"images\": 4, \"correct\": 0, \"confused_with\": [[1, 1], [1, 1]]},"
+                                 "{\"name\": \"b\", \"images\": 0, \"correct\": 0}"),
+                             "f.json");
+        },
+                    {"classes[0].confused_with[1]: class 1 is listed twice"});
+        // A file's confusions in any order: read back most images first.
+        const auto unsorted = perClassFromJson(
+            bad("{\"name\": \"a\", \"images\": 4, \"correct\": 0, \"confused_with\": [[2, 1], [1, 3]]},"
+                "{\"name\": \"b\", \"images\": 0, \"correct\": 0}, {\"name\": \"c\", \"images\": 0, \"correct\": 0}"),
+            "f.json");
+        QCOMPARE(unsorted[0].classes[0].confusedWith, (std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {2, 1}}));
+        QCOMPARE(perClassRows(unsorted).front().confusedWith, std::string("b"));
+        // The header's types, and the fields' ranges.
+        expectError([] { perClassFromJson("{\"format\": 1, \"version\": 1}", "f.json"); }, {"f.json: not a caspl per-class file"});
+        expectError([] { perClassFromJson("{\"format\": \"caspl-per-class\", \"version\": \"1\"}", "f.json"); },
+                    {"f.json: unsupported per-class file version \"1\""});
+        expectError([] { perClassFromJson("{\"format\": \"caspl-per-class\", \"version\": true}", "f.json"); }, {"f.json", "version true"});
+        expectError([] { perClassFromJson("{\"format\": \"caspl-per-class\", \"version\": 1.7}", "f.json"); }, {"f.json", "version 1.7"});
+        const auto header = [](const std::string& fields) {
+            return "{\"format\": \"caspl-per-class\", \"version\": 1, \"evaluations\": [{\"dataset\": \"dtd\", \"method\": "
+                   "\"coop\", " + fields + ", \"classes\": []}]}";
+        };
+        expectError([&] { perClassFromJson(header("\"split\": \"base\", \"seed\": 4294967297"), "f.json"); },
+                    {"evaluations[0].seed: expected an integer (32 bits)"});
+        expectError([&] { perClassFromJson(header("\"split\": \"base\", \"seed\": 1, \"shots\": -2"), "f.json"); },
+                    {"evaluations[0].shots: expected an integer >= 0"});
+        expectError([&] { perClassFromJson(header("\"split\": \"x,y\", \"seed\": 1"), "f.json"); },
+                    {"evaluations[0].split: expected base, novel or all"});
         expectError([&] { perClassFromJson(bad("{\"name\": \"a\", \"images\": 2, \"correct\": 1, \"confused_with\": [1]}"), "f.json"); },
                     {"classes[0].confused_with[0]: expected [class index, images]"});
         expectError([] { perClassFromJson("{\"format\": \"caspl-per-class\", \"version\": 1, \"evaluations\": [{\"dataset\": 3}]}", "f.json"); },
@@ -162,9 +199,11 @@ private Q_SLOTS:
         QCOMPARE(*bandedMean->images, int64_t(4));
         QCOMPARE(*bandedMean->correct, int64_t(3));
         const PerClassRow* braidedMean = find(rows, "class_mean", std::nullopt, 2);
+        QVERIFY(braidedMean);
         QCOMPARE(braidedMean->className, std::string("braided, knitted"));
         QCOMPARE(braidedMean->confusedWith, std::string("banded"));
         const PerClassRow* blotchyMean = find(rows, "class_mean", std::nullopt, 1);
+        QVERIFY(blotchyMean);
         QCOMPARE(blotchyMean->confusedWith, std::string("braided, knitted"));  // seed 2's only wrong image
         const PerClassRow* macroMean = find(rows, "macro_mean", std::nullopt, std::nullopt);
         QVERIFY(macroMean);
@@ -174,12 +213,35 @@ private Q_SLOTS:
 
         // One seed: no mean rows.
         QCOMPARE(perClassRows({s1}).size(), std::size_t(4));
+        // The same evaluation twice (a run given twice, two folders of one name) is an error, not two seeds.
+        caspl::test::expectError([&] { perClassRows({s1, s2, s1}); }, {"two per-class evaluations of run 'coop'", "seed 1", "novel"});
+        // A class without images in one seed: its mean is the other seed's accuracy, n 1, no std.
+        auto noImages = s2;
+        noImages.classes[0] = ClassResult{"banded", 0, 0, {}};
+        const PerClassRow* one = find(perClassRows({s1, noImages}), "class_mean", std::nullopt, 0);
+        QVERIFY(one);
+        QCOMPARE(*one->n, 1);
+        QCOMPARE(*one->accuracy, 50.0);
+        QVERIFY(!one->std);
+        // A class that only a later seed has still gets its mean row.
+        auto fewer = s1;
+        fewer.classes.pop_back();
+        const auto later = perClassRows({fewer, s2});
+        const PerClassRow* onlyLater = find(later, "class_mean", std::nullopt, 2);
+        QVERIFY(onlyLater);
+        QCOMPARE(*onlyLater->n, 1);
+        QCOMPARE(*onlyLater->accuracy, 100.0);
         // A class renamed in one seed gets no mean row; the others keep theirs.
         auto renamed = s2;
         renamed.classes[1].name = "other";
         const auto mixed = perClassRows({s1, renamed});
         QVERIFY(!find(mixed, "class_mean", std::nullopt, 1));
         QVERIFY(find(mixed, "class_mean", std::nullopt, 0));
+        // Kind and split are quoted like every other text field.
+        auto odd = s1;
+        odd.split = "base";
+        odd.run = "run \"x\"";
+        QVERIFY(perClassCsvText(perClassRows({odd})).find(",\"run \"\"x\"\"\",dtd,") != std::string::npos);
 
         const std::string csv = perClassCsvText(rows);
         QVERIFY(csv.rfind("kind,run,dataset,method,shots,seed,n,split,class,classname,images,correct,accuracy,std,"
@@ -200,6 +262,7 @@ private Q_SLOTS:
         const fs::path run = fs::path(caspl::test::tempDir().toStdString()) / "my_run";
         fs::create_directories(run / "dtd" / "k16_seed1");
         fs::create_directories(run / "dtd" / "k16_seed2");
+        fs::create_directories(run / "dtd" / "k16_seed10");
         fs::create_directories(run / "dtd" / "phase1");
         fs::create_directories(run / "eurosat" / "k16_seed1");
         auto e = evaluation(1, {{0, 0}});
@@ -207,12 +270,20 @@ private Q_SLOTS:
         writePerClassJson((run / "dtd" / "k16_seed1" / "per_class.json").string(), {e});
         e.seed = 2;
         writePerClassJson((run / "dtd" / "k16_seed2" / "per_class.json").string(), {e});
+        e.seed = 10;
+        writePerClassJson((run / "dtd" / "k16_seed10" / "per_class.json").string(), {e});
         writeFileAtomically((run / "dtd" / "phase1" / "per_class.json").string(), "not looked at");
-        QCOMPARE(findPerClassFiles(run.string()).size(), std::size_t(2));
+        QCOMPARE(findPerClassFiles(run.string()).size(), std::size_t(3));
         const auto evals = readRunPerClass(run.string() + "/");
-        QCOMPARE(evals.size(), std::size_t(2));
+        QCOMPARE(evals.size(), std::size_t(3));
         QCOMPARE(evals[0].run, std::string("my_run"));  // the folder's name where the file has none
-        QCOMPARE(evals[1].seed, 2);
+        QCOMPARE(evals[1].seed, 2);                     // seeds as numbers: 1, 2, 10
+        QCOMPARE(evals[2].seed, 10);
+        // A seed with results but no per-class file (evaluated by an earlier version) is named.
+        QVERIFY(seedFoldersWithoutPerClass(run.string()).empty());
+        fs::create_directories(run / "dtd" / "k16_seed3");
+        writeFileAtomically((run / "dtd" / "k16_seed3" / "result.json").string(), "{}");
+        QCOMPARE(seedFoldersWithoutPerClass(run.string()), std::vector<std::string>{(run / "dtd" / "k16_seed3").string()});
         writeFileAtomically((run / "eurosat" / "k16_seed1" / "per_class.json").string(), "{}");
         caspl::test::expectError([&] { readRunPerClass(run.string()); }, {"eurosat", "per_class.json", "caspl-per-class"});
         caspl::test::expectError([&] { findPerClassFiles((run / "nothing").string()); }, {"nothing", "not a folder"});
