@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -240,17 +239,28 @@ std::vector<PerClassEval> readRunPerClass(const std::string& runDir) {
 
 namespace {
 
-struct Stat {
-    double mean = 0, std = 0;
-};
-Stat stat(const std::vector<double>& v) {
-    Stat s;
-    for (double x : v) s.mean += x;
-    s.mean /= double(v.size());
-    double q = 0;
-    for (double x : v) q += (x - s.mean) * (x - s.mean);
-    s.std = std::sqrt(q / double(v.size()));  // population, as results' std rows
-    return s;
+// Images and correct predictions of an evaluation, summed over its classes.
+std::pair<int64_t, int64_t> totals(const PerClassEval& e) {
+    int64_t images = 0, correct = 0;
+    for (const auto& r : e.classes) {
+        images += r.total;
+        correct += r.correct;
+    }
+    return {images, correct};
+}
+
+// The name of class `index` of `e` (its number where the evaluation has no such class).
+std::string nameOf(const PerClassEval& e, int64_t index) {
+    return index >= 0 && index < int64_t(e.classes.size()) ? e.classes[std::size_t(index)].name : std::to_string(index);
+}
+
+// Mean and std of a row's values (std only from two values on: the population std of one value says nothing).
+void setMean(PerClassRow& row, const std::vector<double>& values) {
+    row.n = int(values.size());
+    if (values.empty()) return;
+    const SeedStat st = statOf(values);  // population std, as results' std rows
+    row.accuracy = st.mean;
+    if (values.size() > 1) row.std = st.std;
 }
 
 std::string fixed2(double v) {
@@ -284,22 +294,15 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
             row.correct = r.correct;
             if (r.total > 0) row.accuracy = classAccuracy(r);
             if (!r.confusedWith.empty()) {
-                const auto [p, k] = r.confusedWith.front();
-                row.confusedWith = p < int64_t(e.classes.size()) ? e.classes[std::size_t(p)].name : std::to_string(p);
-                row.confusedImages = k;
+                row.confusedWith = nameOf(e, r.confusedWith.front().first);
+                row.confusedImages = r.confusedWith.front().second;
             }
             rows.push_back(std::move(row));
         }
         PerClassRow macro = base;
         macro.kind = "macro";
         macro.accuracy = meanClassAccuracy(e);
-        int64_t images = 0, correct = 0;
-        for (const auto& r : e.classes) {
-            images += r.total;
-            correct += r.correct;
-        }
-        macro.images = images;
-        macro.correct = correct;
+        std::tie(macro.images, macro.correct) = totals(e);
         rows.push_back(std::move(macro));
         const Key k{e.run, e.dataset, e.method, e.shots, e.split};
         if (!groups.count(k)) order.push_back(k);
@@ -344,16 +347,11 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
             if (!same || !name) continue;
             PerClassRow row = base;
             row.kind = "class_mean";
-            row.n = int(acc.size());
+            setMean(row, acc);
             row.classIndex = int64_t(c);
             row.className = *name;
             row.images = images;
             row.correct = correct;
-            if (!acc.empty()) {
-                const Stat st = stat(acc);
-                row.accuracy = st.mean;
-                if (acc.size() > 1) row.std = st.std;
-            }
             int64_t best = 0, bestClass = -1;
             for (const auto& [p, n] : wrong)
                 if (n > best) {
@@ -361,8 +359,7 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
                     bestClass = p;
                 }
             if (bestClass >= 0) {
-                row.confusedWith = bestClass < int64_t(names->classes.size()) ? names->classes[std::size_t(bestClass)].name
-                                                                              : std::to_string(bestClass);
+                row.confusedWith = nameOf(*names, bestClass);
                 row.confusedImages = best;
             }
             rows.push_back(std::move(row));
@@ -371,21 +368,15 @@ std::vector<PerClassRow> perClassRows(const std::vector<PerClassEval>& evals) {
         int64_t images = 0, correct = 0;
         for (const PerClassEval* e : g) {
             if (const auto m = meanClassAccuracy(*e)) macros.push_back(*m);
-            for (const auto& r : e->classes) {
-                images += r.total;
-                correct += r.correct;
-            }
+            const auto [i, c] = totals(*e);
+            images += i;
+            correct += c;
         }
         PerClassRow macro = base;
         macro.kind = "macro_mean";
-        macro.n = int(macros.size());
+        setMean(macro, macros);
         macro.images = images;
         macro.correct = correct;
-        if (!macros.empty()) {
-            const Stat st = stat(macros);
-            macro.accuracy = st.mean;
-            if (macros.size() > 1) macro.std = st.std;
-        }
         rows.push_back(std::move(macro));
     }
     return rows;

@@ -51,8 +51,6 @@ double harmonicMean(double base, double novel) {
     return 2 * base * novel / (base + novel);
 }
 
-namespace {
-
 SeedStat statOf(const std::vector<double>& v) {
     SeedStat s;
     s.n = int(v.size());
@@ -65,6 +63,8 @@ SeedStat statOf(const std::vector<double>& v) {
     s.std = std::sqrt(sq / double(v.size()));
     return s;
 }
+
+namespace {
 
 struct GroupKey {
     std::string dataset, method;

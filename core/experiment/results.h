@@ -57,6 +57,8 @@ struct SeedStat {
     double std = 0;  // population standard deviation
     int n = 0;
 };
+// Mean and population standard deviation of `values` (n = their count; all 0 when empty).
+SeedStat statOf(const std::vector<double>& values);
 
 struct SeedResult {
     std::string dataset, method;
