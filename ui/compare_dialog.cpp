@@ -1,6 +1,7 @@
 #include "ui/compare_dialog.h"
 
 #include "core/util/error.h"
+#include "ui/text_format.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -48,8 +49,6 @@ void flatten(const YAML::Node& n, const QString& prefix, std::vector<std::pair<Q
 
 QString fmt(const std::optional<double>& v) { return v ? QString::number(*v, 'f', 2) : QString(); }
 
-QString shortName(const QString& dir) { return QFileInfo(dir).fileName(); }
-
 }  // namespace
 
 std::vector<std::pair<QString, QString>> flattenYaml(const QString& yaml, const QString& source) {
@@ -78,8 +77,8 @@ QVariant ConfigDiffModel::headerData(int section, Qt::Orientation orientation, i
     if (role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
         case ColKey: return tr("Key");
-        case ColA: return tr("A: %1").arg(shortName(labelA_));
-        case ColB: return tr("B: %1").arg(shortName(labelB_));
+        case ColA: return tr("A: %1").arg(folderName(labelA_));
+        case ColB: return tr("B: %1").arg(folderName(labelB_));
         default: return {};
     }
 }
@@ -407,7 +406,7 @@ void CompareDialog::setRuns(const QStringList& runDirs) {
         const QString current = b->currentData().toString();
         b->clear();
         for (const QString& d : runDirs) {
-            b->addItem(shortName(d), d);
+            b->addItem(folderName(d), d);
             b->setItemData(b->count() - 1, d, Qt::ToolTipRole);
         }
         const int i = b->findData(current);
@@ -420,7 +419,7 @@ void CompareDialog::addFolder() {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Choose a run folder (it holds config.yaml)"));
     if (dir.isEmpty()) return;
     for (QComboBox* b : {boxA_, boxB_})
-        if (b->findData(dir) < 0) b->addItem(shortName(dir), dir);
+        if (b->findData(dir) < 0) b->addItem(folderName(dir), dir);
     boxB_->setCurrentIndex(boxB_->findData(dir));
 }
 
@@ -437,7 +436,7 @@ QString CompareDialog::statusText() const { return status_->text(); }
 QString CompareDialog::compare(const QString& dirA, const QString& dirB) {
     for (QComboBox* b : {boxA_, boxB_})
         for (const QString& d : {dirA, dirB})
-            if (b->findData(d) < 0) b->addItem(shortName(d), d);
+            if (b->findData(d) < 0) b->addItem(folderName(d), d);
     boxA_->setCurrentIndex(boxA_->findData(dirA));
     boxB_->setCurrentIndex(boxB_->findData(dirB));
     try {
@@ -449,7 +448,7 @@ QString CompareDialog::compare(const QString& dirA, const QString& dirB) {
         QString text = tr("%n configuration key(s) differ.", nullptr, config_->differenceCount());
         if (!a.hasResults || !b.hasResults)
             text += ' ' + tr("%1 has no results yet (no seed finished): its metric columns stay empty.")
-                              .arg(!a.hasResults ? shortName(dirA) : shortName(dirB));
+                              .arg(!a.hasResults ? folderName(dirA) : folderName(dirB));
         status_->setStyleSheet({});
         status_->setText(text);
         return {};

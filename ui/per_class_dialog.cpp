@@ -1,6 +1,7 @@
 #include "ui/per_class_dialog.h"
 
 #include "core/util/atomic_file.h"
+#include "ui/text_format.h"
 
 #include <QBrush>
 #include <QColor>
@@ -16,7 +17,6 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
-#include <cmath>
 #include <map>
 #include <set>
 
@@ -25,11 +25,6 @@ namespace caspl::ui {
 namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
-QString shortName(const QString& dir) { return QFileInfo(dir).fileName(); }
-QString signedNumber(double v) {
-    const QString d = QString::number(std::abs(v), 'f', 2);
-    return (v < 0 ? QString(QChar(0x2212)) : QStringLiteral("+")) + d;
-}
 QString withStd(const std::optional<double>& v, const std::optional<double>& s) {
     if (!v) return {};
     QString t = QString::number(*v, 'f', 2);
@@ -281,7 +276,7 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
         filling_ = true;
         const bool toA = boxA_->currentData().toString().isEmpty();
         for (QComboBox* b : {boxA_, boxB_})
-            if (b->findData(dir) < 0) b->addItem(shortName(dir), dir);
+            if (b->findData(dir) < 0) b->addItem(folderName(dir), dir);
         (toA ? boxA_ : boxB_)->setCurrentIndex((toA ? boxA_ : boxB_)->findData(dir));
         filling_ = false;
         reload();
@@ -320,7 +315,7 @@ void PerClassDialog::setRuns(const QStringList& runDirs) {
     for (const QString& d : runDirs)
         for (QComboBox* box : {boxA_, boxB_})
             if (box->findData(d) < 0) {
-                box->addItem(shortName(d), d);
+                box->addItem(folderName(d), d);
                 box->setItemData(box->count() - 1, d, Qt::ToolTipRole);
             }
     filling_ = false;
@@ -333,7 +328,7 @@ QString PerClassDialog::showRuns(const QString& dirA, const QString& dirB) {
     for (const QString& d : {dirA, dirB})
         if (!d.isEmpty())
             for (QComboBox* b : {boxA_, boxB_})
-                if (b->findData(d) < 0) b->addItem(shortName(d), d);
+                if (b->findData(d) < 0) b->addItem(folderName(d), d);
     boxA_->setCurrentIndex(dirA.isEmpty() ? -1 : boxA_->findData(dirA));
     boxB_->setCurrentIndex(dirB.isEmpty() ? 0 : boxB_->findData(dirB));
     filling_ = false;
@@ -446,7 +441,7 @@ void PerClassDialog::refreshTable() {
         view_->sortByColumn(PerClassModel::ColA, Qt::AscendingOrder);
     const int e = evalBox_->currentIndex();
     if (e < 0 || e >= int(keys_.size())) {
-        model_->setRows({}, shortName(dirA), shortName(dirB));
+        model_->setRows({}, folderName(dirA), folderName(dirB));
         status_->setStyleSheet(loadProblem_.isEmpty() ? QString() : QStringLiteral("color: #b01e1e"));
         status_->setText(!loadProblem_.isEmpty() ? loadProblem_
                          : dirA.isEmpty()        ? tr("Choose a run (Add run folder… picks one from disk).")
@@ -466,7 +461,7 @@ void PerClassDialog::refreshTable() {
             worse += *d < 0;
         }
     const int classes = int(rows.size());
-    model_->setRows(std::move(rows), shortName(dirA), shortName(dirB));
+    model_->setRows(std::move(rows), folderName(dirA), folderName(dirB));
     sorted_->sort(view_->horizontalHeader()->sortIndicatorSection(), view_->horizontalHeader()->sortIndicatorOrder());
 
     // The mean over seeds says over how many (A's and B's may differ).

@@ -1,10 +1,11 @@
 #include "ui/results_model.h"
 
+#include "ui/text_format.h"
+
 #include <QFileInfo>
 #include <QFont>
 
 #include <algorithm>
-#include <cmath>
 
 namespace caspl::ui {
 
@@ -19,10 +20,7 @@ std::optional<caspl::SeedStat> single(const std::optional<double>& v) {
 QString withDelta(const std::optional<double>& value, const std::optional<double>& delta) {
     if (!value) return {};
     QString text = QString::number(*value, 'f', 2);
-    if (delta) {
-        const QString d = QString::number(std::abs(*delta), 'f', 2);
-        text += QStringLiteral(" (%1%2)").arg(*delta < 0 ? QChar(0x2212) : QChar('+'), d);
-    }
+    if (delta) text += QStringLiteral(" (%1)").arg(signedNumber(*delta));
     return text;
 }
 

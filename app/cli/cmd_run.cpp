@@ -271,7 +271,6 @@ void addRunCommands(CLI::App& app, Action* action) {
             if (x->perClass) {
                 std::vector<PerClassEval> evals;
                 for (const auto& r : x->runs) {
-                    if (!std::filesystem::is_directory(r)) throw Error(r + ": not a folder (expected a run folder written by `caspl run`)");
                     auto e = readRunPerClass(r);
                     const auto without = seedFoldersWithoutPerClass(r);
                     if (e.empty())

@@ -188,7 +188,7 @@ namespace {
 // <run>/<dataset>/k<K>_seed<S> folders, by dataset, then K and seed as numbers (k16_seed2 before k16_seed10).
 std::vector<std::string> seedFolders(const std::string& runDir) {
     std::error_code ec;
-    if (!fs::is_directory(runDir, ec)) throw Error(runDir + ": not a folder");
+    if (!fs::is_directory(runDir, ec)) throw Error(runDir + ": not a folder (expected a run folder written by `caspl run`)");
     static const std::regex seedDir("k([0-9]{1,9})_seed(-?[0-9]{1,9})");
     std::vector<std::tuple<std::string, long long, long long, std::string>> found;
     for (const auto& ds : fs::directory_iterator(runDir, ec)) {
