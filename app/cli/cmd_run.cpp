@@ -208,6 +208,7 @@ void addRunCommands(CLI::App& app, Action* action) {
         bool csv = true;
         bool curves = false;
         bool perClass = false;
+        bool confusion = false;
         std::string tensorboard;
         std::string rounding;
     };
@@ -224,6 +225,11 @@ void addRunCommands(CLI::App& app, Action* action) {
         "Per-class accuracy instead of the results: one row per class of each evaluation (images, correct, accuracy, "
         "the class most of its wrong images went to), each class's mean over seeds, and the mean class accuracy; from "
         "each seed's per_class.json");
+    auto* confusion = exp->add_flag(
+        "--confusion", x->confusion,
+        "The confusion matrices instead of the results, in long form: one row per non-zero cell (true class, "
+        "predicted class, images, percent of the true class's images) of each evaluation; from each seed's "
+        "per_class.json");
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
                                "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)")
@@ -241,6 +247,10 @@ void addRunCommands(CLI::App& app, Action* action) {
     tb->excludes(perClass);
     perClass->excludes("--curves");
     perClass->excludes("--rounding");
+    confusion->excludes(perClass);
+    confusion->excludes(tb);
+    confusion->excludes("--curves");
+    confusion->excludes("--rounding");
     exp->callback([action, x] {
         *action = [x] {
             // The event logs of the runs, each with its folder's name and path.
@@ -268,7 +278,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                           << written.scalars << " values; view them with: tensorboard --logdir " << x->tensorboard << "\n";
                 return kOk;
             }
-            if (x->perClass) {
+            if (x->perClass || x->confusion) {
                 std::vector<PerClassEval> evals;
                 for (const auto& r : x->runs) {
                     auto e = readRunPerClass(r);
@@ -284,7 +294,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                     evals.insert(evals.end(), std::make_move_iterator(e.begin()), std::make_move_iterator(e.end()));
                 }
                 if (evals.empty()) throw Error("nothing exported: the runs have no per-class results");
-                const std::string text = perClassCsvText(perClassRows(evals));
+                const auto rows = perClassRows(evals);  // also refuses an evaluation given twice
+                const std::string text = x->confusion ? confusionCsvText(evals) : perClassCsvText(rows);
                 if (x->out.empty()) std::cout << text;
                 else {
                     writeFileAtomically(x->out, text);

@@ -419,4 +419,76 @@ std::string perClassCsvText(const std::vector<PerClassRow>& rows) {
     return out;
 }
 
+std::optional<double> ConfusionMatrix::percent(int64_t truth, int64_t predicted) const {
+    const int64_t n = images[std::size_t(truth)];
+    if (n <= 0) return std::nullopt;
+    return 100.0 * double(at(truth, predicted)) / double(n);
+}
+
+ConfusionMatrix confusionMatrix(const std::vector<const PerClassEval*>& evals) {
+    if (evals.empty()) throw Error("confusion matrix: no evaluation");
+    ConfusionMatrix m;
+    const PerClassEval& first = *evals.front();
+    for (const auto& c : first.classes) m.names.push_back(c.name);
+    const std::size_t n = m.names.size();
+    m.counts.assign(n * n, 0);
+    m.images.assign(n, 0);
+    for (const PerClassEval* e : evals) {
+        const auto describe = [](const PerClassEval& x) {
+            return "'" + x.run + "' " + x.dataset + " / " + x.method + " / " + std::to_string(x.shots) + " shots / seed " +
+                   std::to_string(x.seed) + " / " + x.split;
+        };
+        if (e->classes.size() != n)
+            throw Error("confusion matrix: " + describe(*e) + " has " + std::to_string(e->classes.size()) +
+                        " classes, " + describe(first) + " has " + std::to_string(n));
+        for (std::size_t t = 0; t < n; ++t) {
+            const ClassResult& r = e->classes[t];
+            if (r.name != m.names[t])
+                throw Error("confusion matrix: class " + std::to_string(t) + " is '" + r.name + "' in " + describe(*e) +
+                            " but '" + m.names[t] + "' in " + describe(first));
+            m.images[t] += r.total;
+            m.counts[t * n + t] += r.correct;
+            for (const auto& [p, k] : r.confusedWith) {
+                if (p < 0 || std::size_t(p) >= n || std::size_t(p) == t)
+                    throw Error("confusion matrix: " + describe(*e) + ", class " + std::to_string(t) +
+                                ": a wrong prediction of class " + std::to_string(p) + " (expected another of the " +
+                                std::to_string(n) + " classes)");
+                m.counts[t * n + std::size_t(p)] += k;
+            }
+        }
+        ++m.evaluations;
+    }
+    return m;
+}
+
+std::string confusionMatrixCsvText(const ConfusionMatrix& m) {
+    std::string out = csvField("true \\ predicted");
+    for (const auto& name : m.names) out += "," + csvField(name);
+    out += "\n";
+    for (int64_t t = 0; t < m.classes(); ++t) {
+        out += csvField(m.names[std::size_t(t)]);
+        for (int64_t p = 0; p < m.classes(); ++p) out += "," + std::to_string(m.at(t, p));
+        out += "\n";
+    }
+    return out;
+}
+
+std::string confusionCsvText(const std::vector<PerClassEval>& evals) {
+    std::string out = "run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent\n";
+    for (const auto& e : evals) {
+        const ConfusionMatrix m = confusionMatrix({&e});
+        const std::string head = csvField(e.run) + "," + csvField(e.dataset) + "," + csvField(e.method) + "," +
+                                 std::to_string(e.shots) + "," + std::to_string(e.seed) + "," + csvField(e.split) + ",";
+        for (int64_t t = 0; t < m.classes(); ++t)
+            for (int64_t p = 0; p < m.classes(); ++p) {
+                const int64_t k = m.at(t, p);
+                if (k == 0) continue;
+                const auto pct = m.percent(t, p);
+                out += head + std::to_string(t) + "," + csvField(m.names[std::size_t(t)]) + "," + std::to_string(p) + "," +
+                       csvField(m.names[std::size_t(p)]) + "," + std::to_string(k) + "," + (pct ? fixed2(*pct) : "") + "\n";
+            }
+    }
+    return out;
+}
+
 }  // namespace caspl

@@ -85,4 +85,28 @@ const std::vector<std::string>& perClassCsvHeader();
 // Accuracies with two decimals.
 std::string perClassCsvText(const std::vector<PerClassRow>& rows);
 
+// The confusion matrix (Dassl's TEST.COMPUTE_CMAT) of one evaluation, or of several evaluations of the same classes
+// summed (the seeds of a run): counts[t * classes() + p] images of true class t predicted as class p. A row's images
+// are the class's images (a per_class.json may leave wrong predictions out of confused_with; they are then in no
+// cell of the row).
+struct ConfusionMatrix {
+    std::vector<std::string> names;
+    std::vector<int64_t> counts;   // classes() * classes(), row-major
+    std::vector<int64_t> images;   // per true class
+    int evaluations = 0;           // summed
+    int64_t classes() const { return int64_t(names.size()); }
+    int64_t at(int64_t truth, int64_t predicted) const { return counts[std::size_t(truth * classes() + predicted)]; }
+    // at(truth, predicted) as a percentage of the true class's images; nullopt for a class without images.
+    std::optional<double> percent(int64_t truth, int64_t predicted) const;
+};
+// Throws caspl::Error when `evals` is empty or the evaluations' classes differ (number or names).
+ConfusionMatrix confusionMatrix(const std::vector<const PerClassEval*>& evals);
+// The matrix as CSV: a header "true \ predicted" and the class names, then one line per true class: its name and
+// its counts.
+std::string confusionMatrixCsvText(const ConfusionMatrix& m);
+// Every evaluation's confusions as CSV in long form, one line per non-zero cell (the diagonal too):
+// run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent (of the true class's
+// images, two decimals). A pivot of it gives each evaluation's matrix.
+std::string confusionCsvText(const std::vector<PerClassEval>& evals);
+
 }  // namespace caspl

@@ -508,6 +508,31 @@ private Q_SLOTS:
                 QVERIFY2(seedRow(own2.out, "1").contains("," + counts + ","), qPrintable(l + " / " + own2.out));
             }
         QCOMPARE(macroRows, 1);
+        // The confusion matrices in long form: per evaluation, the diagonal cells are the per-class rows' correct
+        // predictions and each class's cells add up to its images.
+        const auto cm = runCaspl({"export", "--confusion", exact});
+        QVERIFY2(cm.exitCode == 0, qPrintable(cm.err));
+        const QStringList cmLines = cm.out.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(cmLines.value(0), QString("run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent"));
+        QMap<QString, qint64> cellImages, diagonal;
+        for (const QString& l : cmLines.mid(1)) {
+            const QStringList f = l.split(',');
+            QCOMPARE(f.size(), 12);  // the synthetic class names hold no comma
+            const QString cls = f[5] + "/" + f[6];
+            cellImages[cls] += f[10].toLongLong();
+            if (f[6] == f[8]) diagonal[cls] = f[10].toLongLong();
+        }
+        int checked = 0;
+        for (const QString& l : lines)
+            if (l.startsWith("class,b2n_coop_synth,")) {
+                const QStringList f = l.split(',');
+                const QString cls = f[7] + "/" + f[8];
+                QCOMPARE(cellImages.value(cls), f[10].toLongLong());
+                QCOMPARE(diagonal.value(cls), f[11].toLongLong());
+                ++checked;
+            }
+        QVERIFY(checked > 0);
+        QCOMPARE(runCaspl({"export", "--confusion", "--per-class", exact}).exitCode, 2);
         // Options it cannot go with, and runs without per-class results.
         QCOMPARE(runCaspl({"export", "--per-class", "--curves", exact}).exitCode, 2);
         QCOMPARE(runCaspl({"export", "--per-class", "--tensorboard", base + "/tb", exact}).exitCode, 2);

@@ -257,6 +257,62 @@ private Q_SLOTS:
         for (const auto& line : table) QCOMPARE(line.size(), perClassCsvHeader().size());
     }
 
+    void confusionMatrixSumsSeedsAndChecksClasses() {
+        // Seed 1: banded 1/2 (1 -> blotchy), blotchy 2/2, braided 0/1 (-> banded).
+        // Seed 2: banded 2/2, blotchy 1/2 (-> braided), braided 1/1.
+        const auto s1 = evaluation(1, {{0, 0}, {0, 1}, {1, 1}, {1, 1}, {2, 0}});
+        const auto s2 = evaluation(2, {{0, 0}, {0, 0}, {1, 1}, {1, 2}, {2, 2}});
+        const ConfusionMatrix one = confusionMatrix({&s1});
+        QCOMPARE(one.classes(), int64_t(3));
+        QCOMPARE(one.evaluations, 1);
+        QCOMPARE(one.counts, (std::vector<int64_t>{1, 1, 0, 0, 2, 0, 1, 0, 0}));
+        QCOMPARE(one.images, (std::vector<int64_t>{2, 2, 1}));
+        QCOMPARE(*one.percent(0, 1), 50.0);
+        QCOMPARE(*one.percent(2, 0), 100.0);
+        const ConfusionMatrix both = confusionMatrix({&s1, &s2});
+        QCOMPARE(both.evaluations, 2);
+        QCOMPARE(both.counts, (std::vector<int64_t>{3, 1, 0, 0, 3, 1, 1, 0, 1}));
+        QCOMPARE(both.images, (std::vector<int64_t>{4, 4, 2}));
+        QCOMPARE(*both.percent(1, 2), 25.0);
+        // Each row's cells add up to the class's images, and the diagonal is its correct predictions.
+        for (int64_t t = 0; t < both.classes(); ++t) {
+            int64_t sum = 0;
+            for (int64_t p = 0; p < both.classes(); ++p) sum += both.at(t, p);
+            QCOMPARE(sum, both.images[std::size_t(t)]);
+            QCOMPARE(both.at(t, t), s1.classes[std::size_t(t)].correct + s2.classes[std::size_t(t)].correct);
+        }
+        // A class without images has no percentages.
+        auto empty = s2;
+        empty.classes[2] = ClassResult{"braided, knitted", 0, 0, {}};
+        QVERIFY(!confusionMatrix({&empty}).percent(2, 2));
+
+        // Evaluations of different classes are not summed.
+        auto fewer = s2;
+        fewer.classes.pop_back();
+        caspl::test::expectError([&] { confusionMatrix({&s1, &fewer}); }, {"confusion matrix", "seed 2", "has 2 classes", "has 3"});
+        auto renamed = s2;
+        renamed.classes[1].name = "other";
+        caspl::test::expectError([&] { confusionMatrix({&s1, &renamed}); }, {"class 1 is 'other'", "but 'blotchy'"});
+        auto outside = s1;
+        outside.classes[0].confusedWith = {{7, 1}};
+        caspl::test::expectError([&] { confusionMatrix({&outside}); }, {"class 0: a wrong prediction of class 7", "3 classes"});
+        caspl::test::expectError([] { confusionMatrix({}); }, {"no evaluation"});
+
+        // As a matrix CSV (names quoted where needed) and in long form (non-zero cells, diagonal included).
+        QCOMPARE(confusionMatrixCsvText(both), std::string("true \\ predicted,banded,blotchy,\"braided, knitted\"\n"
+                                                           "banded,3,1,0\n"
+                                                           "blotchy,0,3,1\n"
+                                                           "\"braided, knitted\",1,0,1\n"));
+        const std::string lng = confusionCsvText({s1, s2});
+        QVERIFY(lng.rfind("run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent\n", 0) == 0);
+        QVERIFY2(lng.find("coop,dtd,coop,16,1,novel,0,banded,1,blotchy,1,50.00\n") != std::string::npos, lng.c_str());
+        QVERIFY2(lng.find("coop,dtd,coop,16,1,novel,2,\"braided, knitted\",0,banded,1,100.00\n") != std::string::npos, lng.c_str());
+        QVERIFY2(lng.find("coop,dtd,coop,16,2,novel,1,blotchy,1,blotchy,1,50.00\n") != std::string::npos, lng.c_str());
+        const auto table = parseCsv(lng, "csv");
+        QCOMPARE(table.size(), std::size_t(1 + 4 + 4));  // seed 1: 4 non-zero cells, seed 2: 4
+        for (const auto& line : table) QCOMPARE(line.size(), std::size_t(12));
+    }
+
     void aRunFoldersFilesAreFound() {
         namespace fs = std::filesystem;
         const fs::path run = fs::path(caspl::test::tempDir().toStdString()) / "my_run";
