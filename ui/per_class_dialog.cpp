@@ -1,6 +1,7 @@
 #include "ui/per_class_dialog.h"
 
 #include "core/util/atomic_file.h"
+#include "ui/confusion_view.h"
 #include "ui/text_format.h"
 
 #include <QBrush>
@@ -14,6 +15,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
+#include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -246,6 +248,23 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     view_->setColumnWidth(PerClassModel::ColA, 140);
     view_->setColumnWidth(PerClassModel::ColB, 140);
 
+    confusion_ = new ConfusionView(this);
+    confusionRun_ = new QComboBox(this);
+    confusionRun_->setObjectName("perClassConfusionRun");
+    confusionRun_->addItems({tr("A"), tr("B")});
+    auto* confusionPage = new QWidget(this);
+    auto* confusionRow = new QHBoxLayout;
+    confusionRow->addWidget(new QLabel(tr("Matrix of run:"), confusionPage));
+    confusionRow->addWidget(confusionRun_);
+    confusionRow->addStretch(1);
+    auto* confusionLayout = new QVBoxLayout(confusionPage);
+    confusionLayout->addLayout(confusionRow);
+    confusionLayout->addWidget(confusion_, 1);
+    tabs_ = new QTabWidget(this);
+    tabs_->setObjectName("perClassTabs");
+    tabs_->addTab(view_, tr("Classes"));
+    tabs_->addTab(confusionPage, tr("Confusion matrix"));
+
     auto* runs = new QHBoxLayout;
     runs->addWidget(new QLabel(tr("A:"), this));
     runs->addWidget(boxA_, 1);
@@ -267,7 +286,7 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     layout->addLayout(runs);
     layout->addLayout(which);
     layout->addWidget(status_);
-    layout->addWidget(view_, 1);
+    layout->addWidget(tabs_, 1);
     layout->addLayout(buttons);
 
     connect(add, &QPushButton::clicked, this, [this] {
@@ -306,6 +325,59 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     connect(seedBox_, &QComboBox::currentIndexChanged, this, [this] {
         if (!filling_) refreshTable();
     });
+    connect(confusionRun_, &QComboBox::currentIndexChanged, this, [this] {
+        if (!filling_) refreshConfusion();
+    });
+}
+
+void PerClassDialog::setConfusionOfB(bool b) { confusionRun_->setCurrentIndex(b ? 1 : 0); }
+void PerClassDialog::showConfusionTab(bool shown) { tabs_->setCurrentIndex(shown ? 1 : 0); }
+
+void PerClassDialog::refreshConfusion() {
+    const QString dirB = boxB_->currentData().toString();
+    filling_ = true;
+    confusionRun_->setEnabled(!dirB.isEmpty());
+    if (dirB.isEmpty()) confusionRun_->setCurrentIndex(0);
+    filling_ = false;
+    const bool ofB = confusionRun_->currentIndex() == 1;
+    const int e = evalBox_->currentIndex();
+    if (e < 0 || e >= int(keys_.size())) {
+        confusion_->setMatrix(std::nullopt, tr("No evaluation chosen."));
+        return;
+    }
+    PerClassKey key = keys_[std::size_t(e)];
+    const QVariant s = seedBox_->currentData();
+    const bool oneSeed = s.isValid();  // else: summed over the seeds
+    const int seed = s.toInt();
+    const auto& evals = ofB ? evalsB_ : evalsA_;
+    if (ofB) {  // B's evaluation of the same dataset, shots and split, whatever its method (as in the class table)
+        const auto same = std::find_if(evals.begin(), evals.end(), [&key](const PerClassEval& x) {
+            return x.dataset == key.dataset && x.shots == key.shots && x.split == key.split;
+        });
+        if (same != evals.end()) key.method = same->method;
+    }
+    std::vector<const PerClassEval*> chosen;
+    for (const auto& x : evals)
+        if (x.dataset == key.dataset && x.method == key.method && x.shots == key.shots && x.split == key.split &&
+            (!oneSeed || x.seed == seed))
+            chosen.push_back(&x);
+    const QString run = folderName((ofB ? boxB_ : boxA_)->currentData().toString());
+    if (chosen.empty()) {
+        confusion_->setMatrix(std::nullopt, tr("%1 has no per-class results for this evaluation%2.")
+                                                .arg(run, oneSeed ? tr(" and seed") : QString()));
+        return;
+    }
+    QString title = run;
+    if (qs(key.method) != run) title += QStringLiteral(" · ") + qs(key.method);
+    title += QStringLiteral(" · ") + qs(key.dataset);
+    if (key.shots > 0) title += QStringLiteral(" · ") + tr("%1 shots").arg(key.shots);
+    title += QStringLiteral(" · ") + qs(key.split) + QStringLiteral(" · ");
+    title += chosen.size() == 1 ? tr("seed %1").arg(chosen.front()->seed) : tr("summed over %1 seeds").arg(chosen.size());
+    try {
+        confusion_->setMatrix(caspl::confusionMatrix(chosen), title);
+    } catch (const std::exception& x) {
+        confusion_->setMatrix(std::nullopt, QString::fromUtf8(x.what()));
+    }
 }
 
 void PerClassDialog::setRuns(const QStringList& runDirs) {
@@ -446,6 +518,7 @@ void PerClassDialog::refreshTable() {
         status_->setText(!loadProblem_.isEmpty() ? loadProblem_
                          : dirA.isEmpty()        ? tr("Choose a run (Add run folder… picks one from disk).")
                                                  : QString());
+        refreshConfusion();
         return;
     }
     const PerClassKey& key = keys_[std::size_t(e)];
@@ -488,6 +561,7 @@ void PerClassDialog::refreshTable() {
     if (!loadProblem_.isEmpty()) text = loadProblem_ + QStringLiteral("\n") + text;
     status_->setStyleSheet(loadProblem_.isEmpty() ? QString() : QStringLiteral("color: #b01e1e"));
     status_->setText(text);
+    refreshConfusion();
 }
 
 QString PerClassDialog::exportCsv(const QString& path) {

@@ -13,10 +13,13 @@
 
 class QComboBox;
 class QLabel;
+class QTabWidget;
 class QTableView;
 class QSortFilterProxyModel;
 
 namespace caspl::ui {
+
+class ConfusionView;
 
 class PerClassModel : public QAbstractTableModel {
     Q_OBJECT
@@ -79,6 +82,10 @@ public:
     // "" or the problem.
     QString exportCsv(const QString& path);
 
+    // The confusion-matrix tab shows A's matrix, or B's (same dataset, shots and split).
+    void setConfusionOfB(bool b);
+    void showConfusionTab(bool shown);  // false: the class table
+    ConfusionView* confusion() const { return confusion_; }
     PerClassModel* model() const { return model_; }
     QSortFilterProxyModel* sorted() const { return sorted_; }
     QString statusText() const;
@@ -88,12 +95,16 @@ private:
     void fillEvaluations();
     void fillSeeds();
     void refreshTable();
+    void refreshConfusion();
     QComboBox* boxA_;
     QComboBox* boxB_;
     QComboBox* evalBox_;
     QComboBox* seedBox_;
     QLabel* status_;
     QTableView* view_;
+    QTabWidget* tabs_;
+    QComboBox* confusionRun_;
+    ConfusionView* confusion_;
     PerClassModel* model_;
     QSortFilterProxyModel* sorted_;
     std::vector<caspl::PerClassEval> evalsA_, evalsB_;

@@ -16,6 +16,7 @@
 #include "ui/latency_probe.h"
 #include "ui/log_pane.h"
 #include "ui/main_window.h"
+#include "ui/confusion_view.h"
 #include "ui/per_class_dialog.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
@@ -500,6 +501,11 @@ private Q_SLOTS:
         const QString perClassPng = QDir(shots).filePath("per_class_dialog.png");
         QVERIFY(perClass->grab().save(perClassPng));
         qInfo("screenshot: %s", qPrintable(perClassPng));
+        perClass->showConfusionTab(true);
+        QVERIFY(perClass->confusion()->matrix());
+        const QString confusionPng = QDir(shots).filePath("confusion_matrix.png");
+        QVERIFY(perClass->grab().save(confusionPng));
+        qInfo("screenshot: %s", qPrintable(confusionPng));
         perClass->close();
     }
 

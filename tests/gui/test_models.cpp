@@ -7,6 +7,7 @@
 #include "core/util/error.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
+#include "ui/confusion_view.h"
 #include "ui/log_pane.h"
 #include "ui/per_class_dialog.h"
 #include "ui/latency_probe.h"
@@ -22,8 +23,11 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QFile>
+#include <QFileInfo>
+#include <QImage>
 #include <QSortFilterProxyModel>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -437,6 +441,54 @@ private Q_SLOTS:
         // Sorting by the change puts the class B lost first.
         dlg.sorted()->sort(ui::PerClassModel::ColDelta, Qt::AscendingOrder);
         QCOMPARE(cell(s, 0, ui::PerClassModel::ColName), QString("braided"));
+
+        // The confusion matrix of A, summed over its two seeds (seed 1: 9, 4, 6 of 10 right; seed 2: 7, 6, 6; every
+        // wrong image went to the next class).
+        auto* cm = dlg.confusion();
+        QVERIFY(cm->matrix());
+        QCOMPARE(cm->matrix()->evaluations, 2);
+        QCOMPARE(cm->matrix()->counts, (std::vector<int64_t>{16, 4, 0, 0, 10, 10, 8, 0, 12}));
+        QVERIFY2(cm->title() == "coop · dtd · 16 shots · novel · summed over 2 seeds", qPrintable(cm->title()));
+        QCOMPARE(cm->cellValue(1, 2), 50.0);
+        QCOMPARE(cm->cellValue(0, 2), 0.0);
+        QCOMPARE(cm->cellText(1, 2), QString("10 of the 20 images of blotchy were predicted as braided (50.0 %)."));
+        QCOMPARE(cm->cellText(2, 2), QString("12 of the 20 images of braided were predicted correctly (60.0 %)."));
+        QCOMPARE(cm->cellText(3, 0), QString());
+        QCOMPARE(cm->largestConfusions(2),
+                 QStringList({"blotchy → braided: 10 of 20 (50.0 %)", "braided → banded: 8 of 20 (40.0 %)"}));
+        QVERIFY2(cm->summaryText().startsWith("Largest confusions (of 22 wrong predictions): blotchy → braided"),
+                 qPrintable(cm->summaryText()));
+        cm->setDiagonalShown(false);
+        QVERIFY(std::isnan(cm->cellValue(0, 0)));
+        QCOMPARE(cm->cellValue(2, 0), 40.0);
+        cm->setCells(ui::ConfusionView::Cells::Images);
+        QCOMPARE(cm->cellValue(2, 0), 8.0);
+        cm->setDiagonalShown(true);
+        QCOMPARE(cm->cellValue(0, 0), 16.0);
+        cm->setCells(ui::ConfusionView::Cells::Percent);
+        // B's matrix (its method differs), then one seed of each.
+        dlg.setConfusionOfB(true);
+        QCOMPARE(cm->matrix()->counts, (std::vector<int64_t>{18, 2, 0, 0, 16, 4, 10, 0, 10}));
+        QVERIFY2(cm->title().startsWith("coop_caspl · coop+caspl · dtd"), qPrintable(cm->title()));
+        QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, 2));
+        QCOMPARE(cm->matrix()->evaluations, 1);
+        QVERIFY2(cm->title().endsWith("seed 2"), qPrintable(cm->title()));
+        dlg.setConfusionOfB(false);
+        QCOMPARE(cm->matrix()->counts, (std::vector<int64_t>{7, 3, 0, 0, 6, 4, 4, 0, 6}));
+        // Saved as images (the format from the suffix) and as CSV, atomically.
+        QCOMPARE(cm->saveImage(root + "/confusion.png"), QString());
+        QImage png(root + "/confusion.png");
+        QVERIFY(!png.isNull() && png.width() >= 760);
+        QCOMPARE(cm->saveImage(root + "/confusion.pdf"), QString());
+        QFile pdf(root + "/confusion.pdf");
+        QVERIFY(pdf.open(QIODevice::ReadOnly) && pdf.read(4) == "%PDF");
+        QVERIFY(cm->saveImage(root + "/confusion.xyz").contains("unknown image type 'xyz'"));
+        QVERIFY(!QFileInfo::exists(root + "/confusion.xyz"));
+        QCOMPARE(cm->exportCsv(root + "/confusion.csv"), QString());
+        QFile cmCsv(root + "/confusion.csv");
+        QVERIFY(cmCsv.open(QIODevice::ReadOnly));
+        QCOMPARE(cmCsv.readAll().toStdString(), confusionMatrixCsvText(*cm->matrix()));
+        QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, std::nullopt));
 
         // Both runs' rows in one CSV.
         const QString csv = root + "/export.csv";

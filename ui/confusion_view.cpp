@@ -1,0 +1,322 @@
+#include "ui/confusion_view.h"
+
+#include "core/util/atomic_file.h"
+
+#include <qcustomplot.h>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QImageWriter>
+#include <QLabel>
+#include <QMouseEvent>
+#include <QPageSize>
+#include <QPdfWriter>
+#include <QPushButton>
+#include <QSaveFile>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace caspl::ui {
+
+namespace {
+
+constexpr int kNamedTicksUpTo = 50;  // more classes: numbered ticks (the names would overlap)
+constexpr int kNameLength = 20;      // tick labels are elided to this many characters
+constexpr int kWrittenCellsUpTo = 20;  // up to this many classes, each cell also carries its number
+
+QString elided(const std::string& name) {
+    QString s = QString::fromStdString(name);
+    return s.size() <= kNameLength ? s : s.left(kNameLength - 1) + QChar(0x2026);
+}
+
+QCPColorGradient blues() {
+    // White to dark blue, like the confusion-matrix plots researchers know (matplotlib's "Blues"); cells left out
+    // are light grey.
+    QCPColorGradient g;
+    g.clearColorStops();
+    g.setColorStopAt(0.0, QColor(247, 251, 255));
+    g.setColorStopAt(0.35, QColor(158, 202, 225));
+    g.setColorStopAt(0.7, QColor(33, 113, 181));
+    g.setColorStopAt(1.0, QColor(8, 48, 107));
+    g.setColorInterpolation(QCPColorGradient::ciRGB);
+    g.setNanHandling(QCPColorGradient::nhNanColor);
+    g.setNanColor(QColor(222, 222, 222));
+    return g;
+}
+
+}  // namespace
+
+ConfusionView::ConfusionView(QWidget* parent) : QWidget(parent) {
+    setObjectName("confusionView");
+    plot_ = new QCustomPlot(this);
+    plot_->setObjectName("confusionPlot");
+    plot_->setMinimumSize(360, 300);
+    plot_->setNoAntialiasingOnDrag(true);
+    auto* titleElement = new QCPTextElement(plot_, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
+    titleElement->setObjectName("confusionPlotTitle");
+    plot_->plotLayout()->insertRow(0);
+    plot_->plotLayout()->addElement(0, 0, titleElement);
+    map_ = new QCPColorMap(plot_->xAxis, plot_->yAxis);
+    map_->setInterpolate(false);
+    map_->setTightBoundary(false);
+    scale_ = new QCPColorScale(plot_);
+    plot_->plotLayout()->addElement(1, 1, scale_);
+    scale_->setType(QCPAxis::atRight);
+    map_->setColorScale(scale_);  // the map takes the scale's gradient
+    scale_->setGradient(blues());
+    auto* margins = new QCPMarginGroup(plot_);
+    plot_->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    scale_->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    plot_->xAxis->setLabel(tr("predicted class"));
+    plot_->yAxis->setLabel(tr("true class"));
+    plot_->yAxis->setRangeReversed(true);  // the first class at the top, as in a table
+    plot_->xAxis->grid()->setVisible(false);
+    plot_->yAxis->grid()->setVisible(false);
+
+    title_ = new QLabel(this);
+    title_->setObjectName("confusionTitle");
+    title_->setWordWrap(true);
+    summary_ = new QLabel(this);
+    summary_->setObjectName("confusionSummary");
+    summary_->setWordWrap(true);
+    summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    cellsBox_ = new QComboBox(this);
+    cellsBox_->setObjectName("confusionCells");
+    cellsBox_->addItem(tr("% of the true class's images"));
+    cellsBox_->addItem(tr("images"));
+    diagonal_ = new QCheckBox(tr("Show the diagonal (correct predictions)"), this);
+    diagonal_->setObjectName("confusionDiagonal");
+    diagonal_->setChecked(true);
+    diagonal_->setToolTip(tr("Without it, the colours span the wrong predictions only"));
+    saveButton_ = new QPushButton(tr("Save Image…"), this);
+    csvButton_ = new QPushButton(tr("Export Matrix CSV…"), this);
+
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("Cells:"), this));
+    controls->addWidget(cellsBox_);
+    controls->addWidget(diagonal_);
+    controls->addStretch(1);
+    controls->addWidget(saveButton_);
+    controls->addWidget(csvButton_);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(controls);
+    layout->addWidget(title_);
+    layout->addWidget(plot_, 1);
+    layout->addWidget(summary_);
+
+    connect(cellsBox_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
+    connect(diagonal_, &QCheckBox::toggled, this, [this] { redraw(); });
+    connect(plot_, &QCustomPlot::mouseMove, this, [this](QMouseEvent* e) {
+        if (!matrix_) return;
+        const double key = plot_->xAxis->pixelToCoord(e->position().x());
+        const double value = plot_->yAxis->pixelToCoord(e->position().y());
+        const QString text = cellText(int(std::lround(value)), int(std::lround(key)));
+        if (text.isEmpty()) QToolTip::hideText();
+        else QToolTip::showText(e->globalPosition().toPoint(), text, plot_);
+    });
+    connect(saveButton_, &QPushButton::clicked, this, [this] {
+        QString path = QFileDialog::getSaveFileName(this, tr("Save the confusion matrix as an image"),
+                                                    QStringLiteral("confusion_matrix.png"),
+                                                    tr("Images (*.png *.jpg *.pdf)"));
+        if (path.isEmpty()) return;
+        if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
+        const QString problem = saveImage(path);
+        summary_->setText(problem.isEmpty() ? tr("Wrote %1.").arg(QDir::toNativeSeparators(path)) : problem);
+    });
+    connect(csvButton_, &QPushButton::clicked, this, [this] {
+        QString path = QFileDialog::getSaveFileName(this, tr("Export the confusion matrix"),
+                                                    QStringLiteral("confusion_matrix.csv"), tr("CSV files (*.csv)"));
+        if (path.isEmpty()) return;
+        if (!path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive)) path += QStringLiteral(".csv");
+        const QString problem = exportCsv(path);
+        summary_->setText(problem.isEmpty() ? tr("Wrote %1.").arg(QDir::toNativeSeparators(path)) : problem);
+    });
+    setMatrix(std::nullopt, tr("No evaluation chosen."));
+}
+
+void ConfusionView::setMatrix(std::optional<caspl::ConfusionMatrix> m, const QString& title) {
+    matrix_ = std::move(m);
+    title_->setText(title);
+    title_->setVisible(!matrix_);  // with a matrix, the plot's own title says it (and is in the saved image)
+    if (auto* t = plot_->findChild<QCPTextElement*>("confusionPlotTitle")) t->setText(matrix_ ? title : QString());
+    redraw();
+}
+
+void ConfusionView::setCells(Cells c) { cellsBox_->setCurrentIndex(c == Cells::Percent ? 0 : 1); }
+ConfusionView::Cells ConfusionView::cells() const { return cellsBox_->currentIndex() == 1 ? Cells::Images : Cells::Percent; }
+void ConfusionView::setDiagonalShown(bool shown) { diagonal_->setChecked(shown); }
+bool ConfusionView::diagonalShown() const { return diagonal_->isChecked(); }
+QString ConfusionView::title() const { return title_->text(); }
+QString ConfusionView::summaryText() const { return summary_->text(); }
+
+double ConfusionView::cellValue(int truth, int predicted) const {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (!matrix_ || truth < 0 || predicted < 0 || truth >= matrix_->classes() || predicted >= matrix_->classes()) return nan;
+    if (truth == predicted && !diagonalShown()) return nan;
+    if (cells() == Cells::Images) return double(matrix_->at(truth, predicted));
+    return matrix_->percent(truth, predicted).value_or(nan);
+}
+
+QString ConfusionView::cellText(int truth, int predicted) const {
+    if (!matrix_ || truth < 0 || predicted < 0 || truth >= matrix_->classes() || predicted >= matrix_->classes()) return {};
+    const QString t = QString::fromStdString(matrix_->names[std::size_t(truth)]);
+    const QString p = QString::fromStdString(matrix_->names[std::size_t(predicted)]);
+    const int64_t n = matrix_->images[std::size_t(truth)], k = matrix_->at(truth, predicted);
+    if (n == 0) return tr("No image of %1 was evaluated.").arg(t);
+    const QString share = QString::number(*matrix_->percent(truth, predicted), 'f', 1);
+    if (truth == predicted) return tr("%1 of the %2 images of %3 were predicted correctly (%4 %).").arg(k).arg(n).arg(t, share);
+    return tr("%1 of the %2 images of %3 were predicted as %4 (%5 %).").arg(k).arg(n).arg(t, p, share);
+}
+
+QStringList ConfusionView::largestConfusions(int n) const {
+    struct Cell {
+        int64_t t, p, k;
+        double share;
+    };
+    std::vector<Cell> cells;
+    if (!matrix_) return {};
+    for (int64_t t = 0; t < matrix_->classes(); ++t)
+        for (int64_t p = 0; p < matrix_->classes(); ++p)
+            if (p != t && matrix_->at(t, p) > 0) cells.push_back({t, p, matrix_->at(t, p), *matrix_->percent(t, p)});
+    std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) {
+        if (a.share != b.share) return a.share > b.share;
+        if (a.k != b.k) return a.k > b.k;
+        return std::make_pair(a.t, a.p) < std::make_pair(b.t, b.p);
+    });
+    QStringList out;
+    for (std::size_t i = 0; i < cells.size() && int(i) < n; ++i) {
+        const Cell& c = cells[i];
+        out << tr("%1 → %2: %3 of %4 (%5 %)")
+                   .arg(QString::fromStdString(matrix_->names[std::size_t(c.t)]),
+                        QString::fromStdString(matrix_->names[std::size_t(c.p)]))
+                   .arg(c.k)
+                   .arg(matrix_->images[std::size_t(c.t)])
+                   .arg(QString::number(c.share, 'f', 1));
+    }
+    return out;
+}
+
+void ConfusionView::redraw() {
+    const bool any = matrix_ && matrix_->classes() > 0;
+    saveButton_->setEnabled(any);
+    csvButton_->setEnabled(any);
+    plot_->setVisible(any);
+    if (!any) {
+        for (QCPItemText* item : cellTexts_) plot_->removeItem(item);
+        cellTexts_.clear();
+        map_->data()->clear();
+        summary_->clear();
+        plot_->replot();
+        return;
+    }
+    const int n = int(matrix_->classes());
+    map_->data()->setSize(n, n);
+    map_->data()->setRange(QCPRange(0, n - 1), QCPRange(0, n - 1));
+    double top = 0;
+    for (int t = 0; t < n; ++t)
+        for (int p = 0; p < n; ++p) {
+            const double v = cellValue(t, p);
+            map_->data()->setCell(p, t, v);
+            if (!std::isnan(v)) top = std::max(top, v);
+        }
+    // With the diagonal, percentages span 0-100 (maps of two runs compare); without it, up to the largest confusion.
+    const bool percent = cells() == Cells::Percent;
+    map_->setDataRange(QCPRange(0, percent && diagonalShown() ? 100.0 : std::max(top, 1.0)));
+    scale_->axis()->setLabel(percent ? tr("% of the true class's images") : tr("images"));
+    plot_->xAxis->setRange(-0.5, n - 0.5);
+    plot_->yAxis->setRange(-0.5, n - 0.5);
+    for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
+        if (n <= kNamedTicksUpTo) {
+            auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+            for (int i = 0; i < n; ++i) ticker->addTick(i, elided(matrix_->names[std::size_t(i)]));
+            axis->setTicker(ticker);
+        } else {
+            auto ticker = QSharedPointer<QCPAxisTicker>::create();
+            ticker->setTickCount(10);
+            axis->setTicker(ticker);
+        }
+    }
+    plot_->xAxis->setTickLabelRotation(n <= kNamedTicksUpTo ? 60 : 0);
+    // Small matrices carry their numbers, as researchers' confusion-matrix plots do; dark cells in white.
+    for (QCPItemText* item : cellTexts_) plot_->removeItem(item);
+    cellTexts_.clear();
+    if (n <= kWrittenCellsUpTo) {
+        const QCPRange range = map_->dataRange();
+        for (int t = 0; t < n; ++t)
+            for (int p = 0; p < n; ++p) {
+                const double v = cellValue(t, p);
+                if (std::isnan(v)) continue;
+                auto* item = new QCPItemText(plot_);
+                item->position->setCoords(p, t);
+                item->setText(percent ? QString::number(v, 'f', v < 10 && v > 0 ? 1 : 0) : QString::number(qint64(v)));
+                const double level = range.size() > 0 ? (v - range.lower) / range.size() : 0;
+                item->setColor(level > 0.55 ? Qt::white : QColor(30, 30, 30));
+                item->setClipToAxisRect(true);
+                cellTexts_.push_back(item);
+            }
+    }
+    const QStringList largest = largestConfusions(5);
+    const int64_t wrong = [&] {
+        int64_t w = 0;
+        for (int t = 0; t < n; ++t)
+            for (int p = 0; p < n; ++p) w += t == p ? 0 : matrix_->at(t, p);
+        return w;
+    }();
+    QString text = largest.isEmpty() ? tr("No wrong prediction.")
+                                     : tr("Largest confusions (of %1 wrong predictions): %2")
+                                           .arg(wrong)
+                                           .arg(largest.join(QStringLiteral(" · ")));
+    summary_->setText(text);
+    plot_->replot();
+}
+
+QString ConfusionView::saveImage(const QString& path) {
+    if (!matrix_) return tr("No confusion matrix to save.");
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    const bool pdf = suffix == QLatin1String("pdf");
+    if (!pdf && !QImageWriter::supportedImageFormats().contains(suffix.toLatin1()))
+        return tr("%1: unknown image type '%2' (use .png, .jpg or .pdf)").arg(path, suffix);
+    // The on-screen size, or a square page-like size when the view has not been laid out (hidden, tests).
+    const int w = std::max(plot_->width(), 760), h = std::max(plot_->height(), 640);
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) return tr("%1: cannot write (%2)").arg(path, file.errorString());
+    if (pdf) {
+        QPdfWriter writer(&file);
+        writer.setResolution(72);  // one point per pixel
+        writer.setPageSize(QPageSize(QSizeF(w, h), QPageSize::Point));
+        writer.setPageMargins(QMarginsF(0, 0, 0, 0));
+        writer.setCreator(QStringLiteral("CasPL Studio"));
+        QCPPainter painter(&writer);
+        plot_->toPainter(&painter, w, h);
+        painter.end();
+    } else {
+        const QImage image = plot_->toPixmap(w, h, 2.0).toImage();
+        if (!image.save(&file, suffix.toLatin1().constData())) {
+            file.cancelWriting();
+            return tr("%1: the image could not be encoded").arg(path);
+        }
+    }
+    if (!file.commit()) return tr("%1: cannot write (%2)").arg(path, file.errorString());
+    return {};
+}
+
+QString ConfusionView::exportCsv(const QString& path) {
+    if (!matrix_) return tr("No confusion matrix to export.");
+    try {
+        caspl::writeFileAtomically(path.toStdString(), caspl::confusionMatrixCsvText(*matrix_));
+    } catch (const std::exception& e) {
+        return QString::fromUtf8(e.what());
+    }
+    return {};
+}
+
+}  // namespace caspl::ui
