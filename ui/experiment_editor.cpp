@@ -430,6 +430,11 @@ QWidget* ExperimentEditor::buildForm() {
     cudaGraphs_->setToolTip(tr("GPU only: each fixed-size step (forward, backward, SGD) is captured once and replayed, "
                                "which removes the per-operation launch cost of small batches. Same arithmetic as eager."));
     trainForm->addRow(QString(), cudaGraphs_);
+    tensorboard_ = new QCheckBox(tr("Write TensorBoard files while it runs"), trainBox);
+    tensorboard_->setObjectName("tensorboard");
+    tensorboard_->setToolTip(tr("The curves and accuracies as TensorBoard event files under <run>/tensorboard, as "
+                                "Dassl's trainers write them: tensorboard --logdir runs"));
+    trainForm->addRow(QString(), tensorboard_);
     layout->addWidget(trainBox);
     layout->addStretch(1);
 
@@ -496,7 +501,7 @@ void ExperimentEditor::connectEdits() {
         connect(s, &QSpinBox::valueChanged, this, &ExperimentEditor::edited);
     for (QDoubleSpinBox* s : {p1Lr_, p1Temperature_, lr_, textLossWeight_, imageLossWeight_, gpaMean_, gpaStd_})
         connect(s, &QDoubleSpinBox::valueChanged, this, &ExperimentEditor::edited);
-    for (QCheckBox* c : {cudaGraphs_, csc_, p1TeacherCache_}) connect(c, &QCheckBox::toggled, this, &ExperimentEditor::edited);
+    for (QCheckBox* c : {cudaGraphs_, tensorboard_, csc_, p1TeacherCache_}) connect(c, &QCheckBox::toggled, this, &ExperimentEditor::edited);
     connect(p1Enabled_, &QCheckBox::toggled, this, [this] {
         updatePhase1Enabled();
         edited();
@@ -662,6 +667,7 @@ void ExperimentEditor::setSpec(const caspl::ExperimentSpec& spec, const QString&
     textChunk_->setValue(spec.train.textChunk);
     warmupEpochs_->setValue(spec.train.warmupEpochs);
     cudaGraphs_->setChecked(spec.train.cudaGraphs);
+    tensorboard_->setChecked(spec.train.tensorboard);
     updatePhase1Enabled();
     yamlDirty_ = false;
     setYamlText(qs(caspl::toYaml(spec)));
@@ -732,6 +738,7 @@ caspl::ExperimentSpec ExperimentEditor::spec() const {
     s.train.textChunk = textChunk_->value();
     s.train.warmupEpochs = warmupEpochs_->value();
     s.train.cudaGraphs = cudaGraphs_->isChecked();
+    s.train.tensorboard = tensorboard_->isChecked();
     return s;
 }
 

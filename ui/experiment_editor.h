@@ -125,6 +125,7 @@ private:
     QCheckBox* p1TeacherCache_;
     QCheckBox* p1Enabled_;
     QCheckBox* cudaGraphs_;
+    QCheckBox* tensorboard_;
     QSpinBox* p1NText_;
     QSpinBox* p1NVision_;
     QSpinBox* p1DepthText_;

@@ -1,4 +1,5 @@
 #include "core/engine/runner.h"
+#include "core/engine/tensorboard.h"
 
 #include "core/clip/clip_checkpoint.h"
 #include "core/clip/fused_linear.h"
@@ -339,7 +340,24 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
     }
     const ExperimentSpec spec = withPathsUnder(given, cwd);
-    JsonlSink sink((fs::path(runDir) / "events.jsonl").string(), userSink);
+    // TensorBoard files while the run runs (not for `caspl eval`, which only repeats evaluations). The event log as
+    // it was before this process places a resumed run's evaluations.
+    std::unique_ptr<TensorBoardLiveWriter> tensorboard;
+    std::string tensorboardProblem;
+    if (given.train.tensorboard && !opt.evalOnly) {
+        try {
+            const fs::path log = fs::path(runDir) / "events.jsonl";
+            const RunEventLog earlier = fs::exists(log) ? readEventLog(log.string()) : RunEventLog{};
+            tensorboard = std::make_unique<TensorBoardLiveWriter>((fs::path(runDir) / "tensorboard").string(),
+                                                                  DirLock::hostName(), earlier);
+        } catch (const std::exception& e) {
+            tensorboardProblem = e.what();
+        }
+    }
+    JsonlSink jsonl((fs::path(runDir) / "events.jsonl").string(), userSink);
+    TensorBoardSink sink(std::move(tensorboard), jsonl);
+    if (!tensorboardProblem.empty())
+        sink.log(LogLevel::Warning, "TensorBoard files: " + tensorboardProblem + "; the run goes on without them");
     if (!replaced.empty()) sink.log(LogLevel::Warning, replaced);
     // `caspl eval` leaves the run's status as it was (done, interrupted, ...): it re-evaluates, it does not run.
     const auto setStatus = [&](const std::string& status, const std::string& message = "") {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -370,6 +371,158 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
         writeFileAtomically((runOut / ".caspl-run").string(), run.source);
     }
     return summary;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Written while the run runs.
+
+TensorBoardLiveWriter::TensorBoardLiveWriter(std::string dir, std::string host, const RunEventLog& earlier)
+    : dir_(std::move(dir)), host_(std::move(host)) {
+    // The earlier log's bookkeeping, in its order: evaluation i came after evalAfterMetrics[i] metric lines.
+    std::size_t m = 0;
+    for (std::size_t i = 0; i <= earlier.evals.size(); ++i) {
+        std::size_t upTo = earlier.metrics.size();
+        if (i < earlier.evals.size() && i < earlier.evalAfterMetrics.size()) upTo = std::min(upTo, earlier.evalAfterMetrics[i]);
+        for (; m < upTo; ++m) noteMetric(earlier.metrics[m]);
+        if (i < earlier.evals.size()) {
+            std::string prefix;
+            int64_t step = 0;
+            std::optional<double> hm;
+            noteEval(earlier.evals[i], prefix, step, hm);
+        }
+    }
+}
+
+TensorBoardLiveWriter::Folder& TensorBoardLiveWriter::folder(const std::string& name) {
+    auto [it, added] = folders_.try_emplace(name);
+    if (added) it->second.name = name;
+    return it->second;
+}
+
+TensorBoardLiveWriter::Folder* TensorBoardLiveWriter::noteMetric(const MetricEvent& e) {
+    if (e.dataset.empty()) return nullptr;
+    const bool phase1 = e.phase == "phase1";
+    Folder& f = folder(trainingFolder(e.dataset, phase1, e.shots, e.seed));
+    if (f.lastStep >= 0 && e.step <= f.lastStep) {
+        // A resumed training logs again from its checkpoint: what came from this step on is being redone.
+        f.lastStepOfEpoch.erase(f.lastStepOfEpoch.lower_bound(e.epoch), f.lastStepOfEpoch.end());
+        for (auto it = f.accuracy.begin(); it != f.accuracy.end();)
+            it = std::get<2>(it->first) >= e.step ? f.accuracy.erase(it) : std::next(it);
+    }
+    f.lastStep = e.step;
+    auto [it, added] = f.lastStepOfEpoch.try_emplace(e.epoch, e.step);
+    if (!added) it->second = std::max(it->second, e.step);
+    if (!phase1) lastTraining_[{e.shots, e.seed}] = f.name;
+    return &f;
+}
+
+TensorBoardLiveWriter::Folder& TensorBoardLiveWriter::noteEval(const EvalRow& r, std::string& tagPrefix, int64_t& step,
+                                                               std::optional<double>& hm) {
+    std::string name = trainingFolder(r.dataset, false, r.shots, r.seed), target;
+    const auto own = folders_.find(name);
+    if (own == folders_.end() || own->second.lastStep < 0) {
+        // Another dataset than the one trained: with the training before it of the same K and seed.
+        const auto trained = lastTraining_.find({r.shots, r.seed});
+        if (trained != lastTraining_.end() && trained->second != name) {
+            name = trained->second;
+            target = safeName(r.dataset);
+        }
+    }
+    Folder& f = folder(name);
+    const auto epoch = f.lastStepOfEpoch.find(r.epoch);
+    step = r.epoch <= 0 ? 0 : epoch != f.lastStepOfEpoch.end() ? epoch->second : f.lastStep >= 0 ? f.lastStep : r.epoch;
+    tagPrefix = "eval/" + (target.empty() ? std::string() : target + "/");
+    f.accuracy[{target, r.split, step}] = r.accuracy;
+    hm.reset();
+    if (r.split == "base" || r.split == "novel") {
+        const auto base = f.accuracy.find({target, "base", step}), novel = f.accuracy.find({target, "novel", step});
+        if (base != f.accuracy.end() && novel != f.accuracy.end()) hm = harmonicMean(base->second, novel->second);
+    }
+    return f;
+}
+
+void TensorBoardLiveWriter::write(Folder& f, int64_t sessionStep, const std::vector<TbScalar>& scalars) {
+    if (open_ != &f) {
+        if (open_) open_->out.reset();  // one file open at a time; a folder's file is appended to when it comes back
+        open_ = nullptr;
+        const double now = scalars.empty() ? 0.0 : scalars.front().wallTime;
+        if (f.path.empty()) {
+            const fs::path dir = fs::path(dir_) / f.name;
+            std::error_code ec;
+            fs::create_directories(dir, ec);
+            if (ec) throw Error(dir.string() + ": cannot create the folder (" + ec.message() + ")");
+            // TensorBoard reads a folder's files in name order: this process's comes after the earlier ones.
+            int64_t time = int64_t(now);
+            for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+                const std::string name = it->path().filename().string();
+                if (isOurEventFile(name)) time = std::max(time, timeInName(name) + 1);
+            }
+            const std::string file = "events.out.tfevents." + std::to_string(time) + "." + safeName(host_) + ".caspl";
+            f.path = (dir / file).string();
+            f.out = std::make_unique<std::ofstream>(f.path, std::ios::binary | std::ios::trunc);
+            if (!*f.out) throw Error(f.path + ": cannot open for writing");
+            *f.out << tfRecord(versionEvent(now)) << tfRecord(sessionStartEvent(now, sessionStep));
+            files_.push_back((fs::path(f.name) / file).string());
+        } else {
+            f.out = std::make_unique<std::ofstream>(f.path, std::ios::binary | std::ios::app);
+            if (!*f.out) throw Error(f.path + ": cannot open for writing");
+        }
+        open_ = &f;
+    }
+    for (const TbScalar& s : scalars) *f.out << tfRecord(scalarEvent(s));
+    f.out->flush();
+    if (!*f.out) throw Error(f.path + ": cannot write (is the disk full?)");
+    scalars_ += int64_t(scalars.size());
+}
+
+void TensorBoardLiveWriter::metric(const MetricEvent& e, double wallTime) {
+    Folder* f = noteMetric(e);
+    if (!f) return;
+    std::vector<TbScalar> scalars;
+    for (const auto& [key, v] : e.values) scalars.push_back({"train/" + key, e.step, wallTime, v});
+    write(*f, e.step, scalars);
+}
+
+void TensorBoardLiveWriter::evaluation(const EvalRow& r, double wallTime) {
+    std::string prefix;
+    int64_t step = 0;
+    std::optional<double> hm;
+    Folder& f = noteEval(r, prefix, step, hm);
+    std::vector<TbScalar> scalars{{prefix + r.split, step, wallTime, r.accuracy}};
+    if (hm) scalars.push_back({prefix + "hm", step, wallTime, *hm});
+    // A file that starts with an evaluation starts its session after the training's steps: it redoes none of them.
+    write(f, f.lastStep >= 0 ? std::max(step, f.lastStep + 1) : step, scalars);
+}
+
+TensorBoardSink::TensorBoardSink(std::unique_ptr<TensorBoardLiveWriter> writer, EventSink& next)
+    : writer_(std::move(writer)), next_(next) {}
+
+template <typename F>
+void TensorBoardSink::guarded(F f) {
+    std::string problem;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!writer_) return;
+        try {
+            f(*writer_, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+        } catch (const std::exception& e) {
+            problem = e.what();
+            writer_.reset();
+        }
+    }
+    if (!problem.empty())
+        next_.log(LogLevel::Warning, "TensorBoard files: " + problem +
+                                         "; the run goes on without them (train.tensorboard: false turns them off)");
+}
+
+void TensorBoardSink::metric(const MetricEvent& e) {
+    guarded([&e](TensorBoardLiveWriter& w, double now) { w.metric(e, now); });
+    next_.metric(e);
+}
+
+void TensorBoardSink::evalRow(const EvalRow& r) {
+    guarded([&r](TensorBoardLiveWriter& w, double now) { w.evaluation(r, now); });
+    next_.evalRow(r);
 }
 
 }  // namespace caspl

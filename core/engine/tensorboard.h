@@ -13,7 +13,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace caspl {
@@ -85,5 +91,72 @@ struct TbExportSummary {
 // Throws caspl::Error naming the path on a write error.
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now);
+
+// A run's curves and accuracies written as TensorBoard event files while it runs, as Dassl's trainers do with
+// SummaryWriter (`train.tensorboard`, on by default): `tensorboard --logdir runs` shows every run as it trains.
+// The runner writes into <run>/tensorboard/<training folder>/, with the folders and tags of the export above:
+// - Each process that runs the run (its start, each resume) writes one new file per training
+//   (events.out.tfevents.<time>.<host>.caspl, named after the folder's earlier files so that TensorBoard reads it
+//   last), appended and flushed event by event.
+// - A new file's session-start event stands at the first step this process logs in that training, so that
+//   TensorBoard drops what the earlier files hold from that step on: a resumed training logs the steps after its
+//   last checkpoint again, and its evaluations after them are redone. A file that starts with an evaluation (the
+//   training had ended) starts its session after the training's last step, dropping nothing.
+// - An evaluation is "eval/<split>" at the last step of the epoch it evaluated, "eval/hm" once base and novel are
+//   both there for that step; another dataset's (cross-dataset, domain generalisation) is "eval/<dataset>/<split>"
+//   in the training before it with the same K and seed; one without a training (zero-shot) has a folder of its own
+//   at step 0.
+// `earlier` is the run's events.jsonl as it was before this process (empty for a new run): the steps, epochs and
+// evaluations it holds place this process's evaluations. Not thread-safe: TensorBoardSink serialises the calls.
+class TensorBoardLiveWriter {
+public:
+    TensorBoardLiveWriter(std::string dir, std::string host, const RunEventLog& earlier);
+    // Throw caspl::Error naming the file when it cannot be written.
+    void metric(const MetricEvent& e, double wallTime);
+    void evaluation(const EvalRow& r, double wallTime);
+    const std::vector<std::string>& files() const { return files_; }  // written by this process, relative to dir
+    int64_t scalars() const { return scalars_; }
+
+private:
+    struct Folder {
+        std::string name;                         // relative to dir
+        int64_t lastStep = -1;                   // the training's last step so far (-1: none)
+        std::map<int, int64_t> lastStepOfEpoch;
+        std::map<std::tuple<std::string, std::string, int64_t>, double> accuracy;  // (target, split, step) -> %
+        std::unique_ptr<std::ofstream> out;       // this process's file, once something was written
+        std::string path;
+    };
+    // Updates the bookkeeping; returns the folder and fills what an evaluation is written as.
+    Folder* noteMetric(const MetricEvent& e);  // null for a line that names no dataset (early logs)
+    Folder& noteEval(const EvalRow& r, std::string& tagPrefix, int64_t& step, std::optional<double>& hm);
+    void write(Folder& f, int64_t sessionStep, const std::vector<TbScalar>& scalars);
+    Folder& folder(const std::string& name);
+    std::string dir_, host_;
+    std::map<std::string, Folder> folders_;
+    std::map<std::pair<int, int>, std::string> lastTraining_;  // (K, seed) -> the last phase-2 training's folder
+    std::vector<std::string> files_;
+    int64_t scalars_ = 0;
+    Folder* open_ = nullptr;  // the one folder whose file is open (a run has many trainings)
+};
+
+// Passes every event on to `next` and writes metrics and evaluations with `writer` (may be null: nothing written).
+// A write error is logged once, as a warning through `next`, and ends the writing; the run goes on.
+class TensorBoardSink : public EventSink {
+public:
+    TensorBoardSink(std::unique_ptr<TensorBoardLiveWriter> writer, EventSink& next);
+    void progress(const ProgressEvent& e) override { next_.progress(e); }
+    void metric(const MetricEvent& e) override;
+    void evalRow(const EvalRow& r) override;
+    void log(LogLevel l, const std::string& m) override { next_.log(l, m); }
+    void phaseChanged(const std::string& run, const std::string& phase) override { next_.phaseChanged(run, phase); }
+    const TensorBoardLiveWriter* writer() const { return writer_.get(); }
+
+private:
+    template <typename F>
+    void guarded(F f);
+    std::unique_ptr<TensorBoardLiveWriter> writer_;
+    EventSink& next_;
+    std::mutex mu_;
+};
 
 }  // namespace caspl

@@ -117,7 +117,8 @@ auto tiePhase1(const Phase1Spec& p) {
 }
 auto tieTrain(const TrainSpec& t) {
     return std::tie(t.epochs, t.batchSize, t.lr, t.momentum, t.weightDecay, t.warmupEpochs, t.warmupLr, t.warmupType,
-                    t.lrScheduler, t.precision, t.device, t.textChunk, t.cropScaleMin, t.cudaGraphs);
+                    t.lrScheduler, t.precision, t.device, t.textChunk, t.cropScaleMin, t.cudaGraphs,
+                    t.tensorboard);
 }
 }  // namespace
 

@@ -12,7 +12,7 @@
 //   phase1:  enabled, n_text, n_vision, depth_text, depth_vision, ctx_init, epochs, batch_size, lr, temperature,
 //            pool, pool_folder, teacher_cache, artifact, seed
 //   train:   epochs, batch_size, lr, momentum, weight_decay, warmup_epochs, warmup_lr, warmup_type, lr_scheduler,
-//            precision, device, text_chunk, crop_scale_min, cuda_graphs
+//            precision, device, text_chunk, crop_scale_min, cuda_graphs, tensorboard
 //   eval:    batch_size, rounding
 //   reference: source, dataset, method, shots, base, novel, hm, all   (published numbers to compare with)
 //   output   the folder that receives the run folders
@@ -134,6 +134,7 @@ struct TrainSpec {
     int textChunk = 0;  // classes per text-encoder pass (memory); 0 = all at once
     double cropScaleMin = 0.08;  // RandomResizedCrop's smallest crop area fraction (torchvision's 0.08)
     bool cudaGraphs = false;     // replay each fixed-size training step as a CUDA graph (both phases; CUDA only)
+    bool tensorboard = true;     // write TensorBoard event files under <run>/tensorboard while the run runs
 };
 
 struct EvalSpec {

@@ -581,6 +581,9 @@ const std::vector<FieldDef>& schema() {
         f.push_back(boolField("train.cuda_graphs", CASPL_REF(train.cudaGraphs),
                               "capture each training step once as a CUDA graph and replay it (both phases; same "
                               "arithmetic as eager; ignored off CUDA)"));
+        f.push_back(boolField("train.tensorboard", CASPL_REF(train.tensorboard),
+                              "write the curves and accuracies as TensorBoard event files under <run>/tensorboard while "
+                              "the run runs (tensorboard --logdir runs), as Dassl's trainers do"));
 
         f.push_back(intField("eval.batch_size", CASPL_REF(eval.batchSize), between(1, 1 << 20), "test batch size"));
         f.push_back(enumField("eval.rounding", CASPL_REF(eval.rounding),
@@ -1354,10 +1357,12 @@ std::string toYaml(const ExperimentSpec& spec) {
 std::string resolvedHash(const ExperimentSpec& spec) {
     std::string text;
     for (const auto& f : schema()) {
-        // Documentation, the output folder and how a step is launched (train.cuda_graphs: the same arithmetic) do
-        // not make another experiment: a run folder stays resumable when they change.
+        // Documentation, the output folder, how a step is launched (train.cuda_graphs: the same arithmetic) and what
+        // is logged (train.tensorboard) do not make another experiment: a run folder stays resumable when they
+        // change.
         // The reference numbers are what the results are compared with, not what runs.
         if (f.path == "description" || f.path == "source" || f.path == "output" || f.path == "train.cuda_graphs" ||
+            f.path == "train.tensorboard" ||
             f.section == "reference")
             continue;
         text += f.path + "=" + canonicalValue(f, f.get(spec)) + "\n";

@@ -71,8 +71,8 @@ ExperimentSpec loadExperimentFromString(const std::string& yaml, const std::stri
 // spec. A leading comment lists `layers`.
 std::string toYaml(const ExperimentSpec& spec);
 // A stable identity of the experiment (16 hex digits, FNV-1a 64 of a canonical text of every value except
-// description, source, output, train.cuda_graphs and reference.*: what documents an experiment, where it is written
-// and how a step is launched do not make another one): the same values give the same hash on every machine and
+// description, source, output, train.cuda_graphs, train.tensorboard and reference.*: what documents an experiment,
+// where it is written, how a step is launched and what is logged do not make another one): the same values give the same hash on every machine and
 // yaml-cpp version.
 std::string resolvedHash(const ExperimentSpec& spec);
 

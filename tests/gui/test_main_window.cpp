@@ -293,6 +293,13 @@ private Q_SLOTS:
         ed->setYamlText(yaml.replace("epochs: seven", "epochs: 9"));
         QVERIFY2(ed->applyYaml(&error), qPrintable(error));
         QCOMPARE(epochs->value(), 9);
+        // TensorBoard files: on by default, a check box bound to train.tensorboard.
+        auto* tensorboard = ed->findChild<QCheckBox*>("tensorboard");
+        QVERIFY(tensorboard && tensorboard->isChecked());
+        tensorboard->setChecked(false);
+        QVERIFY(!ed->spec().train.tensorboard);
+        QVERIFY(ed->yamlText().contains("tensorboard: false"));
+        tensorboard->setChecked(true);
 
         // Method-specific keys appear for their method and reach the spec.
         auto* method = ed->findChild<QComboBox*>("methodBox");

@@ -3,6 +3,7 @@
 // refused. Tiny CLIPs (the fixtures) on a synthetic image-folder dataset the test draws itself.
 #include "core/engine/event_log.h"
 #include "core/engine/runner.h"
+#include "core/engine/tensorboard.h"
 #include "core/experiment/per_class.h"
 #include "core/experiment/spec_loader.h"
 #include "core/image/image.h"
@@ -16,6 +17,7 @@
 #include <QFile>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -56,6 +58,25 @@ std::string experimentYaml(const fs::path& base) {
            "train:\n  epochs: 3\n  batch_size: 2\n  lr: 0.01\n  device: cpu\n"
            "eval:\n  batch_size: 8\n  rounding: none\n"
            "output: " + (base / "runs").string() + "\n";
+}
+
+// The TensorBoard event files of one training folder of a run, and how many records each holds (each record: an
+// 8-byte length, 4 bytes of CRC, the payload, 4 bytes of CRC).
+std::vector<std::pair<std::string, int>> tensorBoardFiles(const fs::path& folder) {
+    std::vector<std::pair<std::string, int>> out;
+    if (!fs::is_directory(folder)) return out;
+    for (const auto& e : fs::directory_iterator(folder)) {
+        const std::string bytes = readFile(e.path().string());
+        int records = 0;
+        for (std::size_t i = 0; i + 16 <= bytes.size(); ++records) {
+            uint64_t n = 0;
+            std::memcpy(&n, bytes.data() + i, 8);
+            i += 16 + n;
+        }
+        out.emplace_back(e.path().filename().string(), records);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 }  // namespace
@@ -138,6 +159,16 @@ private Q_SLOTS:
             for (const auto& n : novel) QVERIFY2(!base.count(n), n.c_str());
         }
         QCOMPARE(readRunPerClass(ro.runDir).size(), std::size_t(4));
+        // TensorBoard files written while it ran: one per training, holding what the export makes of the log (its
+        // scalars, after the version and session-start events).
+        const auto trainingsOfLog = tensorBoardTrainings(log, 0);
+        QCOMPARE(trainingsOfLog.size(), std::size_t(3));
+        for (const auto& t : trainingsOfLog) {
+            const auto files = tensorBoardFiles(run / "tensorboard" / t.folder);
+            QCOMPARE(files.size(), std::size_t(1));
+            QVERIFY2(files[0].first.rfind("events.out.tfevents.", 0) == 0, files[0].first.c_str());
+            QCOMPARE(files[0].second, int(2 + t.scalars.size()));
+        }
         // results.csv parses back to the records.
         auto rows = readResultsCsv((run / "results.csv").string());
         QVERIFY(!rows.empty());
@@ -178,7 +209,10 @@ private Q_SLOTS:
         straight.runDir = (base_ / "runs/straight").string();
         QuietSink s1;
         StopToken st1;
-        auto ref = runExperiment(spec_, straight, s1, st1);
+        auto quiet = spec_;
+        quiet.train.tensorboard = false;  // the same experiment, without TensorBoard files
+        auto ref = runExperiment(quiet, straight, s1, st1);
+        QVERIFY(!fs::exists(fs::path(straight.runDir) / "tensorboard"));
 
         RunOptions ro;
         ro.runDir = (base_ / "runs/interrupted").string();
@@ -203,6 +237,10 @@ private Q_SLOTS:
             QCOMPARE(resumed.records[i].correct, ref.records[i].correct);
             QCOMPARE(resumed.records[i].total, ref.records[i].total);
         }
+        // The resumed process wrote a second TensorBoard file for the training it redid part of.
+        QCOMPARE(tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/phase1").size(), std::size_t(1));
+        QCOMPARE(tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/2shots_seed1").size(), std::size_t(2));
+        QCOMPARE(tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/2shots_seed2").size(), std::size_t(1));
         // The prompts are bit-identical too.
         QCOMPARE(readFile((fs::path(ro.runDir) / "synth/k2_seed1/prompts.safetensors").string()),
                  readFile((fs::path(straight.runDir) / "synth/k2_seed1/prompts.safetensors").string()));

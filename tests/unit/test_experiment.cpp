@@ -344,7 +344,8 @@ private Q_SLOTS:
         other.source = "elsewhere";
         other.output = "/tmp/elsewhere";
         other.train.cudaGraphs = !s.train.cudaGraphs;
-        QCOMPARE(resolvedHash(other), resolvedHash(s));  // documentation, output folder, graph replay are not identity
+        other.train.tensorboard = !s.train.tensorboard;
+        QCOMPARE(resolvedHash(other), resolvedHash(s));  // documentation, output folder, graph replay, logging are not identity
         other.train.lr = 0.0036;
         QVERIFY(resolvedHash(other) != resolvedHash(s));
         other = s;

@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -126,6 +127,53 @@ std::string evalLine(const char* method, const char* split, int epoch, double ac
            "\",\"seed\":1,\"shots\":16,\"split\":\"" + split + "\",\"epoch\":" + std::to_string(epoch) +
            ",\"accuracy\":" + std::to_string(accuracy) + ",\"time\":\"2026-12-07T05:30:00Z\"}\n";
 }
+
+MetricEvent liveMetric(const char* phase, int shots, int epoch, int64_t step, double loss) {
+    MetricEvent m;
+    m.run = "r";
+    m.phase = phase;
+    m.dataset = "dtd";
+    m.shots = shots;
+    m.seed = shots > 0 ? 1 : 0;
+    m.epoch = epoch;
+    m.step = step;
+    m.values = {{"loss", loss}, {"lr", 0.002}};
+    return m;
+}
+
+EvalRow liveEval(const char* dataset, int shots, const char* split, int epoch, double accuracy) {
+    EvalRow r;
+    r.run = "r";
+    r.dataset = dataset;
+    r.method = "coop+caspl";
+    r.seed = 1;
+    r.shots = shots;
+    r.split = split;
+    r.epoch = epoch;
+    r.accuracy = accuracy;
+    return r;
+}
+
+// The events of the one file in `folder` whose name has `time`.
+std::vector<DecodedEvent> liveFile(const std::string& dir, const std::string& folder, int64_t time) {
+    return decodeEventFile(readFile(dir + "/" + folder + "/events.out.tfevents." + std::to_string(time) + ".h.caspl"));
+}
+
+const DecodedEvent* findEvent(const std::vector<DecodedEvent>& events, const std::string& tag, int64_t step) {
+    for (const auto& e : events)
+        if (e.tag == tag && e.step == step) return &e;
+    return nullptr;
+}
+
+struct Recorder : EventSink {
+    std::vector<std::string> warnings;
+    int metrics = 0, evals = 0;
+    void metric(const MetricEvent&) override { ++metrics; }
+    void evalRow(const EvalRow&) override { ++evals; }
+    void log(LogLevel l, const std::string& m) override {
+        if (l == LogLevel::Warning) warnings.push_back(m);
+    }
+};
 
 }  // namespace
 
@@ -352,6 +400,108 @@ private Q_SLOTS:
         writeFileAtomically(QDir(dir).filePath("blocked").toStdString(), "a file");
         caspl::test::expectError(
             [&] { writeTensorBoard({runs[0]}, QDir(dir).filePath("blocked").toStdString(), "h", 1.0); }, {"blocked", "cannot create"});
+    }
+
+    // Written while a run runs: the export's folders and tags, a file per training and process, and a resumed run's
+    // files placed so that TensorBoard replaces what is redone.
+    void liveFilesWhileARunRuns() {
+        namespace fs = std::filesystem;
+        const std::string dir = QDir(caspl::test::tempDir()).filePath("tb_live").toStdString();
+        fs::remove_all(dir);
+        RunEventLog log;  // what events.jsonl holds, for the resumes below
+        {
+            TensorBoardLiveWriter w(dir, "h", RunEventLog{});
+            const auto metric = [&](const MetricEvent& m, double t) {
+                w.metric(m, t);
+                log.metrics.push_back(m);
+            };
+            for (int64_t s = 1; s <= 4; ++s) metric(liveMetric("phase1", 0, int((s + 1) / 2), s, 2.0 / double(s)), 1000.0 + double(s));
+            for (int64_t s = 1; s <= 4; ++s) metric(liveMetric("phase2", 16, int((s + 1) / 2), s, 1.0 / double(s)), 1010.0 + double(s));
+            w.evaluation(liveEval("dtd", 16, "base", 2, 80.0), 1020.0);
+            w.evaluation(liveEval("dtd", 16, "novel", 2, 60.0), 1021.0);
+            w.evaluation(liveEval("eurosat", 16, "all", 2, 40.0), 1022.0);  // cross-dataset: with dtd's training
+            w.evaluation(liveEval("caltech101", 0, "all", 0, 90.0), 1023.0);  // no training of K 0: its own folder
+            QCOMPARE(w.files(), (std::vector<std::string>{"dtd/phase1/events.out.tfevents.1001.h.caspl",
+                                                          "dtd/16shots_seed1/events.out.tfevents.1011.h.caspl",
+                                                          "caltech101/all_seed1/events.out.tfevents.1023.h.caspl"}));
+            QCOMPARE(w.scalars(), int64_t(8 + 8 + 3 + 1 + 1));
+            // Back to a training whose file was closed: appended to, not started again.
+            w.metric(liveMetric("phase2", 16, 3, 5, 0.1), 1030.0);
+            QCOMPARE(w.files().size(), std::size_t(3));
+        }
+        const auto p1 = liveFile(dir, "dtd/phase1", 1001);
+        QCOMPARE(p1.size(), std::size_t(2 + 8));
+        QCOMPARE(p1[0].fileVersion, std::string("brain.Event:2"));
+        QVERIFY(p1[1].sessionStart);
+        QCOMPARE(p1[1].step, int64_t(1));
+        QCOMPARE(p1[2].tag, std::string("train/loss"));
+        QCOMPARE(p1[2].value, 2.0f);
+        QCOMPARE(p1[2].wallTime, 1001.0);
+        const auto p2 = liveFile(dir, "dtd/16shots_seed1", 1011);
+        QCOMPARE(p2.size(), std::size_t(2 + 8 + 4 + 2));
+        QVERIFY(findEvent(p2, "eval/base", 4) && findEvent(p2, "eval/novel", 4));  // the last step of epoch 2
+        const DecodedEvent* hm = findEvent(p2, "eval/hm", 4);
+        QVERIFY(hm);
+        QCOMPARE(hm->value, float(2 * 80.0 * 60.0 / 140.0));
+        QVERIFY(findEvent(p2, "eval/eurosat/all", 4));
+        QCOMPARE(p2.back().tag, std::string("train/lr"));  // the appended step
+        QCOMPARE(p2.back().step, int64_t(5));
+        QCOMPARE(std::count_if(p2.begin(), p2.end(), [](const DecodedEvent& e) { return !e.fileVersion.empty(); }), 1l);
+        const auto zs = liveFile(dir, "caltech101/all_seed1", 1023);
+        QCOMPARE(zs.size(), std::size_t(3));
+        QCOMPARE(zs[2].tag, std::string("eval/all"));
+        QCOMPARE(zs[2].step, int64_t(0));
+
+        // Resumed from the checkpoint of epoch 1 (steps 3 and 4 logged again): a new file, read after the first,
+        // whose session starts at step 3; the evaluation of epoch 2 stands at this process's step 4.
+        log.evals = {liveEval("dtd", 16, "base", 2, 80.0)};
+        log.evalAfterMetrics = {log.metrics.size()};
+        {
+            TensorBoardLiveWriter w(dir, "h", log);
+            w.metric(liveMetric("phase2", 16, 2, 3, 0.3), 1000.0);
+            w.metric(liveMetric("phase2", 16, 2, 4, 0.2), 1001.0);
+            w.evaluation(liveEval("dtd", 16, "novel", 2, 70.0), 1002.0);
+            QCOMPARE(w.files(), (std::vector<std::string>{"dtd/16shots_seed1/events.out.tfevents.1012.h.caspl"}));
+        }
+        const auto resumed = liveFile(dir, "dtd/16shots_seed1", 1012);
+        QVERIFY(resumed[1].sessionStart);
+        QCOMPARE(resumed[1].step, int64_t(3));
+        QVERIFY(findEvent(resumed, "eval/novel", 4));
+        QVERIFY(!findEvent(resumed, "eval/hm", 4));  // the earlier base of step 4 is redone, so not paired
+
+        // Resumed after the training ended, before its evaluations: they stand at the training's last step, the
+        // session starts after it (no step dropped), and a base evaluated before the stop pairs with the novel.
+        RunEventLog ended = log;
+        ended.metrics.resize(8);  // phase 1, and phase 2 up to step 4
+        ended.evalAfterMetrics = {8};
+        {
+            TensorBoardLiveWriter w(dir, "h", ended);
+            w.evaluation(liveEval("dtd", 16, "novel", 2, 60.0), 1000.0);
+        }
+        const auto evalOnly = liveFile(dir, "dtd/16shots_seed1", 1013);
+        QCOMPARE(evalOnly.size(), std::size_t(4));
+        QVERIFY(evalOnly[1].sessionStart);
+        QCOMPARE(evalOnly[1].step, int64_t(5));
+        QVERIFY(findEvent(evalOnly, "eval/novel", 4));
+        QVERIFY(findEvent(evalOnly, "eval/hm", 4));
+
+        // The sink passes everything on; a write error is one warning and ends the writing, not the run.
+        writeFileAtomically(dir + "/blocked", "a file");
+        Recorder next;
+        TensorBoardSink sink(std::make_unique<TensorBoardLiveWriter>(dir + "/blocked", "h", RunEventLog{}), next);
+        sink.metric(liveMetric("phase2", 16, 1, 1, 1.0));
+        sink.metric(liveMetric("phase2", 16, 1, 2, 1.0));
+        sink.evalRow(liveEval("dtd", 16, "base", 1, 50.0));
+        QCOMPARE(next.metrics, 2);
+        QCOMPARE(next.evals, 1);
+        QCOMPARE(next.warnings.size(), std::size_t(1));
+        QVERIFY2(next.warnings[0].find("TensorBoard files: ") == 0 && next.warnings[0].find("blocked") != std::string::npos &&
+                     next.warnings[0].find("train.tensorboard: false") != std::string::npos,
+                 next.warnings[0].c_str());
+        QVERIFY(!sink.writer());
+        TensorBoardSink none(nullptr, next);  // train.tensorboard: false
+        none.metric(liveMetric("phase2", 16, 1, 3, 1.0));
+        QCOMPARE(next.metrics, 3);
     }
 };
 
