@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <random>
 
@@ -244,6 +245,59 @@ private Q_SLOTS:
         // The prompts are bit-identical too.
         QCOMPARE(readFile((fs::path(ro.runDir) / "synth/k2_seed1/prompts.safetensors").string()),
                  readFile((fs::path(straight.runDir) / "synth/k2_seed1/prompts.safetensors").string()));
+    }
+
+    // Cross-dataset transfer: trained on synth, evaluated on synth and on another dataset with other classes. Each
+    // evaluation has its per-class counts with its own class names, and the TensorBoard files hold the other
+    // dataset's accuracy in the training's folder, as the export places it.
+    void crossDatasetRunRecordsEachDatasetsClasses() {
+        const fs::path other = base_ / "data/synthb";
+        if (!fs::exists(other)) {
+            fs::copy(base_ / "data/synth", other, fs::copy_options::recursive);
+            for (const auto& [from, to] : std::vector<std::pair<const char*, const char*>>{
+                     {"red", "crimson"}, {"green", "olive"}, {"blue", "navy"}, {"white", "ivory"}})
+                fs::rename(other / from, other / to);
+        }
+        auto spec = spec_;
+        spec.data.protocol = Protocol::CrossDataset;
+        spec.data.seeds = {1};
+        spec.data.evalDatasets = {"synthb"};
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/transfer").string();
+        QuietSink sink;
+        StopToken stop;
+        const auto out = runExperiment(spec, ro, sink, stop);
+        std::set<std::string> evaluated;
+        for (const auto& r : out.records) evaluated.insert(r.dataset + "/" + r.split);
+        QCOMPARE(evaluated, (std::set<std::string>{"synth/all", "synthb/all"}));
+        const fs::path run = ro.runDir;
+        const auto perClass = readRunPerClass(ro.runDir);
+        QCOMPARE(perClass.size(), std::size_t(2));
+        std::map<std::string, std::set<std::string>> names;
+        for (const auto& e : perClass) {
+            int64_t total = 0;
+            for (const auto& c : e.classes) {
+                names[e.dataset].insert(c.name);
+                total += c.total;
+            }
+            const auto rec = std::find_if(out.records.begin(), out.records.end(),
+                                          [&e](const ResultRecord& r) { return r.dataset == e.dataset; });
+            QVERIFY(rec != out.records.end());
+            QCOMPARE(total, rec->total);
+            QCOMPARE(confusionMatrix({&e}).classes(), int64_t(4));
+        }
+        QCOMPARE(names["synth"], (std::set<std::string>{"red", "green", "blue", "white"}));
+        QCOMPARE(names["synthb"], (std::set<std::string>{"crimson", "olive", "navy", "ivory"}));
+        const auto log = readEventLog((run / "events.jsonl").string());
+        const auto trainings = tensorBoardTrainings(log, 0);
+        bool otherDataset = false;
+        for (const auto& t : trainings) {
+            for (const auto& sc : t.scalars) otherDataset |= sc.tag == "eval/synthb/all";
+            const auto files = tensorBoardFiles(run / "tensorboard" / t.folder);
+            QCOMPARE(files.size(), std::size_t(1));
+            QCOMPARE(files[0].second, int(2 + t.scalars.size()));
+        }
+        QVERIFY(otherDataset);
     }
 
     // caspl eval re-evaluates what was trained, never trains, and leaves the run's status as it was.
