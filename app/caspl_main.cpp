@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
     } catch (const caspl::cli::UsageError& e) {
         std::cerr << "caspl: usage: " << e.what() << "\n";
         return caspl::cli::kUsage;
+    } catch (const caspl::RunFailed& e) {
+        std::cerr << "caspl: failed: " << e.what() << "\n";
+        return caspl::cli::kRunFailed;
     } catch (const caspl::Error& e) {
         std::cerr << "caspl: error: " << e.what() << "\n";
         return caspl::cli::kBadInput;

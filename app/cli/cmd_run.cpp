@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <cstdio>
 #include <filesystem>
@@ -106,12 +108,13 @@ std::string formatSummaryTable(const ResultsSummary& s) {
 
 namespace {
 
-int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json) {
+int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json, ResultsSummary* summary = nullptr) {
     CliSink sink(json);
     StopToken stop;
     installStopHandlers(stop);
     try {
         auto out = runExperiment(spec, ro, sink, stop);
+        if (summary) *summary = out.summary;
         if (!json) {
             std::cout << "\n" << formatSummaryTable(out.summary);
             std::cout << "run folder: " << out.runDir << " (results.csv, result.json, events.jsonl; per class: caspl export --per-class " << out.runDir << ")\n";
@@ -125,12 +128,118 @@ int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json) {
     }
 }
 
+// One `--sweep KEY=V1,V2,...`: the values split at the commas outside brackets and quotes (a list value such as
+// [1, 2] stays whole).
+struct SweepAxis {
+    std::string key;
+    std::vector<std::string> values;
+};
+
+SweepAxis parseSweep(const std::string& arg) {
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw UsageError("--sweep " + arg + ": expected KEY=V1,V2,... (e.g. --sweep train.lr=0.001,0.002,0.004)");
+    SweepAxis a;
+    a.key = arg.substr(0, eq);
+    std::string value;
+    int depth = 0;
+    char quote = 0;
+    for (char c : arg.substr(eq + 1) + ",") {
+        if (quote) {
+            if (c == quote) quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '[' || c == '{') {
+            ++depth;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        } else if (c == ',' && depth == 0) {
+            const auto b = value.find_first_not_of(' '), e = value.find_last_not_of(' ');
+            const std::string v = b == std::string::npos ? std::string() : value.substr(b, e - b + 1);
+            if (v.empty()) throw UsageError("--sweep " + arg + ": an empty value (expected KEY=V1,V2,...)");
+            if (std::find(a.values.begin(), a.values.end(), v) != a.values.end())
+                throw UsageError("--sweep " + arg + ": the value " + v + " is given twice");
+            a.values.push_back(v);
+            value.clear();
+            continue;
+        }
+        value += c;
+    }
+    return a;
+}
+
+// A run name's part for one swept value: "lr=0.004" (the key's last part, or all of it where two swept keys share
+// the last part), the value's characters other than letters, digits and ._+- as '_'.
+std::string sweepLabel(const std::vector<SweepAxis>& axes, const std::string& key, const std::string& value) {
+    const auto last = [](const std::string& k) { return k.substr(k.rfind('.') == std::string::npos ? 0 : k.rfind('.') + 1); };
+    int sharing = 0;
+    for (const auto& a : axes) sharing += last(a.key) == last(key);
+    std::string v;
+    for (unsigned char c : value)
+        v += (std::isalnum(c) || c == '.' || c == '_' || c == '+' || c == '-') ? char(c) : '_';
+    return (sharing > 1 ? key : last(key)) + "=" + v;
+}
+
+// The runs of a sweep side by side, best HM (else best accuracy on all classes) marked.
+void printSweepSummary(const std::vector<std::string>& runDirs, const std::vector<std::optional<ResultsSummary>>& summaries,
+                       const std::vector<std::string>& failures) {
+    std::size_t width = 3;
+    for (const auto& d : runDirs) width = std::max(width, std::filesystem::path(d).filename().string().size());
+    char line[512];
+    std::cout << "\nsweep: " << runDirs.size() << " runs\n";
+    std::snprintf(line, sizeof line, "%-*s  %-16s %5s  %6s  %6s  %6s  %6s\n", int(width), "run", "dataset", "shots", "base", "novel",
+                  "all", "HM");
+    std::cout << line;
+    std::optional<double> best;
+    std::string bestRun, bestWhat;
+    const bool anyHm = std::any_of(summaries.begin(), summaries.end(), [](const auto& s) {
+        return s && std::any_of(s->groups.begin(), s->groups.end(), [](const GroupResult& g) { return g.hm.has_value(); });
+    });
+    for (std::size_t i = 0; i < runDirs.size(); ++i) {
+        const std::string name = std::filesystem::path(runDirs[i]).filename().string();
+        if (!summaries[i]) {
+            std::snprintf(line, sizeof line, "%-*s  failed: %s\n", int(width), name.c_str(), failures[i].c_str());
+            std::cout << line;
+            continue;
+        }
+        const auto mean = [](const std::optional<SeedStat>& x) { return x ? std::optional<double>(x->mean) : std::nullopt; };
+        // A run of several datasets is ranked by its average (the paper's "average over datasets").
+        std::optional<double> score;
+        for (const auto& g : summaries[i]->groups) {
+            std::snprintf(line, sizeof line, "%-*s  %-16s %5d  %s  %s  %s  %s\n", int(width), name.c_str(), g.dataset.c_str(),
+                          g.shots, opt(mean(g.base)).c_str(), opt(mean(g.novel)).c_str(), opt(mean(g.all)).c_str(),
+                          opt(g.hm).c_str());
+            std::cout << line;
+        }
+        for (const auto& a : summaries[i]->averages) {
+            std::snprintf(line, sizeof line, "%-*s  %-16s %5d  %s  %s  %s  %s\n", int(width), name.c_str(),
+                          ("average of " + std::to_string(a.datasets.size())).c_str(), a.shots, opt(a.base).c_str(),
+                          opt(a.novel).c_str(), opt(a.all).c_str(), opt(a.hm).c_str());
+            std::cout << line;
+        }
+        if (!summaries[i]->averages.empty()) score = anyHm ? summaries[i]->averages.front().hm : summaries[i]->averages.front().all;
+        else if (!summaries[i]->groups.empty())
+            score = anyHm ? summaries[i]->groups.front().hm : mean(summaries[i]->groups.front().all);
+        if (score && (!best || *score > *best)) {
+            best = score;
+            bestRun = name;
+        }
+    }
+    if (best) {
+        std::snprintf(line, sizeof line, "%.2f", *best);
+        std::cout << "best " << (anyHm ? "HM" : "accuracy (all)") << ": " << bestRun << " (" << line << ")\n";
+    }
+    std::cout << "one CSV of them all: caspl export --csv";
+    for (const auto& d : runDirs) std::cout << " " << d;
+    std::cout << "\n";
+}
+
 }  // namespace
 
 void addRunCommands(CLI::App& app, Action* action) {
     struct RunArgs {
         std::vector<std::string> presets;
-        std::vector<std::string> sets;
+        std::vector<std::string> sets, sweeps;
         std::string presetsDir, output, runDir;
         bool json = false;
         int threads = 0;
@@ -139,6 +248,12 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto* run = app.add_subcommand("run", "Run experiments (presets or YAML files), resuming runs that exist");
     run->add_option("presets", a->presets, "Preset names (caspl presets list) or YAML files")->required();
     run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)");
+    run->add_option("--sweep", a->sweeps,
+                    "Run every combination of these values, e.g. --sweep train.lr=0.001,0.002 --sweep "
+                    "method.n_ctx_text=4,8 (repeatable): one run folder each, named after its values "
+                    "(runs/<name>-lr=0.001-n_ctx_text=4), then a table of them all; a run that fails does not stop "
+                    "the others")
+        ->type_name("KEY=V1,V2,...");
     run->add_option("--presets,--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
     run->add_option("--output", a->output, "Folder receiving the run folders (overrides the spec's output)");
     run->add_option("--run-dir", a->runDir, "Exact run folder (one preset only)");
@@ -146,31 +261,85 @@ void addRunCommands(CLI::App& app, Action* action) {
     run->add_flag("--json", a->json, "JSON-lines events on stdout (for scripts)");
     run->callback([action, a] {
         *action = [a] {
-            if (!a->runDir.empty() && a->presets.size() > 1)
-                throw UsageError("--run-dir names one run folder: give one preset with it, or use --output for several");
+            // The sweep's combinations, the last --sweep varying fastest.
+            std::vector<SweepAxis> axes;
+            for (const auto& w : a->sweeps) {
+                axes.push_back(parseSweep(w));
+                for (std::size_t i = 0; i + 1 < axes.size(); ++i)
+                    if (axes[i].key == axes.back().key) throw UsageError("--sweep " + axes.back().key + " is given twice");
+                for (const auto& set : a->sets)
+                    if (set.substr(0, set.find('=')) == axes.back().key)
+                        throw UsageError(axes.back().key + " is both in --set and in --sweep: keep one");
+            }
+            std::vector<std::vector<std::pair<std::string, std::string>>> combos{{}};
+            for (const auto& axis : axes) {
+                std::vector<std::vector<std::pair<std::string, std::string>>> next;
+                for (const auto& c : combos)
+                    for (const auto& v : axis.values) {
+                        next.push_back(c);
+                        next.back().emplace_back(axis.key, v);
+                    }
+                combos = std::move(next);
+            }
+            const bool sweep = !axes.empty();
+            if (!a->runDir.empty() && a->presets.size() * combos.size() > 1)
+                throw UsageError("--run-dir names one run folder: give one preset with it and sweep nothing, or use "
+                                 "--output for several");
             const std::string dir = findPresetsDir(a->presetsDir);
             std::vector<ExperimentSpec> specs;
             for (const auto& p : a->presets) {  // validate everything before anything runs
-                auto sets = a->sets;
-                if (!a->output.empty()) sets.push_back("output=" + a->output);
                 const std::string file = resolvePresetFile(p, dir);
                 if (isAbstractFile(file))
                     throw Error(file + " is a fragment (abstract: true): presets extend it, it does not run on its own; "
                                        "run a preset that extends it (caspl presets list) or a YAML file of your own");
-                // Named as `caspl presets show` names it (base2novel/coop/dtd, not dtd), so that every preset gets a
-                // run folder of its own (runs/base2novel_coop_dtd).
-                LoadOptions lo;
-                lo.name = presetNameOf(file, dir);
-                specs.push_back(loadExperiment(file, sets, lo));
+                for (const auto& combo : combos) {
+                    auto sets = a->sets;
+                    if (!a->output.empty()) sets.push_back("output=" + a->output);
+                    for (const auto& [k, v] : combo) sets.push_back(k + "=" + v);
+                    // Named as `caspl presets show` names it (base2novel/coop/dtd, not dtd), so that every preset gets
+                    // a run folder of its own (runs/base2novel_coop_dtd); a sweep's runs add their values.
+                    LoadOptions lo;
+                    lo.name = presetNameOf(file, dir);
+                    ExperimentSpec spec = loadExperiment(file, sets, lo);
+                    for (const auto& [k, v] : combo) spec.name += "-" + sweepLabel(axes, k, v);
+                    specs.push_back(std::move(spec));
+                }
             }
             int rc = kOk;
+            std::vector<std::string> runDirs, failures;
+            std::vector<std::optional<ResultsSummary>> summaries;
             for (const auto& spec : specs) {
                 RunOptions ro;
                 ro.runDir = a->runDir;
                 ro.threads = a->threads;
-                rc = runAndReport(spec, ro, a->json);
-                if (rc != kOk) return rc;
+                if (!sweep) {
+                    rc = runAndReport(spec, ro, a->json);
+                    if (rc != kOk) return rc;
+                    continue;
+                }
+                // A sweep goes on past a run that fails (a learning rate that diverges); bad input stops it.
+                runDirs.push_back(ro.runDir.empty() ? defaultRunDir(spec) : ro.runDir);
+                ResultsSummary summary;
+                std::string failure;
+                int one = kOk;
+                try {
+                    one = runAndReport(spec, ro, a->json, &summary);
+                } catch (const RunFailed& e) {
+                    failure = e.what();
+                } catch (const Error&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    failure = e.what();
+                }
+                if (one == kInterrupted) return one;
+                if (!failure.empty()) {
+                    std::cerr << "caspl: " << runDirs.back() << " failed: " << failure << "\n";
+                    rc = kRunFailed;
+                }
+                summaries.push_back(failure.empty() ? std::optional<ResultsSummary>(std::move(summary)) : std::nullopt);
+                failures.push_back(failure);
             }
+            if (sweep && !a->json) printSweepSummary(runDirs, summaries, failures);
             return rc;
         };
     });

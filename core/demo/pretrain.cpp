@@ -451,7 +451,7 @@ ClipPretrainResult pretrainClip(const std::vector<Datum>& items, const std::vect
             auto loss = 0.5 * (lossI + lossT);
             const double lv = loss.item<double>();
             if (!std::isfinite(lv))
-                throw Error(o.phase + ": the loss is " + std::string(std::isnan(lv) ? "NaN" : "infinite") +
+                throw RunFailed(o.phase + ": the loss is " + std::string(std::isnan(lv) ? "NaN" : "infinite") +
                             " at step " + std::to_string(step + 1) + "; lower the learning rate");
             loss.backward();
             if (o.gradClip > 0) torch::nn::utils::clip_grad_norm_(params, o.gradClip);

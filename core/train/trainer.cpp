@@ -393,7 +393,7 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
             const MethodOutput& out = steps.run(batch, lr, [&](double l) {
                 loss = l;
                 if (!std::isfinite(l))
-                    throw Error(o.phase + ": the loss is " + std::string(std::isnan(l) ? "NaN" : "infinite") + " at epoch " +
+                    throw RunFailed(o.phase + ": the loss is " + std::string(std::isnan(l) ? "NaN" : "infinite") + " at epoch " +
                                 std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
                                 "; lower the learning rate or use fp32 precision, then resume");
             });

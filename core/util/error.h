@@ -11,4 +11,11 @@ public:
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A job that started and then failed for a reason other than its input (training diverged: a loss that is not
+// finite). Front ends report it as a failed run (the command line's exit code 1), not as bad input.
+class RunFailed : public Error {
+public:
+    using Error::Error;
+};
+
 }  // namespace caspl

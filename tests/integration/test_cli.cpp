@@ -398,6 +398,60 @@ private Q_SLOTS:
 
     // `caspl run PRESET` names the run folder after the whole preset name (two methods' presets for one dataset
     // get two folders), and `caspl export --csv` rounds each run by its own eval.rounding, whatever the order.
+    // A sweep: every combination of the values, each in a folder named after them, then a table of them all.
+    void sweepRunsEveryCombination() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        const QString base = QDir(caspl::test::tempDir()).filePath("sweep");
+        caspl::test::TinyExperimentOptions o;
+        o.seeds = "[1]";
+        o.trainEpochs = 2;
+        const auto t = caspl::test::makeTinyExperiment(base, o);
+        const QStringList sweep{"--threads", "1", "run", t.yamlPath, "--sweep", "train.lr=0.01, 0.02", "--sweep", "phase1.lr=0.01,0.05"};
+        const auto r = runCaspl(sweep);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        // Two keys end in "lr": the names carry the whole keys. The last --sweep varies fastest.
+        const QStringList names{"tiny-train.lr=0.01-phase1.lr=0.01", "tiny-train.lr=0.01-phase1.lr=0.05",
+                                "tiny-train.lr=0.02-phase1.lr=0.01", "tiny-train.lr=0.02-phase1.lr=0.05"};
+        for (const QString& n : names) {
+            const QString dir = base + "/runs/" + n;
+            QVERIFY2(QFileInfo::exists(dir + "/results.csv"), qPrintable(dir));
+            QFile cfg(dir + "/config.yaml");
+            QVERIFY(cfg.open(QIODevice::ReadOnly));
+            const QString yaml = QString::fromUtf8(cfg.readAll());
+            QVERIFY2(yaml.contains("name: " + n + "\n"), qPrintable(yaml));
+            const QString trainLr = n.section('=', 1, 1).section('-', 0, 0), phase1Lr = n.section('=', 2, 2);
+            QVERIFY2(yaml.contains(QRegularExpression("\nphase1:\n(  [^\n]*\n)*  lr: " + QRegularExpression::escape(phase1Lr) + "\n")),
+                     qPrintable(yaml));
+            QVERIFY2(yaml.contains(QRegularExpression("\ntrain:\n(  [^\n]*\n)*  lr: " + QRegularExpression::escape(trainLr) + "\n")),
+                     qPrintable(yaml));
+        }
+        QVERIFY2(r.out.contains("\nsweep: 4 runs\n"), qPrintable(r.out));
+        for (const QString& n : names)
+            QVERIFY2(r.out.contains(QRegularExpression("\n" + QRegularExpression::escape(n) + " +synth +2 ")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression("\nbest HM: tiny-train\\.lr=[^ ]+ \\([0-9]+\\.[0-9]{2}\\)\n")), qPrintable(r.out));
+        QVERIFY2(r.out.contains("one CSV of them all: caspl export --csv " + base + "/runs/" + names[0] + " "), qPrintable(r.out));
+        // Again: every run resumes, already done.
+        const auto again = runCaspl(sweep);
+        QVERIFY2(again.exitCode == 0 && again.out.contains("\nsweep: 4 runs\n"), qPrintable(again.err));
+
+        // Misuse: exit code 2, before anything runs.
+        const auto usage = [&](const QStringList& extra, const QString& says) {
+            const auto u = runCaspl(QStringList{"run", t.yamlPath} + extra);
+            QVERIFY2(u.exitCode == 2 && u.err.contains(says), qPrintable(u.err));
+        };
+        usage({"--sweep", "train.lr"}, "expected KEY=V1,V2,...");
+        usage({"--sweep", "train.lr=0.01,,0.02"}, "an empty value");
+        usage({"--sweep", "train.lr=0.01,0.01"}, "the value 0.01 is given twice");
+        usage({"--sweep", "train.lr=0.01", "--sweep", "train.lr=0.02"}, "--sweep train.lr is given twice");
+        usage({"--set", "train.lr=0.01", "--sweep", "train.lr=0.02,0.03"}, "train.lr is both in --set and in --sweep");
+        usage({"--sweep", "train.lr=0.01,0.02", "--run-dir", base + "/x"}, "--run-dir names one run folder");
+        // A bad value is bad input (exit 3) naming its key; a list value stays whole (data.seeds loads, train.lr not).
+        const auto bad = runCaspl({"run", t.yamlPath, "--sweep", "data.seeds=[1, 2],[3]", "--sweep", "train.lr=0.01,abc"});
+        QCOMPARE(bad.exitCode, 3);
+        QVERIFY2(bad.err.contains("train.lr") && !bad.err.contains("data.seeds"), qPrintable(bad.err));
+        QVERIFY(!QFileInfo::exists(base + "/runs/tiny-seeds=_1__2_-lr=0.01"));  // nothing ran
+    }
+
     void presetRunFoldersAndExportRounding() {
         CASPL_REQUIRE_TINY_FIXTURES();
         const QString base = QDir(caspl::test::tempDir()).filePath("preset_runs");

@@ -224,7 +224,7 @@ private Q_SLOTS:
         try {
             trainPrompts(*m, loader, o, sink, stop);
             QFAIL("no error for a diverging run");
-        } catch (const Error& e) {
+        } catch (const RunFailed& e) {  // a failed run (exit code 1), not bad input
             QVERIFY2(std::string(e.what()).find("lower the learning rate") != std::string::npos, e.what());
         }
         // The step whose loss was not finite changed nothing: the prompts are those of the step before.
