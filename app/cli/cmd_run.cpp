@@ -8,6 +8,7 @@
 #include "core/experiment/per_class.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/spec_loader.h"
+#include "core/experiment/sweep.h"
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
 #include "core/util/error.h"
@@ -128,58 +129,6 @@ int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json, Re
     }
 }
 
-// One `--sweep KEY=V1,V2,...`: the values split at the commas outside brackets and quotes (a list value such as
-// [1, 2] stays whole).
-struct SweepAxis {
-    std::string key;
-    std::vector<std::string> values;
-};
-
-SweepAxis parseSweep(const std::string& arg) {
-    const auto eq = arg.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw UsageError("--sweep " + arg + ": expected KEY=V1,V2,... (e.g. --sweep train.lr=0.001,0.002,0.004)");
-    SweepAxis a;
-    a.key = arg.substr(0, eq);
-    std::string value;
-    int depth = 0;
-    char quote = 0;
-    for (char c : arg.substr(eq + 1) + ",") {
-        if (quote) {
-            if (c == quote) quote = 0;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
-        } else if (c == '[' || c == '{') {
-            ++depth;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        } else if (c == ',' && depth == 0) {
-            const auto b = value.find_first_not_of(' '), e = value.find_last_not_of(' ');
-            const std::string v = b == std::string::npos ? std::string() : value.substr(b, e - b + 1);
-            if (v.empty()) throw UsageError("--sweep " + arg + ": an empty value (expected KEY=V1,V2,...)");
-            if (std::find(a.values.begin(), a.values.end(), v) != a.values.end())
-                throw UsageError("--sweep " + arg + ": the value " + v + " is given twice");
-            a.values.push_back(v);
-            value.clear();
-            continue;
-        }
-        value += c;
-    }
-    return a;
-}
-
-// A run name's part for one swept value: "lr=0.004" (the key's last part, or all of it where two swept keys share
-// the last part), the value's characters other than letters, digits and ._+- as '_'.
-std::string sweepLabel(const std::vector<SweepAxis>& axes, const std::string& key, const std::string& value) {
-    const auto last = [](const std::string& k) { return k.substr(k.rfind('.') == std::string::npos ? 0 : k.rfind('.') + 1); };
-    int sharing = 0;
-    for (const auto& a : axes) sharing += last(a.key) == last(key);
-    std::string v;
-    for (unsigned char c : value)
-        v += (std::isalnum(c) || c == '.' || c == '_' || c == '+' || c == '-') ? char(c) : '_';
-    return (sharing > 1 ? key : last(key)) + "=" + v;
-}
-
 // The runs of a sweep side by side, best HM (else best accuracy on all classes) marked.
 void printSweepSummary(const std::vector<std::string>& runDirs, const std::vector<std::optional<ResultsSummary>>& summaries,
                        const std::vector<std::string>& failures) {
@@ -261,25 +210,15 @@ void addRunCommands(CLI::App& app, Action* action) {
     run->add_flag("--json", a->json, "JSON-lines events on stdout (for scripts)");
     run->callback([action, a] {
         *action = [a] {
-            // The sweep's combinations, the last --sweep varying fastest.
+            // The sweep's combinations, the last --sweep varying fastest. Its mistakes are usage errors (exit 2).
             std::vector<SweepAxis> axes;
-            for (const auto& w : a->sweeps) {
-                axes.push_back(parseSweep(w));
-                for (std::size_t i = 0; i + 1 < axes.size(); ++i)
-                    if (axes[i].key == axes.back().key) throw UsageError("--sweep " + axes.back().key + " is given twice");
-                for (const auto& set : a->sets)
-                    if (set.substr(0, set.find('=')) == axes.back().key)
-                        throw UsageError(axes.back().key + " is both in --set and in --sweep: keep one");
-            }
-            std::vector<std::vector<std::pair<std::string, std::string>>> combos{{}};
-            for (const auto& axis : axes) {
-                std::vector<std::vector<std::pair<std::string, std::string>>> next;
-                for (const auto& c : combos)
-                    for (const auto& v : axis.values) {
-                        next.push_back(c);
-                        next.back().emplace_back(axis.key, v);
-                    }
-                combos = std::move(next);
+            std::vector<SweepCombination> combos;
+            try {
+                for (const auto& w : a->sweeps) axes.push_back(parseSweepAxis(w));
+                checkSweepAxes(axes, a->sets);
+                combos = sweepCombinations(axes);
+            } catch (const Error& e) {
+                throw UsageError(std::string("--") + e.what());
             }
             const bool sweep = !axes.empty();
             if (!a->runDir.empty() && a->presets.size() * combos.size() > 1)
@@ -301,7 +240,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                     LoadOptions lo;
                     lo.name = presetNameOf(file, dir);
                     ExperimentSpec spec = loadExperiment(file, sets, lo);
-                    for (const auto& [k, v] : combo) spec.name += "-" + sweepLabel(axes, k, v);
+                    spec.name = sweepRunName(spec.name, axes, combo);
                     specs.push_back(std::move(spec));
                 }
             }

@@ -443,7 +443,7 @@ private Q_SLOTS:
         usage({"--sweep", "train.lr=0.01,,0.02"}, "an empty value");
         usage({"--sweep", "train.lr=0.01,0.01"}, "the value 0.01 is given twice");
         usage({"--sweep", "train.lr=0.01", "--sweep", "train.lr=0.02"}, "--sweep train.lr is given twice");
-        usage({"--set", "train.lr=0.01", "--sweep", "train.lr=0.02,0.03"}, "train.lr is both in --set and in --sweep");
+        usage({"--set", "train.lr=0.01", "--sweep", "train.lr=0.02,0.03"}, "--sweep train.lr: the key is also set (train.lr=0.01); keep one");
         usage({"--sweep", "train.lr=0.01,0.02", "--run-dir", base + "/x"}, "--run-dir names one run folder");
         // A bad value is bad input (exit 3) naming its key; a list value stays whole (data.seeds loads, train.lr not).
         const auto bad = runCaspl({"run", t.yamlPath, "--sweep", "data.seeds=[1, 2],[3]", "--sweep", "train.lr=0.01,abc"});

@@ -8,6 +8,7 @@
 #include "core/experiment/presets.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
+#include "core/experiment/sweep.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
@@ -80,6 +81,40 @@ const char* kMinimal = "method:\n  name: coop\ndata:\n  datasets: [OxfordPets]\n
 class ExperimentSpecTest : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // A sweep's axes, combinations and run names.
+    void sweepAxesCombinationsAndNames() {
+        const SweepAxis lr = parseSweepAxis("train.lr=0.001, 0.002 ,4e-3");
+        QCOMPARE(lr.key, std::string("train.lr"));
+        QCOMPARE(lr.values, (std::vector<std::string>{"0.001", "0.002", "4e-3"}));
+        // Lists and quoted strings keep their commas.
+        const SweepAxis seeds = parseSweepAxis("data.seeds=[1, 2, 3],[4]");
+        QCOMPARE(seeds.values, (std::vector<std::string>{"[1, 2, 3]", "[4]"}));
+        QCOMPARE(parseSweepAxis("method.ctx_init=\"a photo, of a\",''").values,
+                 (std::vector<std::string>{"\"a photo, of a\"", "''"}));
+        caspl::test::expectError([] { parseSweepAxis("train.lr"); }, {"sweep train.lr: expected KEY=V1,V2,..."});
+        caspl::test::expectError([] { parseSweepAxis("=1,2"); }, {"expected KEY=V1,V2,..."});
+        caspl::test::expectError([] { parseSweepAxis("train.lr=1,,2"); }, {"an empty value"});
+        caspl::test::expectError([] { parseSweepAxis("train.lr=1, 1"); }, {"the value 1 is given twice"});
+        caspl::test::expectError([&] { checkSweepAxes({lr, lr}, {}); }, {"sweep train.lr is given twice"});
+        caspl::test::expectError([&] { checkSweepAxes({lr}, {"train.epochs=2", "train.lr = 0.1"}); },
+                                 {"sweep train.lr: the key is also set (train.lr = 0.1)"});
+        checkSweepAxes({lr, seeds}, {"train.epochs=2"});
+
+        // The last axis varies fastest; no axis is one empty combination.
+        const SweepAxis ctx = parseSweepAxis("method.n_ctx_text=4,8");
+        const auto combos = sweepCombinations({lr, ctx});
+        QCOMPARE(combos.size(), std::size_t(6));
+        QCOMPARE(combos[1], (SweepCombination{{"train.lr", "0.001"}, {"method.n_ctx_text", "8"}}));
+        QCOMPARE(combos[2], (SweepCombination{{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}}));
+        QCOMPARE(sweepCombinations({}), std::vector<SweepCombination>{SweepCombination{}});
+        QCOMPARE(sweepRunName("base2novel/coop/dtd", {lr, ctx}, combos[5]), std::string("base2novel/coop/dtd-lr=4e-3-n_ctx_text=8"));
+        // Keys that share their last part are named in full; characters a folder name should not hold become '_'.
+        const SweepAxis p1 = parseSweepAxis("phase1.lr=0.01");
+        QCOMPARE(sweepRunName("x", {lr, p1}, {{"train.lr", "0.001"}, {"phase1.lr", "0.01"}}),
+                 std::string("x-train.lr=0.001-phase1.lr=0.01"));
+        QCOMPARE(sweepRunName("x", {seeds}, {{"data.seeds", "[1, 2, 3]"}}), std::string("x-seeds=_1__2__3_"));
+    }
+
     void minimalFileGetsDefaults() {
         const std::string dir = freshDir("min");
         const std::string f = put(dir, "exp.yaml", kMinimal);
