@@ -16,6 +16,7 @@
 #include "ui/latency_probe.h"
 #include "ui/log_pane.h"
 #include "ui/per_class_dialog.h"
+#include "ui/sweep_dialog.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
 #include "ui/results_view.h"
@@ -374,6 +375,9 @@ void MainWindow::buildMenus() {
     runAction_ = make(run, tr("&Run Experiment"), "actionRun", QKeySequence(Qt::CTRL | Qt::Key_R));
     runAction_->setToolTip(tr("Check the experiment, queue it and start the queue"));
     connect(runAction_, &QAction::triggered, this, [this] { runCurrentExperiment(true); });
+    QAction* sweepAction = make(run, tr("S&weep…"), "actionSweep");
+    sweepAction->setToolTip(tr("Run the experiment for every combination of a few keys' values (caspl run --sweep)"));
+    connect(sweepAction, &QAction::triggered, this, &MainWindow::openSweepDialog);
     queueAction_ = make(run, tr("&Add to Queue"), "actionAddToQueue", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
     connect(queueAction_, &QAction::triggered, this, [this] { runCurrentExperiment(false); });
     stopAction_ = make(run, tr("&Stop"), "actionStop", QKeySequence(Qt::CTRL | Qt::Key_Period));
@@ -954,12 +958,48 @@ int MainWindow::runCurrentExperiment(bool startNow) {
                     tr("Fix the fields named above (the YAML tab shows every key), then run again."));
         return -1;
     }
+    return queueExperiment(*spec, startNow);
+}
+
+void MainWindow::openSweepDialog() {
+    QString error;
+    const auto spec = editor_->applyPendingYaml(&error) ? editor_->validatedSpec(&error) : std::nullopt;
+    if (!spec) {
+        showMessage(MessageBar::Kind::Error, tr("The experiment cannot be swept as it is"), error,
+                    tr("Fix the fields named above (the YAML tab shows every key), then sweep again."));
+        return;
+    }
+    SweepDialog dialog(*spec, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    runSweep(dialog.experiments(&error));
+}
+
+int MainWindow::runSweep(const std::vector<caspl::ExperimentSpec>& specs) {
+    int queued = 0;
+    QStringList refused;
+    for (const auto& spec : specs) {
+        if (queueExperiment(spec, false) >= 0) ++queued;
+        else refused << qs(spec.name);
+    }
+    log_->append(caspl::LogLevel::Info, tr("sweep"), tr("%1 of %2 runs queued").arg(queued).arg(specs.size()));
+    if (!refused.isEmpty())
+        showMessage(MessageBar::Kind::Warning, tr("%1 of the sweep's %2 runs were not queued").arg(refused.size()).arg(specs.size()),
+                    refused.join(QStringLiteral(", ")),
+                    tr("Each is in the queue already, run by another process, or its folder holds another experiment."));
+    if (queued > 0) {
+        if (!processQueue_->isChecked()) processQueue_->setChecked(true);  // starts the first
+        startNextIfIdle();
+    }
+    return queued;
+}
+
+int MainWindow::queueExperiment(const caspl::ExperimentSpec& spec, bool startNow) {
     if (!engine_) {
         showMessage(MessageBar::Kind::Error, tr("No engine is attached to this window"), {},
                     tr("Start the studio with `caspl-studio` (it attaches the engine), or run the experiment with `caspl run`."));
         return -1;
     }
-    const QString dir = runDirOf(*spec);
+    const QString dir = runDirOf(spec);
     for (int r = 0; r < queue_->count(); ++r) {
         const RunJob* j = queue_->job(queue_->idAt(r));
         if (j->runDir != dir) continue;
@@ -974,17 +1014,17 @@ int MainWindow::runCurrentExperiment(bool startNow) {
                            "name to run it into another folder."));
             return -1;
         }
-        if (caspl::resolvedHash(j->spec) != caspl::resolvedHash(*spec)) {  // what the engine compares
+        if (caspl::resolvedHash(j->spec) != caspl::resolvedHash(spec)) {  // what the engine compares
             showMessage(MessageBar::Kind::Error, tr("Another experiment already uses the folder %1").arg(dir),
                         tr("The run %1 in the queue wrote a different configuration there.").arg(jobLabel(j->id)),
                         tr("Change the experiment's name or output folder, then run again."));
             return -1;
         }
     }
-    const int id = queue_->addJob(*spec, dir);
+    const int id = queue_->addJob(spec, dir);
     labelRunInPlots(id);
     messages_->dismiss();
-    log_->append(caspl::LogLevel::Info, jobLabel(id), tr("queued (%1 → %2)").arg(qs(caspl::methodLabel(*spec)), dir));
+    log_->append(caspl::LogLevel::Info, jobLabel(id), tr("queued (%1 → %2)").arg(qs(caspl::methodLabel(spec)), dir));
     selectRun(id);
     if (startNow && !processQueue_->isChecked()) processQueue_->setChecked(true);  // starts it
     startNextIfIdle();

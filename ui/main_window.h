@@ -11,6 +11,7 @@
 // and scripts can drive the window without dialogs. Errors never stop the window: they appear in the message bar
 // with what happened and what to do, and in the log.
 #include "core/engine/event_log.h"
+#include "core/experiment/experiment_spec.h"
 #include "ui/message_bar.h"
 
 #include <QMainWindow>
@@ -21,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 namespace caspl {
 class EventLogFollower;
@@ -81,6 +83,13 @@ public:
     // Validates the editor's experiment and queues it; `startNow` also switches queue processing on. Returns the
     // run's id, or -1 (the message bar says why).
     int runCurrentExperiment(bool startNow = true);
+    // Queues `spec` into its run folder (refused, with the message bar saying why, when that folder is queued,
+    // running here or elsewhere, or holds another experiment); returns the run's id or -1.
+    int queueExperiment(const caspl::ExperimentSpec& spec, bool startNow);
+    // Run > Sweep…: the editor's experiment for every combination of the values chosen in a SweepDialog.
+    void openSweepDialog();
+    // Queues the runs of a sweep and starts the queue; returns how many were queued.
+    int runSweep(const std::vector<caspl::ExperimentSpec>& specs);
     // Asks the running experiment to stop (it checkpoints); queue processing pauses.
     void stopRun();
     // Queues a stopped, failed or finished run again: the same experiment into the same folder, so the engine

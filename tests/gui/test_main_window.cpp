@@ -18,6 +18,7 @@
 #include "ui/main_window.h"
 #include "ui/confusion_view.h"
 #include "ui/per_class_dialog.h"
+#include "ui/sweep_dialog.h"
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
 #include "ui/results_view.h"
@@ -27,6 +28,7 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QPushButton>
 #include <QDoubleSpinBox>
 #include <QDateTime>
 #include <QDialog>
@@ -259,6 +261,52 @@ private Q_SLOTS:
     }
 
     // The form shows the spec and gives it back unchanged (so a run folder resumes); edits land in the spec.
+    // Run > Sweep…: the editor's experiment for every combination of the values, each run named after them and
+    // checked before anything is queued; the runs queue one after the other.
+    void sweepQueuesEveryCombination() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        FakeEngine engine;
+        ui::MainWindow w(&engine);
+        w.show();
+        test::TinyExperimentOptions o;
+        o.name = "swept";
+        const auto tiny = test::makeTinyExperiment(base_, o);
+        QVERIFY(w.openExperimentFile(tiny.yamlPath));
+        QVERIFY(w.findAction("actionSweep") && w.findAction("actionSweep")->isEnabled());
+
+        ui::SweepDialog dlg(w.editor()->spec());
+        QVERIFY2(dlg.statusText().contains("choose a key"), qPrintable(dlg.statusText()));
+        dlg.setAxis(0, "train.lr", "0.01, 0.02");
+        dlg.setAxis(1, "method.n_ctx_text", "2,4");
+        QCOMPARE(dlg.runNames(), QStringList({"swept-lr=0.01-n_ctx_text=2", "swept-lr=0.01-n_ctx_text=4",
+                                              "swept-lr=0.02-n_ctx_text=2", "swept-lr=0.02-n_ctx_text=4"}));
+        QVERIFY2(dlg.statusText().startsWith("4 runs"), qPrintable(dlg.statusText()));
+        QVERIFY(dlg.grab().save(QDir(artifactsDir()).filePath("sweep_dialog.png")));
+        QString error;
+        const auto specs = dlg.experiments(&error);
+        QCOMPARE(specs.size(), std::size_t(4));
+        QCOMPARE(specs[3].train.lr, 0.02);
+        QCOMPARE(specs[3].method.nCtxText, 4);
+        QCOMPARE(specs[3].train.epochs, w.editor()->spec().train.epochs);  // the rest as in the editor
+        // A wrong value: nothing to run, the key named.
+        dlg.setAxis(1, "method.n_ctx_text", "2,four");
+        QVERIFY(dlg.runNames().isEmpty());
+        QVERIFY2(dlg.statusText().contains("method.n_ctx_text"), qPrintable(dlg.statusText()));
+        QVERIFY(dlg.experiments(&error).empty());
+        QVERIFY(!dlg.findChild<QPushButton*>("sweepRun")->isEnabled());
+
+        QCOMPARE(w.runSweep(specs), 4);
+        QCOMPARE(w.queueModel()->count(), 4);
+        QVERIFY(engine.running);  // the first started
+        for (int r = 0; r < 4; ++r)
+            QVERIFY2(w.queueModel()->job(w.queueModel()->idAt(r))->runDir.endsWith("/" + QString::fromStdString(specs[std::size_t(r)].name)),
+                     qPrintable(w.queueModel()->job(w.queueModel()->idAt(r))->runDir));
+        // The same sweep again: every run is in the queue already.
+        QCOMPARE(w.runSweep(specs), 0);
+        QCOMPARE(w.queueModel()->count(), 4);
+        QVERIFY2(w.messageBar()->title().contains("4 of the sweep's 4 runs were not queued"), qPrintable(w.messageBar()->title()));
+    }
+
     void editorIsBoundToTheSpec() {
         CASPL_REQUIRE_TINY_FIXTURES();
         app::StudioEngine engine;
