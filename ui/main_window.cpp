@@ -971,7 +971,13 @@ void MainWindow::openSweepDialog() {
     }
     SweepDialog dialog(*spec, this);
     if (dialog.exec() != QDialog::Accepted) return;
-    runSweep(dialog.experiments(&error));
+    const auto specs = dialog.experiments(&error);  // checked again: the last keystroke may not have been
+    if (specs.empty()) {
+        showMessage(MessageBar::Kind::Error, tr("The sweep cannot run as it is"), error,
+                    tr("Fix the key or value named above in Run > Sweep…, then run again."));
+        return;
+    }
+    runSweep(specs);
 }
 
 int MainWindow::runSweep(const std::vector<caspl::ExperimentSpec>& specs) {

@@ -13,19 +13,10 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
+#include <QTimer>
 #include <QVBoxLayout>
 
 namespace caspl::ui {
-
-namespace {
-
-// Keys a sweep varies: every key of the experiment except what names or documents it (a sweep's runs are named by
-// their values, and each would get the same folder otherwise).
-bool sweepable(const std::string& key) {
-    return key != "name" && key != "description" && key != "source" && key != "output" && key.rfind("reference.", 0) != 0;
-}
-
-}  // namespace
 
 SweepDialog::SweepDialog(const caspl::ExperimentSpec& base, QWidget* parent) : QDialog(parent), base_(base) {
     setObjectName("sweepDialog");
@@ -36,13 +27,17 @@ SweepDialog::SweepDialog(const caspl::ExperimentSpec& base, QWidget* parent) : Q
                                 "a list value keeps its brackets: [1, 2]."),
                              this);
     intro->setWordWrap(true);
+    typing_ = new QTimer(this);
+    typing_->setSingleShot(true);
+    typing_->setInterval(250);
+    connect(typing_, &QTimer::timeout, this, [this] { refresh(); });
     auto* form = new QFormLayout;
     for (int i = 0; i < kAxes; ++i) {
         keys_[i] = new QComboBox(this);
         keys_[i]->setObjectName(QStringLiteral("sweepKey%1").arg(i));
         keys_[i]->addItem(tr("(none)"), QString());
         for (const auto& k : caspl::specKeys())
-            if (sweepable(k.key)) {
+            if (caspl::sweepableKey(k.key)) {
                 keys_[i]->addItem(QString::fromStdString(k.key), QString::fromStdString(k.key));
                 keys_[i]->setItemData(keys_[i]->count() - 1,
                                       QString::fromStdString(k.type + (k.range.empty() ? "" : " " + k.range) + ": " + k.help),
@@ -56,7 +51,8 @@ SweepDialog::SweepDialog(const caspl::ExperimentSpec& base, QWidget* parent) : Q
         row->addWidget(values_[i], 2);
         form->addRow(tr("Key %1:").arg(i + 1), row);
         connect(keys_[i], &QComboBox::currentIndexChanged, this, [this] { refresh(); });
-        connect(values_[i], &QLineEdit::textChanged, this, [this] { refresh(); });
+        // Typing: the runs are checked once the typing pauses (a sweep of hundreds of runs loads each one).
+        connect(values_[i], &QLineEdit::textChanged, this, [this] { typing_->start(); });
     }
     preview_ = new QListWidget(this);
     preview_->setObjectName("sweepRuns");
@@ -84,6 +80,7 @@ void SweepDialog::setAxis(int row, const QString& key, const QString& values) {
     const int i = keys_[row]->findData(key);
     keys_[row]->setCurrentIndex(std::max(0, i));
     values_[row]->setText(values);
+    refresh();
 }
 
 std::vector<caspl::ExperimentSpec> SweepDialog::experiments(QString* error) const {
@@ -98,14 +95,18 @@ std::vector<caspl::ExperimentSpec> SweepDialog::experiments(QString* error) cons
         }
         if (axes.empty()) throw caspl::Error("choose a key and its values");
         caspl::checkSweepAxes(axes, {});
-        // Each run: the editor's experiment with the values set, checked as a file with --set would be.
+        const auto combos = caspl::sweepCombinations(axes);
+        const auto names = caspl::sweepRunNames(base_.name, axes, combos);
+        // Each run: the editor's experiment with the values set, checked as a file with --sweep would be.
         const std::string yaml = caspl::toYaml(base_);
-        for (const auto& combo : caspl::sweepCombinations(axes)) {
+        caspl::LoadOptions lo;
+        for (std::size_t c = 0; c < combos.size(); ++c) {
             std::vector<std::string> sets;
-            for (const auto& [k, v] : combo) sets.push_back(k + "=" + v);
+            for (const auto& [k, v] : combos[c]) sets.push_back(k + "=" + v);
+            lo.overrideFlags.assign(sets.size(), "sweep");
             caspl::ExperimentSpec spec =
-                caspl::loadExperimentFromString(yaml, base_.name + ".yaml", QDir::currentPath().toStdString(), sets);
-            spec.name = caspl::sweepRunName(base_.name, axes, combo);
+                caspl::loadExperimentFromString(yaml, "the editor's experiment", QDir::currentPath().toStdString(), sets, lo);
+            spec.name = names[c];
             out.push_back(std::move(spec));
         }
     } catch (const std::exception& e) {
@@ -124,6 +125,7 @@ QStringList SweepDialog::runNames() const {
 QString SweepDialog::statusText() const { return status_->text(); }
 
 void SweepDialog::refresh() {
+    typing_->stop();
     QString error;
     const auto specs = experiments(&error);
     preview_->clear();

@@ -13,6 +13,7 @@ class QLabel;
 class QLineEdit;
 class QListWidget;
 class QPushButton;
+class QTimer;
 
 namespace caspl::ui {
 
@@ -38,6 +39,7 @@ private:
     QListWidget* preview_;
     QLabel* status_;
     QPushButton* ok_ = nullptr;
+    QTimer* typing_ = nullptr;
 };
 
 }  // namespace caspl::ui

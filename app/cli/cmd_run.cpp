@@ -109,10 +109,11 @@ std::string formatSummaryTable(const ResultsSummary& s) {
 
 namespace {
 
-int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json, ResultsSummary* summary = nullptr) {
+// Runs one experiment. `stop` is the command's one token, which the signal handlers set (installStopHandlers): a
+// Ctrl-C between two runs of a batch stops the next one at its start.
+int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json, StopToken& stop,
+                 ResultsSummary* summary = nullptr) {
     CliSink sink(json);
-    StopToken stop;
-    installStopHandlers(stop);
     try {
         auto out = runExperiment(spec, ro, sink, stop);
         if (summary) *summary = out.summary;
@@ -140,7 +141,8 @@ void printSweepSummary(const std::vector<std::string>& runDirs, const std::vecto
                   "all", "HM");
     std::cout << line;
     std::optional<double> best;
-    std::string bestRun, bestWhat;
+    std::string bestRun;
+    std::size_t scoreParts = 0;
     const bool anyHm = std::any_of(summaries.begin(), summaries.end(), [](const auto& s) {
         return s && std::any_of(s->groups.begin(), s->groups.end(), [](const GroupResult& g) { return g.hm.has_value(); });
     });
@@ -166,9 +168,18 @@ void printSweepSummary(const std::vector<std::string>& runDirs, const std::vecto
                           opt(a.novel).c_str(), opt(a.all).c_str(), opt(a.hm).c_str());
             std::cout << line;
         }
-        if (!summaries[i]->averages.empty()) score = anyHm ? summaries[i]->averages.front().hm : summaries[i]->averages.front().all;
-        else if (!summaries[i]->groups.empty())
-            score = anyHm ? summaries[i]->groups.front().hm : mean(summaries[i]->groups.front().all);
+        // The score: the mean over the run's averages (several datasets), else over its groups (several K), of the
+        // HM (or of the accuracy on all classes); none when one of them lacks it.
+        std::vector<std::optional<double>> parts;
+        for (const auto& av : summaries[i]->averages) parts.push_back(anyHm ? av.hm : av.all);
+        if (parts.empty())
+            for (const auto& g : summaries[i]->groups) parts.push_back(anyHm ? g.hm : mean(g.all));
+        if (!parts.empty() && std::all_of(parts.begin(), parts.end(), [](const auto& p) { return p.has_value(); })) {
+            double sum = 0;
+            for (const auto& p : parts) sum += *p;
+            score = sum / double(parts.size());
+            scoreParts = std::max(scoreParts, parts.size());
+        }
         if (score && (!best || *score > *best)) {
             best = score;
             bestRun = name;
@@ -176,7 +187,9 @@ void printSweepSummary(const std::vector<std::string>& runDirs, const std::vecto
     }
     if (best) {
         std::snprintf(line, sizeof line, "%.2f", *best);
-        std::cout << "best " << (anyHm ? "HM" : "accuracy (all)") << ": " << bestRun << " (" << line << ")\n";
+        std::cout << "best " << (anyHm ? "HM" : "accuracy (all)")
+                  << (scoreParts > 1 ? " (mean over each run's " + std::to_string(scoreParts) + " rows)" : std::string())
+                  << ": " << bestRun << " (" << line << ")\n";
     }
     std::cout << "one CSV of them all: caspl export --csv";
     for (const auto& d : runDirs) std::cout << " " << d;
@@ -213,9 +226,11 @@ void addRunCommands(CLI::App& app, Action* action) {
             // The sweep's combinations, the last --sweep varying fastest. Its mistakes are usage errors (exit 2).
             std::vector<SweepAxis> axes;
             std::vector<SweepCombination> combos;
+            auto fixedSets = a->sets;
+            if (!a->output.empty()) fixedSets.push_back("output=" + a->output);
             try {
                 for (const auto& w : a->sweeps) axes.push_back(parseSweepAxis(w));
-                checkSweepAxes(axes, a->sets);
+                checkSweepAxes(axes, fixedSets);
                 combos = sweepCombinations(axes);
             } catch (const Error& e) {
                 throw UsageError(std::string("--") + e.what());
@@ -231,19 +246,31 @@ void addRunCommands(CLI::App& app, Action* action) {
                 if (isAbstractFile(file))
                     throw Error(file + " is a fragment (abstract: true): presets extend it, it does not run on its own; "
                                        "run a preset that extends it (caspl presets list) or a YAML file of your own");
-                for (const auto& combo : combos) {
-                    auto sets = a->sets;
-                    if (!a->output.empty()) sets.push_back("output=" + a->output);
-                    for (const auto& [k, v] : combo) sets.push_back(k + "=" + v);
-                    // Named as `caspl presets show` names it (base2novel/coop/dtd, not dtd), so that every preset gets
-                    // a run folder of its own (runs/base2novel_coop_dtd); a sweep's runs add their values.
-                    LoadOptions lo;
-                    lo.name = presetNameOf(file, dir);
+                // Named as `caspl presets show` names it (base2novel/coop/dtd, not dtd), so that every preset gets a
+                // run folder of its own (runs/base2novel_coop_dtd); a sweep's runs add their values.
+                LoadOptions lo;
+                lo.name = presetNameOf(file, dir);
+                const std::string presetName = loadExperiment(file, fixedSets, lo).name;
+                std::vector<std::string> names;
+                try {
+                    names = sweepRunNames(presetName, axes, combos);
+                } catch (const Error& e) {
+                    throw UsageError(std::string("--") + e.what());
+                }
+                for (std::size_t c = 0; c < combos.size(); ++c) {
+                    auto sets = fixedSets;
+                    lo.overrideFlags.assign(sets.size(), "--set");
+                    for (const auto& [k, v] : combos[c]) {
+                        sets.push_back(k + "=" + v);
+                        lo.overrideFlags.push_back("--sweep");
+                    }
                     ExperimentSpec spec = loadExperiment(file, sets, lo);
-                    spec.name = sweepRunName(spec.name, axes, combo);
+                    spec.name = names[c];
                     specs.push_back(std::move(spec));
                 }
             }
+            StopToken stop;
+            installStopHandlers(stop);
             int rc = kOk;
             std::vector<std::string> runDirs, failures;
             std::vector<std::optional<ResultsSummary>> summaries;
@@ -252,29 +279,36 @@ void addRunCommands(CLI::App& app, Action* action) {
                 ro.runDir = a->runDir;
                 ro.threads = a->threads;
                 if (!sweep) {
-                    rc = runAndReport(spec, ro, a->json);
+                    rc = runAndReport(spec, ro, a->json, stop);
                     if (rc != kOk) return rc;
                     continue;
                 }
-                // A sweep goes on past a run that fails (a learning rate that diverges); bad input stops it.
+                // A sweep goes on past a run that fails (a learning rate that diverges, a dataset one value names that
+                // is missing, a folder another process holds); the table at the end names each failure. Exit code:
+                // bad input (3) if a run failed on it, else 1 if a run failed.
                 runDirs.push_back(ro.runDir.empty() ? defaultRunDir(spec) : ro.runDir);
                 ResultsSummary summary;
                 std::string failure;
                 int one = kOk;
                 try {
-                    one = runAndReport(spec, ro, a->json, &summary);
+                    one = runAndReport(spec, ro, a->json, stop, &summary);
                 } catch (const RunFailed& e) {
                     failure = e.what();
-                } catch (const Error&) {
-                    throw;
+                    if (rc == kOk) rc = kRunFailed;
+                } catch (const Error& e) {
+                    failure = e.what();
+                    rc = kBadInput;
                 } catch (const std::exception& e) {
                     failure = e.what();
+                    if (rc == kOk) rc = kRunFailed;
                 }
-                if (one == kInterrupted) return one;
-                if (!failure.empty()) {
-                    std::cerr << "caspl: " << runDirs.back() << " failed: " << failure << "\n";
-                    rc = kRunFailed;
+                if (one == kInterrupted) {
+                    summaries.push_back(std::nullopt);
+                    failures.push_back("interrupted; the runs after it did not start");
+                    if (!a->json) printSweepSummary(runDirs, summaries, failures);
+                    return one;
                 }
+                if (!failure.empty()) std::cerr << "caspl: " << runDirs.back() << " failed: " << failure << "\n";
                 summaries.push_back(failure.empty() ? std::optional<ResultsSummary>(std::move(summary)) : std::nullopt);
                 failures.push_back(failure);
             }
@@ -293,7 +327,9 @@ void addRunCommands(CLI::App& app, Action* action) {
             RunOptions ro;
             ro.runDir = r->runDir;
             ro.threads = r->threads;
-            return runAndReport(loadRunSpec(r->runDir), ro, r->json);
+            StopToken stop;
+            installStopHandlers(stop);
+            return runAndReport(loadRunSpec(r->runDir), ro, r->json, stop);
         };
     });
 
@@ -306,7 +342,9 @@ void addRunCommands(CLI::App& app, Action* action) {
             RunOptions ro;
             ro.runDir = e->runDir;
             ro.evalOnly = true;
-            return runAndReport(loadRunSpec(e->runDir), ro, e->json);
+            StopToken stop;
+            installStopHandlers(stop);
+            return runAndReport(loadRunSpec(e->runDir), ro, e->json, stop);
         };
     });
 
@@ -397,7 +435,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                     else if (!without.empty())
                         std::cerr << r << ": " << without.size() << (without.size() == 1 ? " seed folder has" : " seed folders have")
                                   << " results but no per-class results (" << without.front()
-                                  << (without.size() > 1 ? ", ..." : "") << "), left out of the means: caspl eval " << r
+                                  << (without.size() > 1 ? ", ..." : "") << "), left out"
+                                  << (x->confusion ? "" : " of the means") << ": caspl eval " << r
                                   << " writes them\n";
                     evals.insert(evals.end(), std::make_move_iterator(e.begin()), std::make_move_iterator(e.end()));
                 }

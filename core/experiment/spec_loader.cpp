@@ -901,8 +901,8 @@ private:
     std::map<std::string, std::string> displayOf_;
 };
 
-void applyOverride(TNode& root, const std::string& arg, Diags& diags) {
-    const SpecLocation loc{"--set " + arg, 0, 0};
+void applyOverride(TNode& root, const std::string& arg, Diags& diags, const std::string& flag = "--set") {
+    const SpecLocation loc{flag + " " + arg, 0, 0};
     const auto eq = arg.find('=');
     if (eq == std::string::npos || eq == 0) {
         diags.push_back({loc, "", "expected key=value (e.g. --set train.lr=0.002)"});
@@ -1240,9 +1240,10 @@ std::string stemOf(const std::string& display) { return fs::path(display).stem()
 ExperimentSpec finish(FileResult file, Loader& loader, const std::string& topDisplay,
                       const std::vector<std::string>& overrides, const LoadOptions& options) {
     Diags diags;
-    for (const auto& o : overrides) {
-        applyOverride(file.tree, o, diags);
-        loader.layers.push_back("--set " + o);
+    for (std::size_t i = 0; i < overrides.size(); ++i) {
+        const std::string flag = i < options.overrideFlags.size() ? options.overrideFlags[i] : std::string("--set");
+        applyOverride(file.tree, overrides[i], diags, flag);
+        loader.layers.push_back(flag + " " + overrides[i]);
     }
     Resolved r;
     readTree(file.tree, r, diags);

@@ -56,6 +56,9 @@ struct LoadOptions {
     // Check keys, types and ranges only, not completeness or combinations: for fragments (abstract files such as
     // presets/datasets/*.yaml) that are not experiments on their own.
     bool fragment = false;
+    // The command-line flag each override came from, as messages and the resolved file's layers name it ("--set"
+    // where not given; "--sweep" for a sweep's values).
+    std::vector<std::string> overrideFlags;
 };
 
 // Loads, layers, overrides and validates. Throws SpecError (a caspl::Error).

@@ -26,39 +26,57 @@ SweepAxis parseSweepAxis(const std::string& arg) {
         throw Error("sweep " + arg + ": expected KEY=V1,V2,... (e.g. train.lr=0.001,0.002,0.004)");
     SweepAxis a;
     a.key = trimmed(arg.substr(0, eq));
+    const std::string text = arg.substr(eq + 1);
+    const auto push = [&](const std::string& raw) {
+        const std::string v = trimmed(raw);
+        if (v.empty()) throw Error("sweep " + arg + ": an empty value (expected KEY=V1,V2,...)");
+        if (std::find(a.values.begin(), a.values.end(), v) != a.values.end())
+            throw Error("sweep " + arg + ": the value " + v + " is given twice");
+        a.values.push_back(v);
+    };
     std::string value;
     int depth = 0;
     char quote = 0;
-    for (char c : arg.substr(eq + 1) + ",") {
+    for (char c : text) {
         if (quote) {
             if (c == quote) quote = 0;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
+        } else if ((c == '"' || c == '\'') && trimmed(value).empty()) {
+            quote = c;  // a quoted value: its commas are its own
         } else if (c == '[' || c == '{') {
             ++depth;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
+        } else if (c == ']' || c == '}') {
+            if (--depth < 0) throw Error("sweep " + arg + ": a '" + std::string(1, c) + "' closes nothing");
         } else if (c == ',' && depth == 0) {
-            const std::string v = trimmed(value);
-            if (v.empty()) throw Error("sweep " + arg + ": an empty value (expected KEY=V1,V2,...)");
-            if (std::find(a.values.begin(), a.values.end(), v) != a.values.end())
-                throw Error("sweep " + arg + ": the value " + v + " is given twice");
-            a.values.push_back(v);
+            push(value);
             value.clear();
             continue;
         }
         value += c;
     }
+    if (quote) throw Error("sweep " + arg + ": a quote is not closed");
+    if (depth > 0) throw Error("sweep " + arg + ": a bracket is not closed");
+    push(value);
     return a;
 }
 
+bool sweepableKey(const std::string& key) {
+    return key != "name" && key != "description" && key != "source" && key != "output" && key.rfind("reference.", 0) != 0;
+}
+
 void checkSweepAxes(const std::vector<SweepAxis>& axes, const std::vector<std::string>& sets) {
+    std::size_t runs = 1;
     for (std::size_t i = 0; i < axes.size(); ++i) {
+        if (!sweepableKey(axes[i].key))
+            throw Error("sweep " + axes[i].key + ": names or documents the experiment, so it cannot be swept (a sweep's "
+                        "runs are named after their values)");
         for (std::size_t j = 0; j < i; ++j)
             if (axes[j].key == axes[i].key) throw Error("sweep " + axes[i].key + " is given twice");
         for (const auto& set : sets)
             if (trimmed(set.substr(0, set.find('='))) == axes[i].key)
                 throw Error("sweep " + axes[i].key + ": the key is also set (" + trimmed(set) + "); keep one");
+        runs *= std::max<std::size_t>(1, axes[i].values.size());
+        if (runs > kMaxSweepRuns)
+            throw Error("sweep: more than " + std::to_string(kMaxSweepRuns) + " runs; sweep fewer values at a time");
     }
 }
 
@@ -90,6 +108,25 @@ std::string sweepRunName(const std::string& name, const std::vector<SweepAxis>& 
         out += "-" + (sharing > 1 ? key : lastPart(key)) + "=" + v;
     }
     return out;
+}
+
+std::vector<std::string> sweepRunNames(const std::string& name, const std::vector<SweepAxis>& axes,
+                                       const std::vector<SweepCombination>& combinations) {
+    std::vector<std::string> names;
+    const auto describe = [](const SweepCombination& c) {
+        std::string d;
+        for (const auto& [k, v] : c) d += (d.empty() ? "" : ", ") + k + "=" + v;
+        return d;
+    };
+    for (std::size_t i = 0; i < combinations.size(); ++i) {
+        names.push_back(sweepRunName(name, axes, combinations[i]));
+        for (std::size_t j = 0; j < i; ++j)
+            if (names[j] == names[i])
+                throw Error("sweep: " + describe(combinations[j]) + " and " + describe(combinations[i]) +
+                            " would both run into " + names[i] + " (a folder name keeps only letters, digits and ._+-); "
+                            "sweep values that differ in those");
+    }
+    return names;
 }
 
 }  // namespace caspl

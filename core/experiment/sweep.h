@@ -14,16 +14,28 @@ struct SweepAxis {
 };
 using SweepCombination = std::vector<std::pair<std::string, std::string>>;  // (key, value) per axis
 
-// "KEY=V1,V2,...": the values split at the commas outside brackets and quotes (a list such as [1, 2] stays whole),
-// spaces around them trimmed. Throws caspl::Error naming `arg` for a missing '=', an empty value or a value given
-// twice. The key itself is checked where the values are applied (loadExperiment's overrides).
+// The most runs one sweep makes (a sweep of more is a mistake more often than a plan).
+constexpr std::size_t kMaxSweepRuns = 1000;
+
+// "KEY=V1,V2,...": the values split at the commas outside brackets and quotes (a list such as [1, 2] stays whole; a
+// value that starts with a quote is quoted up to its closing quote), spaces around them trimmed. Throws caspl::Error
+// naming `arg` for a missing '=', no value, an empty value, a value given twice, or an unbalanced bracket or quote.
+// The key itself is checked where the values are applied (loadExperiment's overrides).
 SweepAxis parseSweepAxis(const std::string& arg);
-// Throws caspl::Error for a key swept twice, or one also in `sets` ("key=value" overrides).
+// Whether a key may be swept: not what names or documents the experiment (name, description, source, output,
+// reference.*): the runs are named by their values, and would share one folder otherwise.
+bool sweepableKey(const std::string& key);
+// Throws caspl::Error for a key that cannot be swept, one swept twice, one also in `sets` ("key=value" overrides),
+// or more than kMaxSweepRuns combinations.
 void checkSweepAxes(const std::vector<SweepAxis>& axes, const std::vector<std::string>& sets);
 // Every combination, the last axis varying fastest; one empty combination for no axes.
 std::vector<SweepCombination> sweepCombinations(const std::vector<SweepAxis>& axes);
 // The run name of one combination: `name` then "-<key>=<value>" per axis, the key's last part (all of it where two
 // axes share the last part), the value's characters other than ASCII letters, digits and ._+- as '_'.
 std::string sweepRunName(const std::string& name, const std::vector<SweepAxis>& axes, const SweepCombination& combination);
+// The run names of all combinations; throws caspl::Error naming both when two combinations get the same name
+// (values that differ only in characters a folder name does not keep).
+std::vector<std::string> sweepRunNames(const std::string& name, const std::vector<SweepAxis>& axes,
+                                       const std::vector<SweepCombination>& combinations);
 
 }  // namespace caspl

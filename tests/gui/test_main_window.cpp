@@ -36,6 +36,7 @@
 #include <QFile>
 #include <QImage>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenu>
 #include <QApplication>
 #include <QElapsedTimer>
@@ -282,6 +283,14 @@ private Q_SLOTS:
                                               "swept-lr=0.02-n_ctx_text=2", "swept-lr=0.02-n_ctx_text=4"}));
         QVERIFY2(dlg.statusText().startsWith("4 runs"), qPrintable(dlg.statusText()));
         QVERIFY(dlg.grab().save(QDir(artifactsDir()).filePath("sweep_dialog.png")));
+        // Typed values: the runs are checked once the typing pauses.
+        auto* key3 = dlg.findChild<QComboBox*>("sweepKey2");
+        key3->setCurrentIndex(key3->findData("train.epochs"));
+        QTest::keyClicks(dlg.findChild<QLineEdit*>("sweepValues2"), "3, 4");
+        QTRY_VERIFY2(dlg.runNames().size() == 8, qPrintable(dlg.statusText() + " / " + dlg.findChild<QLineEdit*>("sweepValues2")->text()));
+        QCOMPARE(dlg.runNames().last(), QString("swept-lr=0.02-n_ctx_text=4-epochs=4"));
+        dlg.setAxis(2, QString(), QString());
+        QCOMPARE(dlg.runNames().size(), 4);
         QString error;
         const auto specs = dlg.experiments(&error);
         QCOMPARE(specs.size(), std::size_t(4));

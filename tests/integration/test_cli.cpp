@@ -445,11 +445,25 @@ private Q_SLOTS:
         usage({"--sweep", "train.lr=0.01", "--sweep", "train.lr=0.02"}, "--sweep train.lr is given twice");
         usage({"--set", "train.lr=0.01", "--sweep", "train.lr=0.02,0.03"}, "--sweep train.lr: the key is also set (train.lr=0.01); keep one");
         usage({"--sweep", "train.lr=0.01,0.02", "--run-dir", base + "/x"}, "--run-dir names one run folder");
+        usage({"--sweep", "data.seeds=[1,2"}, "a bracket is not closed");
+        usage({"--sweep", "output=a,b"}, "--sweep output: names or documents the experiment");
+        usage({"--sweep", "method.ctx_init=a b,a_b"}, "would both run into tiny-ctx_init=a_b");
         // A bad value is bad input (exit 3) naming its key; a list value stays whole (data.seeds loads, train.lr not).
         const auto bad = runCaspl({"run", t.yamlPath, "--sweep", "data.seeds=[1, 2],[3]", "--sweep", "train.lr=0.01,abc"});
         QCOMPARE(bad.exitCode, 3);
-        QVERIFY2(bad.err.contains("train.lr") && !bad.err.contains("data.seeds"), qPrintable(bad.err));
+        QVERIFY2(bad.err.contains("--sweep train.lr=abc") && !bad.err.contains("data.seeds"), qPrintable(bad.err));
         QVERIFY(!QFileInfo::exists(base + "/runs/tiny-seeds=_1__2_-lr=0.01"));  // nothing ran
+
+        // A run that fails does not stop the others: a dataset one value names is missing (found only when that run
+        // reads its data), the next value runs; the table names the failure; exit code 3 (bad input).
+        const auto partly = runCaspl({"--threads", "1", "run", t.yamlPath, "--sweep", "data.datasets=[nosuch],[synth]"});
+        QCOMPARE(partly.exitCode, 3);
+        QVERIFY2(partly.err.contains("tiny-datasets=_nosuch_ failed: ") && partly.err.contains("nosuch"), qPrintable(partly.err));
+        QVERIFY(QFileInfo::exists(base + "/runs/tiny-datasets=_synth_/results.csv"));
+        QVERIFY2(partly.out.contains(QRegularExpression("\ntiny-datasets=_nosuch_ +failed: ")) &&
+                     partly.out.contains(QRegularExpression("\ntiny-datasets=_synth_ +synth +2 ")) &&
+                     partly.out.contains("best HM: tiny-datasets=_synth_ "),
+                 qPrintable(partly.out));
     }
 
     void presetRunFoldersAndExportRounding() {

@@ -99,6 +99,22 @@ private Q_SLOTS:
         caspl::test::expectError([&] { checkSweepAxes({lr}, {"train.epochs=2", "train.lr = 0.1"}); },
                                  {"sweep train.lr: the key is also set (train.lr = 0.1)"});
         checkSweepAxes({lr, seeds}, {"train.epochs=2"});
+        // Unbalanced brackets and quotes are errors, not values silently lost; a quote inside a value is a character.
+        caspl::test::expectError([] { parseSweepAxis("data.seeds=[1,2"); }, {"a bracket is not closed"});
+        caspl::test::expectError([] { parseSweepAxis("train.lr=0.01,[0.02"); }, {"a bracket is not closed"});
+        caspl::test::expectError([] { parseSweepAxis("data.seeds=1],2"); }, {"a ']' closes nothing"});
+        caspl::test::expectError([] { parseSweepAxis("method.ctx_init=\"a, b"); }, {"a quote is not closed"});
+        QCOMPARE(parseSweepAxis("method.ctx_init=it's a,b").values, (std::vector<std::string>{"it's a", "b"}));
+        // What names or documents the experiment is not swept; nor are more than kMaxSweepRuns runs.
+        QVERIFY(sweepableKey("train.lr") && !sweepableKey("name") && !sweepableKey("output") && !sweepableKey("reference.base"));
+        caspl::test::expectError([] { checkSweepAxes({parseSweepAxis("output=a,b")}, {}); }, {"sweep output: names or documents"});
+        SweepAxis many{"train.epochs", {}}, more{"train.batch_size", {}};
+        for (int i = 1; i <= 40; ++i) {
+            many.values.push_back(std::to_string(i));
+            more.values.push_back(std::to_string(i));
+        }
+        checkSweepAxes({many}, {});
+        caspl::test::expectError([&] { checkSweepAxes({many, more}, {}); }, {"more than 1000 runs"});
 
         // The last axis varies fastest; no axis is one empty combination.
         const SweepAxis ctx = parseSweepAxis("method.n_ctx_text=4,8");
@@ -113,6 +129,14 @@ private Q_SLOTS:
         QCOMPARE(sweepRunName("x", {lr, p1}, {{"train.lr", "0.001"}, {"phase1.lr", "0.01"}}),
                  std::string("x-train.lr=0.001-phase1.lr=0.01"));
         QCOMPARE(sweepRunName("x", {seeds}, {{"data.seeds", "[1, 2, 3]"}}), std::string("x-seeds=_1__2__3_"));
+        QCOMPARE(sweepRunNames("x", {lr}, sweepCombinations({lr})),
+                 (std::vector<std::string>{"x-lr=0.001", "x-lr=0.002", "x-lr=4e-3"}));
+        // Two values one folder name cannot tell apart: refused, naming both.
+        const SweepAxis ctxInit = parseSweepAxis("method.ctx_init=a photo; of,a photo, of");
+        QCOMPARE(ctxInit.values.size(), std::size_t(3));  // "a photo; of", "a photo", "of"
+        const SweepAxis clash = parseSweepAxis("method.ctx_init=\"a photo; of\",\"a photo, of\"");
+        caspl::test::expectError([&] { sweepRunNames("x", {clash}, sweepCombinations({clash})); },
+                                 {"method.ctx_init=\"a photo; of\" and method.ctx_init=\"a photo, of\" would both run into x-ctx_init=_a_photo__of_"});
     }
 
     void minimalFileGetsDefaults() {
