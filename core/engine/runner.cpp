@@ -203,9 +203,14 @@ bool holdsNothingTrained(const std::string& runDir) {
         if (it->is_directory(ec)) continue;
         const std::string name = it->path().filename().string();
         const bool top = it->path().parent_path() == fs::path(runDir);
+        // TensorBoard files are written from the first step, before anything is saved: an attempt that failed in
+        // its first epoch (a diverging learning rate) has them and nothing trained.
+        const fs::path rel = it->path().lexically_relative(runDir);
+        const bool tensorboard = !rel.empty() && (*rel.begin() == "tensorboard" || *rel.begin() == "tensorboard.replaced") &&
+                                 name.rfind("events.out.tfevents.", 0) == 0;
         const bool known = (top && (name == "config.yaml" || name == "run.json" || name == "events.jsonl" ||
                                     name == "events.replaced.jsonl" || name == DirLock::kFileName)) ||
-                           (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json");
+                           (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json") || tensorboard;
         if (!known) return false;
     }
     return !ec;
@@ -318,14 +323,22 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                        "), which stopped before training anything";
             std::error_code ec;
             fs::rename(fs::path(runDir) / "events.jsonl", fs::path(runDir) / "events.replaced.jsonl", ec);
+            // Its TensorBoard files too, so that its curves do not continue into the corrected experiment's.
+            if (fs::exists(fs::path(runDir) / "tensorboard")) {
+                fs::remove_all(fs::path(runDir) / "tensorboard.replaced", ec);
+                fs::rename(fs::path(runDir) / "tensorboard", fs::path(runDir) / "tensorboard.replaced", ec);
+            }
             writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
         } else {
             outcome.resumed = true;
             // What documents the experiment without being it (description, source, the published numbers it is
             // compared with) follows the file that resumed the run, so that results.csv, `caspl export`, `caspl eval`
             // and the studio all read the same numbers.
+            // So do the choices of how it runs that are not the experiment (TensorBoard files, CUDA graphs), so
+            // that `caspl resume` keeps them.
             if (!opt.evalOnly &&
-                (old.reference != given.reference || old.description != given.description || old.source != given.source))
+                (old.reference != given.reference || old.description != given.description || old.source != given.source ||
+                 old.train.tensorboard != given.train.tensorboard || old.train.cudaGraphs != given.train.cudaGraphs))
                 writeFileAtomically((fs::path(runDir) / "config.yaml").string(), yaml);
             try {
                 const json j = json::parse(readFile((fs::path(runDir) / "run.json").string()));

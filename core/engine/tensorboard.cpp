@@ -222,13 +222,27 @@ std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fall
                            t.points.end());
         t.points.push_back({m.step, m.epoch, timeOf(log.metricTimes, i), &m.values});
     }
-    // Evaluations: with their own training, else (another dataset) with the training before them of the same K
-    // and seed, else in a folder of their own.
+    // Evaluations: with the training before them in the log of the same K and seed (the runner evaluates right
+    // after training; another dataset's evaluation goes there under the dataset's name), else with their own
+    // training, else (logs of early versions) with the one training of their dataset and seed, else in a folder of
+    // their own.
     for (std::size_t i = 0; i < log.evals.size(); ++i) {
         const EvalRow& r = log.evals[i];
         std::string folder = trainingFolder(r.dataset, false, r.shots, r.seed), target;
+        std::size_t before = log.metrics.size();
+        if (i < log.evalAfterMetrics.size())
+            for (std::size_t j = std::min(log.evalAfterMetrics[i], log.metrics.size()); j-- > 0;) {
+                const MetricEvent& m = log.metrics[j];
+                if (m.phase != "phase1" && !m.dataset.empty() && m.shots == r.shots && m.seed == r.seed) {
+                    before = j;
+                    break;
+                }
+            }
         const auto own = trainings.find(folder);
-        if (own == trainings.end() || own->second.points.empty()) {
+        if (before < log.metrics.size()) {
+            folder = metricFolder[before];
+            if (log.metrics[before].dataset != r.dataset) target = safeName(r.dataset);
+        } else if (own == trainings.end() || own->second.points.empty()) {
             std::vector<std::string> sameDataset;  // a log of an early version has evaluations without their K
             if (r.shots == 0)
                 for (const auto& [f, t] : trainings)
@@ -418,15 +432,14 @@ TensorBoardLiveWriter::Folder* TensorBoardLiveWriter::noteMetric(const MetricEve
 
 TensorBoardLiveWriter::Folder& TensorBoardLiveWriter::noteEval(const EvalRow& r, std::string& tagPrefix, int64_t& step,
                                                                std::optional<double>& hm) {
+    // The runner evaluates right after the training it evaluates: the last training of this K and seed. An
+    // evaluation of another dataset (cross-dataset, domain generalisation) is that training's too, under the
+    // dataset's name. One without a training (zero-shot) has its own folder.
     std::string name = trainingFolder(r.dataset, false, r.shots, r.seed), target;
-    const auto own = folders_.find(name);
-    if (own == folders_.end() || own->second.lastStep < 0) {
-        // Another dataset than the one trained: with the training before it of the same K and seed.
-        const auto trained = lastTraining_.find({r.shots, r.seed});
-        if (trained != lastTraining_.end() && trained->second != name) {
-            name = trained->second;
-            target = safeName(r.dataset);
-        }
+    const auto trained = lastTraining_.find({r.shots, r.seed});
+    if (trained != lastTraining_.end()) {
+        if (trained->second != name) target = safeName(r.dataset);
+        name = trained->second;
     }
     Folder& f = folder(name);
     const auto epoch = f.lastStepOfEpoch.find(r.epoch);

@@ -10,6 +10,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
 #include "core/util/error.h"
+#include "tensorboard_decode.h"
 #include "test_support.h"
 #include "tiny_experiment.h"
 
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 #include <random>
 
 #include <fcntl.h>
@@ -61,23 +63,34 @@ std::string experimentYaml(const fs::path& base) {
            "output: " + (base / "runs").string() + "\n";
 }
 
-// The TensorBoard event files of one training folder of a run, and how many records each holds (each record: an
-// 8-byte length, 4 bytes of CRC, the payload, 4 bytes of CRC).
-std::vector<std::pair<std::string, int>> tensorBoardFiles(const fs::path& folder) {
-    std::vector<std::pair<std::string, int>> out;
+// The TensorBoard event files of one training folder of a run, each decoded (tests/support/tensorboard_decode.h).
+std::vector<std::pair<std::string, std::vector<test::DecodedEvent>>> tensorBoardFiles(const fs::path& folder) {
+    std::vector<std::pair<std::string, std::vector<test::DecodedEvent>>> out;
     if (!fs::is_directory(folder)) return out;
-    for (const auto& e : fs::directory_iterator(folder)) {
-        const std::string bytes = readFile(e.path().string());
-        int records = 0;
-        for (std::size_t i = 0; i + 16 <= bytes.size(); ++records) {
-            uint64_t n = 0;
-            std::memcpy(&n, bytes.data() + i, 8);
-            i += 16 + n;
-        }
-        out.emplace_back(e.path().filename().string(), records);
-    }
-    std::sort(out.begin(), out.end());
+    for (const auto& e : fs::directory_iterator(folder))
+        out.emplace_back(e.path().filename().string(), test::decodeEventFile(readFile(e.path().string())));
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     return out;
+}
+
+// A run's live TensorBoard files hold what the export makes of its events.jsonl: every training's folder, one file
+// each, with the export's tags, steps and values after the version and session-start events.
+void checkLiveTensorBoard(const fs::path& run) {
+    const auto trainings = tensorBoardTrainings(readEventLog((run / "events.jsonl").string()), 0);
+    QVERIFY(!trainings.empty());
+    for (const auto& t : trainings) {
+        const auto files = tensorBoardFiles(run / "tensorboard" / t.folder);
+        QCOMPARE(files.size(), std::size_t(1));
+        QVERIFY2(files[0].first.rfind("events.out.tfevents.", 0) == 0, files[0].first.c_str());
+        const auto& events = files[0].second;
+        QCOMPARE(events.size(), 2 + t.scalars.size());
+        QCOMPARE(events[0].fileVersion, std::string("brain.Event:2"));
+        QVERIFY(events[1].sessionStart);
+        std::multiset<std::tuple<std::string, int64_t, float>> live, exported;
+        for (std::size_t i = 2; i < events.size(); ++i) live.insert({events[i].tag, events[i].step, events[i].value});
+        for (const auto& sc : t.scalars) exported.insert({sc.tag, sc.step, float(sc.value)});
+        QVERIFY2(live == exported, t.folder.c_str());
+    }
 }
 
 }  // namespace
@@ -160,16 +173,8 @@ private Q_SLOTS:
             for (const auto& n : novel) QVERIFY2(!base.count(n), n.c_str());
         }
         QCOMPARE(readRunPerClass(ro.runDir).size(), std::size_t(4));
-        // TensorBoard files written while it ran: one per training, holding what the export makes of the log (its
-        // scalars, after the version and session-start events).
-        const auto trainingsOfLog = tensorBoardTrainings(log, 0);
-        QCOMPARE(trainingsOfLog.size(), std::size_t(3));
-        for (const auto& t : trainingsOfLog) {
-            const auto files = tensorBoardFiles(run / "tensorboard" / t.folder);
-            QCOMPARE(files.size(), std::size_t(1));
-            QVERIFY2(files[0].first.rfind("events.out.tfevents.", 0) == 0, files[0].first.c_str());
-            QCOMPARE(files[0].second, int(2 + t.scalars.size()));
-        }
+        // TensorBoard files written while it ran: one per training, holding what the export makes of the log.
+        checkLiveTensorBoard(run);
         // results.csv parses back to the records.
         auto rows = readResultsCsv((run / "results.csv").string());
         QVERIFY(!rows.empty());
@@ -198,6 +203,13 @@ private Q_SLOTS:
         QVERIFY(ref && *ref->hm == harmonicMean(60.0, 40.0));
         const auto csvRows = readResultsCsv((run / "results.csv").string());
         QVERIFY(std::any_of(csvRows.begin(), csvRows.end(), [](const ResultsCsvRow& r) { return r.kind == "reference"; }));
+
+        // How it runs without being the experiment (TensorBoard files) is kept in the folder too, for `caspl resume`.
+        auto noTensorBoard = withReference;
+        noTensorBoard.train.tensorboard = false;
+        QuietSink fourth;
+        QVERIFY(runExperiment(noTensorBoard, ro, fourth, stop).resumed);
+        QVERIFY(!loadRunSpec(ro.runDir).train.tensorboard);
 
         // Another experiment in the same folder is refused.
         auto other = spec_;
@@ -240,7 +252,18 @@ private Q_SLOTS:
         }
         // The resumed process wrote a second TensorBoard file for the training it redid part of.
         QCOMPARE(tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/phase1").size(), std::size_t(1));
-        QCOMPARE(tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/2shots_seed1").size(), std::size_t(2));
+        const auto seed1 = tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/2shots_seed1");
+        QCOMPARE(seed1.size(), std::size_t(2));
+        // The resumed process's file starts its session at the first step it logs: the first after the stop's
+        // checkpoint, so no later than the step after the first file's last.
+        const auto& again = seed1[1].second;
+        QVERIFY(again.size() > 2 && again[1].sessionStart);
+        QCOMPARE(again[1].step, again[2].step);
+        int64_t lastBefore = 0;
+        for (const auto& e : seed1[0].second)
+            if (e.tag.rfind("train/", 0) == 0) lastBefore = std::max(lastBefore, e.step);
+        QVERIFY2(again[1].step >= 1 && again[1].step <= lastBefore + 1,
+                 qPrintable(QString("%1 after %2").arg(again[1].step).arg(lastBefore)));
         QCOMPARE(tensorBoardFiles(fs::path(ro.runDir) / "tensorboard/synth/2shots_seed2").size(), std::size_t(1));
         // The prompts are bit-identical too.
         QCOMPARE(readFile((fs::path(ro.runDir) / "synth/k2_seed1/prompts.safetensors").string()),
@@ -288,15 +311,10 @@ private Q_SLOTS:
         }
         QCOMPARE(names["synth"], (std::set<std::string>{"red", "green", "blue", "white"}));
         QCOMPARE(names["synthb"], (std::set<std::string>{"crimson", "olive", "navy", "ivory"}));
-        const auto log = readEventLog((run / "events.jsonl").string());
-        const auto trainings = tensorBoardTrainings(log, 0);
+        checkLiveTensorBoard(run);
         bool otherDataset = false;
-        for (const auto& t : trainings) {
+        for (const auto& t : tensorBoardTrainings(readEventLog((run / "events.jsonl").string()), 0))
             for (const auto& sc : t.scalars) otherDataset |= sc.tag == "eval/synthb/all";
-            const auto files = tensorBoardFiles(run / "tensorboard" / t.folder);
-            QCOMPARE(files.size(), std::size_t(1));
-            QCOMPARE(files[0].second, int(2 + t.scalars.size()));
-        }
         QVERIFY(otherDataset);
     }
 
@@ -450,7 +468,15 @@ private Q_SLOTS:
         StopToken st;
         QVERIFY_THROWS_EXCEPTION(Error, runExperiment(bad, ro, s, st));
         QVERIFY(readFile((run / "run.json").string()).find("\"failed\"") != std::string::npos);
+        // An attempt that failed in its first epoch (a diverging learning rate) also left TensorBoard files, written
+        // from its first step: still nothing trained, and they are moved aside with its log.
+        const fs::path early = run / "tensorboard/synth/2shots_seed1/events.out.tfevents.1.h.caspl";
+        fs::create_directories(early.parent_path());
+        writeFileAtomically(early.string(), "the failed attempt's curves");
         auto out = runExperiment(spec_, ro, s, st);
+        QVERIFY(fs::exists(run / "tensorboard.replaced/synth/2shots_seed1/events.out.tfevents.1.h.caspl"));
+        QVERIFY(!fs::exists(early));
+        checkLiveTensorBoard(run);
         QVERIFY(!out.resumed);
         QCOMPARE(out.records.size(), std::size_t(4));
         QVERIFY(fs::exists(run / "events.replaced.jsonl"));

@@ -2,6 +2,7 @@
 #include "core/engine/tensorboard.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "tensorboard_decode.h"
 #include "test_support.h"
 
 #include <QDir>
@@ -15,6 +16,8 @@
 #include <map>
 
 using namespace caspl;
+using caspl::test::DecodedEvent;
+using caspl::test::decodeEventFile;
 
 namespace {
 
@@ -22,85 +25,6 @@ std::string fromHex(const char* hex) {
     std::string out;
     for (std::size_t i = 0; hex[i] && hex[i + 1]; i += 2) out.push_back(char(std::stoi(std::string(hex + i, 2), nullptr, 16)));
     return out;
-}
-
-// A reader of the records and of the Event fields written, kept apart from the writer's code: the protobuf wire
-// format read field by field, every CRC checked.
-struct DecodedEvent {
-    double wallTime = 0;
-    int64_t step = 0;
-    std::string fileVersion, tag;
-    float value = 0;
-    bool sessionStart = false;
-};
-
-uint64_t varint(const std::string& s, std::size_t& i) {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        if (i >= s.size()) throw std::runtime_error("varint runs past the end");
-        const uint8_t b = uint8_t(s[i++]);
-        v |= uint64_t(b & 0x7F) << shift;
-        if (!(b & 0x80)) return v;
-    }
-}
-
-// Calls f(field, wire type, the value's bytes) for each field of a message; throws on a malformed one.
-template <typename F>
-void fields(const std::string& m, F f) {
-    std::size_t i = 0;
-    while (i < m.size()) {
-        const uint64_t key = varint(m, i);
-        const int field = int(key >> 3), wt = int(key & 7);
-        std::size_t begin = i, end = i;
-        if (wt == 0) varint(m, end);
-        else if (wt == 1) end += 8;
-        else if (wt == 5) end += 4;
-        else if (wt == 2) {
-            const uint64_t n = varint(m, begin);  // the length, then the bytes
-            end = begin + n;
-        } else throw std::runtime_error("unexpected wire type " + std::to_string(wt));
-        if (end > m.size()) throw std::runtime_error("a field runs past the end");
-        f(field, wt, m.substr(begin, end - begin));
-        i = end;
-    }
-}
-
-std::vector<DecodedEvent> decodeEventFile(const std::string& bytes) {
-    std::vector<DecodedEvent> events;
-    std::size_t i = 0;
-    while (i < bytes.size()) {
-        if (bytes.size() - i < 16) throw std::runtime_error("a truncated record");
-        uint64_t n;
-        uint32_t lengthCrc, dataCrc;
-        std::memcpy(&n, bytes.data() + i, 8);
-        std::memcpy(&lengthCrc, bytes.data() + i + 8, 4);
-        if (lengthCrc != maskedCrc32c(bytes.data() + i, 8)) throw std::runtime_error("length CRC");
-        const std::string payload = bytes.substr(i + 12, n);
-        std::memcpy(&dataCrc, bytes.data() + i + 12 + n, 4);
-        if (dataCrc != maskedCrc32c(payload.data(), payload.size())) throw std::runtime_error("data CRC");
-        i += 16 + n;
-        DecodedEvent e;
-        fields(payload, [&](int field, int wt, const std::string& v) {
-            if (field == 1 && wt == 1) std::memcpy(&e.wallTime, v.data(), 8);
-            else if (field == 2 && wt == 0) {
-                std::size_t k = 0;
-                e.step = int64_t(varint(v, k));
-            } else if (field == 3 && wt == 2) e.fileVersion = v;
-            else if (field == 7 && wt == 2) e.sessionStart = v == std::string("\x08\x01", 2);
-            else if (field == 5 && wt == 2)
-                fields(v, [&](int sf, int swt, const std::string& value) {
-                    if (sf != 1 || swt != 2) throw std::runtime_error("unexpected Summary field");
-                    fields(value, [&](int vf, int vwt, const std::string& x) {
-                        if (vf == 1 && vwt == 2) e.tag = x;
-                        else if (vf == 2 && vwt == 5) std::memcpy(&e.value, x.data(), 4);
-                        else throw std::runtime_error("unexpected Summary.Value field");
-                    });
-                });
-            else throw std::runtime_error("unexpected Event field " + std::to_string(field));
-        });
-        events.push_back(e);
-    }
-    return events;
 }
 
 const TbScalar* findScalar(const TbTraining& t, const std::string& tag, int64_t step) {
@@ -400,6 +324,57 @@ private Q_SLOTS:
         writeFileAtomically(QDir(dir).filePath("blocked").toStdString(), "a file");
         caspl::test::expectError(
             [&] { writeTensorBoard({runs[0]}, QDir(dir).filePath("blocked").toStdString(), "h", 1.0); }, {"blocked", "cannot create"});
+    }
+
+    // Cross-dataset from two training datasets (A trained, evaluated on A and B; then B trained, evaluated on B and
+    // A): each evaluation belongs to the training just before it, in the export and in the live files alike.
+    void transferFromSeveralTrainingDatasets() {
+        RunEventLog log;
+        const auto train = [&](const char* ds) {
+            for (int64_t s = 1; s <= 2; ++s) {
+                MetricEvent m = liveMetric("phase2", 16, 1, s, 1.0);
+                m.dataset = ds;
+                log.metrics.push_back(m);
+            }
+        };
+        const auto eval = [&](const char* ds, double acc) {
+            log.evals.push_back(liveEval(ds, 16, "all", 1, acc));
+            log.evalAfterMetrics.push_back(log.metrics.size());
+        };
+        train("imagenet");
+        eval("imagenet", 80.0);
+        eval("caltech101", 20.0);
+        train("caltech101");
+        eval("caltech101", 90.0);
+        eval("imagenet", 30.0);
+        std::map<std::string, std::map<std::string, float>> exported;  // folder -> tag -> value
+        for (const auto& t : tensorBoardTrainings(log, 1.0))
+            for (const auto& sc : t.scalars)
+                if (sc.tag.rfind("eval/", 0) == 0) exported[t.folder][sc.tag] = float(sc.value);
+        const std::map<std::string, std::map<std::string, float>> expected{
+            {"imagenet/16shots_seed1", {{"eval/all", 80.0f}, {"eval/caltech101/all", 20.0f}}},
+            {"caltech101/16shots_seed1", {{"eval/all", 90.0f}, {"eval/imagenet/all", 30.0f}}}};
+        QCOMPARE(exported, expected);
+
+        namespace fs = std::filesystem;
+        const std::string dir = QDir(caspl::test::tempDir()).filePath("tb_transfer").toStdString();
+        fs::remove_all(dir);
+        {
+            TensorBoardLiveWriter w(dir, "h", RunEventLog{});
+            std::size_t m = 0;
+            for (std::size_t i = 0; i < log.evals.size(); ++i) {
+                for (; m < log.evalAfterMetrics[i]; ++m) w.metric(log.metrics[m], 100.0);
+                w.evaluation(log.evals[i], 100.0);
+            }
+        }
+        std::map<std::string, std::map<std::string, float>> live;
+        for (const auto& folder : {"imagenet/16shots_seed1", "caltech101/16shots_seed1"})
+            for (const auto& e : liveFile(dir, folder, 100))
+                if (e.tag.rfind("eval/", 0) == 0) {
+                    QCOMPARE(e.step, int64_t(2));
+                    live[folder][e.tag] = e.value;
+                }
+        QCOMPARE(live, expected);
     }
 
     // Written while a run runs: the export's folders and tags, a file per training and process, and a resumed run's
