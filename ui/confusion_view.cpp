@@ -52,6 +52,23 @@ QCPColorGradient blues() {
     return g;
 }
 
+QCPColorGradient redWhiteBlue() {
+    // A difference: red where B has less, white for no change, blue where B has more.
+    QCPColorGradient g;
+    g.clearColorStops();
+    g.setColorStopAt(0.0, QColor(178, 24, 43));
+    g.setColorStopAt(0.5, QColor(247, 247, 247));
+    g.setColorStopAt(1.0, QColor(33, 102, 172));
+    g.setColorInterpolation(QCPColorGradient::ciRGB);
+    g.setNanHandling(QCPColorGradient::nhNanColor);
+    g.setNanColor(QColor(222, 222, 222));
+    return g;
+}
+
+QString signedText(double v, int decimals) {
+    return (v > 0 ? QStringLiteral("+") : v < 0 ? QString(QChar(0x2212)) : QString()) + QString::number(std::abs(v), 'f', decimals);
+}
+
 }  // namespace
 
 ConfusionView::ConfusionView(QWidget* parent) : QWidget(parent) {
@@ -143,7 +160,24 @@ ConfusionView::ConfusionView(QWidget* parent) : QWidget(parent) {
     setMatrix(std::nullopt, tr("No evaluation chosen."));
 }
 
+bool ConfusionView::setDifference(caspl::ConfusionMatrix a, caspl::ConfusionMatrix b, const QString& title) {
+    if (a.names != b.names) {
+        setMatrix(std::nullopt, tr("B − A needs the same classes in the same order in both runs (%1 and %2 classes).")
+                                    .arg(a.classes())
+                                    .arg(b.classes()));
+        return false;
+    }
+    base_ = std::move(a);
+    matrix_ = std::move(b);
+    title_->setText(title);
+    title_->setVisible(false);
+    if (auto* t = plot_->findChild<QCPTextElement*>("confusionPlotTitle")) t->setText(title);
+    redraw();
+    return true;
+}
+
 void ConfusionView::setMatrix(std::optional<caspl::ConfusionMatrix> m, const QString& title) {
+    base_.reset();
     matrix_ = std::move(m);
     title_->setText(title);
     title_->setVisible(!matrix_);  // with a matrix, the plot's own title says it (and is in the saved image)
@@ -162,6 +196,11 @@ double ConfusionView::cellValue(int truth, int predicted) const {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     if (!matrix_ || truth < 0 || predicted < 0 || truth >= matrix_->classes() || predicted >= matrix_->classes()) return nan;
     if (truth == predicted && !diagonalShown()) return nan;
+    if (base_) {
+        if (cells() == Cells::Images) return double(matrix_->at(truth, predicted) - base_->at(truth, predicted));
+        const auto a = base_->percent(truth, predicted), b = matrix_->percent(truth, predicted);
+        return a && b ? *b - *a : nan;
+    }
     if (cells() == Cells::Images) return double(matrix_->at(truth, predicted));
     return matrix_->percent(truth, predicted).value_or(nan);
 }
@@ -171,6 +210,19 @@ QString ConfusionView::cellText(int truth, int predicted) const {
     const QString t = QString::fromStdString(matrix_->names[std::size_t(truth)]);
     const QString p = QString::fromStdString(matrix_->names[std::size_t(predicted)]);
     const int64_t n = matrix_->images[std::size_t(truth)], k = matrix_->at(truth, predicted);
+    if (base_) {
+        const auto share = [&](const caspl::ConfusionMatrix& m) {
+            const auto pc = m.percent(truth, predicted);
+            return pc ? tr("%1 % (%2 of %3)").arg(QString::number(*pc, 'f', 1)).arg(m.at(truth, predicted)).arg(m.images[std::size_t(truth)])
+                      : tr("no image");
+        };
+        const double v = cellValue(truth, predicted);
+        const QString what = truth == predicted ? tr("%1 predicted correctly").arg(t) : tr("%1 predicted as %2").arg(t, p);
+        return tr("%1: A %2, B %3%4")
+            .arg(what, share(*base_), share(*matrix_),
+                 std::isnan(v) ? QString() : QStringLiteral(": ") + (cells() == Cells::Images ? tr("%1 images").arg(signedText(v, 0))
+                                                                                              : tr("%1 points").arg(signedText(v, 1))));
+    }
     if (n == 0) return tr("No image of %1 was evaluated.").arg(t);
     const QString share = QString::number(*matrix_->percent(truth, predicted), 'f', 1);
     if (truth == predicted) return tr("%1 of the %2 images of %3 were predicted correctly (%4 %).").arg(k).arg(n).arg(t, share);
@@ -184,6 +236,25 @@ QStringList ConfusionView::largestConfusions(int n) const {
     };
     std::vector<Cell> cells;
     if (!matrix_) return {};
+    if (base_) {  // the largest changes of a confusion, B − A, in points
+        for (int64_t t = 0; t < matrix_->classes(); ++t)
+            for (int64_t p = 0; p < matrix_->classes(); ++p) {
+                const auto a = base_->percent(t, p), b = matrix_->percent(t, p);
+                if (p != t && a && b && *a != *b) cells.push_back({t, p, 0, *b - *a});
+            }
+        std::sort(cells.begin(), cells.end(), [](const Cell& x, const Cell& y) {
+            if (std::abs(x.share) != std::abs(y.share)) return std::abs(x.share) > std::abs(y.share);
+            return std::make_pair(x.t, x.p) < std::make_pair(y.t, y.p);
+        });
+        QStringList out;
+        for (std::size_t i = 0; i < cells.size() && int(i) < n; ++i)
+            out << tr("%1 → %2: %3 points (A %4 %, B %5 %)")
+                       .arg(QString::fromStdString(matrix_->names[std::size_t(cells[i].t)]),
+                            QString::fromStdString(matrix_->names[std::size_t(cells[i].p)]), signedText(cells[i].share, 1),
+                            QString::number(*base_->percent(cells[i].t, cells[i].p), 'f', 1),
+                            QString::number(*matrix_->percent(cells[i].t, cells[i].p), 'f', 1));
+        return out;
+    }
     for (int64_t t = 0; t < matrix_->classes(); ++t)
         for (int64_t p = 0; p < matrix_->classes(); ++p)
             if (p != t && matrix_->at(t, p) > 0) cells.push_back({t, p, matrix_->at(t, p), *matrix_->percent(t, p)});
@@ -226,12 +297,20 @@ void ConfusionView::redraw() {
         for (int p = 0; p < n; ++p) {
             const double v = cellValue(t, p);
             map_->data()->setCell(p, t, v);
-            if (!std::isnan(v)) top = std::max(top, v);
+            if (!std::isnan(v)) top = std::max(top, std::abs(v));
         }
-    // With the diagonal, percentages span 0-100 (maps of two runs compare); without it, up to the largest confusion.
     const bool percent = cells() == Cells::Percent;
-    map_->setDataRange(QCPRange(0, percent && diagonalShown() ? 100.0 : std::max(top, 1.0)));
-    scale_->axis()->setLabel(percent ? tr("% of the true class's images") : tr("images"));
+    if (base_) {  // symmetric around no change
+        scale_->setGradient(redWhiteBlue());
+        map_->setDataRange(QCPRange(-std::max(top, 1.0), std::max(top, 1.0)));
+        scale_->axis()->setLabel(percent ? tr("B − A, points of the true class's images") : tr("B − A, images"));
+    } else {
+        // With the diagonal, percentages span 0-100 (maps of two runs compare); without it, up to the largest
+        // confusion.
+        scale_->setGradient(blues());
+        map_->setDataRange(QCPRange(0, percent && diagonalShown() ? 100.0 : std::max(top, 1.0)));
+        scale_->axis()->setLabel(percent ? tr("% of the true class's images") : tr("images"));
+    }
     plot_->xAxis->setRange(-0.5, n - 0.5);
     plot_->yAxis->setRange(-0.5, n - 0.5);
     for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
@@ -257,9 +336,11 @@ void ConfusionView::redraw() {
                 if (std::isnan(v)) continue;
                 auto* item = new QCPItemText(plot_);
                 item->position->setCoords(p, t);
-                item->setText(percent ? QString::number(v, 'f', v < 10 && v > 0 ? 1 : 0) : QString::number(qint64(v)));
+                const int decimals = percent && std::abs(v) < 10 && v != 0 ? 1 : 0;
+                item->setText(base_ ? signedText(v, decimals) : QString::number(v, 'f', decimals));
                 const double level = range.size() > 0 ? (v - range.lower) / range.size() : 0;
-                item->setColor(level > 0.55 ? Qt::white : QColor(30, 30, 30));
+                const bool dark = base_ ? std::abs(level - 0.5) > 0.3 : level > 0.55;
+                item->setColor(dark ? Qt::white : QColor(30, 30, 30));
                 item->setClipToAxisRect(true);
                 cellTexts_.push_back(item);
             }
@@ -271,10 +352,18 @@ void ConfusionView::redraw() {
             for (int p = 0; p < n; ++p) w += t == p ? 0 : matrix_->at(t, p);
         return w;
     }();
-    QString text = largest.isEmpty() ? tr("No wrong prediction.")
-                                     : tr("Largest confusions (of %1 wrong predictions): %2")
-                                           .arg(wrong)
-                                           .arg(largest.join(QStringLiteral(" · ")));
+    QString text;
+    if (base_) {
+        int64_t wrongA = 0;
+        for (int t = 0; t < n; ++t)
+            for (int p = 0; p < n; ++p) wrongA += t == p ? 0 : base_->at(t, p);
+        text = tr("Wrong predictions: A %1, B %2. ").arg(wrongA).arg(wrong) +
+               (largest.isEmpty() ? tr("No confusion changed.")
+                                  : tr("Largest changes: %1").arg(largest.join(QStringLiteral(" · "))));
+    } else {
+        text = largest.isEmpty() ? tr("No wrong prediction.")
+                                 : tr("Largest confusions (of %1 wrong predictions): %2").arg(wrong).arg(largest.join(QStringLiteral(" · ")));
+    }
     summary_->setText(text);
     plot_->replot();
 }
@@ -312,7 +401,8 @@ QString ConfusionView::saveImage(const QString& path) {
 QString ConfusionView::exportCsv(const QString& path) {
     if (!matrix_) return tr("No confusion matrix to export.");
     try {
-        caspl::writeFileAtomically(path.toStdString(), caspl::confusionMatrixCsvText(*matrix_));
+        const std::string text = base_ ? caspl::confusionDifferenceCsvText(*base_, *matrix_) : caspl::confusionMatrixCsvText(*matrix_);
+        caspl::writeFileAtomically(path.toStdString(), text);
     } catch (const std::exception& e) {
         return QString::fromUtf8(e.what());
     }

@@ -33,6 +33,12 @@ public:
 
     // Shows `m` under `title`; nullopt clears the map and shows `title` as the reason.
     void setMatrix(std::optional<caspl::ConfusionMatrix> m, const QString& title);
+    // Shows the change from `a` to `b` (two matrices of the same classes, in the same order): each cell b's share
+    // minus a's, in percentage points (or b's images minus a's), blue where b has more, red where it has less.
+    // Returns false, showing why, when the classes differ.
+    bool setDifference(caspl::ConfusionMatrix a, caspl::ConfusionMatrix b, const QString& title);
+    bool isDifference() const { return base_.has_value(); }
+    // The matrix shown (b in a difference).
     const std::optional<caspl::ConfusionMatrix>& matrix() const { return matrix_; }
     void setCells(Cells c);
     Cells cells() const;
@@ -43,7 +49,8 @@ public:
     double cellValue(int truth, int predicted) const;
     // The cell in words ("" outside the matrix).
     QString cellText(int truth, int predicted) const;
-    // The `n` largest confusions (off the diagonal, by share of the true class's images, then images), in words.
+    // The `n` largest confusions (off the diagonal, by share of the true class's images, then images), in words; in
+    // a difference, the `n` largest changes of a confusion (by absolute change in points).
     QStringList largestConfusions(int n) const;
     QString title() const;
     QString summaryText() const;
@@ -65,6 +72,7 @@ private:
     QPushButton* csvButton_;
     std::vector<QCPItemText*> cellTexts_;  // the numbers written in the cells of a small matrix
     std::optional<caspl::ConfusionMatrix> matrix_;
+    std::optional<caspl::ConfusionMatrix> base_;  // a in a difference
 };
 
 }  // namespace caspl::ui

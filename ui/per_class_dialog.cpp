@@ -251,7 +251,7 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     confusion_ = new ConfusionView(this);
     confusionRun_ = new QComboBox(this);
     confusionRun_->setObjectName("perClassConfusionRun");
-    confusionRun_->addItems({tr("A"), tr("B")});
+    confusionRun_->addItems({tr("A"), tr("B"), tr("B − A")});
     auto* confusionPage = new QWidget(this);
     auto* confusionRow = new QHBoxLayout;
     confusionRow->addWidget(new QLabel(tr("Matrix of run:"), confusionPage));
@@ -330,7 +330,7 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     });
 }
 
-void PerClassDialog::setConfusionOfB(bool b) { confusionRun_->setCurrentIndex(b ? 1 : 0); }
+void PerClassDialog::setConfusionOf(ConfusionOf which) { confusionRun_->setCurrentIndex(int(which)); }
 void PerClassDialog::showConfusionTab(bool shown) { tabs_->setCurrentIndex(shown ? 1 : 0); }
 
 void PerClassDialog::refreshConfusion() {
@@ -339,45 +339,74 @@ void PerClassDialog::refreshConfusion() {
     confusionRun_->setEnabled(!dirB.isEmpty());
     if (dirB.isEmpty()) confusionRun_->setCurrentIndex(0);
     filling_ = false;
-    const bool ofB = confusionRun_->currentIndex() == 1;
+    const int which = confusionRun_->currentIndex();  // 0 A, 1 B, 2 B − A
     const int e = evalBox_->currentIndex();
     if (e < 0 || e >= int(keys_.size())) {
         confusion_->setMatrix(std::nullopt, tr("No evaluation chosen."));
         return;
     }
-    PerClassKey key = keys_[std::size_t(e)];
+    const PerClassKey key = keys_[std::size_t(e)];
     const QVariant s = seedBox_->currentData();
     const bool oneSeed = s.isValid();  // else: summed over the seeds
     const int seed = s.toInt();
-    const auto& evals = ofB ? evalsB_ : evalsA_;
-    if (ofB) {  // B's evaluation of the same dataset, shots and split, whatever its method (as in the class table)
-        const auto same = std::find_if(evals.begin(), evals.end(), [&key](const PerClassEval& x) {
-            return x.dataset == key.dataset && x.shots == key.shots && x.split == key.split;
-        });
-        if (same != evals.end()) key.method = same->method;
-    }
-    std::vector<const PerClassEval*> chosen;
-    for (const auto& x : evals)
-        if (x.dataset == key.dataset && x.method == key.method && x.shots == key.shots && x.split == key.split &&
-            (!oneSeed || x.seed == seed))
-            chosen.push_back(&x);
-    const QString run = folderName((ofB ? boxB_ : boxA_)->currentData().toString());
-    if (chosen.empty()) {
-        confusion_->setMatrix(std::nullopt, tr("%1 has no per-class results for this evaluation%2.")
-                                                .arg(run, oneSeed ? tr(" and seed") : QString()));
+    // A run's matrix for this evaluation and seed (or its seeds summed); B's evaluation of the same dataset, shots
+    // and split, whatever its method (as in the class table). Sets `problem` when there is none.
+    QString problem;
+    int firstSeed = 0;  // the seed of the last matrix made from one evaluation
+    const auto matrixOf = [&](bool ofB, QString& title) -> std::optional<caspl::ConfusionMatrix> {
+        const auto& evals = ofB ? evalsB_ : evalsA_;
+        std::string method = key.method;
+        if (ofB) {
+            const auto same = std::find_if(evals.begin(), evals.end(), [&key](const PerClassEval& x) {
+                return x.dataset == key.dataset && x.shots == key.shots && x.split == key.split;
+            });
+            if (same != evals.end()) method = same->method;
+        }
+        std::vector<const PerClassEval*> chosen;
+        for (const auto& x : evals)
+            if (x.dataset == key.dataset && x.method == method && x.shots == key.shots && x.split == key.split &&
+                (!oneSeed || x.seed == seed))
+                chosen.push_back(&x);
+        const QString run = folderName((ofB ? boxB_ : boxA_)->currentData().toString());
+        if (chosen.empty()) {
+            problem = tr("%1 has no per-class results for this evaluation%2.").arg(run, oneSeed ? tr(" and seed") : QString());
+            return std::nullopt;
+        }
+        title = run;
+        if (qs(method) != run) title += QStringLiteral(" · ") + qs(method);
+        firstSeed = chosen.front()->seed;
+        try {
+            return caspl::confusionMatrix(chosen);
+        } catch (const std::exception& x) {
+            problem = QString::fromUtf8(x.what());
+            return std::nullopt;
+        }
+    };
+    QString where = qs(key.dataset);
+    if (key.shots > 0) where += QStringLiteral(" · ") + tr("%1 shots").arg(key.shots);
+    where += QStringLiteral(" · ") + qs(key.split);
+    QString titleA, titleB;
+    if (which == 2) {
+        auto a = matrixOf(false, titleA);
+        auto b = a ? matrixOf(true, titleB) : std::nullopt;
+        if (!a || !b) {
+            confusion_->setMatrix(std::nullopt, problem);
+            return;
+        }
+        const QString seeds = oneSeed ? tr("seed %1").arg(seed) : tr("seeds summed");
+        confusion_->setDifference(std::move(*a), std::move(*b),
+                                  tr("B − A: %1 − %2 · %3 · %4").arg(titleB, titleA, where, seeds));
         return;
     }
-    QString title = run;
-    if (qs(key.method) != run) title += QStringLiteral(" · ") + qs(key.method);
-    title += QStringLiteral(" · ") + qs(key.dataset);
-    if (key.shots > 0) title += QStringLiteral(" · ") + tr("%1 shots").arg(key.shots);
-    title += QStringLiteral(" · ") + qs(key.split) + QStringLiteral(" · ");
-    title += chosen.size() == 1 ? tr("seed %1").arg(chosen.front()->seed) : tr("summed over %1 seeds").arg(chosen.size());
-    try {
-        confusion_->setMatrix(caspl::confusionMatrix(chosen), title);
-    } catch (const std::exception& x) {
-        confusion_->setMatrix(std::nullopt, QString::fromUtf8(x.what()));
+    QString title;
+    auto m = matrixOf(which == 1, title);
+    if (!m) {
+        confusion_->setMatrix(std::nullopt, problem);
+        return;
     }
+    title += QStringLiteral(" · ") + where + QStringLiteral(" · ");
+    title += m->evaluations == 1 ? tr("seed %1").arg(firstSeed) : tr("summed over %1 seeds").arg(m->evaluations);
+    confusion_->setMatrix(std::move(m), title);
 }
 
 void PerClassDialog::setRuns(const QStringList& runDirs) {

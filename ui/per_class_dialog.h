@@ -82,8 +82,9 @@ public:
     // "" or the problem.
     QString exportCsv(const QString& path);
 
-    // The confusion-matrix tab shows A's matrix, or B's (same dataset, shots and split).
-    void setConfusionOfB(bool b);
+    // The confusion-matrix tab shows A's matrix, B's (same dataset, shots and split), or the change B − A.
+    enum class ConfusionOf { A, B, Difference };
+    void setConfusionOf(ConfusionOf which);
     void showConfusionTab(bool shown);  // false: the class table
     ConfusionView* confusion() const { return confusion_; }
     PerClassModel* model() const { return model_; }

@@ -473,6 +473,24 @@ std::string confusionMatrixCsvText(const ConfusionMatrix& m) {
     return out;
 }
 
+std::string confusionDifferenceCsvText(const ConfusionMatrix& a, const ConfusionMatrix& b) {
+    if (a.names != b.names)
+        throw Error("confusion matrix difference: the two matrices have different classes (" + std::to_string(a.classes()) +
+                    " and " + std::to_string(b.classes()) + ")");
+    std::string out = csvField("true \\ predicted (B - A in points)");
+    for (const auto& name : b.names) out += "," + csvField(name);
+    out += "\n";
+    for (int64_t t = 0; t < b.classes(); ++t) {
+        out += csvField(b.names[std::size_t(t)]);
+        for (int64_t p = 0; p < b.classes(); ++p) {
+            const auto x = a.percent(t, p), y = b.percent(t, p);
+            out += "," + (x && y ? fixed2(*y - *x) : std::string());
+        }
+        out += "\n";
+    }
+    return out;
+}
+
 std::string confusionCsvText(const std::vector<PerClassEval>& evals) {
     std::string out = "run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent\n";
     for (const auto& e : evals) {

@@ -104,6 +104,10 @@ ConfusionMatrix confusionMatrix(const std::vector<const PerClassEval*>& evals);
 // The matrix as CSV: a header "true \ predicted" and the class names, then one line per true class: its name and
 // its counts.
 std::string confusionMatrixCsvText(const ConfusionMatrix& m);
+// The change from `a` to `b` (the same classes, in the same order) as CSV: the header of confusionMatrixCsvText,
+// each cell b's share of the true class's images minus a's, in percentage points with two decimals (empty where a
+// class has no images in one of them). Throws caspl::Error when the classes differ.
+std::string confusionDifferenceCsvText(const ConfusionMatrix& a, const ConfusionMatrix& b);
 // Every evaluation's confusions as CSV in long form, one line per non-zero cell (the diagonal too):
 // run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent (of the true class's
 // images, two decimals). A pivot of it gives each evaluation's matrix.

@@ -467,13 +467,36 @@ private Q_SLOTS:
         QCOMPARE(cm->cellValue(0, 0), 16.0);
         cm->setCells(ui::ConfusionView::Cells::Percent);
         // B's matrix (its method differs), then one seed of each.
-        dlg.setConfusionOfB(true);
+        dlg.setConfusionOf(ui::PerClassDialog::ConfusionOf::B);
         QCOMPARE(cm->matrix()->counts, (std::vector<int64_t>{18, 2, 0, 0, 16, 4, 10, 0, 10}));
         QVERIFY2(cm->title().startsWith("coop_caspl · coop+caspl · dtd"), qPrintable(cm->title()));
+        // The change B − A, in points of the true class's images (A: 20, 10, 12 of 20 right; B: 18, 16, 10).
+        dlg.setConfusionOf(ui::PerClassDialog::ConfusionOf::Difference);
+        QVERIFY(cm->isDifference());
+        QVERIFY2(cm->title() == "B − A: coop_caspl · coop+caspl − coop · dtd · 16 shots · novel · seeds summed", qPrintable(cm->title()));
+        QCOMPARE(cm->cellValue(1, 2), -30.0);
+        QCOMPARE(cm->cellValue(1, 1), 30.0);
+        QCOMPARE(cm->cellValue(2, 0), 10.0);
+        QCOMPARE(cm->cellText(2, 0), QString("braided predicted as banded: A 40.0 % (8 of 20), B 50.0 % (10 of 20): +10.0 points"));
+        QCOMPARE(cm->largestConfusions(2), QStringList({"blotchy → braided: −30.0 points (A 50.0 %, B 20.0 %)",
+                                                        "banded → blotchy: −10.0 points (A 20.0 %, B 10.0 %)"}));
+        QVERIFY2(cm->summaryText().startsWith("Wrong predictions: A 22, B 16. Largest changes: blotchy → braided"),
+                 qPrintable(cm->summaryText()));
+        cm->setCells(ui::ConfusionView::Cells::Images);
+        QCOMPARE(cm->cellValue(1, 2), -6.0);
+        cm->setCells(ui::ConfusionView::Cells::Percent);
+        QCOMPARE(cm->exportCsv(root + "/difference.csv"), QString());
+        QFile diffCsv(root + "/difference.csv");
+        QVERIFY(diffCsv.open(QIODevice::ReadOnly));
+        const QString diffText = QString::fromUtf8(diffCsv.readAll());
+        QVERIFY2(diffText.startsWith("true \\ predicted (B - A in points),banded,blotchy,braided\nbanded,10.00,-10.00,0.00\n"), qPrintable(diffText));
+        QCOMPARE(cm->saveImage(root + "/difference.png"), QString());
+        dlg.setConfusionOf(ui::PerClassDialog::ConfusionOf::B);
+        QVERIFY(!cm->isDifference());
         QVERIFY(dlg.select({"dtd", "coop", "novel", 16}, 2));
         QCOMPARE(cm->matrix()->evaluations, 1);
         QVERIFY2(cm->title().endsWith("seed 2"), qPrintable(cm->title()));
-        dlg.setConfusionOfB(false);
+        dlg.setConfusionOf(ui::PerClassDialog::ConfusionOf::A);
         QCOMPARE(cm->matrix()->counts, (std::vector<int64_t>{7, 3, 0, 0, 6, 4, 4, 0, 6}));
         // Saved as images (the format from the suffix) and as CSV, atomically.
         QCOMPARE(cm->saveImage(root + "/confusion.png"), QString());

@@ -303,6 +303,16 @@ private Q_SLOTS:
                                                            "banded,3,1,0\n"
                                                            "blotchy,0,3,1\n"
                                                            "\"braided, knitted\",1,0,1\n"));
+        // The change from one matrix to another, in points; only between matrices of the same classes.
+        QCOMPARE(confusionDifferenceCsvText(one, both), std::string("true \\ predicted (B - A in points),banded,blotchy,\"braided, knitted\"\n"
+                                                                    "banded,25.00,-25.00,0.00\n"
+                                                                    "blotchy,0.00,-25.00,25.00\n"
+                                                                    "\"braided, knitted\",-50.00,0.00,50.00\n"));
+        ConfusionMatrix two;
+        two.names = {"banded", "blotchy"};
+        two.counts.assign(4, 0);
+        two.images = {0, 0};
+        caspl::test::expectError([&] { confusionDifferenceCsvText(one, two); }, {"different classes (3 and 2)"});
         const std::string lng = confusionCsvText({s1, s2});
         QVERIFY(lng.rfind("run,dataset,method,shots,seed,split,class,classname,predicted,predicted_name,images,percent\n", 0) == 0);
         QVERIFY2(lng.find("coop,dtd,coop,16,1,novel,0,banded,1,blotchy,1,50.00\n") != std::string::npos, lng.c_str());
