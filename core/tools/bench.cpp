@@ -1,5 +1,7 @@
 #include "core/tools/bench.h"
 
+#include "core/engine/tensorboard.h"
+
 #include "core/clip/clip_model.h"
 #include "core/clip/fused_linear.h"
 #include "core/methods/prompted_clip.h"
@@ -561,6 +563,30 @@ int runBenchmarks(const BenchOptions& o, const std::function<void(const std::str
             const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
             report("eval_pipeline.loader_only.warm", batch, double(n) / sec, "img/s", {{"images", n}, {"loader_threads", threads}});
         }
+    });
+    // 8. The TensorBoard files a run writes while it trains (train.tensorboard): the cost per training step of a
+    //    PromptSRC + CasPL metric line (six values), host only, flushed at each step as the runner does.
+    if (wanted("tensorboard")) guarded("tensorboard", [&] {
+        const ScratchDir dir("caspl-bench-tensorboard");
+        const int64_t steps = tiny ? 20000 : 100000;
+        TensorBoardLiveWriter w(dir.path, "bench", RunEventLog{});
+        MetricEvent m;
+        m.phase = "phase2";
+        m.dataset = "imagenet";
+        m.shots = 16;
+        m.seed = 1;
+        const auto t0 = Clock::now();
+        for (int64_t s = 1; s <= steps; ++s) {
+            m.step = s;
+            m.epoch = int(1 + s / 4000);
+            m.values = {{"loss", 1.0 / double(s)}, {"loss.ce", 0.5}, {"loss.scl_text", 0.1}, {"loss.scl_image", 0.2},
+                        {"loss.scl_logits", 0.3}, {"lr", 0.0025}};
+            w.metric(m, 1.8e9 + double(s));
+        }
+        const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+        const auto bytes = std::filesystem::file_size(std::filesystem::path(dir.path) / w.files().front());
+        report("tensorboard.live_write", 1, sec / double(steps) * 1e6, "us/step",
+               {{"steps", steps}, {"scalars_per_step", 6}, {"bytes_per_step", double(bytes) / double(steps)}});
     });
     return failures;
 }

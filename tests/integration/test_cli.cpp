@@ -77,7 +77,7 @@ private Q_SLOTS:
                                  "epoch.caspl_phase1", "teacher_cache.caspl_phase1", "step.caspl_phase1.cached",
                                  "step.caspl_phase1.cached.graph", "epoch.caspl_phase1.cached", "memory.promptsrc_caspl",
                                  "memory.promptsrc_caspl.unchunked",
-                                 "eval_pipeline.tiny.cold", "eval_pipeline.tiny.warm", "eval_pipeline.loader_only.warm",
+                                 "eval_pipeline.tiny.cold", "eval_pipeline.tiny.warm", "eval_pipeline.loader_only.warm", "tensorboard.live_write",
                                  "roofline.matmul", "roofline.copy", "breakdown.vit_tiny.block", "breakdown.vit_tiny.qkv",
                                  "breakdown.vit_tiny.attention", "breakdown.vit_tiny.silu", "breakdown.vit_tiny.layer_norm"}) {
             QVERIFY2(figures.contains(name), name);
