@@ -1,6 +1,8 @@
 #include "ui/confusion_view.h"
 
 #include "core/util/atomic_file.h"
+#include "ui/plot_image.h"
+#include "ui/text_format.h"
 
 #include <qcustomplot.h>
 
@@ -10,13 +12,9 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
-#include <QImageWriter>
 #include <QLabel>
 #include <QMouseEvent>
-#include <QPageSize>
-#include <QPdfWriter>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -37,37 +35,28 @@ QString elided(const std::string& name) {
     return s.size() <= kNameLength ? s : s.left(kNameLength - 1) + QChar(0x2026);
 }
 
+QCPColorGradient gradient(const std::vector<std::pair<double, QColor>>& stops) {
+    QCPColorGradient g;
+    g.clearColorStops();
+    for (const auto& [at, color] : stops) g.setColorStopAt(at, color);
+    g.setColorInterpolation(QCPColorGradient::ciRGB);
+    g.setNanHandling(QCPColorGradient::nhNanColor);
+    g.setNanColor(QColor(222, 222, 222));  // cells left out: light grey
+    return g;
+}
+
+// White to dark blue, like the confusion-matrix plots researchers know (matplotlib's "Blues").
 QCPColorGradient blues() {
-    // White to dark blue, like the confusion-matrix plots researchers know (matplotlib's "Blues"); cells left out
-    // are light grey.
-    QCPColorGradient g;
-    g.clearColorStops();
-    g.setColorStopAt(0.0, QColor(247, 251, 255));
-    g.setColorStopAt(0.35, QColor(158, 202, 225));
-    g.setColorStopAt(0.7, QColor(33, 113, 181));
-    g.setColorStopAt(1.0, QColor(8, 48, 107));
-    g.setColorInterpolation(QCPColorGradient::ciRGB);
-    g.setNanHandling(QCPColorGradient::nhNanColor);
-    g.setNanColor(QColor(222, 222, 222));
-    return g;
+    return gradient({{0.0, QColor(247, 251, 255)}, {0.35, QColor(158, 202, 225)}, {0.7, QColor(33, 113, 181)}, {1.0, QColor(8, 48, 107)}});
 }
 
+// A difference: red where B has less, white for no change, blue where B has more.
 QCPColorGradient redWhiteBlue() {
-    // A difference: red where B has less, white for no change, blue where B has more.
-    QCPColorGradient g;
-    g.clearColorStops();
-    g.setColorStopAt(0.0, QColor(178, 24, 43));
-    g.setColorStopAt(0.5, QColor(247, 247, 247));
-    g.setColorStopAt(1.0, QColor(33, 102, 172));
-    g.setColorInterpolation(QCPColorGradient::ciRGB);
-    g.setNanHandling(QCPColorGradient::nhNanColor);
-    g.setNanColor(QColor(222, 222, 222));
-    return g;
+    return gradient({{0.0, QColor(178, 24, 43)}, {0.5, QColor(247, 247, 247)}, {1.0, QColor(33, 102, 172)}});
 }
 
-QString signedText(double v, int decimals) {
-    return (v > 0 ? QStringLiteral("+") : v < 0 ? QString(QChar(0x2212)) : QString()) + QString::number(std::abs(v), 'f', decimals);
-}
+// A change in a cell or a list: "+1.5", "−2", and a plain "0" for no change.
+QString signedText(double v, int decimals) { return v == 0 ? QStringLiteral("0") : signedNumber(v, decimals); }
 
 }  // namespace
 
@@ -370,32 +359,8 @@ void ConfusionView::redraw() {
 
 QString ConfusionView::saveImage(const QString& path) {
     if (!matrix_) return tr("No confusion matrix to save.");
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    const bool pdf = suffix == QLatin1String("pdf");
-    if (!pdf && !QImageWriter::supportedImageFormats().contains(suffix.toLatin1()))
-        return tr("%1: unknown image type '%2' (use .png, .jpg or .pdf)").arg(path, suffix);
     // The on-screen size, or a square page-like size when the view has not been laid out (hidden, tests).
-    const int w = std::max(plot_->width(), 760), h = std::max(plot_->height(), 640);
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) return tr("%1: cannot write (%2)").arg(path, file.errorString());
-    if (pdf) {
-        QPdfWriter writer(&file);
-        writer.setResolution(72);  // one point per pixel
-        writer.setPageSize(QPageSize(QSizeF(w, h), QPageSize::Point));
-        writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-        writer.setCreator(QStringLiteral("CasPL Studio"));
-        QCPPainter painter(&writer);
-        plot_->toPainter(&painter, w, h);
-        painter.end();
-    } else {
-        const QImage image = plot_->toPixmap(w, h, 2.0).toImage();
-        if (!image.save(&file, suffix.toLatin1().constData())) {
-            file.cancelWriting();
-            return tr("%1: the image could not be encoded").arg(path);
-        }
-    }
-    if (!file.commit()) return tr("%1: cannot write (%2)").arg(path, file.errorString());
-    return {};
+    return savePlotImage(path, {{plot_, std::max(plot_->height(), 640)}}, std::max(plot_->width(), 760));
 }
 
 QString ConfusionView::exportCsv(const QString& path) {

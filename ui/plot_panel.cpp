@@ -1,5 +1,7 @@
 #include "ui/plot_panel.h"
 
+#include "ui/plot_image.h"
+
 #include <qcustomplot.h>
 
 #include <QComboBox>
@@ -7,10 +9,6 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QImage>
-#include <QImageWriter>
-#include <QPageSize>
-#include <QPdfWriter>
-#include <QSaveFile>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
@@ -550,52 +548,11 @@ void PlotPanel::clear() {
 }
 
 QString PlotPanel::saveImage(const QString& path) {
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    const bool pdf = suffix == QLatin1String("pdf");
-    if (!pdf && !QImageWriter::supportedImageFormats().contains(suffix.toLatin1()))
-        return tr("%1: unknown image type '%2' (use .png, .jpg or .pdf)").arg(path, suffix);
     flush();
     // The plots' on-screen size, or a page-like size when the panel has not been laid out (hidden, tests).
-    const int w = std::max(plots_[0]->width(), 900);
-    int heights[PlotCount];
-    int total = 0;
-    for (int i = 0; i < PlotCount; ++i) total += heights[i] = std::max(plots_[i]->height(), 280);
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) return tr("%1: cannot write (%2)").arg(path, file.errorString());
-    if (pdf) {
-        QPdfWriter writer(&file);
-        writer.setResolution(72);  // one point per pixel
-        writer.setPageSize(QPageSize(QSizeF(w, total), QPageSize::Point));
-        writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-        writer.setCreator(QStringLiteral("CasPL Studio"));
-        QCPPainter painter(&writer);
-        int y = 0;
-        for (int i = 0; i < PlotCount; ++i) {
-            painter.save();
-            painter.translate(0, y);
-            plots_[i]->toPainter(&painter, w, heights[i]);
-            painter.restore();
-            y += heights[i];
-        }
-        painter.end();
-    } else {
-        const double scale = 2.0;
-        QImage image(int(w * scale), int(total * scale), QImage::Format_ARGB32);
-        image.fill(Qt::white);
-        QPainter painter(&image);
-        int y = 0;
-        for (int i = 0; i < PlotCount; ++i) {
-            painter.drawPixmap(0, int(y * scale), plots_[i]->toPixmap(w, heights[i], scale));
-            y += heights[i];
-        }
-        painter.end();
-        if (!image.save(&file, suffix.toLatin1().constData())) {
-            file.cancelWriting();
-            return tr("%1: the image could not be encoded").arg(path);
-        }
-    }
-    if (!file.commit()) return tr("%1: cannot write (%2)").arg(path, file.errorString());
-    return {};
+    std::vector<PlotImagePart> parts;
+    for (QCustomPlot* p : plots_) parts.push_back({p, std::max(p->height(), 280)});
+    return savePlotImage(path, parts, std::max(plots_[0]->width(), 900));
 }
 
 int PlotPanel::graphCount(PlotId plot) const { return plots_[plot]->graphCount(); }

@@ -8,9 +8,9 @@
 
 namespace caspl::ui {
 
-// "+1.23" / "−1.23" (a real minus sign, U+2212): a difference, two decimals.
-inline QString signedNumber(double v) {
-    return (v < 0 ? QString(QChar(0x2212)) : QStringLiteral("+")) + QString::number(std::abs(v), 'f', 2);
+// "+1.23" / "−1.23" (a real minus sign, U+2212): a difference, two decimals unless told.
+inline QString signedNumber(double v, int decimals = 2) {
+    return (v < 0 ? QString(QChar(0x2212)) : QStringLiteral("+")) + QString::number(std::abs(v), 'f', decimals);
 }
 
 // A run folder as the studio names it: its last path component.
