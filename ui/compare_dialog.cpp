@@ -1,9 +1,8 @@
 #include "ui/compare_dialog.h"
 
+#include "core/experiment/runs_table.h"
 #include "core/util/error.h"
 #include "ui/text_format.h"
-
-#include <yaml-cpp/yaml.h>
 
 #include <QCheckBox>
 #include <QColor>
@@ -28,38 +27,14 @@ namespace caspl::ui {
 
 namespace {
 
-QString scalarText(const YAML::Node& n) {
-    if (n.IsNull()) return QStringLiteral("null");
-    if (n.IsScalar()) return QString::fromStdString(n.Scalar());
-    YAML::Emitter e;
-    e << YAML::Flow << n;
-    return QString::fromStdString(e.c_str());
-}
-
-void flatten(const YAML::Node& n, const QString& prefix, std::vector<std::pair<QString, QString>>& out) {
-    if (n.IsMap()) {
-        for (auto it = n.begin(); it != n.end(); ++it) {
-            const QString key = QString::fromStdString(it->first.as<std::string>());
-            flatten(it->second, prefix.isEmpty() ? key : prefix + '.' + key, out);
-        }
-        return;
-    }
-    out.emplace_back(prefix, scalarText(n));
-}
-
 QString fmt(const std::optional<double>& v) { return v ? QString::number(*v, 'f', 2) : QString(); }
 
 }  // namespace
 
 std::vector<std::pair<QString, QString>> flattenYaml(const QString& yaml, const QString& source) {
     std::vector<std::pair<QString, QString>> out;
-    try {
-        const YAML::Node root = YAML::Load(yaml.toStdString());
-        if (root.IsDefined() && !root.IsNull()) flatten(root, {}, out);
-    } catch (const YAML::Exception& e) {
-        throw caspl::Error(source.toStdString() + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": " + e.msg);
-    }
+    for (const auto& [key, value] : caspl::flattenYaml(yaml.toStdString(), source.toStdString()))
+        out.emplace_back(QString::fromStdString(key), QString::fromStdString(value));
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include "core/engine/tensorboard.h"
 #include "core/experiment/per_class.h"
 #include "core/experiment/presets.h"
+#include "core/experiment/runs_table.h"
 #include "core/experiment/spec_loader.h"
 #include "core/experiment/sweep.h"
 #include "core/util/atomic_file.h"
@@ -355,12 +356,13 @@ void addRunCommands(CLI::App& app, Action* action) {
         bool curves = false;
         bool perClass = false;
         bool confusion = false;
+        bool runsTable = false;
         std::string tensorboard;
         std::string rounding;
     };
     auto x = std::make_shared<ExportArgs>();
     auto* exp = app.add_subcommand(
-        "export", "Aggregate the results of run folders into one CSV; or their per-class accuracy, confusion matrices, or training curves (CSV, TensorBoard)");
+        "export", "Aggregate the results of run folders into one CSV; or one row per run (--runs), their per-class accuracy, confusion matrices, or training curves (CSV, TensorBoard)");
     exp->add_option("runs", x->runs, "Run folders")->required();
     exp->add_flag("--csv", x->csv, "CSV output (the default format of the results and of --curves)");
     exp->add_flag("--curves", x->curves,
@@ -376,6 +378,11 @@ void addRunCommands(CLI::App& app, Action* action) {
         "The confusion matrices instead of the results, in long form: one row per non-zero cell (true class, "
         "predicted class, images, percent of the true class's images) of each evaluation; from each seed's "
         "per_class.json");
+    auto* runsFlag = exp->add_flag(
+        "--runs", x->runsTable,
+        "One row per run instead of the results: its state, the configuration keys whose values differ between the "
+        "runs (a sweep's keys), and its base, novel, HM and all (mean over seeds; averaged over datasets when "
+        "several); a folder holding run folders (runs/) stands for them all");
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
                                "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)")
@@ -397,6 +404,11 @@ void addRunCommands(CLI::App& app, Action* action) {
     confusion->excludes(tb);
     confusion->excludes("--curves");
     confusion->excludes("--rounding");
+    runsFlag->excludes(perClass);
+    runsFlag->excludes(confusion);
+    runsFlag->excludes(tb);
+    runsFlag->excludes("--curves");
+    runsFlag->excludes("--rounding");
     exp->callback([action, x] {
         *action = [x] {
             // The event logs of the runs, each with its folder's name and path.
@@ -422,6 +434,19 @@ void addRunCommands(CLI::App& app, Action* action) {
                 if (written.files.empty()) throw Error("nothing exported: the runs have no metric or evaluation lines yet");
                 std::cerr << written.files.size() << (written.files.size() == 1 ? " event file, " : " event files, ")
                           << written.scalars << " values; view them with: tensorboard --logdir " << x->tensorboard << "\n";
+                return kOk;
+            }
+            if (x->runsTable) {
+                const RunsTable table = readRunsTable(findRunFolders(x->runs));
+                for (const auto& r : table.rows)
+                    if (r.status.state == "unreadable") std::cerr << r.status.folder << ": " << r.status.message << "\n";
+                const std::string text = runsTableCsvText(table);
+                if (x->out.empty()) std::cout << text;
+                else {
+                    writeFileAtomically(x->out, text);
+                    std::cerr << "wrote " << x->out << " (" << table.rows.size() << " runs, " << table.keys.size()
+                              << " differing keys)\n";
+                }
                 return kOk;
             }
             if (x->perClass || x->confusion) {
@@ -508,26 +533,46 @@ void addRunCommands(CLI::App& app, Action* action) {
     struct StatusArgs {
         std::vector<std::string> paths;
         bool json = false;
+        bool config = false;
     };
     auto st = std::make_shared<StatusArgs>();
     auto* status = app.add_subcommand(
         "status", "Where runs stand: running (and by which process), done, failed, stopped or crashed; progress and HM");
     status->add_option("runs", st->paths, "Run folders, or folders holding them (default: runs)");
     status->add_flag("--json", st->json, "One JSON object per run on stdout");
+    status->add_flag("--config", st->config,
+                     "Also the configuration keys whose values differ between the runs (a sweep's keys), one column "
+                     "each, and the best run by HM; runs whose config.yaml does not load are listed, not fatal");
     status->callback([action, st] {
         *action = [st] {
             const std::vector<std::string> folders = findRunFolders(st->paths.empty() ? std::vector<std::string>{"runs"} : st->paths);
+            RunsTable runsTable;
             std::vector<RunFolderStatus> rows;
-            for (const auto& f : folders) rows.push_back(readRunFolderStatus(f));
+            if (st->config) {
+                runsTable = readRunsTable(folders);
+                for (const auto& r : runsTable.rows) rows.push_back(r.status);
+            } else {
+                for (const auto& f : folders) rows.push_back(readRunFolderStatus(f));
+            }
             if (st->json) {
-                for (const auto& r : rows) {
+                for (std::size_t i = 0; i < rows.size(); ++i) {
+                    const RunFolderStatus& r = rows[i];
                     nlohmann::json j{{"folder", r.folder}, {"name", r.name},           {"method", r.method},
                                      {"state", r.state},   {"message", r.message},     {"evaluated", r.evaluated},
                                      {"evaluations", r.evaluations}};
                     if (r.pid) j["pid"] = r.pid;
                     if (!r.host.empty()) j["host"] = r.host;
+                    if (r.base) j["base"] = *r.base;
+                    if (r.novel) j["novel"] = *r.novel;
                     if (r.hm) j["hm"] = *r.hm;
                     if (r.accuracy) j["accuracy"] = *r.accuracy;
+                    if (st->config) {
+                        nlohmann::json config = nlohmann::json::object();
+                        for (std::size_t k = 0; k < runsTable.keys.size(); ++k)
+                            config[runsTable.keys[k]] = runsTable.rows[i].values[k];
+                        j["config"] = std::move(config);
+                        j["best"] = runsTable.best == i;
+                    }
                     if (r.progress) {
                         const ProgressEvent& e = *r.progress;
                         j["progress"] = {{"phase", e.phase}, {"dataset", e.dataset}, {"shots", e.shots}, {"seed", e.seed},
@@ -538,14 +583,22 @@ void addRunCommands(CLI::App& app, Action* action) {
                 }
                 return kOk;
             }
-            std::vector<std::vector<std::string>> table{{"run", "method", "state", "results", "HM", "progress"}};
-            for (const auto& r : rows) {
+            std::vector<std::vector<std::string>> table{{"run", "method"}};
+            table.front().insert(table.front().end(), runsTable.keys.begin(), runsTable.keys.end());
+            for (const char* h : {"state", "results", "HM", "progress"}) table.front().push_back(h);
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                const RunFolderStatus& r = rows[i];
                 char figure[32] = "-";
                 if (r.hm) std::snprintf(figure, sizeof figure, "%.2f", *r.hm);
                 else if (r.accuracy) std::snprintf(figure, sizeof figure, "%.2f (all)", *r.accuracy);
-                table.push_back({r.folder, r.method,
-                                 r.state + (r.pid ? " (pid " + std::to_string(r.pid) + (r.host.empty() ? "" : " on " + r.host) + ")" : ""),
-                                 std::to_string(r.evaluated) + "/" + std::to_string(r.evaluations), figure, progressText(r)});
+                std::vector<std::string> line{r.folder, r.method};
+                if (st->config)
+                    for (const auto& v : runsTable.rows[i].values) line.push_back(v.empty() ? "-" : v);
+                line.push_back(r.state + (r.pid ? " (pid " + std::to_string(r.pid) + (r.host.empty() ? "" : " on " + r.host) + ")" : ""));
+                line.push_back(std::to_string(r.evaluated) + "/" + std::to_string(r.evaluations));
+                line.push_back(figure);
+                line.push_back(progressText(r));
+                table.push_back(std::move(line));
             }
             std::vector<std::size_t> width(table.front().size(), 0);
             for (const auto& row : table)
@@ -561,6 +614,12 @@ void addRunCommands(CLI::App& app, Action* action) {
                 // Why a run failed, stopped or crashed, under it.
                 if (i > 0 && !rows[i - 1].message.empty() && rows[i - 1].state != "done")
                     std::cout << "    " << rows[i - 1].message << "\n";
+            }
+            if (runsTable.best) {
+                const RunFolderStatus& b = rows[*runsTable.best];
+                char figure[32];
+                std::snprintf(figure, sizeof figure, "%.2f", b.hm ? *b.hm : b.accuracy.value_or(0.0));
+                std::cout << "best " << (b.hm ? "HM" : "accuracy (all)") << ": " << b.folder << " (" << figure << ")\n";
             }
             return kOk;
         };

@@ -28,7 +28,7 @@ bool isRunFolder(const fs::path& p) {
 
 }  // namespace
 
-RunFolderStatus readRunFolderStatus(const std::string& folder) {
+RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* specOut) {
     const fs::path dir(folder);
     if (!isRunFolder(dir)) throw Error(folder + ": not a run folder (no config.yaml)");
     RunFolderStatus s;
@@ -84,16 +84,23 @@ RunFolderStatus readRunFolderStatus(const std::string& folder) {
         try {
             const ResultsSummary sum = summarizeResults(rf.records, spec.eval.rounding);
             if (sum.averages.size() == 1) {
-                s.hm = sum.averages.front().hm;
-                s.accuracy = sum.averages.front().all;
+                const AverageResult& a = sum.averages.front();
+                s.base = a.base;
+                s.novel = a.novel;
+                s.hm = a.hm;
+                s.accuracy = a.all;
             } else if (sum.averages.empty() && sum.groups.size() == 1) {
-                s.hm = sum.groups.front().hm;
-                if (sum.groups.front().all) s.accuracy = sum.groups.front().all->mean;
+                const GroupResult& g = sum.groups.front();
+                if (g.base) s.base = g.base->mean;
+                if (g.novel) s.novel = g.novel->mean;
+                s.hm = g.hm;
+                if (g.all) s.accuracy = g.all->mean;
             }
         } catch (const std::exception&) {
             // records that contradict each other: `caspl export` names them; the status leaves the figure out
         }
     }
+    if (specOut) *specOut = spec;
     return s;
 }
 

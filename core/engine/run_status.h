@@ -3,6 +3,7 @@
 // batch of runs watched from a terminal): run.json, the folder's lock (is a process running it now?), the last
 // progress line of events.jsonl, result.json. No LibTorch, no Qt.
 #include "core/engine/events.h"
+#include "core/experiment/experiment_spec.h"
 
 #include <optional>
 #include <string>
@@ -26,13 +27,14 @@ struct RunFolderStatus {
     std::string progressTime;               // when that line was written (UTC, ISO 8601)
     int evaluated = 0;                      // (dataset, shots, seed) with results in result.json
     int evaluations = 0;                    // how many the experiment has: datasets tested x shots x seeds
-    // The run's headline figure so far where it has one (one method and shot count): the harmonic mean of base and
-    // novel (base-to-novel; averaged over datasets when several), else the accuracy on all classes.
-    std::optional<double> hm, accuracy;
+    // The run's headline figures so far where it has them (one method and shot count): the mean over seeds of base,
+    // novel and all (averaged over datasets when several) and the harmonic mean of base and novel.
+    std::optional<double> base, novel, hm, accuracy;
 };
 
-// Throws caspl::Error naming the folder when it has no config.yaml or that cannot be read.
-RunFolderStatus readRunFolderStatus(const std::string& folder);
+// Throws caspl::Error naming the folder when it has no config.yaml or that cannot be read. `spec`, when given,
+// receives the run's experiment as loaded from its config.yaml.
+RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* spec = nullptr);
 
 // The run folders among `paths`: a path that is a run folder (it holds config.yaml) is one; a folder that is not
 // stands for the run folders directly inside it (e.g. runs/), sorted by name. Throws caspl::Error naming a path

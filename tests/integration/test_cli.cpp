@@ -430,6 +430,45 @@ private Q_SLOTS:
             QVERIFY2(r.out.contains(QRegularExpression("\n" + QRegularExpression::escape(n) + " +synth +2 ")), qPrintable(r.out));
         QVERIFY2(r.out.contains(QRegularExpression("\nbest HM: tiny-train\\.lr=[^ ]+ \\([0-9]+\\.[0-9]{2}\\)\n")), qPrintable(r.out));
         QVERIFY2(r.out.contains("one CSV of them all: caspl export --csv " + base + "/runs/" + names[0] + " "), qPrintable(r.out));
+        // The runs side by side: the swept keys as columns (not the names), each run's figures, the best one; the
+        // same as CSV, whose HM is each run's own results.csv mean HM.
+        const auto table = runCaspl({"status", "--config", base + "/runs"});
+        QVERIFY2(table.exitCode == 0, qPrintable(table.err));
+        const QStringList tableLines = table.out.split('\n', Qt::SkipEmptyParts);
+        QVERIFY2(tableLines.value(0).contains(QRegularExpression("^run +method +phase1\\.lr +train\\.lr +state +results +HM ")),
+                 qPrintable(table.out));
+        for (const QString& n : names) {
+            const QString trainLr = n.section('=', 1, 1).section('-', 0, 0), phase1Lr = n.section('=', 2, 2);
+            QVERIFY2(table.out.contains(QRegularExpression("\n" + QRegularExpression::escape(base + "/runs/" + n) + " +coop\\+caspl +" +
+                                                           QRegularExpression::escape(phase1Lr) + " +" +
+                                                           QRegularExpression::escape(trainLr) + " +done +1/1 +[0-9]")),
+                     qPrintable(table.out));
+        }
+        QVERIFY2(table.out.contains(QRegularExpression("\nbest HM: " + QRegularExpression::escape(base + "/runs/tiny-") +
+                                                       "[^ ]+ \\([0-9]+\\.[0-9]{2}\\)\n")),
+                 qPrintable(table.out));
+        const QString runsCsv = base + "/runs.csv";
+        const auto exported = runCaspl({"export", "--runs", base + "/runs", "--out", runsCsv});
+        QVERIFY2(exported.exitCode == 0 && exported.err.contains("(4 runs, 2 differing keys)"), qPrintable(exported.err));
+        QFile csvFile(runsCsv);
+        QVERIFY(csvFile.open(QIODevice::ReadOnly));
+        const auto csvRows = caspl::parseCsv(csvFile.readAll().toStdString(), runsCsv.toStdString());
+        QCOMPARE(int(csvRows.size()), 5);
+        QCOMPARE(csvRows[0], (std::vector<std::string>{"folder", "run", "method", "state", "evaluated", "evaluations", "phase1.lr",
+                                                       "train.lr", "base", "novel", "hm", "all"}));
+        for (std::size_t i = 1; i < csvRows.size(); ++i) {
+            const auto& row = csvRows[i];
+            const QString n = QString::fromStdString(row[1]);
+            QVERIFY2(names.contains(n), qPrintable(n));
+            QCOMPARE(QString::fromStdString(row[6]), n.section('=', 2, 2));
+            QCOMPARE(QString::fromStdString(row[7]), n.section('=', 1, 1).section('-', 0, 0));
+            std::optional<double> meanHm;
+            for (const auto& rr : caspl::readResultsCsv((base + "/runs/" + n + "/results.csv").toStdString()))
+                if (rr.kind == "mean") meanHm = rr.hm;
+            QVERIFY(meanHm);
+            QCOMPARE(QString::fromStdString(row[10]), QString::number(*meanHm, 'f', 2));
+        }
+
         // Again: every run resumes, already done.
         const auto again = runCaspl(sweep);
         QVERIFY2(again.exitCode == 0 && again.out.contains("\nsweep: 4 runs\n"), qPrintable(again.err));

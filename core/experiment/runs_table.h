@@ -1,0 +1,53 @@
+#pragma once
+// Many runs side by side, as W&B's runs table shows a sweep: one row per run folder with its state, its headline
+// figures and the configuration keys whose values differ between the runs (a sweep's keys, a changed learning rate,
+// another student), from each folder's config.yaml (`caspl status --config`, `caspl export --runs`, the
+// studio's Runs tab). No LibTorch, no Qt.
+#include "core/engine/run_status.h"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace caspl {
+
+// A YAML document as dotted keys in document order ("train.lr" -> "0.002"); sequences and other non-scalars in
+// YAML's flow style ("[1, 2, 3]"), null as "null". Throws caspl::Error for malformed YAML, naming
+// `source`:line:column.
+using FlatConfig = std::vector<std::pair<std::string, std::string>>;
+FlatConfig flattenYaml(const std::string& yaml, const std::string& source);
+
+// Whether a key that differs between runs gets a column: not the keys that name or document a run (name,
+// description, source, output, reference.*), which differ between any two runs without saying how they differ.
+bool runsTableKey(const std::string& key);
+
+struct RunsTableRow {
+    RunFolderStatus status;           // folder, name, method, state, evaluated / evaluations, base, novel, hm, accuracy
+    FlatConfig config;                // the whole of config.yaml, flattened
+    std::vector<std::string> values;  // one per RunsTable::keys; "" where this run's configuration lacks the key
+};
+
+struct RunsTable {
+    std::vector<std::string> keys;  // the differing keys (runsTableKey), in order of first appearance
+    std::vector<RunsTableRow> rows;
+    // The row with the highest HM (the highest accuracy on all classes where no row has an HM); none when no row has
+    // a figure, or when fewer than two rows do.
+    std::optional<std::size_t> best;
+};
+
+// The table of rows whose status and config are given (keys, values and best computed). A key differs when two
+// rows have different values for it, or when some rows lack it.
+RunsTable makeRunsTable(std::vector<RunsTableRow> rows);
+
+// Reads each run folder: readRunFolderStatus, and its config.yaml as this version resolves it (keys an earlier
+// version did not write get their defaults, as on resume). A folder that cannot be read gets a row of state
+// "unreadable" with the reason as its message (the other runs are still shown).
+RunsTable readRunsTable(const std::vector<std::string>& folders);
+
+// One line per run: folder, run (its name), method, state, evaluated, evaluations, each differing key, base, novel,
+// hm, all (figures to 2 decimals, empty when none). Fields quoted as CSV needs.
+std::string runsTableCsvText(const RunsTable& table);
+
+}  // namespace caspl

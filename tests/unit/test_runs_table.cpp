@@ -1,0 +1,165 @@
+// The runs table (core/experiment/runs_table): configurations flattened to dotted keys, the keys that differ between
+// runs, the best run, the CSV, and run folders read from disk (one that does not load is a row, not a failure).
+#include "test_support.h"
+#include "tiny_experiment.h"
+
+#include "core/experiment/results.h"
+#include "core/experiment/runs_table.h"
+#include "core/util/atomic_file.h"
+#include "core/util/error.h"
+
+#include <QDir>
+#include <QFile>
+
+#include <algorithm>
+#include <cmath>
+
+#include <string>
+
+using namespace caspl;
+
+namespace {
+
+RunsTableRow row(const std::string& folder, const FlatConfig& config, std::optional<double> hm = std::nullopt,
+                 std::optional<double> all = std::nullopt) {
+    RunsTableRow r;
+    r.status.folder = folder;
+    r.status.name = folder;
+    r.status.state = "done";
+    r.status.hm = hm;
+    r.status.accuracy = all;
+    r.config = config;
+    return r;
+}
+
+// A run folder of the tiny experiment with `train.lr` = lr, and one seed's base/novel results when given.
+QString makeRun(const QString& base, const QString& name, const QString& lr, std::optional<std::pair<int, int>> correct) {
+    const QString dir = base + "/runs/" + name;
+    QDir().mkpath(dir);
+    caspl::test::TinyExperimentOptions o;
+    o.name = name;
+    QString yaml = caspl::test::tinyExperimentYaml(base, o);
+    yaml.replace("train:\n  epochs: 3\n  batch_size: 2\n  lr: 0.01\n", "train:\n  epochs: 3\n  batch_size: 2\n  lr: " + lr + "\n");
+    writeFileAtomically((dir + "/config.yaml").toStdString(), yaml.toStdString());
+    writeFileAtomically((dir + "/run.json").toStdString(), "{\"status\": \"done\"}");
+    if (correct) {
+        ResultFile rf;
+        for (const auto& [split, n] : {std::pair<const char*, int>{"base", correct->first}, {"novel", correct->second}}) {
+            ResultRecord r;
+            r.dataset = "synth";
+            r.method = "coop+caspl";
+            r.shots = 2;
+            r.seed = 1;
+            r.split = split;
+            r.correct = n;
+            r.total = 100;
+            r.accuracy = n;
+            rf.records.push_back(r);
+        }
+        writeResultJson((dir + "/result.json").toStdString(), rf);
+    }
+    return dir;
+}
+
+}  // namespace
+
+class RunsTableTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void flattensYamlToDottedKeys() {
+        const FlatConfig f = flattenYaml("name: x\ntrain:\n  lr: 0.002\n  sched: {kind: cosine}\ndata:\n  seeds: [1, 2, 3]\n"
+                                         "  root:\nmethod: coop\n",
+                                         "a.yaml");
+        const FlatConfig expected{{"name", "x"},         {"train.lr", "0.002"}, {"train.sched.kind", "cosine"},
+                                  {"data.seeds", "[1, 2, 3]"}, {"data.root", "null"}, {"method", "coop"}};
+        QVERIFY(f == expected);
+        QVERIFY(flattenYaml("", "empty.yaml").empty());
+        try {
+            flattenYaml("train:\n  lr: [1, 2\n", "bad.yaml");
+            QFAIL("malformed YAML was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).startsWith("bad.yaml:3:"), e.what());
+        }
+    }
+
+    // Only the keys whose values differ get columns, never the ones naming a run; a key some runs lack differs.
+    void keepsTheKeysThatDiffer() {
+        const RunsTable t = makeRunsTable({
+            row("a", {{"name", "a"}, {"output", "runs/a"}, {"reference.base", "80"}, {"train.lr", "0.002"}, {"train.epochs", "10"},
+                      {"method.name", "coop"}},
+                70.0),
+            row("b", {{"name", "b"}, {"output", "runs/b"}, {"reference.base", "81"}, {"train.lr", "0.004"}, {"train.epochs", "10"},
+                      {"method.name", "coop"}, {"method.csc", "true"}},
+                72.5),
+            row("c", {{"name", "c"}, {"output", "runs/c"}, {"train.lr", "0.008"}, {"train.epochs", "10"}, {"method.name", "coop"}}),
+        });
+        QCOMPARE(t.keys, (std::vector<std::string>{"train.lr", "method.csc"}));
+        QCOMPARE(t.rows[0].values, (std::vector<std::string>{"0.002", ""}));
+        QCOMPARE(t.rows[1].values, (std::vector<std::string>{"0.004", "true"}));
+        QCOMPARE(t.rows[2].values, (std::vector<std::string>{"0.008", ""}));
+        QVERIFY(t.best && *t.best == 1);
+
+        // One run with a figure: no best; no HM anywhere: the accuracy on all classes decides.
+        QVERIFY(!makeRunsTable({row("a", {}, 70.0), row("b", {})}).best);
+        const RunsTable byAll = makeRunsTable({row("a", {}, std::nullopt, 60.0), row("b", {}, std::nullopt, 40.0), row("c", {})});
+        QVERIFY(byAll.best && *byAll.best == 0);
+        QVERIFY(makeRunsTable({row("a", {{"k", "1"}})}).keys.empty());  // one run: nothing differs
+    }
+
+    void csvHasOneLinePerRun() {
+        RunsTable t = makeRunsTable({row("runs/a", {{"data.seeds", "[1, 2]"}}, 70.0), row("runs/b", {{"data.seeds", "[3]"}})});
+        t.rows[0].status.base = 80.0;
+        t.rows[0].status.novel = 62.2222;
+        t.rows[0].status.method = "coop";
+        t.rows[0].status.evaluated = 2;
+        t.rows[0].status.evaluations = 2;
+        QCOMPARE(QString::fromStdString(runsTableCsvText(t)),
+                 QString("folder,run,method,state,evaluated,evaluations,data.seeds,base,novel,hm,all\n"
+                         "runs/a,runs/a,coop,done,2,2,\"[1, 2]\",80.00,62.22,70.00,\n"
+                         "runs/b,runs/b,,done,0,0,[3],,,,\n"));
+    }
+
+    // From disk: the resolved configuration (defaults included), the results, and a folder that does not load.
+    void readsRunFolders() {
+        const QString base = QDir(caspl::test::tempDir()).filePath("runs_table");
+        QDir(base).removeRecursively();
+        const QString a = makeRun(base, "lr_a", "0.01", std::pair{80, 60});  // HM 68.57
+        const QString b = makeRun(base, "lr_b", "0.02", std::pair{90, 70});  // HM 78.75
+        const QString c = makeRun(base, "lr_c", "0.04", std::nullopt);
+        {  // c's configuration names a default the others leave out
+            QFile f(c + "/config.yaml");
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            QString yaml = QString::fromUtf8(f.readAll());
+            QVERIFY(yaml.contains("  device: cpu\n") && !yaml.contains("tensorboard"));
+            yaml.replace("  device: cpu\n", "  device: cpu\n  tensorboard: true\n");
+            writeFileAtomically((c + "/config.yaml").toStdString(), yaml.toStdString());
+        }
+        const QString bad = base + "/runs/broken";
+        QDir().mkpath(bad);
+        writeFileAtomically((bad + "/config.yaml").toStdString(), "name: broken\ntrain:\n  lr: [\n");
+        const RunsTable t = readRunsTable({a.toStdString(), b.toStdString(), c.toStdString(), bad.toStdString()});
+        QCOMPARE(int(t.rows.size()), 4);
+        // The broken run lacks every key, so every key of the others differs; among the readable runs, train.lr.
+        const auto lr = std::find(t.keys.begin(), t.keys.end(), "train.lr");
+        QVERIFY(lr != t.keys.end());
+        const std::size_t k = std::size_t(lr - t.keys.begin());
+        QCOMPARE(QString::fromStdString(t.rows[0].values[k]), QString("0.01"));
+        QCOMPARE(QString::fromStdString(t.rows[2].values[k]), QString("0.04"));
+        QVERIFY(t.rows[0].status.hm && std::abs(*t.rows[0].status.hm - 68.5714) < 1e-3);
+        QVERIFY(t.rows[1].status.base && *t.rows[1].status.base == 90.0);
+        QVERIFY(t.rows[1].status.novel && *t.rows[1].status.novel == 70.0);
+        QVERIFY(!t.rows[2].status.hm);
+        QVERIFY(t.best && *t.best == 1);
+        QCOMPARE(QString::fromStdString(t.rows[3].status.state), QString("unreadable"));
+        QVERIFY2(QString::fromStdString(t.rows[3].status.message).contains("config.yaml:"), t.rows[3].status.message.c_str());
+
+        // The readable runs alone: only train.lr differs (each run's name and output are not columns), and a key an
+        // earlier version did not write gets its default instead of showing as a difference.
+        const RunsTable ok = readRunsTable({a.toStdString(), b.toStdString(), c.toStdString()});
+        QCOMPARE(ok.keys, (std::vector<std::string>{"train.lr"}));
+        QVERIFY(!ok.rows[0].config.empty());
+    }
+};
+
+CASPL_REGISTER_TEST(RunsTableTest);
+#include "test_runs_table.moc"
