@@ -20,6 +20,7 @@
 #include "ui/plot_panel.h"
 #include "ui/results_model.h"
 #include "ui/results_view.h"
+#include "ui/runs_view.h"
 #include "ui/run_queue_model.h"
 
 #include <QApplication>
@@ -236,8 +237,27 @@ void MainWindow::buildWidgets() {
     plots_ = new PlotPanel(tabs_);
     results_ = new ResultsModel(this);
     resultsView_ = new ResultsView(results_, tabs_);
+    runsView_ = new RunsView(tabs_);
     tabs_->addTab(plots_, tr("Live plots"));
     tabs_->addTab(resultsView_, tr("Results"));
+    tabs_->addTab(runsView_, tr("Runs"));
+    runsRefresh_ = new QTimer(this);
+    runsRefresh_->setSingleShot(true);
+    runsRefresh_->setInterval(300);
+    connect(runsRefresh_, &QTimer::timeout, this, [this] {
+        runsDirty_ = false;
+        runsView_->setFolders(queueRunDirs());
+    });
+    connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+        if (runsDirty_ && tabs_->currentWidget() == runsView_) runsRefresh_->start(0);
+    });
+    connect(runsView_, &RunsView::runActivated, this, [this](const QString& folder) {
+        for (int r = 0; r < queue_->count(); ++r)
+            if (queue_->job(queue_->idAt(r))->runDir == folder) {
+                selectRun(queue_->idAt(r));
+                return;
+            }
+    });
     centralLayout->addWidget(messages_);
     centralLayout->addWidget(tabs_, 1);
     setCentralWidget(central);
@@ -258,6 +278,8 @@ void MainWindow::buildWidgets() {
     // Run queue with its buttons.
     auto* queuePage = new QWidget(this);
     queue_ = new RunQueueModel(this);
+    connect(queue_, &QAbstractItemModel::rowsInserted, this, &MainWindow::refreshRunsTab);
+    connect(queue_, &QAbstractItemModel::rowsRemoved, this, &MainWindow::refreshRunsTab);
     queueView_ = new QTableView(queuePage);
     queueView_->setObjectName("runQueueView");
     queueView_->setModel(queue_);
@@ -1119,6 +1141,7 @@ void MainWindow::onRunStarted(int job, const QString& runDir) {
     queue_->setRunDir(job, QDir::cleanPath(QDir(runDir).absolutePath()));
     log_->append(caspl::LogLevel::Info, jobLabel(job), tr("started in %1").arg(runDir));
     updateActions();  // its folder exists now (Show Run Folder)
+    refreshRunsTab();
 }
 
 void MainWindow::onProgress(int job, const caspl::ProgressEvent& e) {
@@ -1171,6 +1194,12 @@ void MainWindow::reloadRunResults(int job) {
     QString error;
     if (!loadResultsOf(j->runDir, QDir(j->runDir).filePath(QStringLiteral("config.yaml")), &error))
         log_->append(caspl::LogLevel::Warning, jobLabel(job), tr("cannot read the results: %1").arg(error));
+    refreshRunsTab();
+}
+
+void MainWindow::refreshRunsTab() {
+    runsDirty_ = true;
+    if (tabs_->currentWidget() == runsView_) runsRefresh_->start();
 }
 
 bool MainWindow::endEvaluation(int job, const QString& note) {
@@ -1378,6 +1407,7 @@ void MainWindow::startFollowing(int job, const caspl::LockHolder& who) {
     log_->append(caspl::LogLevel::Info, jobLabel(job), tr("running elsewhere (%1): following its events").arg(qs(who.describe())));
     followRun(job, true);
     updateActions();
+    refreshRunsTab();
 }
 
 void MainWindow::followRun(int job, bool replay) {
@@ -1432,12 +1462,17 @@ CompareDialog* MainWindow::compareDialog() {
     return compare_;
 }
 
-QStringList MainWindow::knownRunDirs() const {
+QStringList MainWindow::queueRunDirs() const {
     QStringList runs;
     for (int r = 0; r < queue_->count(); ++r) {
         const QString d = queue_->job(queue_->idAt(r))->runDir;
         if (QFileInfo::exists(QDir(d).filePath("config.yaml")) && !runs.contains(d)) runs << d;
     }
+    return runs;
+}
+
+QStringList MainWindow::knownRunDirs() const {
+    QStringList runs = queueRunDirs();
     for (const QString& d : results_->runs())
         if (!runs.contains(d)) runs << d;
     return runs;

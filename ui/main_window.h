@@ -51,6 +51,7 @@ class PlotPanel;
 class ResultsModel;
 class ResultsView;
 class RunQueueModel;
+class RunsView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -137,6 +138,9 @@ public:
     PlotPanel* plotPanel() const { return plots_; }
     ResultsModel* resultsModel() const { return results_; }
     ResultsView* resultsView() const { return resultsView_; }
+    RunsView* runsView() const { return runsView_; }
+    // The Runs tab reads every known run folder again: now when it is shown, else when it is shown next.
+    void refreshRunsTab();
     LogPane* logPane() const { return log_; }
     DevicePanel* devicePanel() const { return device_; }
     MessageBar* messageBar() const { return messages_; }
@@ -200,6 +204,9 @@ private:
     PlotPanel* plots_ = nullptr;
     ResultsModel* results_ = nullptr;
     ResultsView* resultsView_ = nullptr;
+    RunsView* runsView_ = nullptr;
+    QTimer* runsRefresh_ = nullptr;  // coalesces the changes of a moment into one reading of the folders
+    bool runsDirty_ = true;
     RunQueueModel* queue_ = nullptr;
     QTableView* queueView_ = nullptr;
     LogPane* log_ = nullptr;
@@ -207,6 +214,7 @@ private:
     LatencyProbe* probe_ = nullptr;
     CompareDialog* compare_ = nullptr;
     PerClassDialog* perClass_ = nullptr;
+    QStringList queueRunDirs() const;  // the queue's run folders that hold a config.yaml, in queue order
     QStringList knownRunDirs() const;  // the queue's run folders (with a config.yaml) and the results' runs
     QLabel* runtimeLabel_ = nullptr;
     QLabel* runLabel_ = nullptr;

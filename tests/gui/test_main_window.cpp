@@ -4,6 +4,7 @@
 // resume, failures shown with what to do, comparing and exporting runs.
 #include "app/run_worker.h"
 #include "core/engine/event_log.h"
+#include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
@@ -23,6 +24,7 @@
 #include "ui/results_model.h"
 #include "ui/results_view.h"
 #include "ui/run_queue_model.h"
+#include "ui/runs_view.h"
 
 #include <QAbstractItemModelTester>
 #include <QAction>
@@ -40,6 +42,7 @@
 #include <QMenu>
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QFont>
 #include <QTimer>
 #include <QMessageBox>
 #include <QMenuBar>
@@ -58,6 +61,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <tuple>
 
 using namespace caspl;
 using caspl::ui::RunState;
@@ -807,6 +811,68 @@ private Q_SLOTS:
         ui::MainWindow plain;
         QVERIFY(plain.openRunFolder(tiny.runDir));
         QVERIFY(plain.plotPanel()->referenceValues(plain.selectedRun()).isEmpty());
+    }
+
+    // The Runs tab: every run of the queue side by side with the keys that differ, filled when it is shown and
+    // following the queue (a run removed leaves it); a double-click selects the run in the queue.
+    void runsTabShowsTheQueuedRunsSideBySide() {
+        CASPL_REQUIRE_TINY_FIXTURES();
+        test::TinyExperimentOptions o;
+        QStringList dirs;
+        for (const auto& [name, lr, base, novel] : {std::tuple<const char*, double, int, int>{"runs_tab_a", 0.01, 80, 60},
+                                                   {"runs_tab_b", 0.002, 90, 70}}) {
+            o.name = name;
+            const auto tiny = test::makeTinyExperiment(base_, o);
+            writeRunFolder(tiny, "{\"status\": \"done\"}\n", [lr = lr](ExperimentSpec& s) { s.train.lr = lr; });
+            ResultFile rf;
+            for (const auto& [split, n] : {std::pair<const char*, int>{"base", base}, {"novel", novel}}) {
+                ResultRecord r;
+                r.dataset = "synth";
+                r.method = "coop+caspl";
+                r.shots = 2;
+                r.seed = 1;
+                r.split = split;
+                r.correct = n;
+                r.total = 100;
+                r.accuracy = n;
+                rf.records.push_back(r);
+            }
+            writeResultJson(QDir(tiny.runDir).filePath("result.json").toStdString(), rf);
+            dirs << QDir::cleanPath(tiny.runDir);
+        }
+        ui::MainWindow w;
+        QVERIFY(w.openRunFolder(dirs[0]));
+        QVERIFY(w.openRunFolder(dirs[1]));
+        ui::RunsView* runs = w.runsView();
+        QCOMPARE(runs->model()->rowCount(), 0);  // read when shown
+        w.centralTabs()->setCurrentWidget(runs);
+        QTRY_COMPARE(runs->model()->rowCount(), 2);
+        QCOMPARE(runs->model()->table().keys, (std::vector<std::string>{"train.lr"}));
+        const auto* m = runs->model();
+        QCOMPARE(m->headerData(m->keyColumn(0), Qt::Horizontal).toString(), QString("train.lr"));
+        QCOMPARE(m->index(1, m->keyColumn(0)).data().toString(), QString("0.002"));
+        QCOMPARE(m->index(1, m->figureColumn(ui::RunsTableModel::Hm)).data().toString(), QString("78.75"));  // 2*90*70/160
+        QCOMPARE(m->index(0, m->figureColumn(ui::RunsTableModel::Hm)).data().toString(), QString("68.57"));
+        QVERIFY(m->index(1, 0).data(Qt::FontRole).value<QFont>().bold());
+        QVERIFY(runs->summaryText().contains("best HM: runs_tab_b (78.75)"));
+        QCOMPARE(runs->plotKeyBox()->currentText(), QString("train.lr"));
+        QCOMPARE(runs->plottedPoints().size(), 2);
+
+        // A double-click on a row selects that run in the queue.
+        const QModelIndex cell = runs->proxy()->index(0, 0);
+        QSignalSpy activated(runs, &ui::RunsView::runActivated);
+        Q_EMIT runs->table()->doubleClicked(cell);
+        QCOMPARE(activated.count(), 1);
+        QCOMPARE(w.queueModel()->job(w.selectedRun())->runDir, cell.data(ui::RunsTableModel::FolderRole).toString());
+
+        // Removing a run from the queue takes it out of the table.
+        int second = -1;
+        for (int r = 0; r < w.queueModel()->count(); ++r)
+            if (w.queueModel()->job(w.queueModel()->idAt(r))->runDir == dirs[1]) second = w.queueModel()->idAt(r);
+        QVERIFY(w.removeRun(second));
+        QTRY_COMPARE(runs->model()->rowCount(), 1);
+        QVERIFY(runs->model()->table().keys.empty());
+        QCOMPARE(runs->plotMessage(), QString("Two runs or more are plotted against a key that differs between them."));
     }
 
     // The run queue's context menu and the folder actions.

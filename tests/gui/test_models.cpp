@@ -3,6 +3,7 @@
 // the results table, the log filter, and the redraw coalescing of the plot panel.
 #include "core/experiment/per_class.h"
 #include "core/experiment/results.h"
+#include "core/experiment/runs_table.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 #include "test_support.h"
@@ -15,15 +16,19 @@
 #include "ui/results_model.h"
 #include "ui/results_view.h"
 #include "ui/run_queue_model.h"
+#include "ui/runs_view.h"
 
 #include <QAbstractItemModelTester>
 #include <QDoubleSpinBox>
 #include <QListWidget>
 #include <QApplication>
+#include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
 #include <QFile>
 #include <QFileInfo>
+#include <QFont>
+#include <QLineEdit>
 #include <QImage>
 #include <QSortFilterProxyModel>
 
@@ -87,6 +92,80 @@ QString cell(const QAbstractItemModel* m, int row, int col, int role = Qt::Displ
 class GuiModelsTest : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // The Runs tab's table and scatter: sorting by numbers, the text filter (also of the points), the log axis only
+    // for positive values, a key with a text value not plotted, the selection kept across a reload, the CSV.
+    void runsViewTableAndScatter() {
+        const auto row = [](const char* folder, const FlatConfig& config, std::optional<double> hm) {
+            RunsTableRow r;
+            r.status.folder = folder;
+            r.status.name = folder;
+            r.status.method = "coop";
+            r.status.state = "done";
+            r.status.hm = hm;
+            r.config = config;
+            return r;
+        };
+        const auto table = [&](std::optional<double> hmOfC) {
+            return makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "a photo of a"}}, 70.0),
+                                  row("/runs/b", {{"train.lr", "0.0005"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "X X X X"}}, 74.0),
+                                  row("/runs/c", {{"train.lr", "0.02"}, {"method.n_ctx_text", "8"}, {"method.ctx_init", "X X X X"}}, hmOfC),
+                                  row("/runs/d", {{"train.lr", "0.004"}, {"method.n_ctx_text", "8"}, {"method.ctx_init", "a photo of a"}}, 72.0)});
+        };
+        ui::RunsView view;
+        QAbstractItemModelTester tester(view.model(), QAbstractItemModelTester::FailureReportingMode::Fatal);
+        view.setTable(table(std::nullopt));
+        auto* m = view.model();
+        QCOMPARE(m->columnCount(), ui::RunsTableModel::FixedColumns + ui::RunsTableModel::FigureCount + 3);
+        // Plotted against the key with the most distinct values (train.lr); the text key is not offered.
+        QCOMPARE(view.plotKeyBox()->count(), 2);
+        QCOMPARE(view.plotKeyBox()->currentText(), QString("train.lr"));
+        QCOMPARE(view.plotKeyBox()->findText("method.ctx_init"), -1);
+        QCOMPARE(view.plottedPoints(), (QVector<QPointF>{{0.002, 70.0}, {0.0005, 74.0}, {0.004, 72.0}}));  // c has no HM
+        QVERIFY(view.logXBox()->isEnabled());
+        // Sorted by train.lr as numbers (as text "0.0005" < "0.002" < "0.004" < "0.02" too; descending tells).
+        view.table()->sortByColumn(m->keyColumn(0), Qt::DescendingOrder);
+        QStringList order;
+        for (int r = 0; r < view.proxy()->rowCount(); ++r) order << view.proxy()->index(r, 0).data().toString();
+        QCOMPARE(order, (QStringList{"c", "d", "a", "b"}));
+        view.table()->sortByColumn(m->figureColumn(ui::RunsTableModel::Hm), Qt::DescendingOrder);
+        QCOMPARE(view.proxy()->index(0, 0).data().toString(), QString("b"));
+        QCOMPARE(view.proxy()->index(3, 0).data().toString(), QString("c"));  // no HM: last
+        QVERIFY(view.proxy()->index(0, 0).data(Qt::FontRole).value<QFont>().bold());
+        // The filter narrows the rows and the points.
+        view.filterEdit()->setText("photo");
+        QCOMPARE(view.proxy()->rowCount(), 2);
+        QCOMPARE(view.plottedPoints().size(), 2);
+        QVERIFY2(view.summaryText().startsWith("4 runs, 2 shown, 3 keys differ; best HM: b (74.00)"), qPrintable(view.summaryText()));
+        view.filterEdit()->clear();
+        // The other figure and key.
+        view.plotKeyBox()->setCurrentText("method.n_ctx_text");
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Base);
+        QVERIFY(view.plottedPoints().isEmpty());  // no base accuracy in these rows
+        QVERIFY(view.plotMessage().contains("No shown run has this figure"));
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Hm);
+        QCOMPARE(view.plottedPoints().size(), 3);
+
+        // A reload keeps the selection (by folder) and the chosen key; c has an HM now and is plotted.
+        view.selectFolder("/runs/d");
+        view.setTable(table(76.0));
+        QCOMPARE(view.selectedFolders(), QStringList{"/runs/d"});
+        QCOMPARE(view.plotKeyBox()->currentText(), QString("method.n_ctx_text"));
+        QCOMPARE(view.plottedPoints().size(), 4);
+        QVERIFY(view.summaryText().contains("best HM: c (76.00)"));
+
+        // A zero or negative value: no log axis.
+        view.setTable(makeRunsTable({row("/runs/a", {{"train.weight_decay", "0"}}, 1.0), row("/runs/b", {{"train.weight_decay", "0.0005"}}, 2.0)}));
+        QVERIFY(!view.logXBox()->isEnabled());
+
+        // The CSV is core's.
+        const QString csv = QDir(test::tempDir()).filePath("runs_table.csv");
+        QCOMPARE(view.exportCsv(csv), QString());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll().toStdString(), runsTableCsvText(view.model()->table()));
+        QVERIFY(view.exportCsv(QDir(test::tempDir()).filePath("no/such/folder/x.csv")).startsWith("Cannot write"));
+    }
+
     void runQueueModel() {
         RunQueueModel m;
         QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::Fatal);

@@ -1,0 +1,454 @@
+#include "ui/runs_view.h"
+
+#include "core/util/atomic_file.h"
+#include "ui/results_view.h"
+#include "ui/text_format.h"
+
+#include <qcustomplot.h>
+
+#include <QCheckBox>
+#include <QColor>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFont>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMouseEvent>
+#include <QPushButton>
+#include <QSet>
+#include <QSplitter>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+namespace caspl::ui {
+
+namespace {
+
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+const char* const kFigureNames[] = {"Base", "Novel", "HM", "All"};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------
+
+RunsTableModel::RunsTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+int RunsTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(table_.rows.size()); }
+
+int RunsTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : FixedColumns + int(table_.keys.size()) + FigureCount;
+}
+
+std::optional<double> RunsTableModel::figureOf(const caspl::RunFolderStatus& s, Figure f) {
+    switch (f) {
+        case Base: return s.base;
+        case Novel: return s.novel;
+        case Hm: return s.hm;
+        case All: return s.accuracy;
+        default: return std::nullopt;
+    }
+}
+
+std::optional<double> RunsTableModel::number(const std::string& value) {
+    if (value.empty()) return std::nullopt;
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() + value.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+bool RunsTableModel::numericKey(int key) const { return key >= 0 && key < int(numeric_.size()) && numeric_[std::size_t(key)]; }
+
+void RunsTableModel::setTable(caspl::RunsTable table) {
+    beginResetModel();
+    table_ = std::move(table);
+    numeric_.assign(table_.keys.size(), true);
+    for (std::size_t k = 0; k < table_.keys.size(); ++k)
+        for (const auto& r : table_.rows)
+            if (!r.values[k].empty() && !number(r.values[k])) numeric_[k] = false;  // a run without the key: no point
+    endResetModel();
+}
+
+QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (orientation != Qt::Horizontal) return {};
+    const int keys = int(table_.keys.size());
+    if (role == Qt::DisplayRole) {
+        switch (section) {
+            case ColRun: return tr("Run");
+            case ColMethod: return tr("Method");
+            case ColState: return tr("State");
+            case ColResults: return tr("Results");
+            default: break;
+        }
+        if (section < FixedColumns + FigureCount) return tr(kFigureNames[section - FixedColumns]);
+        if (section < FixedColumns + FigureCount + keys) return qs(table_.keys[std::size_t(section - FixedColumns - FigureCount)]);
+    }
+    if (role == Qt::ToolTipRole) {
+        if (section == ColResults) return tr("Evaluations done of those the experiment plans (dataset × shots × seed)");
+        if (section >= FixedColumns && section < FixedColumns + FigureCount)
+            return tr("Mean over seeds (averaged over datasets when the run has several); shown for runs of one method "
+                      "and shot count");
+        if (section >= FixedColumns + FigureCount) return tr("A configuration key whose value differs between these runs");
+    }
+    return {};
+}
+
+QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || index.row() >= int(table_.rows.size())) return {};
+    const caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
+    const caspl::RunFolderStatus& s = row.status;
+    const int c = index.column();
+    const int keys = int(table_.keys.size());
+    const bool best = table_.best && *table_.best == std::size_t(index.row());
+    switch (role) {
+        case FolderRole: return qs(s.folder);
+        case BestRole: return best;
+        case Qt::FontRole:
+            if (best) {
+                QFont f;
+                f.setBold(true);
+                return f;
+            }
+            return {};
+        case Qt::ForegroundRole:
+            if (c == ColState && (s.state == "failed" || s.state == "unreadable" || s.state == "crashed")) return QColor(183, 28, 28);
+            return {};
+        case Qt::ToolTipRole:
+            if (c == ColRun) return qs(s.folder) + (best ? tr("\nthe best run of the table") : QString());
+            if (c == ColState && !s.message.empty()) return qs(s.message);
+            return {};
+        case Qt::TextAlignmentRole:
+            if ((c >= FixedColumns && c < FixedColumns + FigureCount) || c == ColResults) return int(Qt::AlignRight | Qt::AlignVCenter);
+            return {};
+        default: break;
+    }
+    if (role != Qt::DisplayRole && role != SortRole) return {};
+    const bool sort = role == SortRole;
+    switch (c) {
+        case ColRun: return folderName(qs(s.folder));
+        case ColMethod: return qs(s.method);
+        case ColState:
+            return qs(s.state) + (s.pid && !sort ? tr(" (pid %1%2)").arg(s.pid).arg(s.host.empty() ? QString() : tr(" on %1").arg(qs(s.host)))
+                                                 : QString());
+        case ColResults:
+            if (sort) return s.evaluations ? double(s.evaluated) / s.evaluations : 0.0;
+            return QStringLiteral("%1/%2").arg(s.evaluated).arg(s.evaluations);
+        default: break;
+    }
+    if (c < FixedColumns + FigureCount) {
+        const auto v = figureOf(s, Figure(c - FixedColumns));
+        if (sort) return v.value_or(-std::numeric_limits<double>::infinity());  // runs without a figure sort last descending
+        return v ? QString::number(*v, 'f', 2) : QString();
+    }
+    const int k = c - FixedColumns - FigureCount;
+    if (k >= keys) return {};
+    const std::string& v = row.values[std::size_t(k)];
+    if (sort && numericKey(k)) return number(v).value_or(-std::numeric_limits<double>::infinity());
+    return v.empty() && !sort ? QStringLiteral("–") : qs(v);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+RunsView::RunsView(QWidget* parent) : QWidget(parent) {
+    setObjectName("runsView");
+    model_ = new RunsTableModel(this);
+    proxy_ = new QSortFilterProxyModel(this);
+    proxy_->setSourceModel(model_);
+    proxy_->setSortRole(RunsTableModel::SortRole);
+    proxy_->setFilterKeyColumn(-1);
+    proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    proxy_->setDynamicSortFilter(true);
+    table_ = new ResultsTable(this);
+    table_->setObjectName("runsTable");
+    table_->setModel(proxy_);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setWordWrap(false);
+    table_->sortByColumn(-1, Qt::AscendingOrder);  // the order the runs were given until the user sorts
+
+    filter_ = new QLineEdit(this);
+    filter_->setObjectName("runsFilter");
+    filter_->setPlaceholderText(tr("Filter: text in any column (a run's name, a value, a state)"));
+    filter_->setClearButtonEnabled(true);
+    summary_ = new QLabel(this);
+    summary_->setObjectName("runsSummary");
+    auto* reloadButton = new QPushButton(tr("Reload"), this);
+    reloadButton->setToolTip(tr("Read the run folders again"));
+    auto* exportButton = new QPushButton(tr("Export CSV…"), this);
+    exportButton->setToolTip(tr("One row per run, as caspl export --runs writes it"));
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(filter_, 1);
+    bar->addWidget(summary_, 1);
+    bar->addWidget(reloadButton);
+    bar->addWidget(exportButton);
+
+    figureBox_ = new QComboBox(this);
+    figureBox_->setObjectName("runsPlotFigure");
+    for (int f = 0; f < RunsTableModel::FigureCount; ++f) figureBox_->addItem(tr(kFigureNames[f]), f);
+    figureBox_->setCurrentIndex(RunsTableModel::Hm);
+    keyBox_ = new QComboBox(this);
+    keyBox_->setObjectName("runsPlotKey");
+    keyBox_->setMinimumContentsLength(18);
+    logX_ = new QCheckBox(tr("log x"), this);
+    logX_->setObjectName("runsPlotLogX");
+    logX_->setToolTip(tr("A logarithmic x axis (for learning rates); only when every value is positive"));
+    plotNote_ = new QLabel(this);
+    auto* plotBar = new QHBoxLayout;
+    plotBar->addWidget(new QLabel(tr("Plot"), this));
+    plotBar->addWidget(figureBox_);
+    plotBar->addWidget(new QLabel(tr("against"), this));
+    plotBar->addWidget(keyBox_);
+    plotBar->addWidget(logX_);
+    plotBar->addWidget(plotNote_, 1);
+
+    plot_ = new QCustomPlot(this);
+    plot_->setObjectName("runsPlot");
+    plot_->setMinimumHeight(160);
+    graph_ = plot_->addGraph();
+    graph_->setLineStyle(QCPGraph::lsNone);
+    graph_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(31, 119, 180), QColor(31, 119, 180, 90), 8));
+    bestGraph_ = plot_->addGraph();
+    bestGraph_->setLineStyle(QCPGraph::lsNone);
+    bestGraph_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QColor(214, 39, 40), QColor(214, 39, 40), 14));
+
+    auto* plotPage = new QWidget(this);
+    auto* plotLayout = new QVBoxLayout(plotPage);
+    plotLayout->setContentsMargins(0, 0, 0, 0);
+    plotLayout->addLayout(plotBar);
+    plotLayout->addWidget(plot_, 1);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(table_);
+    split->addWidget(plotPage);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(2, 2, 2, 2);
+    layout->addLayout(bar);
+    layout->addWidget(split, 1);
+
+    connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
+        proxy_->setFilterFixedString(text);
+        summary_->setText(summaryText());
+        replot();
+    });
+    connect(reloadButton, &QPushButton::clicked, this, &RunsView::reload);
+    connect(exportButton, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export Runs Table"), QStringLiteral("runs.csv"), tr("CSV (*.csv)"));
+        if (path.isEmpty()) return;
+        const QString error = exportCsv(path);
+        summary_->setText(error.isEmpty() ? tr("wrote %1").arg(path) : error);
+    });
+    connect(table_, &QAbstractItemView::doubleClicked, this, [this](const QModelIndex& i) {
+        Q_EMIT runActivated(i.data(RunsTableModel::FolderRole).toString());
+    });
+    connect(proxy_, &QAbstractItemModel::layoutChanged, this, &RunsView::replot);  // sorted: the points' order
+    connect(figureBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
+    connect(keyBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
+    connect(logX_, &QCheckBox::toggled, this, &RunsView::replot);
+    connect(plot_, &QCustomPlot::mouseMove, this, &RunsView::onPlotMouseMove);
+    connect(plot_, &QCustomPlot::mousePress, this, &RunsView::onPlotClick);
+    refillKeyBox();
+    replot();
+}
+
+void RunsView::setFolders(const QStringList& folders) {
+    folders_ = folders;
+    reload();
+}
+
+void RunsView::reload() {
+    std::vector<std::string> folders;
+    for (const QString& f : folders_) folders.push_back(f.toStdString());
+    setTable(caspl::readRunsTable(folders));
+}
+
+void RunsView::setTable(caspl::RunsTable table) {
+    const QStringList selected = selectedFolders();
+    const bool first = model_->rowCount() == 0;
+    const int columns = model_->columnCount();
+    model_->setTable(std::move(table));
+    for (const QString& f : selected) selectFolder(f);
+    // Columns fit their contents when they appear (not on every reload: widths the user set stay).
+    if (first || columns != model_->columnCount()) {
+        table_->resizeColumnsToContents();
+        for (int c = 0; c < model_->columnCount(); ++c) table_->setColumnWidth(c, std::min(table_->columnWidth(c), 280));
+    }
+    refillKeyBox();
+    summary_->setText(summaryText());
+    replot();
+}
+
+QString RunsView::summaryText() const {
+    const auto& t = model_->table();
+    if (t.rows.empty()) return tr("No runs yet: run an experiment or open a run folder.");
+    QString text = t.rows.size() == 1 ? tr("1 run") : tr("%1 runs").arg(t.rows.size());
+    if (proxy_->rowCount() != int(t.rows.size())) text += tr(", %1 shown").arg(proxy_->rowCount());
+    text += t.keys.size() == 1 ? tr(", 1 key differs") : tr(", %1 keys differ").arg(t.keys.size());
+    if (t.best) {
+        const auto& b = t.rows[*t.best].status;
+        const bool hm = b.hm.has_value();
+        text += tr("; best %1: %2 (%3)")
+                    .arg(hm ? tr("HM") : tr("accuracy"), folderName(qs(b.folder)),
+                         QString::number(hm ? *b.hm : b.accuracy.value_or(0.0), 'f', 2));
+    }
+    return text;
+}
+
+QString RunsView::exportCsv(const QString& path) const {
+    try {
+        caspl::writeFileAtomically(path.toStdString(), caspl::runsTableCsvText(model_->table()));
+    } catch (const std::exception& e) {
+        return tr("Cannot write %1: %2").arg(path, QString::fromUtf8(e.what()));
+    }
+    return {};
+}
+
+void RunsView::selectFolder(const QString& folder) {
+    for (int r = 0; r < proxy_->rowCount(); ++r) {
+        const QModelIndex i = proxy_->index(r, 0);
+        if (i.data(RunsTableModel::FolderRole).toString() == folder) {
+            table_->selectionModel()->select(i, QItemSelectionModel::Select | QItemSelectionModel::Rows);
+            table_->scrollTo(i);
+            return;
+        }
+    }
+}
+
+QStringList RunsView::selectedFolders() const {
+    QStringList out;
+    if (!table_->selectionModel()) return out;
+    for (const QModelIndex& i : table_->selectionModel()->selectedRows())
+        out << i.data(RunsTableModel::FolderRole).toString();
+    return out;
+}
+
+void RunsView::refillKeyBox() {
+    const QString current = keyBox_->currentText();
+    const QSignalBlocker block(keyBox_);
+    keyBox_->clear();
+    const auto& t = model_->table();
+    // Keep the key chosen before; else the one with the most distinct values (a sweep's longest axis), a learning
+    // rate first among equals.
+    int at = -1, bestDistinct = 0;
+    bool bestIsLr = false;
+    for (int k = 0; k < int(t.keys.size()); ++k) {
+        if (!model_->numericKey(k)) continue;
+        keyBox_->addItem(qs(t.keys[std::size_t(k)]), k);
+        QSet<QString> distinct;
+        for (const auto& r : t.rows)
+            if (!r.values[std::size_t(k)].empty()) distinct.insert(qs(r.values[std::size_t(k)]));
+        const bool lr = QString::fromStdString(t.keys[std::size_t(k)]).endsWith(QLatin1String("lr"));
+        if (distinct.size() > bestDistinct || (distinct.size() == bestDistinct && lr && !bestIsLr)) {
+            at = keyBox_->count() - 1;
+            bestDistinct = int(distinct.size());
+            bestIsLr = lr;
+        }
+    }
+    if (const int kept = keyBox_->findText(current); kept >= 0) at = kept;
+    keyBox_->setCurrentIndex(std::max(at, 0));
+}
+
+QString RunsView::plotMessage() const {
+    if (model_->table().rows.size() < 2) return tr("Two runs or more are plotted against a key that differs between them.");
+    if (keyBox_->count() == 0) return tr("No key with numeric values differs between these runs.");
+    if (points_.isEmpty()) return tr("No shown run has this figure yet.");
+    return {};
+}
+
+void RunsView::replot() {
+    points_.clear();
+    pointFolders_.clear();
+    pointNames_.clear();
+    const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
+    const int key = keyBox_->count() ? keyBox_->currentData().toInt() : -1;
+    const auto& t = model_->table();
+    QVector<double> xs, ys, bx, by;
+    if (key >= 0) {
+        for (int r = 0; r < proxy_->rowCount(); ++r) {
+            const int row = proxy_->mapToSource(proxy_->index(r, 0)).row();
+            const auto& rr = t.rows[std::size_t(row)];
+            const auto x = RunsTableModel::number(rr.values[std::size_t(key)]);
+            const auto y = RunsTableModel::figureOf(rr.status, figure);
+            if (!x || !y) continue;
+            points_ << QPointF(*x, *y);
+            pointFolders_ << qs(rr.status.folder);
+            pointNames_ << folderName(qs(rr.status.folder));
+            (t.best && *t.best == std::size_t(row) ? bx : xs) << *x;
+            (t.best && *t.best == std::size_t(row) ? by : ys) << *y;
+        }
+    }
+    const bool positive = std::all_of(points_.begin(), points_.end(), [](const QPointF& p) { return p.x() > 0; });
+    logX_->setEnabled(positive && !points_.isEmpty());
+    const bool logX = logX_->isChecked() && logX_->isEnabled();
+    plot_->xAxis->setScaleType(logX ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (logX) plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    else plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    graph_->setData(xs, ys);
+    bestGraph_->setData(bx, by);
+    bestGraph_->setName(tr("best"));
+    plot_->xAxis->setLabel(keyBox_->currentText());
+    plot_->yAxis->setLabel(figureBox_->currentText() + tr(" (%)"));
+    if (!points_.isEmpty()) {
+        double x0 = points_[0].x(), x1 = x0, y0 = points_[0].y(), y1 = y0;
+        for (const QPointF& p : points_) {
+            x0 = std::min(x0, p.x());
+            x1 = std::max(x1, p.x());
+            y0 = std::min(y0, p.y());
+            y1 = std::max(y1, p.y());
+        }
+        // A margin around the points (a factor on a log axis), a unit where all values are equal.
+        if (logX) plot_->xAxis->setRange(x0 / 1.5, x1 * 1.5);
+        else {
+            const double mx = x1 > x0 ? (x1 - x0) * 0.08 : std::max(std::abs(x0) * 0.1, 1.0);
+            plot_->xAxis->setRange(x0 - mx, x1 + mx);
+        }
+        const double my = y1 > y0 ? (y1 - y0) * 0.1 : 1.0;
+        plot_->yAxis->setRange(y0 - my, y1 + my);
+    }
+    plotNote_->setText(plotMessage());
+    plot_->replot();
+}
+
+int RunsView::pointNear(const QPointF& pixel) const {
+    int best = -1;
+    double bestDistance = 8.0 * 8.0;  // pixels, squared
+    for (int i = 0; i < points_.size(); ++i) {
+        const double px = plot_->xAxis->coordToPixel(points_[i].x()), py = plot_->yAxis->coordToPixel(points_[i].y());
+        const double d = (px - pixel.x()) * (px - pixel.x()) + (py - pixel.y()) * (py - pixel.y());
+        if (d <= bestDistance) {
+            bestDistance = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+void RunsView::onPlotMouseMove(QMouseEvent* event) {
+    const int i = pointNear(event->position());
+    if (i < 0) {
+        QToolTip::hideText();
+        return;
+    }
+    QToolTip::showText(event->globalPosition().toPoint(),
+                       tr("%1\n%2 = %3, %4 %5").arg(pointNames_[i], keyBox_->currentText()).arg(points_[i].x())
+                           .arg(figureBox_->currentText()).arg(points_[i].y(), 0, 'f', 2),
+                       plot_);
+}
+
+void RunsView::onPlotClick(QMouseEvent* event) {
+    const int i = pointNear(event->position());
+    if (i < 0) return;
+    table_->clearSelection();
+    selectFolder(pointFolders_[i]);
+}
+
+}  // namespace caspl::ui

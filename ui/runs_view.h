@@ -1,0 +1,112 @@
+#pragma once
+// The Runs tab: every run the studio knows side by side, as W&B's runs table shows a sweep. One row per run folder
+// (state, evaluations done, the configuration keys whose values differ between the runs, base / novel / HM / all),
+// from core's RunsTable (the same table as `caspl status --config` and `caspl export --runs`); sortable, filtered by
+// text, the best run in bold; and under it a scatter of one figure against one numeric key (HM against train.lr
+// for a learning-rate sweep), the filtered runs only, hover for a point's run, click to select its row.
+#include "core/experiment/runs_table.h"
+
+#include <QAbstractTableModel>
+#include <QPointF>
+#include <QSortFilterProxyModel>
+#include <QStringList>
+#include <QVector>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QCPGraph;
+class QCustomPlot;
+class QLabel;
+class QLineEdit;
+class QMouseEvent;
+
+namespace caspl::ui {
+
+class ResultsTable;
+
+class RunsTableModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    // Fixed columns, the figures (figureColumn), then one per differing key (keyColumn): the figures stay in view
+    // however many keys differ.
+    enum FixedColumn { ColRun, ColMethod, ColState, ColResults, FixedColumns };
+    enum Figure { Base, Novel, Hm, All, FigureCount };
+    enum Role { SortRole = Qt::UserRole + 1, FolderRole, BestRole };
+    explicit RunsTableModel(QObject* parent = nullptr);
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+    void setTable(caspl::RunsTable table);
+    const caspl::RunsTable& table() const { return table_; }
+    int figureColumn(Figure f) const { return FixedColumns + int(f); }
+    int keyColumn(int key) const { return FixedColumns + FigureCount + key; }
+    static std::optional<double> figureOf(const caspl::RunFolderStatus& s, Figure f);
+    // Whether every run's value of key `key` is a number (those keys can be plotted), and that number.
+    bool numericKey(int key) const;
+    static std::optional<double> number(const std::string& value);
+
+private:
+    caspl::RunsTable table_;
+    std::vector<bool> numeric_;  // per key
+};
+
+class RunsView : public QWidget {
+    Q_OBJECT
+public:
+    explicit RunsView(QWidget* parent = nullptr);
+    // Reads the run folders (core's readRunsTable) and shows them; the selection (by folder) stays.
+    void setFolders(const QStringList& folders);
+    void reload();  // the same folders again
+    // Shows a table read elsewhere (reload's second half): the selection, column widths and plot follow.
+    void setTable(caspl::RunsTable table);
+    QStringList folders() const { return folders_; }
+    // The runs table as CSV (runsTableCsvText), atomically. "" on success, else what went wrong.
+    QString exportCsv(const QString& path) const;
+
+    RunsTableModel* model() const { return model_; }
+    QSortFilterProxyModel* proxy() const { return proxy_; }
+    ResultsTable* table() const { return table_; }
+    QLineEdit* filterEdit() const { return filter_; }
+    QComboBox* plotKeyBox() const { return keyBox_; }
+    QComboBox* plotFigureBox() const { return figureBox_; }
+    QCheckBox* logXBox() const { return logX_; }
+    QString summaryText() const;
+    // The points drawn (x: the key's value, y: the figure) and the folder of each, in the table's order.
+    QVector<QPointF> plottedPoints() const { return points_; }
+    QStringList plottedFolders() const { return pointFolders_; }
+    QString plotMessage() const;  // why nothing is drawn, "" when something is
+    void selectFolder(const QString& folder);
+    QStringList selectedFolders() const;
+
+Q_SIGNALS:
+    void runActivated(const QString& folder);  // a row double-clicked
+
+private:
+    void replot();
+    void refillKeyBox();
+    void onPlotMouseMove(QMouseEvent* event);
+    void onPlotClick(QMouseEvent* event);
+    int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
+
+    QStringList folders_;
+    RunsTableModel* model_;
+    QSortFilterProxyModel* proxy_;
+    ResultsTable* table_;
+    QLineEdit* filter_;
+    QLabel* summary_;
+    QComboBox* figureBox_;
+    QComboBox* keyBox_;
+    QCheckBox* logX_;
+    QLabel* plotNote_;
+    QCustomPlot* plot_;
+    QCPGraph* graph_ = nullptr;
+    QCPGraph* bestGraph_ = nullptr;
+    QVector<QPointF> points_;
+    QStringList pointFolders_;
+    QStringList pointNames_;
+};
+
+}  // namespace caspl::ui
