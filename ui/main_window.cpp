@@ -244,12 +244,14 @@ void MainWindow::buildWidgets() {
     runsRefresh_ = new QTimer(this);
     runsRefresh_->setSingleShot(true);
     runsRefresh_->setInterval(300);
-    connect(runsRefresh_, &QTimer::timeout, this, [this] {
+    const auto readRuns = [this] {
+        runsRefresh_->stop();
         runsDirty_ = false;
         runsView_->setFolders(queueRunDirs());
-    });
-    connect(tabs_, &QTabWidget::currentChanged, this, [this] {
-        if (runsDirty_ && tabs_->currentWidget() == runsView_) runsRefresh_->start(0);
+    };
+    connect(runsRefresh_, &QTimer::timeout, this, readRuns);
+    connect(tabs_, &QTabWidget::currentChanged, this, [this, readRuns] {
+        if (runsDirty_ && tabs_->currentWidget() == runsView_) readRuns();
     });
     connect(runsView_, &RunsView::runActivated, this, [this](const QString& folder) {
         for (int r = 0; r < queue_->count(); ++r)

@@ -546,6 +546,15 @@ private Q_SLOTS:
         QVERIFY(w.grab().save(afterPng));
         qInfo("screenshots: %s, %s", qPrintable(duringPng), qPrintable(afterPng));
 
+        // The Runs tab: the finished run, done, with the results table's mean HM.
+        w.centralTabs()->setCurrentWidget(w.runsView());
+        const auto* runsModel = w.runsView()->model();
+        QCOMPARE(runsModel->rowCount(), 1);
+        QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColState).data().toString(), QString("done"));
+        QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColResults).data().toString(), QString("2/2"));
+        QCOMPARE(runsModel->index(0, runsModel->figureColumn(ui::RunsTableModel::Hm)).data().toString(),
+                 QString::number(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble(), 'f', 2));
+
         // Export and compare with a second, different run.
         const QString csv = QDir(base_).filePath("live.csv");
         w.resultsView()->setCurrentRun(w.queueModel()->job(id)->runDir);
