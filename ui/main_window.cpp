@@ -501,6 +501,8 @@ void MainWindow::buildMenus() {
             [this] { tabs_->setCurrentWidget(plots_); });
     connect(make(view, tr("Show R&esults"), "actionShowResults", QKeySequence(Qt::CTRL | Qt::Key_2)), &QAction::triggered, this,
             [this] { tabs_->setCurrentWidget(resultsView_); });
+    connect(make(view, tr("Show R&uns"), "actionShowRuns", QKeySequence(Qt::CTRL | Qt::Key_3)), &QAction::triggered, this,
+            [this] { tabs_->setCurrentWidget(runsView_); });
     connect(make(view, tr("&Reset Layout"), "actionResetLayout"), &QAction::triggered, this, [this] {
         restoreState(defaultState_);
         for (QDockWidget* d : docks_) d->show();

@@ -1,6 +1,7 @@
 #include "ui/runs_view.h"
 
 #include "core/util/atomic_file.h"
+#include "ui/plot_image.h"
 #include "ui/results_view.h"
 #include "ui/text_format.h"
 
@@ -9,7 +10,9 @@
 #include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFont>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -208,6 +211,9 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     plotBar->addWidget(keyBox_);
     plotBar->addWidget(logX_);
     plotBar->addWidget(plotNote_, 1);
+    auto* saveButton = new QPushButton(tr("Save Image…"), this);
+    saveButton->setToolTip(tr("The scatter as PNG, JPEG or PDF (vector graphics)"));
+    plotBar->addWidget(saveButton);
 
     plot_ = new QCustomPlot(this);
     plot_->setObjectName("runsPlot");
@@ -246,6 +252,14 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         if (path.isEmpty()) return;
         const QString error = exportCsv(path);
         summary_->setText(error.isEmpty() ? tr("wrote %1").arg(path) : error);
+    });
+    connect(saveButton, &QPushButton::clicked, this, [this] {
+        QString path = QFileDialog::getSaveFileName(this, tr("Save the scatter as an image"), QStringLiteral("runs_scatter.png"),
+                                                    tr("Images (*.png *.jpg *.pdf)"));
+        if (path.isEmpty()) return;
+        if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
+        const QString problem = saveImage(path);
+        summary_->setText(problem.isEmpty() ? tr("wrote %1").arg(QDir::toNativeSeparators(path)) : problem);
     });
     connect(table_, &QAbstractItemView::doubleClicked, this, [this](const QModelIndex& i) {
         Q_EMIT runActivated(i.data(RunsTableModel::FolderRole).toString());
@@ -310,6 +324,11 @@ QString RunsView::exportCsv(const QString& path) const {
         return tr("Cannot write %1: %2").arg(path, QString::fromUtf8(e.what()));
     }
     return {};
+}
+
+QString RunsView::saveImage(const QString& path) {
+    if (points_.isEmpty()) return tr("Nothing to save: %1").arg(plotMessage());
+    return savePlotImage(path, {{plot_, std::max(plot_->height(), 420)}}, std::max(plot_->width(), 760));
 }
 
 void RunsView::selectFolder(const QString& folder) {

@@ -65,6 +65,8 @@ public:
     QStringList folders() const { return folders_; }
     // The runs table as CSV (runsTableCsvText), atomically. "" on success, else what went wrong.
     QString exportCsv(const QString& path) const;
+    // The scatter as PNG/JPEG/PDF (plot_image.h), atomically. "" on success, else what went wrong.
+    QString saveImage(const QString& path);
 
     RunsTableModel* model() const { return model_; }
     QSortFilterProxyModel* proxy() const { return proxy_; }

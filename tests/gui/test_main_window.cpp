@@ -215,6 +215,9 @@ private Q_SLOTS:
         // The ones that open no modal dialog, triggered for real.
         w.findAction("actionShowResults")->trigger();
         QCOMPARE(w.centralTabs()->currentWidget(), static_cast<QWidget*>(w.resultsView()));
+        w.findAction("actionShowRuns")->trigger();
+        QCOMPARE(w.centralTabs()->currentWidget(), static_cast<QWidget*>(w.runsView()));
+        QVERIFY(w.runsView()->summaryText().startsWith("No runs yet"));
         w.findAction("actionShowPlots")->trigger();
         QCOMPARE(w.centralTabs()->currentWidget(), static_cast<QWidget*>(w.plotPanel()));
         w.findAction("actionKeys")->trigger();

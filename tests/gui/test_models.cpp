@@ -145,6 +145,10 @@ private Q_SLOTS:
         view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Hm);
         QCOMPARE(view.plottedPoints().size(), 3);
 
+        // The scatter as an image.
+        const QString png = QDir(test::tempDir()).filePath("runs_scatter.png");
+        QCOMPARE(view.saveImage(png), QString());
+        QVERIFY(!QImage(png).isNull());
         // A reload keeps the selection (by folder) and the chosen key; c has an HM now and is plotted.
         view.selectFolder("/runs/d");
         view.setTable(table(76.0));
@@ -156,6 +160,8 @@ private Q_SLOTS:
         // A zero or negative value: no log axis.
         view.setTable(makeRunsTable({row("/runs/a", {{"train.weight_decay", "0"}}, 1.0), row("/runs/b", {{"train.weight_decay", "0.0005"}}, 2.0)}));
         QVERIFY(!view.logXBox()->isEnabled());
+        view.setTable(makeRunsTable({row("/runs/a", {}, 1.0)}));
+        QVERIFY(view.saveImage(png).startsWith("Nothing to save"));
 
         // The CSV is core's.
         const QString csv = QDir(test::tempDir()).filePath("runs_table.csv");
