@@ -120,7 +120,8 @@ void addCommonOptions(CLI::App* cmd, PresetsOptions& o, bool overrides) {
                         "override a key, e.g. --set train.lr=0.001 or --set data.seeds=[1,2] (repeatable; the value "
                         "is YAML)")
             ->expected(1)
-            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+            ->allow_extra_args(false);
 }
 
 }  // namespace

@@ -55,6 +55,10 @@ private Q_SLOTS:
         QVERIFY(r.out.contains("seeds: [1, 2]"));
         QVERIFY(r.out.contains("  epochs: 3\n"));
         QVERIFY(r.out.contains("#   --set train.epochs=3"));
+        // Each --set takes one value: the preset may come after them.
+        const auto before = runCaspl({"presets", "show", "--set", "data.seeds=[1,2]", "--set", "train.epochs=3", "demo"});
+        CHECK_RUN(before, 0);
+        QCOMPARE(before.out, r.out);
         // The printed YAML is itself a valid experiment.
         const QString file = writeTemp("shown/demo.yaml", r.out.toUtf8());
         const auto v = runCaspl({"validate", file});
