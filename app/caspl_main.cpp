@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     caspl::cli::addEncodeCommand(app, &action);
     caspl::cli::addDebugStepCommand(app, &action);
     caspl::cli::addRunCommands(app, &action);
+    caspl::cli::addNotesCommand(app, &action);
     caspl::cli::addBenchCommand(app, &action);
     caspl::cli::addBoostingCommand(app, &action);
     caspl::cli::addSplitCommand(app, &action);

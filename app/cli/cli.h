@@ -6,6 +6,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace caspl::cli {
 
@@ -39,6 +40,10 @@ inline CLI::Validator atLeast(long long min) {
         "INT>=" + std::to_string(min));
 }
 
+// The tags of a repeatable option whose values may be comma-separated lists ("--tag a,b --tag c"); a malformed tag is
+// a usage error naming the option (run_notes.h's checkTag).
+std::vector<std::string> tagsOption(const std::string& option, const std::vector<std::string>& values);
+
 // Each command sets this to the function that runs it once the command line has been parsed.
 using Action = std::function<int()>;
 
@@ -48,6 +53,8 @@ void addInfoCommand(CLI::App& app, Action* action);
 void addEncodeCommand(CLI::App& app, Action* action);
 void addDebugStepCommand(CLI::App& app, Action* action);
 void addRunCommands(CLI::App& app, Action* action);
+// `caspl notes` (app/cli/cmd_notes.cpp).
+void addNotesCommand(CLI::App& app, Action* action);
 void addBenchCommand(CLI::App& app, Action* action);
 void addBoostingCommand(CLI::App& app, Action* action);
 void addSplitCommand(CLI::App& app, Action* action);

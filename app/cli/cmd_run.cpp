@@ -210,13 +210,14 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto a = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run experiments (presets or YAML files), resuming runs that exist");
     run->add_option("presets", a->presets, "Preset names (caspl presets list) or YAML files")->required();
-    run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)");
+    run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
     run->add_option("--sweep", a->sweeps,
                     "Run every combination of these values, e.g. --sweep train.lr=0.001,0.002 --sweep "
                     "method.n_ctx_text=4,8 (repeatable): one run folder each, named after its values "
                     "(runs/<name>-lr=0.001-n_ctx_text=4), then a table of them all; a run that fails does not stop "
                     "the others")
-        ->type_name("KEY=V1,V2,...");
+        ->type_name("KEY=V1,V2,...")
+        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
     run->add_option("--presets,--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
     run->add_option("--output", a->output, "Folder receiving the run folders (overrides the spec's output)");
     run->add_option("--run-dir", a->runDir, "Exact run folder (one preset only)");
@@ -357,6 +358,7 @@ void addRunCommands(CLI::App& app, Action* action) {
         bool perClass = false;
         bool confusion = false;
         bool runsTable = false;
+        std::vector<std::string> tags;
         std::string tensorboard;
         std::string rounding;
     };
@@ -382,7 +384,11 @@ void addRunCommands(CLI::App& app, Action* action) {
         "--runs", x->runsTable,
         "One row per run instead of the results: its state, the configuration keys whose values differ between the "
         "runs (a sweep's keys), and its base, novel, HM and all (mean over seeds; averaged over datasets when "
-        "several); a folder holding run folders (runs/) stands for them all");
+        "several), tags and note (caspl notes); a folder holding run folders (runs/) stands for them all");
+    auto* tagOpt = exp->add_option("--tag", x->tags, "With --runs: only the runs with this tag (repeatable, or a comma-separated list)")
+                       ->type_name("TAG")
+                       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    tagOpt->needs(runsFlag);
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
                                "sub-folder per run and training (then: tensorboard --logdir DIR, or wandb sync DIR)")
@@ -437,9 +443,12 @@ void addRunCommands(CLI::App& app, Action* action) {
                 return kOk;
             }
             if (x->runsTable) {
-                const RunsTable table = readRunsTable(findRunFolders(x->runs));
-                for (const auto& r : table.rows)
+                const std::vector<std::string> tags = tagsOption("--tag", x->tags);
+                const RunsTable table = runsWithTags(readRunsTable(findRunFolders(x->runs)), tags);
+                for (const auto& r : table.rows) {
                     if (r.status.state == "unreadable") std::cerr << r.status.folder << ": " << r.status.message << "\n";
+                    if (!r.notesError.empty()) std::cerr << "warning: " << r.notesError << "\n";
+                }
                 const std::string text = runsTableCsvText(table);
                 if (x->out.empty()) std::cout << text;
                 else {
@@ -534,6 +543,7 @@ void addRunCommands(CLI::App& app, Action* action) {
         std::vector<std::string> paths;
         bool json = false;
         bool config = false;
+        std::vector<std::string> tags;
     };
     auto st = std::make_shared<StatusArgs>();
     auto* status = app.add_subcommand(
@@ -542,15 +552,31 @@ void addRunCommands(CLI::App& app, Action* action) {
     status->add_flag("--json", st->json, "One JSON object per run on stdout");
     status->add_flag("--config", st->config,
                      "Also the configuration keys whose values differ between the runs (a sweep's keys), one column "
-                     "each, and the best run by HM; runs whose config.yaml does not load are listed, not fatal");
+                     "each, the runs' tags (caspl notes), and the best run by HM; runs whose config.yaml does not load "
+                     "are listed, not fatal");
+    status->add_option("--tag", st->tags, "Only the runs with this tag (repeatable, or a comma-separated list: every tag given)")
+        ->type_name("TAG")
+        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
     status->callback([action, st] {
         *action = [st] {
+            const std::vector<std::string> tags = tagsOption("--tag", st->tags);
             const std::vector<std::string> folders = findRunFolders(st->paths.empty() ? std::vector<std::string>{"runs"} : st->paths);
             RunsTable runsTable;
             std::vector<RunFolderStatus> rows;
-            if (st->config) {
-                runsTable = readRunsTable(folders);
-                for (const auto& r : runsTable.rows) rows.push_back(r.status);
+            const bool withTable = st->config || !tags.empty();
+            if (withTable) {
+                runsTable = runsWithTags(readRunsTable(folders), tags);
+                for (const auto& r : runsTable.rows) {
+                    rows.push_back(r.status);
+                    if (!r.notesError.empty()) std::cerr << "warning: " << r.notesError << "\n";
+                }
+                if (!st->config) {
+                    runsTable.keys.clear();
+                    runsTable.best.reset();
+                }
+                if (runsTable.rows.empty())
+                    std::cerr << "none of the " << folders.size() << (folders.size() == 1 ? " run has" : " runs have")
+                              << (tags.size() == 1 ? " the tag " : " every tag of ") << joinTags(tags) << "\n";
             } else {
                 for (const auto& f : folders) rows.push_back(readRunFolderStatus(f));
             }
@@ -566,6 +592,10 @@ void addRunCommands(CLI::App& app, Action* action) {
                     if (r.novel) j["novel"] = *r.novel;
                     if (r.hm) j["hm"] = *r.hm;
                     if (r.accuracy) j["accuracy"] = *r.accuracy;
+                    if (withTable) {
+                        j["tags"] = runsTable.rows[i].notes.tags;
+                        j["note"] = runsTable.rows[i].notes.note;
+                    }
                     if (st->config) {
                         nlohmann::json config = nlohmann::json::object();
                         for (std::size_t k = 0; k < runsTable.keys.size(); ++k)
@@ -583,7 +613,11 @@ void addRunCommands(CLI::App& app, Action* action) {
                 }
                 return kOk;
             }
+            // A tags column where a run shown has tags (--config).
+            const bool tagColumn = st->config && std::any_of(runsTable.rows.begin(), runsTable.rows.end(),
+                                                             [](const RunsTableRow& r) { return !r.notes.tags.empty(); });
             std::vector<std::vector<std::string>> table{{"run", "method"}};
+            if (tagColumn) table.front().push_back("tags");
             table.front().insert(table.front().end(), runsTable.keys.begin(), runsTable.keys.end());
             for (const char* h : {"state", "results", "HM", "progress"}) table.front().push_back(h);
             for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -592,6 +626,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                 if (r.hm) std::snprintf(figure, sizeof figure, "%.2f", *r.hm);
                 else if (r.accuracy) std::snprintf(figure, sizeof figure, "%.2f (all)", *r.accuracy);
                 std::vector<std::string> line{r.folder, r.method};
+                if (tagColumn) line.push_back(runsTable.rows[i].notes.tags.empty() ? "-" : joinTags(runsTable.rows[i].notes.tags));
                 if (st->config)
                     for (const auto& v : runsTable.rows[i].values) line.push_back(v.empty() ? "-" : v);
                 line.push_back(r.state + (r.pid ? " (pid " + std::to_string(r.pid) + (r.host.empty() ? "" : " on " + r.host) + ")" : ""));

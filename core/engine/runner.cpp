@@ -10,6 +10,7 @@
 #include "core/data/templates.h"
 #include "core/engine/caspl_phases.h"
 #include "core/experiment/per_class.h"
+#include "core/experiment/run_notes.h"
 #include "core/experiment/spec_loader.h"
 #include "core/runtime.h"
 #include "core/text/tokenizer.h"
@@ -209,7 +210,7 @@ bool holdsNothingTrained(const std::string& runDir) {
         const bool tensorboard = !rel.empty() && (*rel.begin() == "tensorboard" || *rel.begin() == "tensorboard.replaced") &&
                                  name.rfind("events.out.tfevents.", 0) == 0;
         const bool known = (top && (name == "config.yaml" || name == "run.json" || name == "events.jsonl" ||
-                                    name == "events.replaced.jsonl" || name == DirLock::kFileName)) ||
+                                    name == "events.replaced.jsonl" || name == DirLock::kFileName || name == kRunNotesFile)) ||
                            (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json") || tensorboard;
         if (!known) return false;
     }

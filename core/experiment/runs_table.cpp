@@ -6,6 +6,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -109,6 +110,11 @@ RunsTable readRunsTable(const std::vector<std::string>& folders) {
             ExperimentSpec spec;
             row.status = readRunFolderStatus(folder, &spec);
             row.config = flattenYaml(toYaml(spec), (std::filesystem::path(folder) / "config.yaml").string());
+            try {
+                row.notes = readRunNotes(folder);
+            } catch (const std::exception& e) {
+                row.notesError = e.what();
+            }
         } catch (const std::exception& e) {
             row = RunsTableRow{};
             row.status.folder = folder;
@@ -117,6 +123,16 @@ RunsTable readRunsTable(const std::vector<std::string>& folders) {
             row.status.message = e.what();
         }
         rows.push_back(std::move(row));
+    }
+    return makeRunsTable(std::move(rows));
+}
+
+RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& tags) {
+    std::vector<RunsTableRow> rows;
+    for (const auto& r : table.rows) {
+        bool all = true;
+        for (const auto& t : tags) all = all && std::find(r.notes.tags.begin(), r.notes.tags.end(), t) != r.notes.tags.end();
+        if (all) rows.push_back(r);
     }
     return makeRunsTable(std::move(rows));
 }
@@ -132,13 +148,15 @@ std::string runsTableCsvText(const RunsTable& table) {
     };
     std::vector<std::string> header{"folder", "run", "method", "state", "evaluated", "evaluations"};
     header.insert(header.end(), table.keys.begin(), table.keys.end());
-    for (const char* h : {"base", "novel", "hm", "all"}) header.push_back(h);
+    for (const char* h : {"base", "novel", "hm", "all", "tags", "note"}) header.push_back(h);
     line(header);
     for (const auto& r : table.rows) {
         const RunFolderStatus& s = r.status;
         std::vector<std::string> fields{s.folder, s.name, s.method, s.state, std::to_string(s.evaluated), std::to_string(s.evaluations)};
         fields.insert(fields.end(), r.values.begin(), r.values.end());
         for (const auto* v : {&s.base, &s.novel, &s.hm, &s.accuracy}) fields.push_back(figure(*v));
+        fields.push_back(joinTags(r.notes.tags));
+        fields.push_back(r.notes.note);
         line(fields);
     }
     return out;

@@ -2,8 +2,9 @@
 // Many runs side by side, as W&B's runs table shows a sweep: one row per run folder with its state, its headline
 // figures and the configuration keys whose values differ between the runs (a sweep's keys, a changed learning rate,
 // another student), from each folder's config.yaml (`caspl status --config`, `caspl export --runs`, the
-// studio's Runs tab). No LibTorch, no Qt.
+// studio's Runs tab), with the notes and tags written about each run (run_notes.h). No LibTorch, no Qt.
 #include "core/engine/run_status.h"
+#include "core/experiment/run_notes.h"
 
 #include <cstddef>
 #include <optional>
@@ -27,6 +28,8 @@ struct RunsTableRow {
     RunFolderStatus status;           // folder, name, method, state, evaluated / evaluations, base, novel, hm, accuracy
     FlatConfig config;                // the whole of config.yaml, flattened
     std::vector<std::string> values;  // one per RunsTable::keys; "" where this run's configuration lacks the key
+    RunNotes notes;                   // notes.json (run_notes.h)
+    std::string notesError;           // why notes.json could not be read ("" when it could, or is absent)
 };
 
 struct RunsTable {
@@ -46,8 +49,11 @@ RunsTable makeRunsTable(std::vector<RunsTableRow> rows);
 // "unreadable" with the reason as its message (the other runs are still shown).
 RunsTable readRunsTable(const std::vector<std::string>& folders);
 
+// The rows holding every tag of `tags` (all rows when it is empty), keys and best computed again among them.
+RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& tags);
+
 // One line per run: folder, run (its name), method, state, evaluated, evaluations, each differing key, base, novel,
-// hm, all (figures to 2 decimals, empty when none). Fields quoted as CSV needs.
+// hm, all (figures to 2 decimals, empty when none), tags ("a, b"), note. Fields quoted as CSV needs.
 std::string runsTableCsvText(const RunsTable& table);
 
 }  // namespace caspl

@@ -455,7 +455,7 @@ private Q_SLOTS:
         const auto csvRows = caspl::parseCsv(csvFile.readAll().toStdString(), runsCsv.toStdString());
         QCOMPARE(int(csvRows.size()), 5);
         QCOMPARE(csvRows[0], (std::vector<std::string>{"folder", "run", "method", "state", "evaluated", "evaluations", "phase1.lr",
-                                                       "train.lr", "base", "novel", "hm", "all"}));
+                                                       "train.lr", "base", "novel", "hm", "all", "tags", "note"}));
         for (std::size_t i = 1; i < csvRows.size(); ++i) {
             const auto& row = csvRows[i];
             const QString n = QString::fromStdString(row[1]);
@@ -468,6 +468,35 @@ private Q_SLOTS:
             QVERIFY(meanHm);
             QCOMPARE(QString::fromStdString(row[10]), QString::number(*meanHm, 'f', 2));
         }
+
+        // Notes and tags: written and printed by `caspl notes`, shown by status --config, selecting runs by tag.
+        const QString first = base + "/runs/" + names[0], second = base + "/runs/" + names[1];
+        const auto noted = runCaspl({"notes", first, second, "--tag", "lr-sweep,fig 3", "--note", "the paper's lr\nand a second line"});
+        QVERIFY2(noted.exitCode == 0, qPrintable(noted.err));
+        QVERIFY2(noted.out.contains(first + "\n  tags: fig 3, lr-sweep\n  note: the paper's lr\n        and a second line\n"),
+                 qPrintable(noted.out));
+        QCOMPARE(runCaspl({"notes", second, "--untag", "fig 3"}).exitCode, 0);
+        const auto shown = runCaspl({"notes", second});
+        QVERIFY2(shown.out.contains("  tags: lr-sweep\n"), qPrintable(shown.out));
+        const auto tagged = runCaspl({"status", "--config", "--tag", "fig 3", base + "/runs"});
+        QVERIFY2(tagged.exitCode == 0, qPrintable(tagged.err));
+        QVERIFY2(tagged.out.contains(first + " ") && !tagged.out.contains(second + " ") &&
+                     tagged.out.split('\n').value(0).contains(QRegularExpression("^run +method +tags +state ")),  // one run: no key differs
+                 qPrintable(tagged.out));
+        const auto taggedCsv = runCaspl({"export", "--runs", "--tag", "lr-sweep", base + "/runs"});
+        const auto taggedRows = caspl::parseCsv(taggedCsv.out.toStdString(), "stdout");
+        QCOMPARE(int(taggedRows.size()), 3);
+        QCOMPARE(taggedRows[1][taggedRows[1].size() - 2], std::string("fig 3, lr-sweep"));
+        QCOMPARE(taggedRows[1].back(), std::string("the paper's lr\nand a second line"));
+        QCOMPARE(taggedRows[2][taggedRows[2].size() - 2], std::string("lr-sweep"));
+        for (const QStringList& bad : {QStringList{"notes", first, "--tag", QString(65, QChar(0x78))}, QStringList{"notes", first, "--tag", "x", "--untag", "x"},
+                                       QStringList{"notes", first, "--clear", "--tag", "x"}, QStringList{"status", "--tag", "a\tb"},
+                                       QStringList{"export", "--tag", "x", first}}) {
+            const auto r = runCaspl(bad);
+            QVERIFY2(r.exitCode == 2, qPrintable(bad.join(' ') + " -> " + QString::number(r.exitCode) + ": " + r.err));
+        }
+        QCOMPARE(runCaspl({"notes", first, second, "--clear"}).exitCode, 0);
+        QVERIFY(!QFileInfo::exists(first + "/notes.json"));
 
         // Again: every run resumes, already done.
         const auto again = runCaspl(sweep);

@@ -5,6 +5,7 @@
 #include "core/engine/runner.h"
 #include "core/engine/tensorboard.h"
 #include "core/experiment/per_class.h"
+#include "core/experiment/run_notes.h"
 #include "core/experiment/spec_loader.h"
 #include "core/image/image.h"
 #include "core/util/atomic_file.h"
@@ -473,7 +474,10 @@ private Q_SLOTS:
         const fs::path early = run / "tensorboard/synth/2shots_seed1/events.out.tfevents.1.h.caspl";
         fs::create_directories(early.parent_path());
         writeFileAtomically(early.string(), "the failed attempt's curves");
+        // A note written about the failed attempt (caspl notes) stays with the folder.
+        writeRunNotes(run.string(), {"wrong dataset name", {"retry"}});
         auto out = runExperiment(spec_, ro, s, st);
+        QCOMPARE(readRunNotes(run.string()).tags, (std::vector<std::string>{"retry"}));
         QVERIFY(fs::exists(run / "tensorboard.replaced/synth/2shots_seed1/events.out.tfevents.1.h.caspl"));
         QVERIFY(!fs::exists(early));
         checkLiveTensorBoard(run);

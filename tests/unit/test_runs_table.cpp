@@ -4,12 +4,14 @@
 #include "tiny_experiment.h"
 
 #include "core/experiment/results.h"
+#include "core/experiment/run_notes.h"
 #include "core/experiment/runs_table.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 
 #include <algorithm>
 #include <cmath>
@@ -113,10 +115,12 @@ private Q_SLOTS:
         t.rows[0].status.method = "coop";
         t.rows[0].status.evaluated = 2;
         t.rows[0].status.evaluations = 2;
+        t.rows[0].notes.tags = {"baseline", "fig 3"};
+        t.rows[0].notes.note = "lr from the paper,\n\"as is\"";
         QCOMPARE(QString::fromStdString(runsTableCsvText(t)),
-                 QString("folder,run,method,state,evaluated,evaluations,data.seeds,base,novel,hm,all\n"
-                         "runs/a,runs/a,coop,done,2,2,\"[1, 2]\",80.00,62.22,70.00,\n"
-                         "runs/b,runs/b,,done,0,0,[3],,,,\n"));
+                 QString("folder,run,method,state,evaluated,evaluations,data.seeds,base,novel,hm,all,tags,note\n"
+                         "runs/a,runs/a,coop,done,2,2,\"[1, 2]\",80.00,62.22,70.00,,\"baseline, fig 3\",\"lr from the paper,\n\"\"as is\"\"\"\n"
+                         "runs/b,runs/b,,done,0,0,[3],,,,,,\n"));
     }
 
     // From disk: the resolved configuration (defaults included), the results, and a folder that does not load.
@@ -158,6 +162,74 @@ private Q_SLOTS:
         const RunsTable ok = readRunsTable({a.toStdString(), b.toStdString(), c.toStdString()});
         QCOMPARE(ok.keys, (std::vector<std::string>{"train.lr"}));
         QVERIFY(!ok.rows[0].config.empty());
+
+        // Notes and tags: read with the table; a malformed notes.json is named and leaves the run in the table;
+        // selecting by tags computes the differing keys among the runs selected.
+        writeRunNotes(a.toStdString(), {"first try", {"sweep", "baseline"}});
+        writeRunNotes(b.toStdString(), {"", {"sweep"}});
+        writeFileAtomically((c + "/notes.json").toStdString(), "{\"tags\": [\"a,b\"]}");
+        const RunsTable noted = readRunsTable({a.toStdString(), b.toStdString(), c.toStdString()});
+        QCOMPARE(noted.rows[0].notes.tags, (std::vector<std::string>{"baseline", "sweep"}));
+        QCOMPARE(noted.rows[0].notes.note, std::string("first try"));
+        QVERIFY(noted.rows[2].notes.empty());
+        QVERIFY2(QString::fromStdString(noted.rows[2].notesError).contains("notes.json: tag 'a,b'"), noted.rows[2].notesError.c_str());
+        const RunsTable sweep = runsWithTags(noted, {"sweep"});
+        QCOMPARE(int(sweep.rows.size()), 2);
+        QCOMPARE(sweep.keys, (std::vector<std::string>{"train.lr"}));
+        QVERIFY(sweep.best && *sweep.best == 1);
+        const RunsTable baseline = runsWithTags(noted, {"sweep", "baseline"});
+        QCOMPARE(int(baseline.rows.size()), 1);
+        QVERIFY(baseline.keys.empty() && !baseline.best);
+        QCOMPARE(int(runsWithTags(noted, {}).rows.size()), 3);
+    }
+
+    // notes.json: tags checked, sorted and made unique; empty notes remove the file; a bad file is named.
+    void notesAndTags() {
+        for (const auto& [tag, why] : {std::pair<std::string, std::string>{"", "empty"},
+                                       {"a,b", "no comma"},
+                                       {" a", "starts or ends with a space"},
+                                       {"tab\there", "control character"},
+                                       {std::string(65, 'x'), "longer than 64"}}) {
+            try {
+                checkTag(tag);
+                QFAIL(("accepted the tag '" + tag + "'").c_str());
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains(QString::fromStdString(why)), e.what());
+            }
+        }
+        checkTag("fig 3 (paper)");
+        QCOMPARE(parseTags(" a , b c,, d "), (std::vector<std::string>{"a", "b c", "d"}));
+        QCOMPARE(joinTags({"a", "b c"}), std::string("a, b c"));
+
+        const QString dir = QDir(caspl::test::tempDir()).filePath("notes");
+        QDir(dir).removeRecursively();
+        QDir().mkpath(dir);
+        const std::string d = dir.toStdString();
+        QVERIFY(readRunNotes(d).empty());
+        writeRunNotes(d, {"two\nlines ünïcode", {"z", "a", "z"}});
+        const RunNotes back = readRunNotes(d);
+        QCOMPARE(back.note, std::string("two\nlines ünïcode"));
+        QCOMPARE(back.tags, (std::vector<std::string>{"a", "z"}));
+        try {
+            writeRunNotes(d, {"", {"bad,tag"}});
+            QFAIL("wrote a bad tag");
+        } catch (const Error&) {
+        }
+        QCOMPARE(readRunNotes(d).tags, (std::vector<std::string>{"a", "z"}));  // the good file stays
+        writeRunNotes(d, {});
+        QVERIFY(!QFileInfo::exists(dir + "/notes.json"));
+        for (const auto& [text, says] : {std::pair<std::string, std::string>{"{", "not valid JSON"},
+                                         {"[]", "expected an object"},
+                                         {"{\"note\": 3}", "\"note\": expected a string"},
+                                         {"{\"tags\": \"a\"}", "\"tags\": expected a list of strings"}}) {
+            writeFileAtomically(d + "/notes.json", text);
+            try {
+                readRunNotes(d);
+                QFAIL(("read " + text).c_str());
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains("notes.json: ") && QString(e.what()).contains(QString::fromStdString(says)), e.what());
+            }
+        }
     }
 };
 

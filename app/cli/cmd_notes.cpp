@@ -1,0 +1,77 @@
+// `caspl notes`: read or write what a researcher notes about runs (a free-text note and tags, notes.json).
+#include "app/cli/cli.h"
+#include "core/engine/run_status.h"
+#include "core/experiment/run_notes.h"
+#include "core/util/error.h"
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+
+namespace caspl::cli {
+
+std::vector<std::string> tagsOption(const std::string& option, const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    try {
+        for (const auto& v : values)
+            for (auto& t : parseTags(v)) out.push_back(std::move(t));
+    } catch (const Error& e) {
+        throw UsageError(option + ": " + e.what());
+    }
+    return out;
+}
+
+void addNotesCommand(CLI::App& app, Action* action) {
+    struct Args {
+        std::vector<std::string> runs, tags, untags;
+        std::string note;
+        bool clear = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand(
+        "notes",
+        "A run's note and tags (as W&B's run notes and tags), kept in its notes.json: without options, print them; "
+        "`caspl status --tag` and `caspl export --runs --tag` select runs by them");
+    cmd->add_option("runs", a->runs, "Run folders, or folders holding them")->required();
+    auto* note = cmd->add_option("--note", a->note, "Replace the note with this text (\"\" removes it)");
+    cmd->add_option("--tag", a->tags, "Add a tag (repeatable, or a comma-separated list)")->type_name("TAG")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    cmd->add_option("--untag", a->untags, "Remove a tag (repeatable, or a comma-separated list)")->type_name("TAG")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    auto* clear = cmd->add_flag("--clear", a->clear, "Remove the note and every tag");
+    clear->excludes(note);
+    clear->excludes("--tag");
+    clear->excludes("--untag");
+    cmd->callback([action, a, note] {
+        *action = [a, note] {
+            const std::vector<std::string> add = tagsOption("--tag", a->tags), remove = tagsOption("--untag", a->untags);
+            for (const auto& t : add)
+                if (std::find(remove.begin(), remove.end(), t) != remove.end())
+                    throw UsageError("tag '" + t + "': both added (--tag) and removed (--untag)");
+            const bool change = a->clear || note->count() > 0 || !add.empty() || !remove.empty();
+            for (const auto& folder : findRunFolders(a->runs)) {
+                RunNotes n = readRunNotes(folder);
+                if (change) {
+                    if (a->clear) n = RunNotes{};
+                    if (note->count() > 0) n.note = a->note;
+                    for (const auto& t : add) n.tags.push_back(t);
+                    n.tags.erase(std::remove_if(n.tags.begin(), n.tags.end(),
+                                                [&remove](const std::string& t) {
+                                                    return std::find(remove.begin(), remove.end(), t) != remove.end();
+                                                }),
+                                 n.tags.end());
+                    writeRunNotes(folder, n);
+                    n = readRunNotes(folder);  // as written: sorted, unique
+                }
+                std::cout << folder << "\n  tags: " << (n.tags.empty() ? "-" : joinTags(n.tags)) << "\n";
+                if (n.note.empty()) std::cout << "  note: -\n";
+                else {
+                    std::cout << "  note: ";
+                    for (const char c : n.note) std::cout << c << (c == '\n' ? "        " : "");
+                    std::cout << "\n";
+                }
+            }
+            return kOk;
+        };
+    });
+}
+
+}  // namespace caspl::cli
