@@ -16,6 +16,7 @@
 #include <QFont>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineEdit>
@@ -90,6 +91,8 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
             case ColMethod: return tr("Method");
             case ColState: return tr("State");
             case ColResults: return tr("Results");
+            case ColTags: return tr("Tags");
+            case ColNote: return tr("Note");
             default: break;
         }
         if (section < FixedColumns + FigureCount) return tr(kFigureNames[section - FixedColumns]);
@@ -97,6 +100,8 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
     }
     if (role == Qt::ToolTipRole) {
         if (section == ColResults) return tr("Evaluations done of those the experiment plans (dataset × shots × seed)");
+        if (section == ColTags) return tr("The run's tags, comma-separated; double-click to edit (kept in its notes.json)");
+        if (section == ColNote) return tr("The run's note; double-click to edit (kept in its notes.json)");
         if (section >= FixedColumns && section < FixedColumns + FigureCount)
             return tr("Mean over seeds (averaged over datasets when the run has several); shown for runs of one method "
                       "and shot count");
@@ -128,7 +133,13 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         case Qt::ToolTipRole:
             if (c == ColRun) return qs(s.folder) + (best ? tr("\nthe best run of the table") : QString());
             if (c == ColState && !s.message.empty()) return qs(s.message);
+            if ((c == ColNote || c == ColTags) && !row.notesError.empty()) return qs(row.notesError);
+            if (c == ColNote && !row.notes.note.empty()) return qs(row.notes.note);
             return {};
+        case Qt::EditRole:
+            if (c == ColTags) return qs(caspl::joinTags(row.notes.tags));
+            if (c == ColNote) return qs(row.notes.note);
+            return data(index, Qt::DisplayRole);
         case Qt::TextAlignmentRole:
             if ((c >= FixedColumns && c < FixedColumns + FigureCount) || c == ColResults) return int(Qt::AlignRight | Qt::AlignVCenter);
             return {};
@@ -145,6 +156,15 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         case ColResults:
             if (sort) return s.evaluations ? double(s.evaluated) / s.evaluations : 0.0;
             return QStringLiteral("%1/%2").arg(s.evaluated).arg(s.evaluations);
+        case ColTags:
+            if (!row.notesError.empty() && !sort) return tr("(notes.json unreadable)");
+            return qs(caspl::joinTags(row.notes.tags));
+        case ColNote: {
+            // The first line; the whole note is the tooltip.
+            const QString note = qs(row.notes.note);
+            const int newline = note.indexOf('\n');
+            return newline < 0 || sort ? note : note.left(newline) + QStringLiteral(" …");
+        }
         default: break;
     }
     if (c < FixedColumns + FigureCount) {
@@ -157,6 +177,36 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
     const std::string& v = row.values[std::size_t(k)];
     if (sort && numericKey(k)) return number(v).value_or(-std::numeric_limits<double>::infinity());
     return v.empty() && !sort ? QStringLiteral("–") : qs(v);
+}
+
+bool RunsTableModel::notesWritable(const QModelIndex& index) const {
+    if (!index.isValid() || index.row() >= int(table_.rows.size())) return false;
+    const caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
+    return row.status.state != "unreadable" && row.notesError.empty();
+}
+
+Qt::ItemFlags RunsTableModel::flags(const QModelIndex& index) const {
+    Qt::ItemFlags f = QAbstractTableModel::flags(index);
+    // Tags in the cell; the note, which may span lines, in a dialog (RunsView::editNote).
+    if (index.column() == ColTags && notesWritable(index)) f |= Qt::ItemIsEditable;
+    return f;
+}
+
+bool RunsTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+    if (role != Qt::EditRole || (index.column() != ColTags && index.column() != ColNote) || !notesWritable(index)) return false;
+    caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
+    caspl::RunNotes notes = row.notes;
+    try {
+        if (index.column() == ColTags) notes.tags = caspl::parseTags(value.toString().toStdString());
+        else notes.note = value.toString().toStdString();
+        caspl::writeRunNotes(row.status.folder, notes);
+        row.notes = caspl::readRunNotes(row.status.folder);  // as written: tags sorted, unique
+    } catch (const std::exception& e) {
+        Q_EMIT notesFailed(QString::fromUtf8(e.what()));
+        return false;
+    }
+    Q_EMIT dataChanged(this->index(index.row(), ColTags), this->index(index.row(), ColNote));
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -175,6 +225,8 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     table_->setModel(proxy_);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setWordWrap(false);
+    // Tags and notes are edited in place (a double-click elsewhere selects the run in the queue).
+    table_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
     table_->sortByColumn(-1, Qt::AscendingOrder);  // the order the runs were given until the user sorts
 
     filter_ = new QLineEdit(this);
@@ -262,8 +314,14 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         summary_->setText(problem.isEmpty() ? tr("wrote %1").arg(QDir::toNativeSeparators(path)) : problem);
     });
     connect(table_, &QAbstractItemView::doubleClicked, this, [this](const QModelIndex& i) {
+        if (i.column() == RunsTableModel::ColTags) return;  // edited in place
+        if (i.column() == RunsTableModel::ColNote) {
+            editNote(proxy_->mapToSource(i).row());
+            return;
+        }
         Q_EMIT runActivated(i.data(RunsTableModel::FolderRole).toString());
     });
+    connect(model_, &RunsTableModel::notesFailed, this, [this](const QString& message) { summary_->setText(message); });
     connect(proxy_, &QAbstractItemModel::layoutChanged, this, &RunsView::replot);  // sorted: the points' order
     connect(figureBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(keyBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
@@ -301,6 +359,8 @@ void RunsView::setTable(caspl::RunsTable table) {
     replot();
 }
 
+QString RunsView::statusText() const { return summary_->text(); }
+
 QString RunsView::summaryText() const {
     const auto& t = model_->table();
     if (t.rows.empty()) return tr("No runs yet: run an experiment or open a run folder.");
@@ -324,6 +384,23 @@ QString RunsView::exportCsv(const QString& path) const {
         return tr("Cannot write %1: %2").arg(path, QString::fromUtf8(e.what()));
     }
     return {};
+}
+
+void RunsView::editNote(int row) {
+    const QModelIndex i = model_->index(row, RunsTableModel::ColNote);
+    if (!model_->notesWritable(i)) {
+        summary_->setText(tr("The notes of %1 cannot be edited: %2")
+                              .arg(i.data(RunsTableModel::FolderRole).toString(),
+                                   model_->index(row, RunsTableModel::ColState).data().toString() == QLatin1String("unreadable")
+                                       ? tr("its configuration does not load")
+                                       : i.data(Qt::ToolTipRole).toString()));
+        return;
+    }
+    bool ok = false;
+    const QString text = QInputDialog::getMultiLineText(
+        this, tr("Note"), tr("Note of %1 (kept in its notes.json):").arg(folderName(i.data(RunsTableModel::FolderRole).toString())),
+        i.data(Qt::EditRole).toString(), &ok);
+    if (ok) model_->setData(i, text);
 }
 
 QString RunsView::saveImage(const QString& path) {

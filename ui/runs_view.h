@@ -1,6 +1,6 @@
 #pragma once
-// The Runs tab: every run the studio knows side by side, as W&B's runs table shows a sweep. One row per run folder
-// (state, evaluations done, the configuration keys whose values differ between the runs, base / novel / HM / all),
+// The Runs tab: every run of the queue side by side, as W&B's runs table shows a sweep. One row per run folder
+// (state, evaluations done, tags and note, base / novel / HM / all, the configuration keys whose values differ),
 // from core's RunsTable (the same table as `caspl status --config` and `caspl export --runs`); sortable, filtered by
 // text, the best run in bold; and under it a scatter of one figure against one numeric key (HM against train.lr
 // for a learning-rate sweep), the filtered runs only, hover for a point's run, click to select its row.
@@ -30,7 +30,7 @@ class RunsTableModel : public QAbstractTableModel {
 public:
     // Fixed columns, the figures (figureColumn), then one per differing key (keyColumn): the figures stay in view
     // however many keys differ.
-    enum FixedColumn { ColRun, ColMethod, ColState, ColResults, FixedColumns };
+    enum FixedColumn { ColRun, ColMethod, ColState, ColResults, ColTags, ColNote, FixedColumns };
     enum Figure { Base, Novel, Hm, All, FigureCount };
     enum Role { SortRole = Qt::UserRole + 1, FolderRole, BestRole };
     explicit RunsTableModel(QObject* parent = nullptr);
@@ -38,6 +38,11 @@ public:
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    // Tags ("a, b") and the note are edited in place: the run's notes.json is written at once (run_notes.h). A tag
+    // that is not one, or a file that cannot be written, leaves the row as it was and emits notesFailed.
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    bool notesWritable(const QModelIndex& index) const;  // a readable run whose notes.json is absent or readable
+    bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
 
     void setTable(caspl::RunsTable table);
     const caspl::RunsTable& table() const { return table_; }
@@ -47,6 +52,9 @@ public:
     // Whether every run's value of key `key` is a number (those keys can be plotted), and that number.
     bool numericKey(int key) const;
     static std::optional<double> number(const std::string& value);
+
+Q_SIGNALS:
+    void notesFailed(const QString& message);
 
 private:
     caspl::RunsTable table_;
@@ -75,12 +83,14 @@ public:
     QComboBox* plotKeyBox() const { return keyBox_; }
     QComboBox* plotFigureBox() const { return figureBox_; }
     QCheckBox* logXBox() const { return logX_; }
-    QString summaryText() const;
+    QString summaryText() const;  // the runs, keys and best run in words
+    QString statusText() const;   // what the line above the table says now (the summary, or the last problem)
     // The points drawn (x: the key's value, y: the figure) and the folder of each, in the table's order.
     QVector<QPointF> plottedPoints() const { return points_; }
     QStringList plottedFolders() const { return pointFolders_; }
     QString plotMessage() const;  // why nothing is drawn, "" when something is
     void selectFolder(const QString& folder);
+    void editNote(int row);  // the note of the model's row `row`, in a dialog (double-click on the Note column)
     QStringList selectedFolders() const;
 
 Q_SIGNALS:

@@ -5,6 +5,7 @@
 #include "app/run_worker.h"
 #include "core/engine/event_log.h"
 #include "core/experiment/results.h"
+#include "core/experiment/run_notes.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
@@ -869,6 +870,25 @@ private Q_SLOTS:
         QVERIFY(runs->summaryText().contains("best HM: runs_tab_b (78.75)"));
         QCOMPARE(runs->plotKeyBox()->currentText(), QString("train.lr"));
         QCOMPARE(runs->plottedPoints().size(), 2);
+
+        // Tags and a note written from the tab land in the run's notes.json (what `caspl notes` reads) and are
+        // found by the filter; a bad tag is refused with the reason.
+        auto* model = runs->model();
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "sweep, baseline, sweep"));
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColNote), "lr from the paper\nsecond line"));
+        QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, sweep"));
+        QCOMPARE(model->index(0, ui::RunsTableModel::ColNote).data().toString(), QString("lr from the paper …"));
+        const RunNotes written = readRunNotes(dirs[0].toStdString());
+        QCOMPARE(written.tags, (std::vector<std::string>{"baseline", "sweep"}));
+        QCOMPARE(written.note, std::string("lr from the paper\nsecond line"));
+        QVERIFY(!model->setData(model->index(0, ui::RunsTableModel::ColTags), "a,,b\tc"));
+        QVERIFY2(runs->statusText().contains("control character"), qPrintable(runs->statusText()));
+        QCOMPARE(readRunNotes(dirs[0].toStdString()).tags, written.tags);
+        runs->filterEdit()->setText("baseline");
+        QCOMPARE(runs->proxy()->rowCount(), 1);
+        runs->filterEdit()->clear();
+        runs->reload();  // read back from the folder
+        QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, sweep"));
 
         // A double-click on a row selects that run in the queue.
         const QModelIndex cell = runs->proxy()->index(0, 0);

@@ -30,6 +30,7 @@
 #include <QFont>
 #include <QLineEdit>
 #include <QImage>
+#include <QSignalSpy>
 #include <QSortFilterProxyModel>
 
 #include <cmath>
@@ -144,6 +145,17 @@ private Q_SLOTS:
         QVERIFY(view.plotMessage().contains("No shown run has this figure"));
         view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Hm);
         QCOMPARE(view.plottedPoints().size(), 3);
+
+        // Tags are edited in the cell, the note through setData (a dialog in the window); a folder that cannot take
+        // notes.json leaves the row as it was and says why.
+        QVERIFY(m->flags(m->index(0, ui::RunsTableModel::ColTags)) & Qt::ItemIsEditable);
+        QVERIFY(!(m->flags(m->index(0, ui::RunsTableModel::ColNote)) & Qt::ItemIsEditable));
+        QSignalSpy failed(m, &ui::RunsTableModel::notesFailed);
+        QVERIFY(!m->setData(m->index(0, ui::RunsTableModel::ColTags), "baseline"));  // /runs/a does not exist
+        QCOMPARE(failed.count(), 1);
+        QVERIFY2(failed.at(0).at(0).toString().contains("/runs/a/notes.json"), qPrintable(failed.at(0).at(0).toString()));
+        QVERIFY(m->index(0, ui::RunsTableModel::ColTags).data().toString().isEmpty());
+        QVERIFY(!m->setData(m->index(0, ui::RunsTableModel::ColRun), "x"));
 
         // The scatter as an image.
         const QString png = QDir(test::tempDir()).filePath("runs_scatter.png");
