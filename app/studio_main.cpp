@@ -3,6 +3,7 @@
 #include "core/runtime.h"
 #include "core/version.h"
 #include "ui/main_window.h"
+#include "ui/text_format.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -11,6 +12,7 @@
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
+    caspl::ui::keepCNumericLocale();  // numbers in files and logs as the command line writes them
     QApplication::setApplicationName("CasPL Studio");
     QApplication::setOrganizationName("CasPL Studio");
     QApplication::setApplicationVersion(CASPL_VERSION);

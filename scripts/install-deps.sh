@@ -27,6 +27,8 @@ PACKAGES=(
   libopenblas0-openmp
   # demo data
   dataset-fashion-mnist
+  # tests: locale sources, from which a GUI test builds a decimal-comma locale (de_DE) in a temporary folder
+  locales
 )
 
 missing=()

@@ -28,6 +28,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -63,10 +64,11 @@ std::optional<double> RunsTableModel::figureOf(const caspl::RunFolderStatus& s, 
 }
 
 std::optional<double> RunsTableModel::number(const std::string& value) {
-    if (value.empty()) return std::nullopt;
-    char* end = nullptr;
-    const double v = std::strtod(value.c_str(), &end);
-    if (end != value.c_str() + value.size() || !std::isfinite(v)) return std::nullopt;
+    // from_chars: the same in every locale ("0.002" is a number in de_DE too).
+    double v = 0;
+    const char* end = value.data() + value.size();
+    const auto r = std::from_chars(value.data(), end, v);
+    if (value.empty() || r.ec != std::errc() || r.ptr != end || !std::isfinite(v)) return std::nullopt;
     return v;
 }
 
@@ -132,6 +134,7 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             return {};
         case Qt::ToolTipRole:
             if (c == ColRun) return qs(s.folder) + (best ? tr("\nthe best run of the table") : QString());
+            if (c == ColResults && !s.resultsError.empty()) return qs(s.resultsError);
             if (c == ColState && !s.message.empty()) return qs(s.message);
             if ((c == ColNote || c == ColTags) && !row.notesError.empty()) return qs(row.notesError);
             if (c == ColNote && !row.notes.note.empty()) return qs(row.notes.note);
@@ -195,8 +198,9 @@ Qt::ItemFlags RunsTableModel::flags(const QModelIndex& index) const {
 bool RunsTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
     if (role != Qt::EditRole || (index.column() != ColTags && index.column() != ColNote) || !notesWritable(index)) return false;
     caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
-    caspl::RunNotes notes = row.notes;
     try {
+        // The file as it is now, not as it was read with the table: `caspl notes` may have written it since.
+        caspl::RunNotes notes = caspl::readRunNotes(row.status.folder);
         if (index.column() == ColTags) notes.tags = caspl::parseTags(value.toString().toStdString());
         else notes.note = value.toString().toStdString();
         caspl::writeRunNotes(row.status.folder, notes);
@@ -322,7 +326,14 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         Q_EMIT runActivated(i.data(RunsTableModel::FolderRole).toString());
     });
     connect(model_, &RunsTableModel::notesFailed, this, [this](const QString& message) { summary_->setText(message); });
-    connect(proxy_, &QAbstractItemModel::layoutChanged, this, &RunsView::replot);  // sorted: the points' order
+    // Sorted (the points' order), or rows filtered in or out (an edited tag under a filter): the summary and points.
+    const auto shownChanged = [this] {
+        summary_->setText(summaryText());
+        replot();
+    };
+    connect(proxy_, &QAbstractItemModel::layoutChanged, this, shownChanged);
+    connect(proxy_, &QAbstractItemModel::rowsInserted, this, shownChanged);
+    connect(proxy_, &QAbstractItemModel::rowsRemoved, this, shownChanged);
     connect(figureBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(keyBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(logX_, &QCheckBox::toggled, this, &RunsView::replot);
@@ -389,11 +400,10 @@ QString RunsView::exportCsv(const QString& path) const {
 void RunsView::editNote(int row) {
     const QModelIndex i = model_->index(row, RunsTableModel::ColNote);
     if (!model_->notesWritable(i)) {
+        const auto& r = model_->table().rows[std::size_t(row)];
         summary_->setText(tr("The notes of %1 cannot be edited: %2")
                               .arg(i.data(RunsTableModel::FolderRole).toString(),
-                                   model_->index(row, RunsTableModel::ColState).data().toString() == QLatin1String("unreadable")
-                                       ? tr("its configuration does not load")
-                                       : i.data(Qt::ToolTipRole).toString()));
+                                   qs(r.notesError.empty() ? r.status.message : r.notesError)));
         return;
     }
     bool ok = false;
@@ -465,8 +475,9 @@ void RunsView::replot() {
     pointFolders_.clear();
     pointNames_.clear();
     const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
-    const int key = keyBox_->count() ? keyBox_->currentData().toInt() : -1;
     const auto& t = model_->table();
+    int key = keyBox_->count() ? keyBox_->currentData().toInt() : -1;
+    if (key >= int(t.keys.size())) key = -1;  // the box not refilled yet for a new table
     QVector<double> xs, ys, bx, by;
     if (key >= 0) {
         for (int r = 0; r < proxy_->rowCount(); ++r) {

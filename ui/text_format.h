@@ -4,6 +4,7 @@
 #include <QFileInfo>
 #include <QString>
 
+#include <clocale>
 #include <cmath>
 
 namespace caspl::ui {
@@ -12,6 +13,12 @@ namespace caspl::ui {
 inline QString signedNumber(double v, int decimals = 2) {
     return (v < 0 ? QString(QChar(0x2212)) : QStringLiteral("+")) + QString::number(std::abs(v), 'f', decimals);
 }
+
+// Qt sets the C library's locale from the environment when the application object is made. In a locale with decimal
+// commas (de_DE, fr_FR, ...) that would make the engine's printf/strtod write "70,00" into CSV files and event logs
+// and read "0.002" as 0: the numeric category goes back to "C" (the user's language, collation and Qt's own QLocale
+// formatting stay). Called right after the QApplication is made.
+inline void keepCNumericLocale() { std::setlocale(LC_NUMERIC, "C"); }
 
 // A run folder as the studio names it: its last path component.
 inline QString folderName(const QString& dir) { return QFileInfo(dir).fileName(); }

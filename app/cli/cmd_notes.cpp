@@ -47,10 +47,15 @@ void addNotesCommand(CLI::App& app, Action* action) {
                 if (std::find(remove.begin(), remove.end(), t) != remove.end())
                     throw UsageError("tag '" + t + "': both added (--tag) and removed (--untag)");
             const bool change = a->clear || note->count() > 0 || !add.empty() || !remove.empty();
-            for (const auto& folder : findRunFolders(a->runs)) {
-                RunNotes n = readRunNotes(folder);
+            const std::vector<std::string> folders = findRunFolders(a->runs);
+            // Every folder's notes are read before any is written: a malformed notes.json stops the command before
+            // it has changed anything (--clear reads nothing: it is the way out of a malformed file).
+            std::vector<RunNotes> current;
+            for (const auto& folder : folders) current.push_back(a->clear ? RunNotes{} : readRunNotes(folder));
+            for (std::size_t i = 0; i < folders.size(); ++i) {
+                const std::string& folder = folders[i];
+                RunNotes n = current[i];
                 if (change) {
-                    if (a->clear) n = RunNotes{};
                     if (note->count() > 0) n.note = a->note;
                     for (const auto& t : add) n.tags.push_back(t);
                     n.tags.erase(std::remove_if(n.tags.begin(), n.tags.end(),

@@ -444,11 +444,14 @@ void addRunCommands(CLI::App& app, Action* action) {
             }
             if (x->runsTable) {
                 const std::vector<std::string> tags = tagsOption("--tag", x->tags);
-                const RunsTable table = runsWithTags(readRunsTable(findRunFolders(x->runs)), tags);
-                for (const auto& r : table.rows) {
+                // Problems are named before the tags select runs: a run whose notes do not load has no tags.
+                const RunsTable all = readRunsTable(findRunFolders(x->runs));
+                for (const auto& r : all.rows) {
                     if (r.status.state == "unreadable") std::cerr << r.status.folder << ": " << r.status.message << "\n";
+                    if (!r.status.resultsError.empty()) std::cerr << "warning: " << r.status.resultsError << "\n";
                     if (!r.notesError.empty()) std::cerr << "warning: " << r.notesError << "\n";
                 }
+                const RunsTable table = runsWithTags(all, tags);
                 const std::string text = runsTableCsvText(table);
                 if (x->out.empty()) std::cout << text;
                 else {
@@ -565,10 +568,16 @@ void addRunCommands(CLI::App& app, Action* action) {
             std::vector<RunFolderStatus> rows;
             const bool withTable = st->config || !tags.empty();
             if (withTable) {
-                runsTable = runsWithTags(readRunsTable(folders), tags);
+                const RunsTable all = readRunsTable(folders);
+                if (!tags.empty())  // runs left out by the tags are named when their notes or configuration do not load
+                    for (const auto& r : all.rows)
+                        if (!r.notesError.empty() || r.status.state == "unreadable")
+                            std::cerr << "warning: " << (r.notesError.empty() ? r.status.folder + ": " + r.status.message : r.notesError)
+                                      << "\n";
+                runsTable = runsWithTags(all, tags);
                 for (const auto& r : runsTable.rows) {
                     rows.push_back(r.status);
-                    if (!r.notesError.empty()) std::cerr << "warning: " << r.notesError << "\n";
+                    if (!r.notesError.empty() && tags.empty()) std::cerr << "warning: " << r.notesError << "\n";
                 }
                 if (!st->config) {
                     runsTable.keys.clear();
@@ -588,6 +597,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                                      {"evaluations", r.evaluations}};
                     if (r.pid) j["pid"] = r.pid;
                     if (!r.host.empty()) j["host"] = r.host;
+                    if (!r.resultsError.empty()) j["results_error"] = r.resultsError;
                     if (r.base) j["base"] = *r.base;
                     if (r.novel) j["novel"] = *r.novel;
                     if (r.hm) j["hm"] = *r.hm;
@@ -649,6 +659,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                 // Why a run failed, stopped or crashed, under it.
                 if (i > 0 && !rows[i - 1].message.empty() && rows[i - 1].state != "done")
                     std::cout << "    " << rows[i - 1].message << "\n";
+                if (i > 0 && !rows[i - 1].resultsError.empty()) std::cout << "    " << rows[i - 1].resultsError << "\n";
             }
             if (runsTable.best) {
                 const RunFolderStatus& b = rows[*runsTable.best];

@@ -76,8 +76,17 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
     s.evaluations = int(std::max<std::size_t>(1, tested.size()) * std::max<std::size_t>(1, spec.data.shots.size()) *
                         std::max<std::size_t>(1, spec.data.seeds.size()));
     const fs::path resultPath = dir / "result.json";
+    ResultFile rf;
+    bool haveResults = false;
     if (fs::exists(resultPath)) {
-        const ResultFile rf = readResultJson(resultPath.string());
+        try {
+            rf = readResultJson(resultPath.string());
+            haveResults = true;
+        } catch (const std::exception& e) {  // the run is still listed, with its state; the figures are left out
+            s.resultsError = e.what();
+        }
+    }
+    if (haveResults) {
         std::set<std::tuple<std::string, int, int>> done;
         for (const auto& r : rf.records) done.insert({r.dataset, r.shots, r.seed});
         s.evaluated = int(done.size());

@@ -30,9 +30,11 @@ struct RunFolderStatus {
     // The run's headline figures so far where it has them (one method and shot count): the mean over seeds of base,
     // novel and all (averaged over datasets when several) and the harmonic mean of base and novel.
     std::optional<double> base, novel, hm, accuracy;
+    std::string resultsError;  // why result.json could not be read ("" when it could, or is absent)
 };
 
-// Throws caspl::Error naming the folder when it has no config.yaml or that cannot be read. `spec`, when given,
+// Throws caspl::Error naming the folder when it has no config.yaml or that cannot be read. A result.json that cannot
+// be read leaves the figures out and says why in resultsError. `spec`, when given,
 // receives the run's experiment as loaded from its config.yaml.
 RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* spec = nullptr);
 

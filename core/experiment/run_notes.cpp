@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -48,10 +50,14 @@ std::string joinTags(const std::vector<std::string>& tags) {
 RunNotes readRunNotes(const std::string& runDir) {
     const fs::path path = fs::path(runDir) / kRunNotesFile;
     RunNotes notes;
+    std::error_code ec;
+    if (!fs::exists(path, ec) && !ec) return notes;
+    // A file that is there but cannot be read is an error, not "no notes": writing over it would lose them.
     std::ifstream in(path, std::ios::binary);
-    if (!in) return notes;
+    if (!in) throw Error(path.string() + ": cannot be read: " + std::strerror(errno));
     std::stringstream text;
     text << in.rdbuf();
+    if (in.bad()) throw Error(path.string() + ": cannot be read: " + std::strerror(errno));
     try {
         const auto j = nlohmann::json::parse(text.str());
         if (!j.is_object()) throw Error("expected an object with \"note\" and \"tags\"");

@@ -7,7 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <filesystem>
 #include <map>
 
@@ -34,11 +34,12 @@ void flatten(const YAML::Node& n, const std::string& prefix, FlatConfig& out) {
     out.emplace_back(prefix, scalarText(n));
 }
 
+// Two decimals whatever the C library's locale (a studio started in a locale with decimal commas).
 std::string figure(const std::optional<double>& v) {
     if (!v) return {};
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f", *v);
-    return buf;
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, *v, std::chars_format::fixed, 2);
+    return std::string(buf, r.ptr);
 }
 
 }  // namespace
@@ -73,11 +74,18 @@ RunsTable makeRunsTable(std::vector<RunsTableRow> rows) {
             }
             if (!values[i]) values[i] = value;  // a key given twice (malformed YAML aside): the first counts
         }
+    // A row without a configuration (one that does not load) is left out of the comparison: it would make every key
+    // differ.
     for (const auto& key : order) {
         if (!runsTableKey(key)) continue;
         const auto& values = byKey[key];
+        const std::optional<std::string>* first = nullptr;
         bool differs = false;
-        for (std::size_t i = 1; i < values.size() && !differs; ++i) differs = values[i] != values[0];
+        for (std::size_t i = 0; i < values.size() && !differs; ++i) {
+            if (rows[i].config.empty()) continue;
+            if (!first) first = &values[i];
+            else differs = values[i] != *first;
+        }
         if (differs) t.keys.push_back(key);
     }
     for (std::size_t i = 0; i < rows.size(); ++i) {

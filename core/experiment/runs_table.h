@@ -41,7 +41,8 @@ struct RunsTable {
 };
 
 // The table of rows whose status and config are given (keys, values and best computed). A key differs when two
-// rows have different values for it, or when some rows lack it.
+// rows have different values for it, or when some rows lack it; rows without a configuration (unreadable) are not
+// compared.
 RunsTable makeRunsTable(std::vector<RunsTableRow> rows);
 
 // Reads each run folder: readRunFolderStatus, and its config.yaml as this version resolves it (keys an earlier

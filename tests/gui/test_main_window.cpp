@@ -889,6 +889,21 @@ private Q_SLOTS:
         runs->filterEdit()->clear();
         runs->reload();  // read back from the folder
         QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, sweep"));
+        // Notes written by `caspl notes` after the tab read the folder are kept when a tag is edited in the tab.
+        writeRunNotes(dirs[0].toStdString(), {"from the terminal", {"baseline", "sweep", "terminal"}});
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "baseline"));
+        const RunNotes merged = readRunNotes(dirs[0].toStdString());
+        QCOMPARE(merged.note, std::string("from the terminal"));
+        QCOMPARE(merged.tags, (std::vector<std::string>{"baseline"}));
+        // Under a filter, an edit that takes the row out of it takes it out of the summary and the scatter too.
+        runs->filterEdit()->setText("baseline");
+        QCOMPARE(runs->proxy()->rowCount(), 1);
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "other"));
+        QCOMPARE(runs->proxy()->rowCount(), 0);
+        QVERIFY(runs->plottedPoints().isEmpty());
+        QVERIFY2(runs->statusText().contains("0 shown"), qPrintable(runs->statusText()));
+        runs->filterEdit()->clear();
+        QCOMPARE(runs->plottedPoints().size(), 2);
 
         // A double-click on a row selects that run in the queue.
         const QModelIndex cell = runs->proxy()->index(0, 0);

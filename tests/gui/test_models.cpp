@@ -17,6 +17,7 @@
 #include "ui/results_view.h"
 #include "ui/run_queue_model.h"
 #include "ui/runs_view.h"
+#include "ui/text_format.h"
 
 #include <QAbstractItemModelTester>
 #include <QDoubleSpinBox>
@@ -30,10 +31,13 @@
 #include <QFont>
 #include <QLineEdit>
 #include <QImage>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 
 #include <cmath>
+#include <cstdio>
+#include <clocale>
 #include <filesystem>
 #include <map>
 
@@ -108,7 +112,7 @@ private Q_SLOTS:
         };
         const auto table = [&](std::optional<double> hmOfC) {
             return makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "a photo of a"}}, 70.0),
-                                  row("/runs/b", {{"train.lr", "0.0005"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "X X X X"}}, 74.0),
+                                  row("/runs/b", {{"train.lr", "5e-4"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "X X X X"}}, 74.0),
                                   row("/runs/c", {{"train.lr", "0.02"}, {"method.n_ctx_text", "8"}, {"method.ctx_init", "X X X X"}}, hmOfC),
                                   row("/runs/d", {{"train.lr", "0.004"}, {"method.n_ctx_text", "8"}, {"method.ctx_init", "a photo of a"}}, 72.0)});
         };
@@ -123,7 +127,7 @@ private Q_SLOTS:
         QCOMPARE(view.plotKeyBox()->findText("method.ctx_init"), -1);
         QCOMPARE(view.plottedPoints(), (QVector<QPointF>{{0.002, 70.0}, {0.0005, 74.0}, {0.004, 72.0}}));  // c has no HM
         QVERIFY(view.logXBox()->isEnabled());
-        // Sorted by train.lr as numbers (as text "0.0005" < "0.002" < "0.004" < "0.02" too; descending tells).
+        // Sorted by train.lr as numbers (as text, "5e-4" would come first).
         view.table()->sortByColumn(m->keyColumn(0), Qt::DescendingOrder);
         QStringList order;
         for (int r = 0; r < view.proxy()->rowCount(); ++r) order << view.proxy()->index(r, 0).data().toString();
@@ -182,6 +186,43 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::ReadOnly));
         QCOMPARE(f.readAll().toStdString(), runsTableCsvText(view.model()->table()));
         QVERIFY(view.exportCsv(QDir(test::tempDir()).filePath("no/such/folder/x.csv")).startsWith("Cannot write"));
+    }
+
+    // In a locale with decimal commas, numbers in files stay "70.00": the studio keeps LC_NUMERIC at "C" (as the
+    // command line is), and the runs table's own formatting and parsing do not depend on it.
+    void numbersIgnoreTheUsersLocale() {
+        const QString dir = QDir(test::tempDir()).filePath("locale");
+        QDir().mkpath(dir);
+        QProcess def;
+        def.start("localedef", {"-i", "de_DE", "-f", "UTF-8", dir + "/de_DE.UTF-8"});
+        if (!def.waitForFinished(60000) || def.exitStatus() != QProcess::NormalExit || !QFileInfo::exists(dir + "/de_DE.UTF-8"))
+            QSKIP("localedef cannot build de_DE.UTF-8 here (no locale sources): nothing to test against");
+        qputenv("LOCPATH", dir.toLocal8Bit());
+        struct Restore {
+            ~Restore() {
+                std::setlocale(LC_NUMERIC, "C");
+                qunsetenv("LOCPATH");
+            }
+        } restore;
+        if (!std::setlocale(LC_NUMERIC, "de_DE.UTF-8")) QSKIP("the de_DE.UTF-8 locale built here does not load");
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", 70.0);
+        QCOMPARE(QString(buf), QString("70,00"));  // the trap
+        // The runs table's CSV and number parsing, even without the studio's setting.
+        RunsTableRow r;
+        r.status.folder = "/runs/a";
+        r.status.hm = 70.0;
+        r.config = {{"train.lr", "0.002"}};
+        RunsTableRow r2 = r;
+        r2.status.folder = "/runs/b";
+        r2.config = {{"train.lr", "0.004"}};
+        const RunsTable t = makeRunsTable({r, r2});
+        QVERIFY2(QString::fromStdString(runsTableCsvText(t)).contains(",0.002,,,70.00,"), runsTableCsvText(t).c_str());
+        QCOMPARE(ui::RunsTableModel::number("0.002").value_or(0), 0.002);
+        // What caspl-studio does right after making its QApplication.
+        ui::keepCNumericLocale();
+        std::snprintf(buf, sizeof buf, "%.2f", 70.0);
+        QCOMPARE(QString(buf), QString("70.00"));
     }
 
     void runQueueModel() {

@@ -495,8 +495,17 @@ private Q_SLOTS:
             const auto r = runCaspl(bad);
             QVERIFY2(r.exitCode == 2, qPrintable(bad.join(' ') + " -> " + QString::number(r.exitCode) + ": " + r.err));
         }
+        // A malformed notes.json: named, and nothing is changed (not even the runs before it); --tag selections
+        // name it instead of dropping the run silently; --clear is the way out.
+        caspl::writeFileAtomically((second + "/notes.json").toStdString(), "{\"tags\": [\"x\",]}");
+        const auto stopped = runCaspl({"notes", first, second, "--tag", "more"});
+        QVERIFY2(stopped.exitCode == 3 && stopped.err.contains(second + "/notes.json: not valid JSON"), qPrintable(stopped.err));
+        QVERIFY(!runCaspl({"notes", first}).out.contains("more"));
+        const auto warned = runCaspl({"status", "--tag", "lr-sweep", base + "/runs"});
+        QVERIFY2(warned.exitCode == 0 && warned.err.contains("warning: " + second + "/notes.json"), qPrintable(warned.err));
         QCOMPARE(runCaspl({"notes", first, second, "--clear"}).exitCode, 0);
         QVERIFY(!QFileInfo::exists(first + "/notes.json"));
+        QVERIFY(!QFileInfo::exists(second + "/notes.json"));
 
         // Again: every run resumes, already done.
         const auto again = runCaspl(sweep);

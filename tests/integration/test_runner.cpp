@@ -476,6 +476,7 @@ private Q_SLOTS:
         writeFileAtomically(early.string(), "the failed attempt's curves");
         // A note written about the failed attempt (caspl notes) stays with the folder.
         writeRunNotes(run.string(), {"wrong dataset name", {"retry"}});
+        writeFileAtomically((run / "notes.json.tmp-1-1").string(), "left by a writer that was killed");
         auto out = runExperiment(spec_, ro, s, st);
         QCOMPARE(readRunNotes(run.string()).tags, (std::vector<std::string>{"retry"}));
         QVERIFY(fs::exists(run / "tensorboard.replaced/synth/2shots_seed1/events.out.tfevents.1.h.caspl"));

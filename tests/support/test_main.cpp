@@ -1,5 +1,6 @@
 #include "core/util/host_memory.h"
 #include "test_support.h"
+#include "ui/text_format.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
 #else
     QCoreApplication app(argc, argv);
 #endif
+    caspl::ui::keepCNumericLocale();  // as caspl-studio does
     QStringList args = app.arguments();
     QString only;
     QStringList qtestArgs{args.value(0)};

@@ -143,10 +143,10 @@ private Q_SLOTS:
         writeFileAtomically((bad + "/config.yaml").toStdString(), "name: broken\ntrain:\n  lr: [\n");
         const RunsTable t = readRunsTable({a.toStdString(), b.toStdString(), c.toStdString(), bad.toStdString()});
         QCOMPARE(int(t.rows.size()), 4);
-        // The broken run lacks every key, so every key of the others differs; among the readable runs, train.lr.
-        const auto lr = std::find(t.keys.begin(), t.keys.end(), "train.lr");
-        QVERIFY(lr != t.keys.end());
-        const std::size_t k = std::size_t(lr - t.keys.begin());
+        // The broken run is not compared (it would make every key differ): train.lr is the one column.
+        QCOMPARE(t.keys, (std::vector<std::string>{"train.lr"}));
+        const std::size_t k = 0;
+        QVERIFY(t.rows[3].values[k].empty());
         QCOMPARE(QString::fromStdString(t.rows[0].values[k]), QString("0.01"));
         QCOMPARE(QString::fromStdString(t.rows[2].values[k]), QString("0.04"));
         QVERIFY(t.rows[0].status.hm && std::abs(*t.rows[0].status.hm - 68.5714) < 1e-3);
@@ -181,6 +181,17 @@ private Q_SLOTS:
         QCOMPARE(int(baseline.rows.size()), 1);
         QVERIFY(baseline.keys.empty() && !baseline.best);
         QCOMPARE(int(runsWithTags(noted, {}).rows.size()), 3);
+
+        // A result.json that does not load: the run keeps its state, configuration and notes; the figures are left
+        // out and the reason is given.
+        writeFileAtomically((b + "/result.json").toStdString(), "{\"records\": [");
+        const RunsTable damaged = readRunsTable({a.toStdString(), b.toStdString()});
+        QCOMPARE(QString::fromStdString(damaged.rows[1].status.state), QString("done"));
+        QVERIFY(!damaged.rows[1].status.hm);
+        QVERIFY2(QString::fromStdString(damaged.rows[1].status.resultsError).contains("result.json"),
+                 damaged.rows[1].status.resultsError.c_str());
+        QCOMPARE(damaged.rows[1].notes.tags, (std::vector<std::string>{"sweep"}));
+        QCOMPARE(damaged.keys, (std::vector<std::string>{"train.lr"}));
     }
 
     // notes.json: tags checked, sorted and made unique; empty notes remove the file; a bad file is named.
@@ -215,9 +226,18 @@ private Q_SLOTS:
             QFAIL("wrote a bad tag");
         } catch (const Error&) {
         }
-        QCOMPARE(readRunNotes(d).tags, (std::vector<std::string>{"a", "z"}));  // the good file stays
+        QCOMPARE(readRunNotes(d).tags, (std::vector<std::string>{"a", "z"}));  // a refused tag writes nothing
         writeRunNotes(d, {});
         QVERIFY(!QFileInfo::exists(dir + "/notes.json"));
+        // A notes.json that is there but cannot be read is an error, not "no notes" (writing would lose them).
+        QDir().mkpath(dir + "/notes.json");
+        try {
+            readRunNotes(d);
+            QFAIL("read a notes.json that is a folder");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("notes.json"), e.what());
+        }
+        QDir(dir + "/notes.json").removeRecursively();
         for (const auto& [text, says] : {std::pair<std::string, std::string>{"{", "not valid JSON"},
                                          {"[]", "expected an object"},
                                          {"{\"note\": 3}", "\"note\": expected a string"},
