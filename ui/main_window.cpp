@@ -451,6 +451,14 @@ void MainWindow::buildMenus() {
     connect(make(res, tr("C&opy Selected Cells (as TSV)"), "actionCopy"), &QAction::triggered, resultsView_->table(),
             &ResultsTable::copySelection);
     connect(make(res, tr("&Export as CSV…"), "actionExportCsv2"), &QAction::triggered, resultsView_, &ResultsView::exportRequested);
+    connect(make(res, tr("Copy as &Markdown Tables"), "actionCopyMarkdown"), &QAction::triggered, this, [this] {
+        tabs_->setCurrentWidget(resultsView_);
+        resultsView_->copyPaperTables(false);
+    });
+    connect(make(res, tr("Copy as &LaTeX Tables"), "actionCopyLatex"), &QAction::triggered, this, [this] {
+        tabs_->setCurrentWidget(resultsView_);
+        resultsView_->copyPaperTables(true);
+    });
     connect(make(res, tr("Export Selected Run's C&urves as CSV…"), "actionExportCurves"), &QAction::triggered, this, [this] {
         const int id = selectedRun();
         if (id < 0) {

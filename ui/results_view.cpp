@@ -1,5 +1,6 @@
 #include "ui/results_view.h"
 
+#include "core/experiment/paper_table.h"
 #include "core/experiment/results.h"
 #include "ui/results_model.h"
 
@@ -13,7 +14,9 @@
 #include <QLabel>
 #include <QHash>
 #include <QItemSelectionModel>
+#include <QMenu>
 #include <QPushButton>
+#include <QToolButton>
 #include <QScrollBar>
 #include <QVBoxLayout>
 
@@ -106,6 +109,16 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
     summary_ = new QLabel(this);
     auto* copy = new QPushButton(tr("Copy"), this);
     copy->setToolTip(tr("Copy the selected cells as tab-separated text (Ctrl+C)"));
+    auto* tableButton = new QToolButton(this);
+    tableButton->setObjectName("resultsCopyTable");
+    tableButton->setText(tr("Copy as Table"));
+    tableButton->setToolTip(tr("The shown results as a paper's tables (Base / Novel / HM per dataset, the average "
+                               "first, best in bold), for a paper (LaTeX) or a README (Markdown)"));
+    tableButton->setPopupMode(QToolButton::InstantPopup);
+    auto* tableMenu = new QMenu(tableButton);
+    connect(tableMenu->addAction(tr("Markdown")), &QAction::triggered, this, [this] { copyPaperTables(false); });
+    connect(tableMenu->addAction(tr("LaTeX (booktabs)")), &QAction::triggered, this, [this] { copyPaperTables(true); });
+    tableButton->setMenu(tableMenu);
     auto* exportButton = new QPushButton(tr("Export CSV…"), this);
     auto* compare = new QPushButton(tr("Compare runs…"), this);
     auto* bar = new QHBoxLayout;
@@ -113,6 +126,7 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
     bar->addWidget(runBox_);
     bar->addWidget(summary_, 1);
     bar->addWidget(copy);
+    bar->addWidget(tableButton);
     bar->addWidget(exportButton);
     bar->addWidget(compare);
     auto* layout = new QVBoxLayout(this);
@@ -192,25 +206,53 @@ void ResultsView::refreshRuns() {
     summary_->setText(tr("%n run(s)", nullptr, int(runs.size())));
 }
 
-QString ResultsView::exportCsv(const QString& path) const {
+std::optional<caspl::ResultsSummary> ResultsView::shownSummary(QString* problem) const {
     const QString run = currentRun();
-    caspl::ResultsSummary s;
     if (run.isEmpty()) {
-        if (model_->runs().isEmpty()) return tr("There are no results to export yet: run an experiment or open a run folder first.");
-        try {
-            s = model_->combinedSummary();
-        } catch (const std::exception& e) {
-            return QString::fromUtf8(e.what()) + "\n" +
-                   tr("Two runs hold the same dataset, method, shots and seed: choose one run in the Run box and "
-                      "export again.");
+        if (model_->runs().isEmpty()) {
+            *problem = tr("There are no results to export yet: run an experiment or open a run folder first.");
+            return std::nullopt;
         }
-    } else if (const auto* one = model_->summary(run)) {
-        s = *one;
-    } else {
-        return tr("The run %1 has no results: choose another run in the Run box.").arg(run);
+        try {
+            return model_->combinedSummary();
+        } catch (const std::exception& e) {
+            *problem = QString::fromUtf8(e.what()) + "\n" +
+                       tr("Two runs hold the same dataset, method, shots and seed: choose one run in the Run box and "
+                          "export again.");
+            return std::nullopt;
+        }
     }
+    if (const auto* one = model_->summary(run)) return *one;
+    *problem = tr("The run %1 has no results: choose another run in the Run box.").arg(run);
+    return std::nullopt;
+}
+
+QString ResultsView::paperTables(bool latex, QString* problem) const {
+    const auto s = shownSummary(problem);
+    if (!s) return {};
+    const QString text = QString::fromStdString(caspl::paperTablesText(*s, latex ? caspl::TableFormat::Latex : caspl::TableFormat::Markdown));
+    if (text.isEmpty()) *problem = tr("There are no results to put in a table yet.");
+    return text;
+}
+
+bool ResultsView::copyPaperTables(bool latex) {
+    QString problem;
+    const QString text = paperTables(latex, &problem);
+    if (text.isEmpty()) {
+        summary_->setText(problem);
+        return false;
+    }
+    QApplication::clipboard()->setText(text);
+    summary_->setText(latex ? tr("Copied as LaTeX tables (booktabs).") : tr("Copied as Markdown tables."));
+    return true;
+}
+
+QString ResultsView::exportCsv(const QString& path) const {
+    QString problem;
+    const auto s = shownSummary(&problem);
+    if (!s) return problem;
     try {
-        caspl::writeResultsCsv(path.toStdString(), s);
+        caspl::writeResultsCsv(path.toStdString(), *s);
     } catch (const std::exception& e) {
         return QString::fromUtf8(e.what()) + "\n" + tr("Check that the folder exists and is writable, then export again.");
     }

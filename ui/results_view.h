@@ -6,6 +6,10 @@
 #include <QTableView>
 #include <QWidget>
 
+#include "core/experiment/results.h"
+
+#include <optional>
+
 class QComboBox;
 class QLabel;
 
@@ -51,12 +55,19 @@ public:
     // Writes the shown run's results (all runs together when "All runs" is chosen) as results.csv. Returns "" on
     // success, else what went wrong and what to do.
     QString exportCsv(const QString& path) const;
+    // The shown run's results (all runs together for "All runs") as a paper's tables (core's paper_table.h), for
+    // pasting into a paper or a README; "" with *problem set when there is nothing to show or runs conflict.
+    QString paperTables(bool latex, QString* problem) const;
+    // paperTables to the clipboard; the summary line says what happened. Returns false when nothing was copied.
+    bool copyPaperTables(bool latex);
 
 Q_SIGNALS:
     void exportRequested();
     void compareRequested();
 
 private:
+    // The summary exportCsv and paperTables write: the run chosen, or every run; nullopt with *problem set.
+    std::optional<caspl::ResultsSummary> shownSummary(QString* problem) const;
     void refreshRuns();
     // The selection and scroll position across a rebuild of the model (each new evaluation rebuilds it), matched by
     // what a row is (run, kind, dataset, method, shots, seed), not by its row number.

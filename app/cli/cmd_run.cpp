@@ -5,6 +5,7 @@
 #include "core/engine/run_status.h"
 #include "core/engine/runner.h"
 #include "core/engine/tensorboard.h"
+#include "core/experiment/paper_table.h"
 #include "core/experiment/per_class.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/runs_table.h"
@@ -359,6 +360,7 @@ void addRunCommands(CLI::App& app, Action* action) {
         bool confusion = false;
         bool runsTable = false;
         std::vector<std::string> tags;
+        std::string table;
         std::string tensorboard;
         std::string rounding;
     };
@@ -385,6 +387,13 @@ void addRunCommands(CLI::App& app, Action* action) {
         "One row per run instead of the results: its state, the configuration keys whose values differ between the "
         "runs (a sweep's keys), and its base, novel, HM and all (mean over seeds; averaged over datasets when "
         "several), tags and note (caspl notes); a folder holding run folders (runs/) stands for them all");
+    auto* tableOpt = exp->add_option(
+        "--table", x->table,
+        "The results as a paper's tables instead of CSV, to paste into a paper (latex: booktabs) or a README "
+        "(markdown): base-to-novel, one table per dataset (the average first) with Base, Novel, HM; all classes, one "
+        "table with a column per dataset; means over seeds, the best of each column in bold")
+                         ->type_name("markdown|latex")
+                         ->check(CLI::IsMember({"markdown", "latex"}));
     auto* tagOpt = exp->add_option("--tag", x->tags, "With --runs: only the runs with this tag (repeatable, or a comma-separated list)")
                        ->type_name("TAG")
                        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
@@ -410,6 +419,12 @@ void addRunCommands(CLI::App& app, Action* action) {
     confusion->excludes(tb);
     confusion->excludes("--curves");
     confusion->excludes("--rounding");
+    tableOpt->excludes(perClass);
+    tableOpt->excludes(confusion);
+    tableOpt->excludes(tb);
+    tableOpt->excludes("--curves");
+    tableOpt->excludes(runsFlag);
+    tableOpt->excludes("--csv");
     runsFlag->excludes(perClass);
     runsFlag->excludes(confusion);
     runsFlag->excludes(tb);
@@ -533,6 +548,16 @@ void addRunCommands(CLI::App& app, Action* action) {
                 std::cerr << "several runs hold " << m << " results for the same dataset, shots and seed: their rows "
                           << "carry the run folder's name after the method\n";
             const ResultsSummary& summary = combined.summary;
+            if (!x->table.empty()) {
+                const std::string text = paperTablesText(summary, parseTableFormat(x->table));
+                if (text.empty()) throw Error("nothing exported: the runs have no results yet");
+                if (x->out.empty()) std::cout << text;
+                else {
+                    writeFileAtomically(x->out, text);
+                    std::cerr << "wrote " << x->out << " (" << records << " records)\n";
+                }
+                return kOk;
+            }
             if (x->out.empty()) std::cout << resultsCsvText(summary);
             else {
                 writeResultsCsv(x->out, summary);

@@ -564,6 +564,15 @@ private Q_SLOTS:
         w.resultsView()->setCurrentRun(w.queueModel()->job(id)->runDir);
         QVERIFY(w.exportResultsCsv(csv));
         QVERIFY(!readResultsCsv(csv.toStdString()).empty());
+        // Results > Copy as LaTeX / Markdown Tables: the run's base-to-novel table, its HM the mean row's.
+        w.findAction("actionCopyLatex")->trigger();
+        const QString hm = QString::number(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble(), 'f', 2);
+        QVERIFY2(QApplication::clipboard()->text().startsWith("\\begin{tabular}{lccc}\n\\toprule\nsynth & Base & Novel & HM \\\\\n") &&
+                     QApplication::clipboard()->text().contains(" & " + hm + " \\\\\n"),
+                 qPrintable(QApplication::clipboard()->text()));
+        w.findAction("actionCopyMarkdown")->trigger();
+        QVERIFY2(QApplication::clipboard()->text().contains("| CoOp + CasPL | ") && QApplication::clipboard()->text().endsWith(" " + hm + " |\n"),
+                 qPrintable(QApplication::clipboard()->text()));
 
         // Results > Per-Class Accuracy: the selected run's classes (mean of its two seeds), worst first.
         w.selectRun(id);

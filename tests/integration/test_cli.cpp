@@ -507,6 +507,25 @@ private Q_SLOTS:
         QVERIFY(!QFileInfo::exists(first + "/notes.json"));
         QVERIFY(!QFileInfo::exists(second + "/notes.json"));
 
+        // The runs as a paper's table: one base-to-novel table of the dataset, a row per run (the same method:
+        // labelled with its folder's name), the best of each column in bold; LaTeX into a file.
+        const auto md = runCaspl({"export", "--table", "markdown", first, second});
+        QVERIFY2(md.exitCode == 0, qPrintable(md.err));
+        QVERIFY2(md.out.startsWith("| synth | Base | Novel | HM |\n|---|---:|---:|---:|\n| CoOp + CasPL [" + names[0] + "] | "),
+                 qPrintable(md.out));
+        QVERIFY2(md.out.contains("| CoOp + CasPL [" + names[1] + "] | ") && md.out.contains("**"), qPrintable(md.out));
+        const QString tex = base + "/table.tex";
+        const auto latex = runCaspl({"export", "--table", "latex", "--out", tex, first, second});
+        QVERIFY2(latex.exitCode == 0, qPrintable(latex.err));
+        QFile texFile(tex);
+        QVERIFY(texFile.open(QIODevice::ReadOnly));
+        const QString texText = QString::fromUtf8(texFile.readAll());
+        QVERIFY2(texText.startsWith("\\begin{tabular}{lccc}\n\\toprule\nsynth & Base & Novel & HM \\\\\n") &&
+                     texText.contains("\\textbf{"),
+                 qPrintable(texText));
+        QCOMPARE(runCaspl({"export", "--table", "html", first}).exitCode, 2);
+        QCOMPARE(runCaspl({"export", "--table", "latex", "--runs", first}).exitCode, 2);
+
         // Again: every run resumes, already done.
         const auto again = runCaspl(sweep);
         QVERIFY2(again.exitCode == 0 && again.out.contains("\nsweep: 4 runs\n"), qPrintable(again.err));

@@ -1,0 +1,113 @@
+// Results as a paper's tables (core/experiment/paper_table): per-dataset base-to-novel tables with the average
+// first, one all-classes table with an average column, bold best values (ties too), names as the papers write them,
+// Markdown and LaTeX with their special characters escaped.
+#include "test_support.h"
+
+#include "core/experiment/paper_table.h"
+#include "core/experiment/results.h"
+#include "core/util/error.h"
+
+#include <string>
+#include <vector>
+
+using namespace caspl;
+
+namespace {
+
+ResultRecord rec(const std::string& dataset, const std::string& method, int shots, int seed, const std::string& split, int correct) {
+    ResultRecord r;
+    r.dataset = dataset;
+    r.method = method;
+    r.shots = shots;
+    r.seed = seed;
+    r.split = split;
+    r.correct = correct;
+    r.total = 100;
+    r.accuracy = correct;
+    return r;
+}
+
+}  // namespace
+
+class PaperTableTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void names() {
+        QCOMPARE(paperMethodName("coop+caspl"), std::string("CoOp + CasPL"));
+        QCOMPARE(paperMethodName("zeroshot"), std::string("CLIP"));
+        QCOMPARE(paperMethodName("promptsrc+caspl [lr=0.01]"), std::string("PromptSRC + CasPL [lr=0.01]"));
+        QCOMPARE(paperMethodName("mine"), std::string("mine"));
+        QCOMPARE(paperDatasetName("DescribableTextures"), std::string("DTD"));
+        QCOMPARE(paperDatasetName("OxfordFlowers"), std::string("Flowers102"));
+        QCOMPARE(paperDatasetName("EuroSAT"), std::string("EuroSAT"));
+        QVERIFY(parseTableFormat("latex") == TableFormat::Latex);
+        QVERIFY_THROWS_EXCEPTION(Error, parseTableFormat("html"));
+    }
+
+    // Two methods on two datasets, two seeds: the average table, then one per dataset; means over seeds.
+    void baseToNovelTables() {
+        std::vector<ResultRecord> r;
+        for (int seed : {1, 2}) {
+            r.push_back(rec("DescribableTextures", "coop", 16, seed, "base", seed == 1 ? 80 : 82));  // mean 81
+            r.push_back(rec("DescribableTextures", "coop", 16, seed, "novel", 40));
+            r.push_back(rec("DescribableTextures", "coop+caspl", 16, seed, "base", 81));
+            r.push_back(rec("DescribableTextures", "coop+caspl", 16, seed, "novel", 60));
+            r.push_back(rec("EuroSAT", "coop", 16, seed, "base", 90));
+            r.push_back(rec("EuroSAT", "coop", 16, seed, "novel", 50));
+            r.push_back(rec("EuroSAT", "coop+caspl", 16, seed, "base", 90));
+            r.push_back(rec("EuroSAT", "coop+caspl", 16, seed, "novel", 80));
+        }
+        const ResultsSummary s = summarizeResults(r, Rounding::None);
+        const std::string md = paperTablesText(s, TableFormat::Markdown);
+        // Average: CoOp 85.50 / 45.00 / HM 58.97; CasPL 85.50 / 70.00 / 76.98: a tie in Base, both bold.
+        QCOMPARE(QString::fromStdString(md),
+                 QString("| Average over 2 datasets | Base | Novel | HM |\n"
+                         "|---|---:|---:|---:|\n"
+                         "| CoOp | **85.50** | 45.00 | 58.97 |\n"
+                         "| CoOp + CasPL | **85.50** | **70.00** | **76.98** |\n"
+                         "\n"
+                         "| DTD | Base | Novel | HM |\n"
+                         "|---|---:|---:|---:|\n"
+                         "| CoOp | **81.00** | 40.00 | 53.55 |\n"
+                         "| CoOp + CasPL | **81.00** | **60.00** | **68.94** |\n"
+                         "\n"
+                         "| EuroSAT | Base | Novel | HM |\n"
+                         "|---|---:|---:|---:|\n"
+                         "| CoOp | **90.00** | 50.00 | 64.29 |\n"
+                         "| CoOp + CasPL | **90.00** | **80.00** | **84.71** |\n"));
+        // A lone row is never bold.
+        const std::string one = paperTablesText(summarizeResults({rec("DTD", "coop", 16, 1, "base", 70), rec("DTD", "coop", 16, 1, "novel", 60)},
+                                                                 Rounding::None),
+                                                TableFormat::Markdown);
+        QVERIFY2(one.find("**") == std::string::npos, one.c_str());
+        QVERIFY(paperTablesText(ResultsSummary{}, TableFormat::Markdown).empty());
+    }
+
+    // All classes (cross-dataset, few-shot): one table, a column per dataset, the average where every row has one;
+    // rows per K when there are several; LaTeX escaping of a sweep's run label.
+    void allClassesTableAndLatex() {
+        std::vector<ResultRecord> r{rec("ImageNetV2", "coop", 16, 1, "all", 64), rec("ImageNetSketch", "coop", 16, 1, "all", 47),
+                                    rec("ImageNetV2", "coop", 4, 1, "all", 60), rec("ImageNetSketch", "coop", 4, 1, "all", 50)};
+        const ResultsSummary s = summarizeResults(r, Rounding::None);
+        QCOMPARE(QString::fromStdString(paperTablesText(s, TableFormat::Markdown)),
+                 QString("| Method | ImageNetV2 | ImageNetSketch | Average |\n"
+                         "|---|---:|---:|---:|\n"
+                         "| CoOp (16 shots) | **64.00** | 47.00 | **55.50** |\n"
+                         "| CoOp (4 shots) | 60.00 | **50.00** | 55.00 |\n"));
+        ResultsSummary labelled = summarizeResults({rec("EuroSAT", "coop [run_a&b_1%]", 16, 1, "base", 90), rec("EuroSAT", "coop [run_a&b_1%]", 16, 1, "novel", 50),
+                                                    rec("EuroSAT", "coop", 16, 1, "base", 80), rec("EuroSAT", "coop", 16, 1, "novel", 70)},
+                                                   Rounding::None);
+        QCOMPARE(QString::fromStdString(paperTablesText(labelled, TableFormat::Latex)),
+                 QString("\\begin{tabular}{lccc}\n"
+                         "\\toprule\n"
+                         "EuroSAT & Base & Novel & HM \\\\\n"
+                         "\\midrule\n"
+                         "CoOp [run\\_a\\&b\\_1\\%] & \\textbf{90.00} & 50.00 & 64.29 \\\\\n"
+                         "CoOp & 80.00 & \\textbf{70.00} & \\textbf{74.67} \\\\\n"
+                         "\\bottomrule\n"
+                         "\\end{tabular}\n"));
+    }
+};
+
+CASPL_REGISTER_TEST(PaperTableTest);
+#include "test_paper_table.moc"
