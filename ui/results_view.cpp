@@ -118,6 +118,12 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
     auto* tableMenu = new QMenu(tableButton);
     connect(tableMenu->addAction(tr("Markdown")), &QAction::triggered, this, [this] { copyPaperTables(false); });
     connect(tableMenu->addAction(tr("LaTeX (booktabs)")), &QAction::triggered, this, [this] { copyPaperTables(true); });
+    tableMenu->addSeparator();
+    withReferenceAction_ = tableMenu->addAction(tr("With the Published Numbers"));
+    withReferenceAction_->setCheckable(true);
+    withReferenceAction_->setToolTip(tr("A row of the published numbers (the experiment's reference:) after each row "
+                                        "that has them"));
+    connect(withReferenceAction_, &QAction::toggled, this, [this](bool on) { withReference_ = on; });
     tableButton->setMenu(tableMenu);
     auto* exportButton = new QPushButton(tr("Export CSV…"), this);
     auto* compare = new QPushButton(tr("Compare runs…"), this);
@@ -230,9 +236,15 @@ std::optional<caspl::ResultsSummary> ResultsView::shownSummary(QString* problem)
 QString ResultsView::paperTables(bool latex, QString* problem) const {
     const auto s = shownSummary(problem);
     if (!s) return {};
-    const QString text = QString::fromStdString(caspl::paperTablesText(*s, latex ? caspl::TableFormat::Latex : caspl::TableFormat::Markdown));
+    const QString text = QString::fromStdString(
+        caspl::paperTablesText(*s, latex ? caspl::TableFormat::Latex : caspl::TableFormat::Markdown, withReference_));
     if (text.isEmpty()) *problem = tr("There are no results to put in a table yet.");
     return text;
+}
+
+void ResultsView::setTablesWithReference(bool on) {
+    if (withReferenceAction_) withReferenceAction_->setChecked(on);
+    withReference_ = on;
 }
 
 bool ResultsView::copyPaperTables(bool latex) {

@@ -10,6 +10,7 @@
 
 #include <optional>
 
+class QAction;
 class QComboBox;
 class QLabel;
 
@@ -58,6 +59,9 @@ public:
     // The shown run's results (all runs together for "All runs") as a paper's tables (core's paper_table.h), for
     // pasting into a paper or a README; "" with *problem set when there is nothing to show or runs conflict.
     QString paperTables(bool latex, QString* problem) const;
+    // Whether the tables carry the published numbers (reference:) after the rows they belong to (the menu's check).
+    void setTablesWithReference(bool on);
+    bool tablesWithReference() const { return withReference_; }
     // paperTables to the clipboard; the summary line says what happened. Returns false when nothing was copied.
     bool copyPaperTables(bool latex);
 
@@ -82,6 +86,8 @@ private:
     ResultsTable* table_;
     QComboBox* runBox_;
     QLabel* summary_;
+    QAction* withReferenceAction_ = nullptr;
+    bool withReference_ = false;
 };
 
 }  // namespace caspl::ui

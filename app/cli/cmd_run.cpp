@@ -361,6 +361,7 @@ void addRunCommands(CLI::App& app, Action* action) {
         bool runsTable = false;
         std::vector<std::string> tags;
         std::string table;
+        bool withReference = false;
         std::string tensorboard;
         std::string rounding;
     };
@@ -394,6 +395,10 @@ void addRunCommands(CLI::App& app, Action* action) {
         "table with a column per dataset; means over seeds, the best of each column in bold")
                          ->type_name("markdown|latex")
                          ->check(CLI::IsMember({"markdown", "latex"}));
+    exp->add_flag("--with-reference", x->withReference,
+                  "With --table: after each row whose experiment names published numbers (reference:, the paper's), "
+                  "a row of them")
+        ->needs(tableOpt);
     auto* tagOpt = exp->add_option("--tag", x->tags, "With --runs: only the runs with this tag (repeatable, or a comma-separated list)")
                        ->type_name("TAG")
                        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
@@ -549,7 +554,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                           << "carry the run folder's name after the method\n";
             const ResultsSummary& summary = combined.summary;
             if (!x->table.empty()) {
-                const std::string text = paperTablesText(summary, parseTableFormat(x->table));
+                const std::string text = paperTablesText(summary, parseTableFormat(x->table), x->withReference);
                 if (text.empty()) throw Error("nothing exported: the runs have no results yet");
                 if (x->out.empty()) std::cout << text;
                 else {

@@ -18,6 +18,12 @@ struct Table {
     std::vector<std::string> header;                     // the top-left cell, then the value columns
     std::vector<std::string> rows;                       // row labels
     std::vector<std::vector<std::optional<double>>> v;  // [row][column]
+    std::vector<bool> published;                         // per row: published numbers (never bold)
+    void add(std::string label, std::vector<std::optional<double>> values, bool isPublished = false) {
+        rows.push_back(std::move(label));
+        v.push_back(std::move(values));
+        published.push_back(isPublished);
+    }
 };
 
 std::string two(double x) {  // whatever the C library's locale
@@ -53,17 +59,19 @@ std::string render(const Table& t, TableFormat format) {
     const std::size_t cols = t.header.size() - 1;
     // The best of each column, as printed (a tie in the printed digits is a tie).
     std::vector<std::string> best(cols);
+    std::size_t measured = 0;
+    for (std::size_t r = 0; r < t.rows.size(); ++r) measured += t.published[r] ? 0 : 1;
     for (std::size_t c = 0; c < cols; ++c) {
         std::optional<double> m;
-        for (const auto& row : t.v)
-            if (row[c] && (!m || *row[c] > *m)) m = row[c];
+        for (std::size_t r = 0; r < t.rows.size(); ++r)
+            if (!t.published[r] && t.v[r][c] && (!m || *t.v[r][c] > *m)) m = t.v[r][c];
         if (m) best[c] = two(*m);
     }
     const bool latex = format == TableFormat::Latex;
-    const auto cell = [&](const std::optional<double>& x, std::size_t c) -> std::string {
+    const auto cell = [&](const std::optional<double>& x, std::size_t c, bool published) -> std::string {
         if (!x) return latex ? "--" : "–";
         const std::string s = two(*x);
-        if (t.rows.size() < 2 || s != best[c]) return s;
+        if (published || measured < 2 || s != best[c]) return s;
         return latex ? "\\textbf{" + s + "}" : "**" + s + "**";
     };
     std::string out;
@@ -73,7 +81,7 @@ std::string render(const Table& t, TableFormat format) {
         out += " \\\\\n\\midrule\n";
         for (std::size_t r = 0; r < t.rows.size(); ++r) {
             out += latexEscape(t.rows[r]);
-            for (std::size_t c = 0; c < cols; ++c) out += " & " + cell(t.v[r][c], c);
+            for (std::size_t c = 0; c < cols; ++c) out += " & " + cell(t.v[r][c], c, t.published[r]);
             out += " \\\\\n";
         }
         out += "\\bottomrule\n\\end{tabular}\n";
@@ -85,7 +93,7 @@ std::string render(const Table& t, TableFormat format) {
         out += "\n";
         for (std::size_t r = 0; r < t.rows.size(); ++r) {
             out += "| " + markdownEscape(t.rows[r]) + " |";
-            for (std::size_t c = 0; c < cols; ++c) out += " " + cell(t.v[r][c], c) + " |";
+            for (std::size_t c = 0; c < cols; ++c) out += " " + cell(t.v[r][c], c, t.published[r]) + " |";
             out += "\n";
         }
     }
@@ -126,11 +134,17 @@ std::string paperDatasetName(const std::string& dataset) {
     return it == names.end() ? dataset : it->second;
 }
 
-std::string paperTablesText(const ResultsSummary& summary, TableFormat format) {
+std::string paperTablesText(const ResultsSummary& summary, TableFormat format, bool withReference) {
     std::vector<Table> tables;
     const auto isB2n = [](const GroupResult& g) { return g.base.has_value() || g.novel.has_value(); };
     const auto shotsLabel = [](const std::string& method, int shots, bool withShots) {
         return paperMethodName(method) + (withShots && shots > 0 ? " (" + std::to_string(shots) + " shots)" : "");
+    };
+    // The published row after a measured base-to-novel one, where the experiment names numbers for it.
+    const auto addPublished = [&](Table& t, const std::string& dataset, const std::string& method, int shots, bool withShots) {
+        if (!withReference) return;
+        if (const ReferenceRow* ref = findReference(summary, dataset, method, shots))
+            t.add(shotsLabel(method, shots, withShots) + " (published)", {ref->base, ref->novel, ref->hm}, true);
     };
 
     // Base-to-novel: the average first, then each dataset.
@@ -143,8 +157,8 @@ std::string paperTablesText(const ResultsSummary& summary, TableFormat format) {
         if (!a.base && !a.novel) continue;
         Table& t = averageTables[a.datasets.size()];
         t.header = {"Average over " + std::to_string(a.datasets.size()) + " datasets", "Base", "Novel", "HM"};
-        t.rows.push_back(shotsLabel(a.method, a.shots, b2nWithShots));
-        t.v.push_back({a.base, a.novel, a.hm});
+        t.add(shotsLabel(a.method, a.shots, b2nWithShots), {a.base, a.novel, a.hm});
+        addPublished(t, "average", a.method, a.shots, b2nWithShots);
     }
     for (auto it = averageTables.rbegin(); it != averageTables.rend(); ++it) tables.push_back(std::move(it->second));
     std::vector<std::string> datasets;
@@ -155,8 +169,8 @@ std::string paperTablesText(const ResultsSummary& summary, TableFormat format) {
         t.header = {paperDatasetName(d), "Base", "Novel", "HM"};
         for (const auto& g : summary.groups) {
             if (g.dataset != d || !isB2n(g)) continue;
-            t.rows.push_back(shotsLabel(g.method, g.shots, b2nWithShots));
-            t.v.push_back({meanOf(g.base), meanOf(g.novel), g.hm});
+            t.add(shotsLabel(g.method, g.shots, b2nWithShots), {meanOf(g.base), meanOf(g.novel), g.hm});
+            addPublished(t, g.dataset, g.method, g.shots, b2nWithShots);
         }
         tables.push_back(std::move(t));
     }
@@ -194,7 +208,7 @@ std::string paperTablesText(const ResultsSummary& summary, TableFormat format) {
         if (averageColumn) t.header.push_back("Average");
         for (std::size_t r = 0; r < rowKeys.size(); ++r) {
             const auto& [method, shots] = rowKeys[r];
-            t.rows.push_back(shotsLabel(method, shots, allShots.size() > 1));
+            const std::string label = shotsLabel(method, shots, allShots.size() > 1);
             std::vector<std::optional<double>> values;
             for (const auto& d : allDatasets) {
                 std::optional<double> v;
@@ -203,7 +217,21 @@ std::string paperTablesText(const ResultsSummary& summary, TableFormat format) {
                 values.push_back(v);
             }
             if (averageColumn) values.push_back(averages[r]);
-            t.v.push_back(std::move(values));
+            t.add(label, std::move(values));
+            if (withReference) {  // the published accuracy of each dataset, where the experiments name one
+                std::vector<std::optional<double>> published;
+                bool any = false;
+                for (const auto& d : allDatasets) {
+                    const ReferenceRow* ref = findReference(summary, d, method, shots);
+                    published.push_back(ref ? ref->all : std::nullopt);
+                    any = any || (ref && ref->all);
+                }
+                if (averageColumn) {
+                    const ReferenceRow* ref = findReference(summary, "average", method, shots);
+                    published.push_back(ref ? ref->all : std::nullopt);
+                }
+                if (any) t.add(label + " (published)", std::move(published), true);
+            }
         }
         tables.push_back(std::move(t));
     }

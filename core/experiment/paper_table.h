@@ -25,7 +25,9 @@ std::string paperMethodName(const std::string& method);
 // "DescribableTextures" -> "DTD", "OxfordFlowers" -> "Flowers102"; others as they are.
 std::string paperDatasetName(const std::string& dataset);
 
-// The tables of `summary` (its groups and averages), separated by a blank line; "" when it holds no results.
-std::string paperTablesText(const ResultsSummary& summary, TableFormat format);
+// The tables of `summary` (its groups and averages), separated by a blank line; "" when it holds no results. With
+// `withReference`, each row whose experiment names published numbers (summary.references, e.g. the paper's Fig. 3)
+// is followed by a row "<method> (published)" holding them; those rows are not candidates for bold.
+std::string paperTablesText(const ResultsSummary& summary, TableFormat format, bool withReference = false);
 
 }  // namespace caspl

@@ -818,9 +818,33 @@ private Q_SLOTS:
             s.reference.base = 61.5;
             s.reference.novel = 42.25;
         });
+        ResultFile rf;
+        for (const auto& [split, n] : {std::pair<const char*, int>{"base", 60}, {"novel", 45}}) {
+            ResultRecord r;
+            r.dataset = "synth";
+            r.method = "coop+caspl";
+            r.shots = 2;
+            r.seed = 1;
+            r.split = split;
+            r.correct = n;
+            r.total = 100;
+            r.accuracy = n;
+            rf.records.push_back(r);
+        }
+        writeResultJson(QDir(tiny.runDir).filePath("result.json").toStdString(), rf);
         ui::MainWindow w;
         QVERIFY(w.openRunFolder(tiny.runDir));
         QCOMPARE(w.plotPanel()->referenceValues(w.selectedRun()), (QVector<double>{61.5, 42.25}));
+        // Copied as a table with the published numbers: a row of them after the run's (HM of 61.5 and 42.25).
+        w.resultsView()->setCurrentRun(QDir::cleanPath(tiny.runDir));
+        w.resultsView()->setTablesWithReference(true);
+        QString problem;
+        const QString table = w.resultsView()->paperTables(false, &problem);
+        QVERIFY2(table.contains("| CoOp + CasPL | 60.00 | 45.00 | 51.43 |\n| CoOp + CasPL (published) | 61.50 | 42.25 | 50.09 |\n"),
+                 qPrintable(table + problem));
+        w.resultsView()->setTablesWithReference(false);
+        QVERIFY(!w.resultsView()->paperTables(false, &problem).contains("published"));
+        QFile::remove(QDir(tiny.runDir).filePath("result.json"));
         // Numbers of another dataset would run across evaluations they do not belong to: no lines.
         writeRunFolder(tiny, {}, [](ExperimentSpec& s) {
             s.reference.base = 61.5;

@@ -525,6 +525,7 @@ private Q_SLOTS:
                  qPrintable(texText));
         QCOMPARE(runCaspl({"export", "--table", "html", first}).exitCode, 2);
         QCOMPARE(runCaspl({"export", "--table", "latex", "--runs", first}).exitCode, 2);
+        QCOMPARE(runCaspl({"export", "--with-reference", first}).exitCode, 2);  // only with --table
 
         // Again: every run resumes, already done.
         const auto again = runCaspl(sweep);

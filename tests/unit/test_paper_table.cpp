@@ -83,6 +83,37 @@ private Q_SLOTS:
         QVERIFY(paperTablesText(ResultsSummary{}, TableFormat::Markdown).empty());
     }
 
+    // --with-reference: the published numbers after the row they belong to, never bold; the average's where every
+    // dataset averaged has them.
+    void publishedRows() {
+        std::vector<ResultRecord> r{rec("DescribableTextures", "coop+caspl", 16, 1, "base", 80), rec("DescribableTextures", "coop+caspl", 16, 1, "novel", 50),
+                                    rec("DescribableTextures", "coop", 16, 1, "base", 79), rec("DescribableTextures", "coop", 16, 1, "novel", 40),
+                                    rec("EuroSAT", "coop+caspl", 16, 1, "base", 90), rec("EuroSAT", "coop+caspl", 16, 1, "novel", 80)};
+        ResultsSummary s = summarizeResults(r, Rounding::None);
+        ReferenceResult dtd;
+        dtd.dataset = "DescribableTextures";
+        dtd.method = "coop+caspl";
+        dtd.shots = 16;
+        dtd.base = 82.57;
+        dtd.novel = 54.23;
+        dtd.hm = 65.47;
+        ReferenceResult euro = dtd;
+        euro.dataset = "EuroSAT";
+        euro.base = 94.80;
+        euro.novel = 82.23;
+        euro.hm = 88.07;
+        attachReferences(s, {dtd, euro});
+        const std::string md = paperTablesText(s, TableFormat::Markdown, true);
+        QVERIFY2(md.find("| DTD | Base | Novel | HM |\n|---|---:|---:|---:|\n"
+                         "| CoOp + CasPL | **80.00** | **50.00** | **61.54** |\n"
+                         "| CoOp + CasPL (published) | 82.57 | 54.23 | 65.47 |\n"
+                         "| CoOp | 79.00 | 40.00 | 53.11 |\n") != std::string::npos,
+                 md.c_str());
+        // The average of the two published rows (base and novel averaged, the HM of the averages).
+        QVERIFY2(md.find("| CoOp + CasPL (published) | 88.69 | 68.23 | 77.12 |\n") != std::string::npos, md.c_str());
+        QVERIFY(paperTablesText(s, TableFormat::Markdown).find("published") == std::string::npos);
+    }
+
     // All classes (cross-dataset, few-shot): one table, a column per dataset, the average where every row has one;
     // rows per K when there are several; LaTeX escaping of a sweep's run label.
     void allClassesTableAndLatex() {
