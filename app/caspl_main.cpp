@@ -7,11 +7,15 @@
 
 #include <QCoreApplication>
 
+#include <clocale>
 #include <cstdlib>
 #include <iostream>
 
 int main(int argc, char** argv) {
     QCoreApplication qapp(argc, argv);
+    // QCoreApplication set the C library's locale from the environment; numbers in files, logs and tables are
+    // written and read with '.' whatever the user's locale (LC_NUMERIC back to "C"; the rest stays).
+    std::setlocale(LC_NUMERIC, "C");
     QCoreApplication::setApplicationName("caspl");
     QCoreApplication::setApplicationVersion(CASPL_VERSION);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -263,10 +264,10 @@ void setMean(PerClassRow& row, const std::vector<double>& values) {
     if (values.size() > 1) row.std = st.std;
 }
 
-std::string fixed2(double v) {
+std::string fixed2(double v) {  // whatever the process's locale
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f", v);
-    return buf;
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
+    return std::string(buf, r.ptr);
 }
 
 }  // namespace

@@ -39,10 +39,12 @@ double accuracyPercent(int64_t correct, int64_t total) {
 }
 
 double roundToPaper(double accuracy) {
+    // Correctly rounded from the exact binary value, as Python's "{:.1f}" (and printf) do, in every locale.
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.1f", accuracy);  // correctly rounded, as Python's format()
+    const auto w = std::to_chars(buf, buf + sizeof buf, accuracy, std::chars_format::fixed, 1);
     double v = 0;
-    std::from_chars(buf, buf + std::char_traits<char>::length(buf), v);
+    const auto r = std::from_chars(buf, w.ptr, v);
+    if (w.ec != std::errc() || r.ec != std::errc()) return accuracy;  // not finite: nothing to round
     return v;
 }
 

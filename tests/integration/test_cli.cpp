@@ -358,6 +358,64 @@ private Q_SLOTS:
         }
     }
 
+    // In a locale with decimal commas (de_DE), the numbers caspl writes and reads are the same as in C: paper
+    // rounding (one decimal per seed) is not cut to an integer, CSV fields are not split, tables print "73.50".
+    void numbersIgnoreTheUsersLocale() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("locale_cli");
+        QDir(dir).removeRecursively();
+        QDir().mkpath(dir + "/locales");
+        QProcess def;
+        def.start("localedef", {"-i", "de_DE", "-f", "UTF-8", dir + "/locales/de_DE.UTF-8"});
+        if (!def.waitForFinished(60000) || def.exitStatus() != QProcess::NormalExit || !QFileInfo::exists(dir + "/locales/de_DE.UTF-8"))
+            QSKIP("localedef cannot build de_DE.UTF-8 here (no locale sources): nothing to test against");
+        caspl::test::TinyExperimentOptions o;
+        o.name = "comma";
+        QString yaml = caspl::test::tinyExperimentYaml(dir, o);
+        QVERIFY(yaml.contains("rounding: none"));
+        yaml.replace("rounding: none", "rounding: paper");
+        const QString run = dir + "/runs/comma";
+        QDir().mkpath(run);
+        caspl::writeFileAtomically((run + "/config.yaml").toStdString(), yaml.toStdString());
+        caspl::writeFileAtomically((run + "/run.json").toStdString(), "{\"status\": \"done\"}");
+        caspl::ResultFile rf;
+        for (const auto& [split, correct] : {std::pair<const char*, int>{"base", 7346}, {"novel", 6012}}) {
+            caspl::ResultRecord r;
+            r.dataset = "synth";
+            r.method = "coop+caspl";
+            r.shots = 2;
+            r.seed = 1;
+            r.split = split;
+            r.correct = correct;
+            r.total = 10000;
+            r.accuracy = correct / 100.0;
+            rf.records.push_back(r);
+        }
+        caspl::writeResultJson((run + "/result.json").toStdString(), rf);
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("LOCPATH", dir + "/locales");
+        env.insert("LC_ALL", "de_DE.UTF-8");
+        // The locale is real: a C program in it writes decimal commas (coreutils' printf).
+        QProcess printf;
+        printf.setProcessEnvironment(env);
+        printf.start("printf", {"%.2f", "70"});
+        QVERIFY(printf.waitForFinished(10000));
+        QCOMPARE(QString::fromUtf8(printf.readAllStandardOutput()), QString("70,00"));
+
+        const auto csv = caspl::test::runCasplProcess({"export", "--csv", run}, {}, env);
+        QVERIFY2(csv.exitCode == 0, qPrintable(csv.err));
+        const auto rows = caspl::parseCsv(csv.out.toStdString(), "stdout");
+        const auto& header = rows.at(0);
+        const auto col = [&header](const char* name) {
+            return std::size_t(std::find(header.begin(), header.end(), std::string(name)) - header.begin());
+        };
+        QCOMPARE(QString::fromStdString(rows.at(1).at(col("base"))), QString("73.5"));  // 73.46 to one decimal, not 73
+        QCOMPARE(QString::fromStdString(rows.at(1).at(col("novel"))), QString("60.1"));
+        const auto status = caspl::test::runCasplProcess({"status", run}, {}, env);
+        QVERIFY2(status.exitCode == 0 && status.out.contains(QRegularExpression(" 66\\.13\\s")), qPrintable(status.out + status.err));  // HM of 73.5, 60.1
+        const auto table = caspl::test::runCasplProcess({"export", "--table", "markdown", run}, {}, env);
+        QVERIFY2(table.out.contains("| CoOp + CasPL | 73.50 | 60.10 | 66.13 |"), qPrintable(table.out + table.err));
+    }
+
     // Option values out of range are usage errors (exit 2) with a message a person reads.
     void badOptionValuesAreUsageErrors() {
         const auto threads = runCaspl({"--threads", "-1", "version"});
@@ -513,7 +571,20 @@ private Q_SLOTS:
         QVERIFY2(md.exitCode == 0, qPrintable(md.err));
         QVERIFY2(md.out.startsWith("| synth | Base | Novel | HM |\n|---|---:|---:|---:|\n| CoOp + CasPL [" + names[0] + "] | "),
                  qPrintable(md.out));
-        QVERIFY2(md.out.contains("| CoOp + CasPL [" + names[1] + "] | ") && md.out.contains("**"), qPrintable(md.out));
+        QVERIFY2(md.out.contains("| CoOp + CasPL [" + names[1] + "] | "), qPrintable(md.out));
+        // Each row's HM is its run's results.csv mean HM, in bold for the larger one (both when equal).
+        std::vector<double> hms;
+        for (const QString& n : {names[0], names[1]})
+            for (const auto& rr : caspl::readResultsCsv((base + "/runs/" + n + "/results.csv").toStdString()))
+                if (rr.kind == "mean" && rr.hm) hms.push_back(*rr.hm);
+        QCOMPARE(int(hms.size()), 2);
+        for (int i = 0; i < 2; ++i) {
+            const QString hm = QString::number(hms[std::size_t(i)], 'f', 2);
+            const bool best = hm.toDouble() >= QString::number(hms[std::size_t(1 - i)], 'f', 2).toDouble();  // as printed
+            const QString rowEnd = best ? " **" + hm + "** |\n" : " " + hm + " |\n";
+            const QString line = md.out.section('\n', 2 + i, 2 + i) + "\n";
+            QVERIFY2(line.startsWith("| CoOp + CasPL [" + names[i] + "] | ") && line.endsWith(rowEnd), qPrintable(line + " vs " + rowEnd));
+        }
         const QString tex = base + "/table.tex";
         const auto latex = runCaspl({"export", "--table", "latex", "--out", tex, first, second});
         QVERIFY2(latex.exitCode == 0, qPrintable(latex.err));
