@@ -459,6 +459,7 @@ void MainWindow::buildMenus() {
         tabs_->setCurrentWidget(resultsView_);
         resultsView_->copyPaperTables(true);
     });
+    res->addAction(resultsView_->withReferenceAction());  // the tables' "With the Published Numbers"
     connect(make(res, tr("Export Selected Run's C&urves as CSV…"), "actionExportCurves"), &QAction::triggered, this, [this] {
         const int id = selectedRun();
         if (id < 0) {
@@ -787,6 +788,7 @@ bool MainWindow::loadResultsOf(const QString& runDir, const QString& configPath,
             const caspl::ExperimentSpec spec = caspl::loadExperiment(configPath.toStdString());
             rounding = spec.eval.rounding;
             if (const auto ref = caspl::referenceOf(spec)) references.push_back(*ref);
+            resultsView_->setRunSources(runDir, spec.data.evalDatasets.empty() ? std::vector<std::string>{} : spec.data.datasets);
         }
         const caspl::ResultFile rf = caspl::readResultJson(resultPath.toStdString());
         results_->setRunRecords(runDir, rf.records, rounding, references);

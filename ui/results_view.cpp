@@ -237,9 +237,20 @@ QString ResultsView::paperTables(bool latex, QString* problem) const {
     const auto s = shownSummary(problem);
     if (!s) return {};
     const QString text = QString::fromStdString(
-        caspl::paperTablesText(*s, latex ? caspl::TableFormat::Latex : caspl::TableFormat::Markdown, withReference_));
+        caspl::paperTablesText(*s, latex ? caspl::TableFormat::Latex : caspl::TableFormat::Markdown, tableOptions()));
     if (text.isEmpty()) *problem = tr("There are no results to put in a table yet.");
     return text;
+}
+
+void ResultsView::setRunSources(const QString& runDir, const std::vector<std::string>& sources) { sources_[runDir] = sources; }
+
+caspl::PaperTableOptions ResultsView::tableOptions() const {
+    caspl::PaperTableOptions o;
+    o.withReference = withReference_;
+    const QString run = currentRun();
+    for (const auto& [dir, sources] : sources_)
+        if (run.isEmpty() || dir == run) o.sources.insert(o.sources.end(), sources.begin(), sources.end());
+    return o;
 }
 
 void ResultsView::setTablesWithReference(bool on) {

@@ -6,7 +6,12 @@
 #include <QTableView>
 #include <QWidget>
 
+#include "core/experiment/paper_table.h"
 #include "core/experiment/results.h"
+
+#include <map>
+#include <string>
+#include <vector>
 
 #include <optional>
 
@@ -62,6 +67,10 @@ public:
     // Whether the tables carry the published numbers (reference:) after the rows they belong to (the menu's check).
     void setTablesWithReference(bool on);
     bool tablesWithReference() const { return withReference_; }
+    QAction* withReferenceAction() const { return withReferenceAction_; }  // also in the Results menu
+    // The datasets a run trained on when it tests on others (cross-dataset, domain generalisation): first in its
+    // all-classes table and left out of the average (caspl::PaperTableOptions::sources).
+    void setRunSources(const QString& runDir, const std::vector<std::string>& sources);
     // paperTables to the clipboard; the summary line says what happened. Returns false when nothing was copied.
     bool copyPaperTables(bool latex);
 
@@ -86,8 +95,10 @@ private:
     ResultsTable* table_;
     QComboBox* runBox_;
     QLabel* summary_;
+    caspl::PaperTableOptions tableOptions() const;  // for the shown run (all runs: every run's sources)
     QAction* withReferenceAction_ = nullptr;
     bool withReference_ = false;
+    std::map<QString, std::vector<std::string>> sources_;
 };
 
 }  // namespace caspl::ui

@@ -521,6 +521,8 @@ void addRunCommands(CLI::App& app, Action* action) {
             // Each run's seeds are rounded by its own eval.rounding unless --rounding says otherwise (combineRuns).
             std::vector<RunRecords> runs;
             std::size_t records = 0;
+            PaperTableOptions tableOptions;
+            tableOptions.withReference = x->withReference;
             for (const auto& r : x->runs) {
                 RunRecords rr;
                 rr.records = loadRunRecords(r);
@@ -542,8 +544,12 @@ void addRunCommands(CLI::App& app, Action* action) {
                                   << "numbers: " << e.what() << "\n";
                     }
                 }
-                if (spec)
+                if (spec) {
                     if (const auto ref = referenceOf(*spec)) rr.references.push_back(*ref);
+                    // A run that trains on some datasets and tests on others: those it trained on are sources.
+                    if (!spec->data.evalDatasets.empty())
+                        for (const auto& d : spec->data.datasets) tableOptions.sources.push_back(d);
+                }
                 rr.folder = r;
                 records += rr.records.size();
                 runs.push_back(std::move(rr));
@@ -554,7 +560,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                           << "carry the run folder's name after the method\n";
             const ResultsSummary& summary = combined.summary;
             if (!x->table.empty()) {
-                const std::string text = paperTablesText(summary, parseTableFormat(x->table), x->withReference);
+                const std::string text = paperTablesText(summary, parseTableFormat(x->table), tableOptions);
                 if (text.empty()) throw Error("nothing exported: the runs have no results yet");
                 if (x->out.empty()) std::cout << text;
                 else {

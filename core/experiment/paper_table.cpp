@@ -39,6 +39,9 @@ std::string latexEscape(const std::string& s) {
             case '\\': out += "\\textbackslash{}"; break;
             case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += c; break;
             case '~': out += "\\textasciitilde{}"; break;
+            case '<': out += "\\textless{}"; break;
+            case '>': out += "\\textgreater{}"; break;
+            case '|': out += "\\textbar{}"; break;
             case '^': out += "\\textasciicircum{}"; break;
             default: out += c;
         }
@@ -80,7 +83,8 @@ std::string render(const Table& t, TableFormat format) {
         for (std::size_t c = 0; c <= cols; ++c) out += (c ? " & " : "") + latexEscape(t.header[c]);
         out += " \\\\\n\\midrule\n";
         for (std::size_t r = 0; r < t.rows.size(); ++r) {
-            out += latexEscape(t.rows[r]);
+            // A row starting with '[' right after \midrule or \\ would be read as their optional argument.
+            out += (t.rows[r].rfind('[', 0) == 0 ? "{}" : "") + latexEscape(t.rows[r]);
             for (std::size_t c = 0; c < cols; ++c) out += " & " + cell(t.v[r][c], c, t.published[r]);
             out += " \\\\\n";
         }
@@ -134,104 +138,152 @@ std::string paperDatasetName(const std::string& dataset) {
     return it == names.end() ? dataset : it->second;
 }
 
-std::string paperTablesText(const ResultsSummary& summary, TableFormat format, bool withReference) {
+std::string paperTablesText(const ResultsSummary& summary, TableFormat format, const PaperTableOptions& options) {
     std::vector<Table> tables;
-    const auto isB2n = [](const GroupResult& g) { return g.base.has_value() || g.novel.has_value(); };
     const auto shotsLabel = [](const std::string& method, int shots, bool withShots) {
-        return paperMethodName(method) + (withShots && shots > 0 ? " (" + std::to_string(shots) + " shots)" : "");
+        if (!withShots || shots <= 0) return paperMethodName(method);
+        return paperMethodName(method) + " (" + std::to_string(shots) + (shots == 1 ? " shot)" : " shots)");
     };
-    // The published row after a measured base-to-novel one, where the experiment names numbers for it.
-    const auto addPublished = [&](Table& t, const std::string& dataset, const std::string& method, int shots, bool withShots) {
-        if (!withReference) return;
-        if (const ReferenceRow* ref = findReference(summary, dataset, method, shots))
-            t.add(shotsLabel(method, shots, withShots) + " (published)", {ref->base, ref->novel, ref->hm}, true);
+    const auto groupOf = [&summary](const std::string& dataset, const std::string& method, int shots) -> const GroupResult* {
+        for (const auto& g : summary.groups)
+            if (g.dataset == dataset && g.method == method && g.shots == shots) return &g;
+        return nullptr;
     };
+    using RowKey = std::pair<std::string, int>;  // method, shots
 
-    // Base-to-novel: the average first, then each dataset.
+    // Base-to-novel: the groups with base and novel.
+    const auto isB2n = [](const GroupResult& g) { return g.base.has_value() && g.novel.has_value(); };
+    std::vector<RowKey> b2nRows;
+    std::vector<std::string> b2nDatasets;
     std::set<int> b2nShots;
-    for (const auto& g : summary.groups)
-        if (isB2n(g)) b2nShots.insert(g.shots);
-    const bool b2nWithShots = b2nShots.size() > 1;
-    std::map<std::size_t, Table> averageTables;  // by the number of datasets averaged
-    for (const auto& a : summary.averages) {
-        if (!a.base && !a.novel) continue;
-        Table& t = averageTables[a.datasets.size()];
-        t.header = {"Average over " + std::to_string(a.datasets.size()) + " datasets", "Base", "Novel", "HM"};
-        t.add(shotsLabel(a.method, a.shots, b2nWithShots), {a.base, a.novel, a.hm});
-        addPublished(t, "average", a.method, a.shots, b2nWithShots);
+    for (const auto& g : summary.groups) {
+        if (!isB2n(g)) continue;
+        if (std::find(b2nRows.begin(), b2nRows.end(), RowKey{g.method, g.shots}) == b2nRows.end()) b2nRows.push_back({g.method, g.shots});
+        if (std::find(b2nDatasets.begin(), b2nDatasets.end(), g.dataset) == b2nDatasets.end()) b2nDatasets.push_back(g.dataset);
+        b2nShots.insert(g.shots);
     }
-    for (auto it = averageTables.rbegin(); it != averageTables.rend(); ++it) tables.push_back(std::move(it->second));
-    std::vector<std::string> datasets;
-    for (const auto& g : summary.groups)
-        if (isB2n(g) && std::find(datasets.begin(), datasets.end(), g.dataset) == datasets.end()) datasets.push_back(g.dataset);
-    for (const auto& d : datasets) {
+    const bool b2nWithShots = b2nShots.size() > 1;
+
+    // The averages over datasets, one table per set of datasets (rows averaging different datasets are not compared):
+    // base and novel averaged, the HM of the two averages, as results.csv's average rows.
+    std::vector<std::pair<std::vector<std::string>, std::vector<RowKey>>> averageSets;  // datasets (sorted) -> rows
+    for (const auto& key : b2nRows) {
+        std::vector<std::string> ds;
+        for (const auto& d : b2nDatasets)
+            if (const GroupResult* g = groupOf(d, key.first, key.second); g && isB2n(*g)) ds.push_back(d);
+        if (ds.size() < 2) continue;
+        std::sort(ds.begin(), ds.end());
+        auto it = std::find_if(averageSets.begin(), averageSets.end(), [&ds](const auto& e) { return e.first == ds; });
+        if (it == averageSets.end()) averageSets.push_back({ds, {key}});
+        else it->second.push_back(key);
+    }
+    for (const auto& [ds, keys] : averageSets) {
+        Table t;
+        std::string title = "Average over " + std::to_string(ds.size()) + " datasets";
+        if (averageSets.size() > 1) {  // several sets: name them
+            title = "Average of ";
+            for (std::size_t i = 0; i < ds.size(); ++i) title += (i ? ", " : "") + paperDatasetName(ds[i]);
+        }
+        t.header = {title, "Base", "Novel", "HM"};
+        for (const auto& key : keys) {
+            double b = 0, n = 0;
+            for (const auto& d : ds) {
+                const GroupResult* g = groupOf(d, key.first, key.second);
+                b += g->base->mean;
+                n += g->novel->mean;
+            }
+            b /= double(ds.size());
+            n /= double(ds.size());
+            t.add(shotsLabel(key.first, key.second, b2nWithShots), {b, n, harmonicMean(b, n)});
+            if (options.withReference) {  // where every dataset averaged has published base and novel
+                double pb = 0, pn = 0;
+                bool all = true;
+                for (const auto& d : ds) {
+                    const ReferenceRow* ref = findReference(summary, d, key.first, key.second);
+                    all = all && ref && ref->base && ref->novel;
+                    if (all) {
+                        pb += *ref->base;
+                        pn += *ref->novel;
+                    }
+                }
+                if (all) {
+                    pb /= double(ds.size());
+                    pn /= double(ds.size());
+                    t.add(shotsLabel(key.first, key.second, b2nWithShots) + " (published)", {pb, pn, harmonicMean(pb, pn)}, true);
+                }
+            }
+        }
+        tables.push_back(std::move(t));
+    }
+    for (const auto& d : b2nDatasets) {
         Table t;
         t.header = {paperDatasetName(d), "Base", "Novel", "HM"};
-        for (const auto& g : summary.groups) {
-            if (g.dataset != d || !isB2n(g)) continue;
-            t.add(shotsLabel(g.method, g.shots, b2nWithShots), {meanOf(g.base), meanOf(g.novel), g.hm});
-            addPublished(t, g.dataset, g.method, g.shots, b2nWithShots);
+        for (const auto& key : b2nRows) {
+            const GroupResult* g = groupOf(d, key.first, key.second);
+            if (!g || !isB2n(*g)) continue;
+            t.add(shotsLabel(key.first, key.second, b2nWithShots), {meanOf(g->base), meanOf(g->novel), g->hm});
+            if (options.withReference)
+                if (const ReferenceRow* ref = findReference(summary, d, key.first, key.second))
+                    t.add(shotsLabel(key.first, key.second, b2nWithShots) + " (published)", {ref->base, ref->novel, ref->hm}, true);
         }
         tables.push_back(std::move(t));
     }
 
-    // All classes: one table, a row per (method, K), a column per dataset, then the average.
-    std::vector<std::pair<std::string, int>> rowKeys;
+    // All classes: one table, a row per (method, K), a column per dataset (the sources first), then the average over
+    // the targets where every row has them all.
+    std::vector<RowKey> allRows;
     std::vector<std::string> allDatasets;
     std::set<int> allShots;
     for (const auto& g : summary.groups) {
-        if (isB2n(g) || !g.all) continue;
-        const std::pair<std::string, int> key{g.method, g.shots};
-        if (std::find(rowKeys.begin(), rowKeys.end(), key) == rowKeys.end()) rowKeys.push_back(key);
+        if (!g.all) continue;
+        if (std::find(allRows.begin(), allRows.end(), RowKey{g.method, g.shots}) == allRows.end()) allRows.push_back({g.method, g.shots});
         if (std::find(allDatasets.begin(), allDatasets.end(), g.dataset) == allDatasets.end()) allDatasets.push_back(g.dataset);
         allShots.insert(g.shots);
     }
-    if (!rowKeys.empty()) {
+    if (!allRows.empty()) {
+        const auto isSource = [&options](const std::string& d) {
+            return std::find(options.sources.begin(), options.sources.end(), d) != options.sources.end();
+        };
+        std::stable_partition(allDatasets.begin(), allDatasets.end(), isSource);
+        std::vector<std::string> targets;
+        for (const auto& d : allDatasets)
+            if (!isSource(d)) targets.push_back(d);
+        const auto allOf = [&](const std::string& d, const RowKey& key) -> std::optional<double> {
+            const GroupResult* g = groupOf(d, key.first, key.second);
+            return g ? meanOf(g->all) : std::nullopt;
+        };
+        bool averageColumn = targets.size() > 1;
+        for (const auto& key : allRows)
+            for (const auto& d : targets) averageColumn = averageColumn && allOf(d, key).has_value();
         Table t;
         t.header = {"Method"};
         for (const auto& d : allDatasets) t.header.push_back(paperDatasetName(d));
-        // The average column where every row averages exactly the datasets of the columns.
-        std::vector<std::optional<double>> averages;
-        bool averageColumn = allDatasets.size() > 1;
-        for (const auto& [method, shots] : rowKeys) {
-            std::optional<double> avg;
-            for (const auto& a : summary.averages)
-                if (a.method == method && a.shots == shots && !a.base && !a.novel && a.all) {
-                    std::vector<std::string> ds = a.datasets, cols = allDatasets;
-                    std::sort(ds.begin(), ds.end());
-                    std::sort(cols.begin(), cols.end());
-                    if (ds == cols) avg = a.all;
-                }
-            averageColumn = averageColumn && avg.has_value();
-            averages.push_back(avg);
-        }
         if (averageColumn) t.header.push_back("Average");
-        for (std::size_t r = 0; r < rowKeys.size(); ++r) {
-            const auto& [method, shots] = rowKeys[r];
-            const std::string label = shotsLabel(method, shots, allShots.size() > 1);
-            std::vector<std::optional<double>> values;
+        const bool withShots = allShots.size() > 1;
+        for (const auto& key : allRows) {
+            std::vector<std::optional<double>> values, published;
+            bool anyPublished = false;
             for (const auto& d : allDatasets) {
-                std::optional<double> v;
-                for (const auto& g : summary.groups)
-                    if (g.dataset == d && g.method == method && g.shots == shots && !isB2n(g)) v = meanOf(g.all);
-                values.push_back(v);
+                values.push_back(allOf(d, key));
+                const ReferenceRow* ref = findReference(summary, d, key.first, key.second);
+                published.push_back(ref ? ref->all : std::nullopt);
+                anyPublished = anyPublished || (ref && ref->all);
             }
-            if (averageColumn) values.push_back(averages[r]);
-            t.add(label, std::move(values));
-            if (withReference) {  // the published accuracy of each dataset, where the experiments name one
-                std::vector<std::optional<double>> published;
-                bool any = false;
-                for (const auto& d : allDatasets) {
-                    const ReferenceRow* ref = findReference(summary, d, method, shots);
-                    published.push_back(ref ? ref->all : std::nullopt);
-                    any = any || (ref && ref->all);
+            if (averageColumn) {
+                double sum = 0, psum = 0;
+                bool allPublished = true;
+                for (const auto& d : targets) {
+                    sum += *allOf(d, key);
+                    const ReferenceRow* ref = findReference(summary, d, key.first, key.second);
+                    allPublished = allPublished && ref && ref->all;
+                    if (allPublished) psum += *ref->all;
                 }
-                if (averageColumn) {
-                    const ReferenceRow* ref = findReference(summary, "average", method, shots);
-                    published.push_back(ref ? ref->all : std::nullopt);
-                }
-                if (any) t.add(label + " (published)", std::move(published), true);
+                values.push_back(sum / double(targets.size()));
+                published.push_back(allPublished ? std::optional<double>(psum / double(targets.size())) : std::nullopt);
             }
+            t.add(shotsLabel(key.first, key.second, withShots), std::move(values));
+            if (options.withReference && anyPublished)
+                t.add(shotsLabel(key.first, key.second, withShots) + " (published)", std::move(published), true);
         }
         tables.push_back(std::move(t));
     }

@@ -4,13 +4,14 @@
 //                  CoCoOp / MaPLe / PromptSRC / CasPL papers): a row per method (and K where several), columns
 //                  Base, Novel, HM;
 //   all classes    one table (cross-dataset, domain generalisation, few-shot): a row per method and K, a column per
-//                  dataset, then the average where every row has one.
+//                  dataset (the training datasets first), then the average over the targets.
 // Means over seeds with 2 decimals; the best value of each column in bold (every one of a tie). Methods named as the
 // papers name them ("coop+caspl" -> "CoOp + CasPL"), datasets by their short names ("DescribableTextures" ->
 // "DTD"). No LibTorch, no Qt.
 #include "core/experiment/results.h"
 
 #include <string>
+#include <vector>
 
 namespace caspl {
 
@@ -25,9 +26,21 @@ std::string paperMethodName(const std::string& method);
 // "DescribableTextures" -> "DTD", "OxfordFlowers" -> "Flowers102"; others as they are.
 std::string paperDatasetName(const std::string& dataset);
 
-// The tables of `summary` (its groups and averages), separated by a blank line; "" when it holds no results. With
-// `withReference`, each row whose experiment names published numbers (summary.references, e.g. the paper's Fig. 3)
-// is followed by a row "<method> (published)" holding them; those rows are not candidates for bold.
-std::string paperTablesText(const ResultsSummary& summary, TableFormat format, bool withReference = false);
+struct PaperTableOptions {
+    // Each row whose experiment names published numbers (summary.references, e.g. the paper's Fig. 3) is followed by
+    // a row "<method> (published)" holding them; those rows are never bold. An average's published row where every
+    // dataset averaged has them.
+    bool withReference = false;
+    // The datasets the runs trained on, in a table of results on all classes (cross-dataset, domain generalisation:
+    // ImageNet): their columns come first and the average is over the other columns (the targets), as the papers
+    // average. Usually: data.datasets of the experiments that name data.eval_datasets.
+    std::vector<std::string> sources;
+};
+
+// The tables of `summary` (its groups), separated by a blank line; "" when it holds no results. The averages are
+// computed here from the groups: base-to-novel rows are averaged over the datasets where they have base and novel,
+// one average table per set of datasets (rows over different sets are not compared); the all-classes average is
+// over the target columns, shown where every row has them all.
+std::string paperTablesText(const ResultsSummary& summary, TableFormat format, const PaperTableOptions& options = {});
 
 }  // namespace caspl

@@ -103,7 +103,9 @@ private Q_SLOTS:
         euro.novel = 82.23;
         euro.hm = 88.07;
         attachReferences(s, {dtd, euro});
-        const std::string md = paperTablesText(s, TableFormat::Markdown, true);
+        PaperTableOptions with;
+        with.withReference = true;
+        const std::string md = paperTablesText(s, TableFormat::Markdown, with);
         QVERIFY2(md.find("| DTD | Base | Novel | HM |\n|---|---:|---:|---:|\n"
                          "| CoOp + CasPL | **80.00** | **50.00** | **61.54** |\n"
                          "| CoOp + CasPL (published) | 82.57 | 54.23 | 65.47 |\n"
@@ -112,6 +114,48 @@ private Q_SLOTS:
         // The average of the two published rows (base and novel averaged, the HM of the averages).
         QVERIFY2(md.find("| CoOp + CasPL (published) | 88.69 | 68.23 | 77.12 |\n") != std::string::npos, md.c_str());
         QVERIFY(paperTablesText(s, TableFormat::Markdown).find("published") == std::string::npos);
+    }
+
+    // Runs of different kinds together: a base-to-novel run and a cross-dataset run of the same method and K (one
+    // group per dataset then holds base, novel and all), rows averaging different datasets, a source dataset.
+    void mixedRunsKeepEveryResult() {
+        std::vector<ResultRecord> r{
+            // base-to-novel: CoOp on DTD and EuroSAT, CasPL on DTD and Flowers
+            rec("DescribableTextures", "coop", 16, 1, "base", 80), rec("DescribableTextures", "coop", 16, 1, "novel", 40),
+            rec("EuroSAT", "coop", 16, 1, "base", 90), rec("EuroSAT", "coop", 16, 1, "novel", 60),
+            rec("DescribableTextures", "coop+caspl", 16, 1, "base", 81), rec("DescribableTextures", "coop+caspl", 16, 1, "novel", 50),
+            rec("OxfordFlowers", "coop+caspl", 16, 1, "base", 95), rec("OxfordFlowers", "coop+caspl", 16, 1, "novel", 70),
+            // cross-dataset: CoOp trained on ImageNet, tested on ImageNet, DTD and EuroSAT (all classes)
+            rec("ImageNet", "coop", 16, 2, "all", 70), rec("DescribableTextures", "coop", 16, 2, "all", 45),
+            rec("EuroSAT", "coop", 16, 2, "all", 48)};
+        const ResultsSummary s = summarizeResults(r, Rounding::None);
+        PaperTableOptions o;
+        o.sources = {"ImageNet"};
+        const std::string md = paperTablesText(s, TableFormat::Markdown, o);
+        // Two average tables, each naming its datasets; no row is compared with an average over other datasets.
+        QVERIFY2(md.find("| Average of DTD, EuroSAT | Base | Novel | HM |\n|---|---:|---:|---:|\n| CoOp | 85.00 | 50.00 | 62.96 |\n\n") !=
+                     std::string::npos,
+                 md.c_str());
+        QVERIFY2(md.find("| Average of DTD, Flowers102 | Base | Novel | HM |\n|---|---:|---:|---:|\n| CoOp + CasPL | 88.00 | 60.00 | 71.35 |\n\n") !=
+                     std::string::npos,
+                 md.c_str());
+        // The all-classes results are kept: ImageNet (the source) first, the average over the targets only.
+        QVERIFY2(md.find("| Method | ImageNet | DTD | EuroSAT | Average |\n|---|---:|---:|---:|---:|\n| CoOp | 70.00 | 45.00 | 48.00 | 46.50 |\n") !=
+                     std::string::npos,
+                 md.c_str());
+        // Without the source named, every column is averaged.
+        QVERIFY2(paperTablesText(s, TableFormat::Markdown).find("| Method | DTD | EuroSAT | ImageNet | Average |") != std::string::npos &&
+                     paperTablesText(s, TableFormat::Markdown).find("| CoOp | 45.00 | 48.00 | 70.00 | 54.33 |") != std::string::npos,
+                 paperTablesText(s, TableFormat::Markdown).c_str());
+    }
+
+    void labelsAndEscaping() {
+        const ResultsSummary s = summarizeResults({rec("D", "coop [a<b>|c~]", 1, 1, "all", 50), rec("D", "[x] coop", 2, 1, "all", 60)}, Rounding::None);
+        const std::string tex = paperTablesText(s, TableFormat::Latex);
+        QVERIFY2(tex.find("CoOp [a\\textless{}b\\textgreater{}\\textbar{}c\\textasciitilde{}] (1 shot) & 50.00 \\\\\n") != std::string::npos, tex.c_str());
+        QVERIFY2(tex.find("\n{}[x] coop (2 shots) & \\textbf{60.00}") != std::string::npos, tex.c_str());
+        const std::string md = paperTablesText(s, TableFormat::Markdown);
+        QVERIFY2(md.find("| CoOp [a<b>\\|c~] (1 shot) | 50.00 |") != std::string::npos, md.c_str());
     }
 
     // All classes (cross-dataset, few-shot): one table, a column per dataset, the average where every row has one;
