@@ -367,7 +367,7 @@ void addRunCommands(CLI::App& app, Action* action) {
     };
     auto x = std::make_shared<ExportArgs>();
     auto* exp = app.add_subcommand(
-        "export", "Aggregate the results of run folders into one CSV; or one row per run (--runs), their per-class accuracy, confusion matrices, or training curves (CSV, TensorBoard)");
+        "export", "Aggregate the results of run folders into one CSV or a paper's tables (--table); or one row per run (--runs), their per-class accuracy, confusion matrices, or training curves (CSV, TensorBoard)");
     exp->add_option("runs", x->runs, "Run folders")->required();
     exp->add_flag("--csv", x->csv, "CSV output (the default format of the results and of --curves)");
     exp->add_flag("--curves", x->curves,
