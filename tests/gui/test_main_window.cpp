@@ -9,6 +9,7 @@
 #include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
+#include "made_data.h"
 #include "tiny_experiment.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
@@ -818,20 +819,7 @@ private Q_SLOTS:
             s.reference.base = 61.5;
             s.reference.novel = 42.25;
         });
-        ResultFile rf;
-        for (const auto& [split, n] : {std::pair<const char*, int>{"base", 60}, {"novel", 45}}) {
-            ResultRecord r;
-            r.dataset = "synth";
-            r.method = "coop+caspl";
-            r.shots = 2;
-            r.seed = 1;
-            r.split = split;
-            r.correct = n;
-            r.total = 100;
-            r.accuracy = n;
-            rf.records.push_back(r);
-        }
-        writeResultJson(QDir(tiny.runDir).filePath("result.json").toStdString(), rf);
+        test::writeBaseNovelResult(tiny.runDir, 60, 45);
         ui::MainWindow w;
         QVERIFY(w.openRunFolder(tiny.runDir));
         QCOMPARE(w.plotPanel()->referenceValues(w.selectedRun()), (QVector<double>{61.5, 42.25}));
@@ -870,20 +858,7 @@ private Q_SLOTS:
             o.name = name;
             const auto tiny = test::makeTinyExperiment(base_, o);
             writeRunFolder(tiny, "{\"status\": \"done\"}\n", [lr = lr](ExperimentSpec& s) { s.train.lr = lr; });
-            ResultFile rf;
-            for (const auto& [split, n] : {std::pair<const char*, int>{"base", base}, {"novel", novel}}) {
-                ResultRecord r;
-                r.dataset = "synth";
-                r.method = "coop+caspl";
-                r.shots = 2;
-                r.seed = 1;
-                r.split = split;
-                r.correct = n;
-                r.total = 100;
-                r.accuracy = n;
-                rf.records.push_back(r);
-            }
-            writeResultJson(QDir(tiny.runDir).filePath("result.json").toStdString(), rf);
+            test::writeBaseNovelResult(tiny.runDir, base, novel);
             dirs << QDir::cleanPath(tiny.runDir);
         }
         ui::MainWindow w;

@@ -6,6 +6,7 @@
 #include "core/experiment/runs_table.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "made_data.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
 #include "ui/confusion_view.h"
@@ -31,7 +32,6 @@
 #include <QFont>
 #include <QLineEdit>
 #include <QImage>
-#include <QProcess>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 
@@ -192,11 +192,7 @@ private Q_SLOTS:
     // command line is), and the runs table's own formatting and parsing do not depend on it.
     void numbersIgnoreTheUsersLocale() {
         const QString dir = QDir(test::tempDir()).filePath("locale");
-        QDir().mkpath(dir);
-        QProcess def;
-        def.start("localedef", {"-i", "de_DE", "-f", "UTF-8", dir + "/de_DE.UTF-8"});
-        if (!def.waitForFinished(60000) || def.exitStatus() != QProcess::NormalExit || !QFileInfo::exists(dir + "/de_DE.UTF-8"))
-            QSKIP("localedef cannot build de_DE.UTF-8 here (no locale sources): nothing to test against");
+        if (const QString why = test::buildDecimalCommaLocale(dir); !why.isEmpty()) QSKIP(qPrintable(why));
         qputenv("LOCPATH", dir.toLocal8Bit());
         struct Restore {
             ~Restore() {

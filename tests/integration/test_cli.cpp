@@ -1,5 +1,6 @@
 // Runs the real `caspl` executable as a user would.
 #include "cli_runner.h"
+#include "made_data.h"
 #include "test_support.h"
 #include "tiny_experiment.h"
 
@@ -296,20 +297,7 @@ private Q_SLOTS:
         makeRun("c_stopped", "{\"status\": \"interrupted\", \"message\": \"stopped during phase2 epoch 3\"}", progress);
         makeRun("d_new", "", "");
         const QString done = makeRun("e_done", "{\"status\": \"done\"}", "");
-        caspl::ResultFile rf;
-        for (const auto& [split, acc] : {std::pair<const char*, double>{"base", 80.0}, {"novel", 60.0}}) {
-            caspl::ResultRecord r;
-            r.dataset = "synth";
-            r.method = "coop+caspl";
-            r.shots = 2;
-            r.seed = 1;
-            r.split = split;
-            r.accuracy = acc;
-            r.correct = int64_t(acc);
-            r.total = 100;
-            rf.records.push_back(r);
-        }
-        caspl::writeResultJson((done + "/result.json").toStdString(), rf);
+        caspl::test::writeBaseNovelResult(done, 80, 60);
         const QString remote = makeRun("f_remote", "{\"status\": \"running\"}", progress);
         write(remote + "/.lock", "4242\nnode17.cluster\n");  // run on another machine sharing the folder (fresh heartbeat)
         QDir().mkpath(base + "/runs/not_a_run");
@@ -363,11 +351,7 @@ private Q_SLOTS:
     void numbersIgnoreTheUsersLocale() {
         const QString dir = QDir(caspl::test::tempDir()).filePath("locale_cli");
         QDir(dir).removeRecursively();
-        QDir().mkpath(dir + "/locales");
-        QProcess def;
-        def.start("localedef", {"-i", "de_DE", "-f", "UTF-8", dir + "/locales/de_DE.UTF-8"});
-        if (!def.waitForFinished(60000) || def.exitStatus() != QProcess::NormalExit || !QFileInfo::exists(dir + "/locales/de_DE.UTF-8"))
-            QSKIP("localedef cannot build de_DE.UTF-8 here (no locale sources): nothing to test against");
+        if (const QString why = caspl::test::buildDecimalCommaLocale(dir + "/locales"); !why.isEmpty()) QSKIP(qPrintable(why));
         caspl::test::TinyExperimentOptions o;
         o.name = "comma";
         QString yaml = caspl::test::tinyExperimentYaml(dir, o);
@@ -377,20 +361,7 @@ private Q_SLOTS:
         QDir().mkpath(run);
         caspl::writeFileAtomically((run + "/config.yaml").toStdString(), yaml.toStdString());
         caspl::writeFileAtomically((run + "/run.json").toStdString(), "{\"status\": \"done\"}");
-        caspl::ResultFile rf;
-        for (const auto& [split, correct] : {std::pair<const char*, int>{"base", 7346}, {"novel", 6012}}) {
-            caspl::ResultRecord r;
-            r.dataset = "synth";
-            r.method = "coop+caspl";
-            r.shots = 2;
-            r.seed = 1;
-            r.split = split;
-            r.correct = correct;
-            r.total = 10000;
-            r.accuracy = correct / 100.0;
-            rf.records.push_back(r);
-        }
-        caspl::writeResultJson((run + "/result.json").toStdString(), rf);
+        caspl::test::writeBaseNovelResult(run, 7346, 6012, 10000);
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("LOCPATH", dir + "/locales");
         env.insert("LC_ALL", "de_DE.UTF-8");

@@ -1,6 +1,7 @@
 // Results as a paper's tables (core/experiment/paper_table): per-dataset base-to-novel tables with the average
 // first, one all-classes table with an average column, bold best values (ties too), names as the papers write them,
 // Markdown and LaTeX with their special characters escaped.
+#include "made_data.h"
 #include "test_support.h"
 
 #include "core/experiment/paper_table.h"
@@ -15,16 +16,7 @@ using namespace caspl;
 namespace {
 
 ResultRecord rec(const std::string& dataset, const std::string& method, int shots, int seed, const std::string& split, int correct) {
-    ResultRecord r;
-    r.dataset = dataset;
-    r.method = method;
-    r.shots = shots;
-    r.seed = seed;
-    r.split = split;
-    r.correct = correct;
-    r.total = 100;
-    r.accuracy = correct;
-    return r;
+    return caspl::test::resultRecord(dataset, method, shots, seed, split, correct);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The runs table (core/experiment/runs_table): configurations flattened to dotted keys, the keys that differ between
 // runs, the best run, the CSV, and run folders read from disk (one that does not load is a row, not a failure).
+#include "made_data.h"
 #include "test_support.h"
 #include "tiny_experiment.h"
 
@@ -44,22 +45,7 @@ QString makeRun(const QString& base, const QString& name, const QString& lr, std
     yaml.replace("train:\n  epochs: 3\n  batch_size: 2\n  lr: 0.01\n", "train:\n  epochs: 3\n  batch_size: 2\n  lr: " + lr + "\n");
     writeFileAtomically((dir + "/config.yaml").toStdString(), yaml.toStdString());
     writeFileAtomically((dir + "/run.json").toStdString(), "{\"status\": \"done\"}");
-    if (correct) {
-        ResultFile rf;
-        for (const auto& [split, n] : {std::pair<const char*, int>{"base", correct->first}, {"novel", correct->second}}) {
-            ResultRecord r;
-            r.dataset = "synth";
-            r.method = "coop+caspl";
-            r.shots = 2;
-            r.seed = 1;
-            r.split = split;
-            r.correct = n;
-            r.total = 100;
-            r.accuracy = n;
-            rf.records.push_back(r);
-        }
-        writeResultJson((dir + "/result.json").toStdString(), rf);
-    }
+    if (correct) caspl::test::writeBaseNovelResult(dir, correct->first, correct->second);
     return dir;
 }
 
