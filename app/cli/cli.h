@@ -44,6 +44,12 @@ inline CLI::Validator atLeast(long long min) {
 // a usage error naming the option (run_notes.h's checkTag).
 std::vector<std::string> tagsOption(const std::string& option, const std::vector<std::string>& values);
 
+// A repeatable option that takes one value per occurrence ("--set a=1 --set b=2 PRESET"): CLI11 lets a vector
+// option take every word after it otherwise, so that a positional argument after it would be read as its value.
+inline CLI::Option* oneValueEach(CLI::Option* option) {
+    return option->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+}
+
 // Each command sets this to the function that runs it once the command line has been parsed.
 using Action = std::function<int()>;
 

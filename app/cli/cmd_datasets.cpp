@@ -178,9 +178,8 @@ void addDatasetsCommand(CLI::App& app, Action* action) {
         ->required();
     std::string names;
     for (const auto& d : benchmarkDatasets()) names += (names.empty() ? "" : ", ") + d.name;
-    check->add_option("--dataset", c->datasets,
-                      "check only this dataset (repeatable; it must then be present): " + names)
-        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    oneValueEach(check->add_option("--dataset", c->datasets,
+                                   "check only this dataset (repeatable; it must then be present): " + names));
     check->add_flag("--decode", c->decode, "decode every image (slow) instead of only checking that it exists");
     check->add_flag("--strict", c->strict, "count warnings (e.g. list sizes off the approximate table) as problems");
     check->add_option("--jobs", c->jobs, "threads for the image pass (default: up to 4)")->check(atLeast(0));

@@ -34,8 +34,8 @@ void addNotesCommand(CLI::App& app, Action* action) {
         "`caspl status --tag` and `caspl export --runs --tag` select runs by them");
     cmd->add_option("runs", a->runs, "Run folders, or folders holding them")->required();
     auto* note = cmd->add_option("--note", a->note, "Replace the note with this text (\"\" removes it)");
-    cmd->add_option("--tag", a->tags, "Add a tag (repeatable, or a comma-separated list)")->type_name("TAG")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
-    cmd->add_option("--untag", a->untags, "Remove a tag (repeatable, or a comma-separated list)")->type_name("TAG")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    oneValueEach(cmd->add_option("--tag", a->tags, "Add a tag (repeatable, or a comma-separated list)")->type_name("TAG"));
+    oneValueEach(cmd->add_option("--untag", a->untags, "Remove a tag (repeatable, or a comma-separated list)")->type_name("TAG"));
     auto* clear = cmd->add_flag("--clear", a->clear, "Remove the note and every tag");
     clear->excludes(note);
     clear->excludes("--tag");

@@ -116,12 +116,9 @@ void addCommonOptions(CLI::App* cmd, PresetsOptions& o, bool overrides) {
     cmd->add_option("--presets", o.presetsDir,
                     "presets folder (default: $CASPL_PRESETS, next to the executable, or the source tree's presets/)");
     if (overrides)
-        cmd->add_option("--set", o.overrides,
-                        "override a key, e.g. --set train.lr=0.001 or --set data.seeds=[1,2] (repeatable; the value "
-                        "is YAML)")
-            ->expected(1)
-            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-            ->allow_extra_args(false);
+        oneValueEach(cmd->add_option("--set", o.overrides,
+                                     "override a key, e.g. --set train.lr=0.001 or --set data.seeds=[1,2] (repeatable; "
+                                     "the value is YAML)"));
 }
 
 }  // namespace

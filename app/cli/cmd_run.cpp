@@ -211,14 +211,13 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto a = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run experiments (presets or YAML files), resuming runs that exist");
     run->add_option("presets", a->presets, "Preset names (caspl presets list) or YAML files")->required();
-    run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)")->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
-    run->add_option("--sweep", a->sweeps,
+    oneValueEach(run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)"));
+    oneValueEach(run->add_option("--sweep", a->sweeps,
                     "Run every combination of these values, e.g. --sweep train.lr=0.001,0.002 --sweep "
                     "method.n_ctx_text=4,8 (repeatable): one run folder each, named after its values "
                     "(runs/<name>-lr=0.001-n_ctx_text=4), then a table of them all; a run that fails does not stop "
                     "the others")
-        ->type_name("KEY=V1,V2,...")
-        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+        ->type_name("KEY=V1,V2,..."));
     run->add_option("--presets,--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
     run->add_option("--output", a->output, "Folder receiving the run folders (overrides the spec's output)");
     run->add_option("--run-dir", a->runDir, "Exact run folder (one preset only)");
@@ -399,9 +398,9 @@ void addRunCommands(CLI::App& app, Action* action) {
                   "With --table: after each row whose experiment names published numbers (reference:, the paper's), "
                   "a row of them")
         ->needs(tableOpt);
-    auto* tagOpt = exp->add_option("--tag", x->tags, "With --runs: only the runs with this tag (repeatable, or a comma-separated list)")
-                       ->type_name("TAG")
-                       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    auto* tagOpt = oneValueEach(
+        exp->add_option("--tag", x->tags, "With --runs: only the runs with this tag (repeatable, or a comma-separated list)")
+            ->type_name("TAG"));
     tagOpt->needs(runsFlag);
     auto* tb = exp->add_option("--tensorboard", x->tensorboard,
                                "Write the runs' curves and accuracies as TensorBoard event files under this folder, one "
@@ -593,9 +592,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                      "Also the configuration keys whose values differ between the runs (a sweep's keys), one column "
                      "each, the runs' tags (caspl notes), and the best run by HM; runs whose config.yaml does not load "
                      "are listed, not fatal");
-    status->add_option("--tag", st->tags, "Only the runs with this tag (repeatable, or a comma-separated list: every tag given)")
-        ->type_name("TAG")
-        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    oneValueEach(status->add_option("--tag", st->tags, "Only the runs with this tag (repeatable, or a comma-separated list: every tag given)")
+                     ->type_name("TAG"));
     status->callback([action, st] {
         *action = [st] {
             const std::vector<std::string> tags = tagsOption("--tag", st->tags);
@@ -605,21 +603,19 @@ void addRunCommands(CLI::App& app, Action* action) {
             const bool withTable = st->config || !tags.empty();
             if (withTable) {
                 const RunsTable all = readRunsTable(folders);
-                if (!tags.empty())  // runs left out by the tags are named when their notes or configuration do not load
-                    for (const auto& r : all.rows)
-                        if (!r.notesError.empty() || r.status.state == "unreadable")
-                            std::cerr << "warning: " << (r.notesError.empty() ? r.status.folder + ": " + r.status.message : r.notesError)
-                                      << "\n";
-                runsTable = runsWithTags(all, tags);
-                for (const auto& r : runsTable.rows) {
-                    rows.push_back(r.status);
-                    if (!r.notesError.empty() && tags.empty()) std::cerr << "warning: " << r.notesError << "\n";
+                // Named before the tags select runs: a run whose notes or configuration do not load has no tags.
+                for (const auto& r : all.rows) {
+                    if (!r.notesError.empty()) std::cerr << "warning: " << r.notesError << "\n";
+                    if (!tags.empty() && r.status.state == "unreadable")
+                        std::cerr << "warning: " << r.status.folder << ": " << r.status.message << "\n";
                 }
+                runsTable = runsWithTags(all, tags);
+                for (const auto& r : runsTable.rows) rows.push_back(r.status);
                 if (!st->config) {
                     runsTable.keys.clear();
                     runsTable.best.reset();
                 }
-                if (runsTable.rows.empty())
+                if (runsTable.rows.empty() && !tags.empty())
                     std::cerr << "none of the " << folders.size() << (folders.size() == 1 ? " run has" : " runs have")
                               << (tags.size() == 1 ? " the tag " : " every tag of ") << joinTags(tags) << "\n";
             } else {
