@@ -3,6 +3,7 @@
 #include "core/engine/event_log.h"
 #include "core/engine/run_status.h"
 #include "core/engine/tensorboard.h"
+#include "core/experiment/paper_table.h"
 #include "core/experiment/presets.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
@@ -788,7 +789,7 @@ bool MainWindow::loadResultsOf(const QString& runDir, const QString& configPath,
             const caspl::ExperimentSpec spec = caspl::loadExperiment(configPath.toStdString());
             rounding = spec.eval.rounding;
             if (const auto ref = caspl::referenceOf(spec)) references.push_back(*ref);
-            resultsView_->setRunSources(runDir, spec.data.evalDatasets.empty() ? std::vector<std::string>{} : spec.data.datasets);
+            resultsView_->setRunSources(runDir, caspl::tableSources(spec));
         }
         const caspl::ResultFile rf = caspl::readResultJson(resultPath.toStdString());
         results_->setRunRecords(runDir, rf.records, rounding, references);

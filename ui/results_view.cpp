@@ -123,7 +123,10 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
     withReferenceAction_->setCheckable(true);
     withReferenceAction_->setToolTip(tr("A row of the published numbers (the experiment's reference:) after each row "
                                         "that has them"));
-    connect(withReferenceAction_, &QAction::toggled, this, [this](bool on) { withReference_ = on; });
+    connect(withReferenceAction_, &QAction::toggled, this, [this](bool on) {
+        summary_->setText(on ? tr("Copied tables will carry the published numbers.")
+                             : tr("Copied tables will carry this run's numbers only."));
+    });
     tableButton->setMenu(tableMenu);
     auto* exportButton = new QPushButton(tr("Export CSV…"), this);
     auto* compare = new QPushButton(tr("Compare runs…"), this);
@@ -246,17 +249,16 @@ void ResultsView::setRunSources(const QString& runDir, const std::vector<std::st
 
 caspl::PaperTableOptions ResultsView::tableOptions() const {
     caspl::PaperTableOptions o;
-    o.withReference = withReference_;
+    o.withReference = withReferenceAction_->isChecked();
     const QString run = currentRun();
     for (const auto& [dir, sources] : sources_)
         if (run.isEmpty() || dir == run) o.sources.insert(o.sources.end(), sources.begin(), sources.end());
     return o;
 }
 
-void ResultsView::setTablesWithReference(bool on) {
-    if (withReferenceAction_) withReferenceAction_->setChecked(on);
-    withReference_ = on;
-}
+bool ResultsView::tablesWithReference() const { return withReferenceAction_->isChecked(); }
+
+void ResultsView::setTablesWithReference(bool on) { withReferenceAction_->setChecked(on); }
 
 bool ResultsView::copyPaperTables(bool latex) {
     QString problem;

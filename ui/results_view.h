@@ -66,7 +66,7 @@ public:
     QString paperTables(bool latex, QString* problem) const;
     // Whether the tables carry the published numbers (reference:) after the rows they belong to (the menu's check).
     void setTablesWithReference(bool on);
-    bool tablesWithReference() const { return withReference_; }
+    bool tablesWithReference() const;
     QAction* withReferenceAction() const { return withReferenceAction_; }  // also in the Results menu
     // The datasets a run trained on when it tests on others (cross-dataset, domain generalisation): first in its
     // all-classes table and left out of the average (caspl::PaperTableOptions::sources).
@@ -97,7 +97,6 @@ private:
     QLabel* summary_;
     caspl::PaperTableOptions tableOptions() const;  // for the shown run (all runs: every run's sources)
     QAction* withReferenceAction_ = nullptr;
-    bool withReference_ = false;
     std::map<QString, std::vector<std::string>> sources_;
 };
 

@@ -545,9 +545,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                 }
                 if (spec) {
                     if (const auto ref = referenceOf(*spec)) rr.references.push_back(*ref);
-                    // A run that trains on some datasets and tests on others: those it trained on are sources.
-                    if (!spec->data.evalDatasets.empty())
-                        for (const auto& d : spec->data.datasets) tableOptions.sources.push_back(d);
+                    for (const auto& d : tableSources(*spec)) tableOptions.sources.push_back(d);
                 }
                 rr.folder = r;
                 records += rr.records.size();

@@ -114,6 +114,10 @@ TableFormat parseTableFormat(const std::string& name) {
     throw Error("table format '" + name + "': expected markdown or latex");
 }
 
+std::vector<std::string> tableSources(const ExperimentSpec& spec) {
+    return spec.data.evalDatasets.empty() ? std::vector<std::string>{} : spec.data.datasets;
+}
+
 std::string paperMethodName(const std::string& method) {
     // "<method>[+caspl][ [<run>]]"
     const auto bracket = method.find(" [");

@@ -8,6 +8,7 @@
 // Means over seeds with 2 decimals; the best value of each column in bold (every one of a tie). Methods named as the
 // papers name them ("coop+caspl" -> "CoOp + CasPL"), datasets by their short names ("DescribableTextures" ->
 // "DTD"). No LibTorch, no Qt.
+#include "core/experiment/experiment_spec.h"
 #include "core/experiment/results.h"
 
 #include <string>
@@ -33,9 +34,13 @@ struct PaperTableOptions {
     bool withReference = false;
     // The datasets the runs trained on, in a table of results on all classes (cross-dataset, domain generalisation:
     // ImageNet): their columns come first and the average is over the other columns (the targets), as the papers
-    // average. Usually: data.datasets of the experiments that name data.eval_datasets.
+    // average. Usually: tableSources of each experiment.
     std::vector<std::string> sources;
 };
+
+// The datasets an experiment trains on when it tests on others (data.eval_datasets named): data.datasets; none
+// otherwise.
+std::vector<std::string> tableSources(const ExperimentSpec& spec);
 
 // The tables of `summary` (its groups), separated by a blank line; "" when it holds no results. The averages are
 // computed here from the groups: base-to-novel rows are averaged over the datasets where they have base and novel,

@@ -33,6 +33,11 @@ private Q_SLOTS:
         QCOMPARE(paperDatasetName("OxfordFlowers"), std::string("Flowers102"));
         QCOMPARE(paperDatasetName("EuroSAT"), std::string("EuroSAT"));
         QVERIFY(parseTableFormat("latex") == TableFormat::Latex);
+        ExperimentSpec spec;
+        spec.data.datasets = {"ImageNet"};
+        QVERIFY(tableSources(spec).empty());  // base-to-novel: trains and tests on the same datasets
+        spec.data.evalDatasets = {"ImageNet", "DescribableTextures"};
+        QCOMPARE(tableSources(spec), std::vector<std::string>{"ImageNet"});
         QVERIFY_THROWS_EXCEPTION(Error, parseTableFormat("html"));
     }
 
