@@ -118,7 +118,7 @@ tr '\n' '\0' < "$list" | xargs -0 -P "$JOBS" -I{} bash -c '
   log="$logs/$(echo "$rel" | tr / _).log"
   if (cd "$dir" && eval "$cmd") > "$log" 2>&1; then echo "  ok    $rel"; else echo "  FAIL  $rel"; touch "$log.failed"; fi
 ' _ {}
-failed=$(ls "$logs"/*.failed 2>/dev/null | wc -l)
+failed=$(find "$logs" -name "*.failed" | wc -l)  # not ls: with pipefail, its "no match" would end the script
 echo "check-libtorch2.sh: $((n - failed))/$n files compiled against LibTorch $version + CUDA in $(( $(date +%s) - t0 )) s"
 if [ "$failed" -gt 0 ]; then
   for f in "$logs"/*.failed; do
