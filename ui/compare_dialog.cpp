@@ -27,7 +27,7 @@ namespace caspl::ui {
 
 namespace {
 
-QString fmt(const std::optional<double>& v) { return v ? QString::number(*v, 'f', 2) : QString(); }
+QString fmt(const std::optional<double>& v) { return v ? fixedNumber(*v) : QString(); }
 
 }  // namespace
 
@@ -223,7 +223,7 @@ QVariant MetricsCompareModel::data(const QModelIndex& index, int role) const {
             if (index.column() == ColShots) return r.shots > 0 ? QVariant(r.shots) : QVariant(QString());
             if (index.column() == ColDelta) {
                 const auto d = r.delta();
-                return d ? QStringLiteral("%1%2").arg(*d > 0 ? "+" : "").arg(*d, 0, 'f', 2) : QString();
+                return d ? (*d > 0 ? QStringLiteral("+") : QString()) + fixedNumber(*d) : QString();
             }
             return fmt(value(index.column()));
         default: return {};

@@ -202,7 +202,7 @@ QString ConfusionView::cellText(int truth, int predicted) const {
     if (base_) {
         const auto share = [&](const caspl::ConfusionMatrix& m) {
             const auto pc = m.percent(truth, predicted);
-            return pc ? tr("%1 % (%2 of %3)").arg(QString::number(*pc, 'f', 1)).arg(m.at(truth, predicted)).arg(m.images[std::size_t(truth)])
+            return pc ? tr("%1 % (%2 of %3)").arg(fixedNumber(*pc, 1)).arg(m.at(truth, predicted)).arg(m.images[std::size_t(truth)])
                       : tr("no image");
         };
         const double v = cellValue(truth, predicted);
@@ -213,7 +213,7 @@ QString ConfusionView::cellText(int truth, int predicted) const {
                                                                                               : tr("%1 points").arg(signedText(v, 1))));
     }
     if (n == 0) return tr("No image of %1 was evaluated.").arg(t);
-    const QString share = QString::number(*matrix_->percent(truth, predicted), 'f', 1);
+    const QString share = fixedNumber(*matrix_->percent(truth, predicted), 1);
     if (truth == predicted) return tr("%1 of the %2 images of %3 were predicted correctly (%4 %).").arg(k).arg(n).arg(t, share);
     return tr("%1 of the %2 images of %3 were predicted as %4 (%5 %).").arg(k).arg(n).arg(t, p, share);
 }
@@ -240,8 +240,8 @@ QStringList ConfusionView::largestConfusions(int n) const {
             out << tr("%1 → %2: %3 points (A %4 %, B %5 %)")
                        .arg(QString::fromStdString(matrix_->names[std::size_t(cells[i].t)]),
                             QString::fromStdString(matrix_->names[std::size_t(cells[i].p)]), signedText(cells[i].share, 1),
-                            QString::number(*base_->percent(cells[i].t, cells[i].p), 'f', 1),
-                            QString::number(*matrix_->percent(cells[i].t, cells[i].p), 'f', 1));
+                            fixedNumber(*base_->percent(cells[i].t, cells[i].p), 1),
+                            fixedNumber(*matrix_->percent(cells[i].t, cells[i].p), 1));
         return out;
     }
     for (int64_t t = 0; t < matrix_->classes(); ++t)
@@ -260,7 +260,7 @@ QStringList ConfusionView::largestConfusions(int n) const {
                         QString::fromStdString(matrix_->names[std::size_t(c.p)]))
                    .arg(c.k)
                    .arg(matrix_->images[std::size_t(c.t)])
-                   .arg(QString::number(c.share, 'f', 1));
+                   .arg(fixedNumber(c.share, 1));
     }
     return out;
 }
@@ -326,7 +326,7 @@ void ConfusionView::redraw() {
                 auto* item = new QCPItemText(plot_);
                 item->position->setCoords(p, t);
                 const int decimals = percent && std::abs(v) < 10 && v != 0 ? 1 : 0;
-                item->setText(base_ ? signedText(v, decimals) : QString::number(v, 'f', decimals));
+                item->setText(base_ ? signedText(v, decimals) : fixedNumber(v, decimals));
                 const double level = range.size() > 0 ? (v - range.lower) / range.size() : 0;
                 const bool dark = base_ ? std::abs(level - 0.5) > 0.3 : level > 0.55;
                 item->setColor(dark ? Qt::white : QColor(30, 30, 30));

@@ -29,8 +29,8 @@ namespace {
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 QString withStd(const std::optional<double>& v, const std::optional<double>& s) {
     if (!v) return {};
-    QString t = QString::number(*v, 'f', 2);
-    if (s) t += QStringLiteral(" ± ") + QString::number(*s, 'f', 2);
+    QString t = fixedNumber(*v);
+    if (s) t += QStringLiteral(" ± ") + fixedNumber(*s);
     return t;
 }
 

@@ -19,7 +19,7 @@ std::optional<caspl::SeedStat> single(const std::optional<double>& v) {
 // "82.57 (−2.07)": a published value and the run's difference to it.
 QString withDelta(const std::optional<double>& value, const std::optional<double>& delta) {
     if (!value) return {};
-    QString text = QString::number(*value, 'f', 2);
+    QString text = fixedNumber(*value);
     if (delta) text += QStringLiteral(" (%1)").arg(signedNumber(*delta));
     return text;
 }
@@ -61,13 +61,13 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
 }
 
 QString ResultsModel::formatValue(const std::optional<double>& v) {
-    return v ? QString::number(*v, 'f', 2) : QString();
+    return v ? fixedNumber(*v) : QString();
 }
 
 QString ResultsModel::formatStat(const std::optional<caspl::SeedStat>& s) {
     if (!s) return {};
-    if (s->n > 1) return QStringLiteral("%1 ± %2").arg(s->mean, 0, 'f', 2).arg(s->std, 0, 'f', 2);
-    return QString::number(s->mean, 'f', 2);
+    if (s->n > 1) return QStringLiteral("%1 ± %2").arg(fixedNumber(s->mean)).arg(fixedNumber(s->std));
+    return fixedNumber(s->mean);
 }
 
 QVariant ResultsModel::data(const QModelIndex& index, int role) const {

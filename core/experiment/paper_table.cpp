@@ -1,9 +1,9 @@
 #include "core/experiment/paper_table.h"
 
 #include "core/util/error.h"
+#include "core/util/number_text.h"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,11 +26,7 @@ struct Table {
     }
 };
 
-std::string two(double x) {  // whatever the C library's locale
-    char buf[64];
-    const auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::fixed, 2);
-    return std::string(buf, r.ptr);
-}
+std::string two(double x) { return fixedText(x, 2); }
 
 std::string latexEscape(const std::string& s) {
     std::string out;

@@ -3,11 +3,11 @@
 #include "core/experiment/results.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "core/util/number_text.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
@@ -264,11 +264,7 @@ void setMean(PerClassRow& row, const std::vector<double>& values) {
     if (values.size() > 1) row.std = st.std;
 }
 
-std::string fixed2(double v) {  // whatever the process's locale
-    char buf[64];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
-    return std::string(buf, r.ptr);
-}
+std::string fixed2(double v) { return fixedText(v, 2); }
 
 }  // namespace
 
