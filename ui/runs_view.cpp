@@ -63,14 +63,7 @@ std::optional<double> RunsTableModel::figureOf(const caspl::RunFolderStatus& s, 
     }
 }
 
-std::optional<double> RunsTableModel::number(const std::string& value) {
-    // from_chars: the same in every locale ("0.002" is a number in de_DE too).
-    double v = 0;
-    const char* end = value.data() + value.size();
-    const auto r = std::from_chars(value.data(), end, v);
-    if (value.empty() || r.ec != std::errc() || r.ptr != end || !std::isfinite(v)) return std::nullopt;
-    return v;
-}
+std::optional<double> RunsTableModel::number(const std::string& value) { return caspl::configNumber(value); }
 
 bool RunsTableModel::numericKey(int key) const { return key >= 0 && key < int(numeric_.size()) && numeric_[std::size_t(key)]; }
 
@@ -173,7 +166,7 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
     if (c < FixedColumns + FigureCount) {
         const auto v = figureOf(s, Figure(c - FixedColumns));
         if (sort) return v.value_or(-std::numeric_limits<double>::infinity());  // runs without a figure sort last descending
-        return v ? QString::number(*v, 'f', 2) : QString();
+        return v ? fixedNumber(*v) : QString();
     }
     const int k = c - FixedColumns - FigureCount;
     if (k >= keys) return {};
@@ -259,16 +252,24 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     logX_ = new QCheckBox(tr("log x"), this);
     logX_->setObjectName("runsPlotLogX");
     logX_->setToolTip(tr("A logarithmic x axis (for learning rates); only when every value is positive"));
+    kindBox_ = new QComboBox(this);
+    kindBox_->setObjectName("runsPlotKind");
+    kindBox_->addItem(tr("Scatter"), Scatter);
+    kindBox_->addItem(tr("Parallel coordinates"), ParallelCoordinates);
+    kindBox_->setToolTip(tr("Scatter: the figure against one numeric key. Parallel coordinates: an axis per key that "
+                            "differs, the figure's axis last, a line per run coloured by the figure (the best run thick and red)"));
+    againstLabel_ = new QLabel(tr("against"), this);
     plotNote_ = new QLabel(this);
     auto* plotBar = new QHBoxLayout;
-    plotBar->addWidget(new QLabel(tr("Plot"), this));
+    plotBar->addWidget(kindBox_);
+    plotBar->addWidget(new QLabel(tr("of"), this));
     plotBar->addWidget(figureBox_);
-    plotBar->addWidget(new QLabel(tr("against"), this));
+    plotBar->addWidget(againstLabel_);
     plotBar->addWidget(keyBox_);
     plotBar->addWidget(logX_);
     plotBar->addWidget(plotNote_, 1);
     auto* saveButton = new QPushButton(tr("Save Image…"), this);
-    saveButton->setToolTip(tr("The scatter as PNG, JPEG or PDF (vector graphics)"));
+    saveButton->setToolTip(tr("The plot as PNG, JPEG or PDF (vector graphics)"));
     plotBar->addWidget(saveButton);
 
     plot_ = new QCustomPlot(this);
@@ -310,7 +311,8 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         summary_->setText(error.isEmpty() ? tr("wrote %1").arg(path) : error);
     });
     connect(saveButton, &QPushButton::clicked, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Save the scatter as an image"), QStringLiteral("runs_scatter.png"),
+        QString path = QFileDialog::getSaveFileName(this, tr("Save the plot as an image"),
+                                                    parallel() ? QStringLiteral("runs_parallel.png") : QStringLiteral("runs_scatter.png"),
                                                     tr("Images (*.png *.jpg *.pdf)"));
         if (path.isEmpty()) return;
         if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
@@ -337,6 +339,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     connect(figureBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(keyBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(logX_, &QCheckBox::toggled, this, &RunsView::replot);
+    connect(kindBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(plot_, &QCustomPlot::mouseMove, this, &RunsView::onPlotMouseMove);
     connect(plot_, &QCustomPlot::mousePress, this, &RunsView::onPlotClick);
     refillKeyBox();
@@ -383,7 +386,7 @@ QString RunsView::summaryText() const {
         const bool hm = b.hm.has_value();
         text += tr("; best %1: %2 (%3)")
                     .arg(hm ? tr("HM") : tr("accuracy"), folderName(qs(b.folder)),
-                         QString::number(hm ? *b.hm : b.accuracy.value_or(0.0), 'f', 2));
+                         fixedNumber(hm ? *b.hm : b.accuracy.value_or(0.0)));
     }
     return text;
 }
@@ -414,7 +417,7 @@ void RunsView::editNote(int row) {
 }
 
 QString RunsView::saveImage(const QString& path) {
-    if (points_.isEmpty()) return tr("Nothing to save: %1").arg(plotMessage());
+    if (const QString why = plotMessage(); !why.isEmpty()) return tr("Nothing to save: %1").arg(why);
     return savePlotImage(path, {{plot_, std::max(plot_->height(), 420)}}, std::max(plot_->width(), 760));
 }
 
@@ -463,19 +466,54 @@ void RunsView::refillKeyBox() {
     keyBox_->setCurrentIndex(std::max(at, 0));
 }
 
+QPointF RunsView::plotPixel(double x, double y) const {
+    return {plot_->xAxis->coordToPixel(x), plot_->yAxis->coordToPixel(y)};
+}
+
+bool RunsView::parallel() const { return kindBox_->currentData().toInt() == ParallelCoordinates; }
+
 QString RunsView::plotMessage() const {
-    if (model_->table().rows.size() < 2) return tr("Two runs or more are plotted against a key that differs between them.");
+    const auto& t = model_->table();
+    if (t.rows.size() < 2) return tr("Two runs or more are plotted against a key that differs between them.");
+    if (parallel()) {
+        if (t.keys.empty()) return tr("No configuration key differs between these runs.");
+        if (lines_.isEmpty()) return tr("No shown run has a configuration to draw.");
+        return {};
+    }
     if (keyBox_->count() == 0) return tr("No key with numeric values differs between these runs.");
     if (points_.isEmpty()) return tr("No shown run has this figure yet.");
     return {};
 }
 
 void RunsView::replot() {
+    const bool par = parallel();
+    againstLabel_->setHidden(par);
+    keyBox_->setHidden(par);
+    logX_->setHidden(par);
     points_.clear();
     pointFolders_.clear();
     pointNames_.clear();
+    axes_.clear();
+    lines_.clear();
+    lineFolders_.clear();
+    lineTips_.clear();
+    for (QCPGraph* g : lineGraphs_) plot_->removeGraph(g);
+    lineGraphs_.clear();
+    plot_->clearItems();
+    graph_->data()->clear();
+    bestGraph_->data()->clear();
+    if (par) replotParallel();
+    else replotScatter();
+    plotNote_->setText(plotMessage());
+    plot_->replot();
+}
+
+void RunsView::replotScatter() {
     const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
     const auto& t = model_->table();
+    plot_->xAxis->grid()->setVisible(true);
+    plot_->yAxis->grid()->setVisible(true);
+    plot_->yAxis->setVisible(true);
     int key = keyBox_->count() ? keyBox_->currentData().toInt() : -1;
     if (key >= int(t.keys.size())) key = -1;  // the box not refilled yet for a new table
     QVector<double> xs, ys, bx, by;
@@ -521,11 +559,131 @@ void RunsView::replot() {
         const double my = y1 > y0 ? (y1 - y0) * 0.1 : 1.0;
         plot_->yAxis->setRange(y0 - my, y1 + my);
     }
-    plotNote_->setText(plotMessage());
-    plot_->replot();
+}
+
+namespace {
+
+// Low to high figures: dark purple, teal, yellow-green (viridis from 0 to 0.93: its last yellow is too pale on white).
+QColor figureColour(double t) {
+    static const QColor stops[] = {QColor(68, 1, 84), QColor(33, 145, 140), QColor(189, 223, 38)};
+    t = std::clamp(t, 0.0, 1.0) * 2;
+    const int i = std::min(int(t), 1);
+    const double f = t - i;
+    const QColor& a = stops[i];
+    const QColor& b = stops[i + 1];
+    return QColor(int(std::lround(a.red() + (b.red() - a.red()) * f)), int(std::lround(a.green() + (b.green() - a.green()) * f)),
+                  int(std::lround(a.blue() + (b.blue() - a.blue()) * f)));
+}
+
+// "method.promptsrc.text_loss_weight" as "method.promptsrc.\ntext_loss_weight": narrow enough to sit under an axis.
+QString axisLabel(const std::string& key) {
+    QString k = QString::fromStdString(key);
+    const int dot = k.lastIndexOf(QLatin1Char('.'));
+    if (dot > 0) k.insert(dot + 1, QLatin1Char('\n'));
+    return k;
+}
+
+}  // namespace
+
+void RunsView::replotParallel() {
+    const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
+    const auto& t = model_->table();
+    plot_->xAxis->setScaleType(QCPAxis::stLinear);
+    plot_->xAxis->grid()->setVisible(false);
+    plot_->yAxis->grid()->setVisible(false);
+    plot_->yAxis->setVisible(false);  // each axis carries its own labels
+    plot_->xAxis->setLabel(QString());
+    plot_->yAxis->setLabel(QString());
+    if (t.keys.empty()) return;
+    // The shown runs that have a configuration (an unreadable folder has none), in the table's order.
+    std::vector<std::size_t> rows;
+    for (int r = 0; r < proxy_->rowCount(); ++r) {
+        const auto row = std::size_t(proxy_->mapToSource(proxy_->index(r, 0)).row());
+        if (!t.rows[row].config.empty()) rows.push_back(row);
+    }
+    if (rows.empty()) return;
+    for (std::size_t k = 0; k < t.keys.size(); ++k) {
+        std::vector<std::string> values;
+        for (const std::size_t row : rows) values.push_back(t.rows[row].values[k]);
+        axes_.push_back(caspl::makeParallelAxis(t.keys[k], values));
+    }
+    std::vector<double> figures;
+    for (const std::size_t row : rows)
+        if (const auto v = RunsTableModel::figureOf(t.rows[row].status, figure)) figures.push_back(*v);
+    const QString figureName = figureBox_->currentText();
+    axes_.push_back(caspl::makeFigureAxis((figureName + tr(" (%)")).toStdString(), figures));
+    const caspl::ParallelAxis& figureAxis = axes_.back();
+
+    auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
+    for (std::size_t a = 0; a < axes_.size(); ++a) {
+        ticker->addTick(double(a), axisLabel(axes_[a].name));
+        auto* line = new QCPItemLine(plot_);
+        line->start->setCoords(double(a), 0);
+        line->end->setCoords(double(a), 1);
+        line->setPen(QPen(QColor(120, 120, 120), 1.2));
+        for (const auto& [at, text] : axes_[a].ticks()) {
+            auto* label = new QCPItemText(plot_);
+            label->position->setCoords(double(a), at);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignVCenter);
+            label->setText(QString::fromStdString(text));
+            label->setColor(QColor(60, 60, 60));
+            label->setBrush(QColor(255, 255, 255, 200));
+            label->setPadding(QMargins(4, 0, 2, 0));
+            label->setLayer(QStringLiteral("axes"));  // above the lines
+            QFont font = label->font();
+            font.setPointSizeF(std::max(6.0, font.pointSizeF() - 1));
+            label->setFont(font);
+        }
+    }
+    plot_->xAxis->setTicker(ticker);
+    plot_->xAxis->setRange(-0.2, double(axes_.size()) - 0.5);
+    plot_->yAxis->setRange(-0.06, 1.06);
+
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    QVector<double> xs;
+    for (std::size_t a = 0; a < axes_.size(); ++a) xs << double(a);
+    struct Drawn {
+        int line;
+        std::optional<double> figure;
+        bool best;
+    };
+    std::vector<Drawn> order;
+    for (const std::size_t row : rows) {
+        const auto& rr = t.rows[row];
+        QVector<double> ys;
+        QString tip = folderName(qs(rr.status.folder));
+        for (std::size_t k = 0; k < t.keys.size(); ++k) {
+            ys << axes_[k].position(rr.values[k]).value_or(nan);
+            tip += QStringLiteral("\n%1 = %2").arg(qs(t.keys[k]), rr.values[k].empty() ? QStringLiteral("–") : qs(rr.values[k]));
+        }
+        const auto v = RunsTableModel::figureOf(rr.status, figure);
+        ys << (v ? figureAxis.position(*v).value_or(nan) : nan);
+        tip += QStringLiteral("\n%1 %2").arg(figureName, v ? fixedNumber(*v) : tr("none yet"));
+        order.push_back({int(lines_.size()), v, t.best && *t.best == row});
+        lines_ << ys;
+        lineFolders_ << qs(rr.status.folder);
+        lineTips_ << tip;
+    }
+    // Runs without the figure first (grey), then by the figure, the best last: the best lines stay on top.
+    std::stable_sort(order.begin(), order.end(), [](const Drawn& a, const Drawn& b) {
+        if (a.best != b.best) return b.best;
+        if (a.figure.has_value() != b.figure.has_value()) return b.figure.has_value();
+        return a.figure && *a.figure < *b.figure;
+    });
+    for (const Drawn& d : order) {
+        QCPGraph* g = plot_->addGraph();
+        g->setData(xs, lines_[d.line], true);  // NaN: a gap where the run lacks the key
+        QColor colour(150, 150, 150, 140);
+        if (d.best) colour = QColor(214, 39, 40);  // as the scatter's star
+        else if (d.figure) colour = figureColour(figureAxis.position(*d.figure).value_or(0.5));
+        g->setPen(QPen(colour, d.best ? 3.5 : 1.6));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, colour, colour, d.best ? 7 : 5));
+        lineGraphs_ << g;
+    }
 }
 
 int RunsView::pointNear(const QPointF& pixel) const {
+
     int best = -1;
     double bestDistance = 8.0 * 8.0;  // pixels, squared
     for (int i = 0; i < points_.size(); ++i) {
@@ -539,7 +697,38 @@ int RunsView::pointNear(const QPointF& pixel) const {
     return best;
 }
 
+int RunsView::lineNear(const QPointF& pixel) const {
+    const int n = int(axes_.size());
+    if (n < 2 || lines_.isEmpty()) return -1;
+    const double x = plot_->xAxis->pixelToCoord(pixel.x());
+    if (x < -0.1 || x > n - 1 + 0.1) return -1;
+    const int i = std::clamp(int(std::floor(x)), 0, n - 2);
+    const double f = std::clamp(x - i, 0.0, 1.0);
+    int best = -1;
+    double bestDistance = 6.0;  // pixels
+    for (int l = 0; l < lines_.size(); ++l) {
+        const double y0 = lines_[l][i], y1 = lines_[l][i + 1];
+        double y;
+        if (!std::isnan(y0) && !std::isnan(y1)) y = y0 + (y1 - y0) * f;
+        else if (f < 0.15 && !std::isnan(y0)) y = y0;  // a gap (the run lacks a key): only near the drawn point
+        else if (f > 0.85 && !std::isnan(y1)) y = y1;
+        else continue;
+        const double d = std::abs(plot_->yAxis->coordToPixel(y) - pixel.y());
+        if (d <= bestDistance) {
+            bestDistance = d;
+            best = l;
+        }
+    }
+    return best;
+}
+
 void RunsView::onPlotMouseMove(QMouseEvent* event) {
+    if (parallel()) {
+        const int l = lineNear(event->position());
+        if (l < 0) QToolTip::hideText();
+        else QToolTip::showText(event->globalPosition().toPoint(), lineTips_[l], plot_);
+        return;
+    }
     const int i = pointNear(event->position());
     if (i < 0) {
         QToolTip::hideText();
@@ -547,15 +736,16 @@ void RunsView::onPlotMouseMove(QMouseEvent* event) {
     }
     QToolTip::showText(event->globalPosition().toPoint(),
                        tr("%1\n%2 = %3, %4 %5").arg(pointNames_[i], keyBox_->currentText()).arg(points_[i].x())
-                           .arg(figureBox_->currentText()).arg(points_[i].y(), 0, 'f', 2),
+                           .arg(figureBox_->currentText(), fixedNumber(points_[i].y())),
                        plot_);
 }
 
 void RunsView::onPlotClick(QMouseEvent* event) {
-    const int i = pointNear(event->position());
+    const bool par = parallel();
+    const int i = par ? lineNear(event->position()) : pointNear(event->position());
     if (i < 0) return;
     table_->clearSelection();
-    selectFolder(pointFolders_[i]);
+    selectFolder(par ? lineFolders_[i] : pointFolders_[i]);
 }
 
 }  // namespace caspl::ui

@@ -2,8 +2,9 @@
 // The Runs tab: every run of the queue side by side, as W&B's runs table shows a sweep. One row per run folder
 // (state, evaluations done, tags and note, base / novel / HM / all, the configuration keys whose values differ),
 // from core's RunsTable (the same table as `caspl status --config` and `caspl export --runs`); sortable, filtered by
-// text, the best run in bold; and under it a scatter of one figure against one numeric key (HM against train.lr
-// for a learning-rate sweep), the filtered runs only, hover for a point's run, click to select its row.
+// text, the best run in bold; and under it, for the filtered runs, either a scatter of one figure against one numeric
+// key (HM against train.lr for a learning-rate sweep) or W&B's parallel coordinates (one vertical axis per differing
+// key, the figure's axis last, each run a line coloured by the figure); hover for a run, click to select its row.
 #include "core/experiment/runs_table.h"
 
 #include <QAbstractTableModel>
@@ -83,12 +84,20 @@ public:
     QComboBox* plotKeyBox() const { return keyBox_; }
     QComboBox* plotFigureBox() const { return figureBox_; }
     QCheckBox* logXBox() const { return logX_; }
+    enum PlotKind { Scatter, ParallelCoordinates };
+    QComboBox* plotKindBox() const { return kindBox_; }
     QString summaryText() const;  // the runs, keys and best run in words
     QString statusText() const;   // what the line above the table says now (the summary, or the last problem)
     // The points drawn (x: the key's value, y: the figure) and the folder of each, in the table's order.
     QVector<QPointF> plottedPoints() const { return points_; }
     QStringList plottedFolders() const { return pointFolders_; }
+    // Parallel coordinates: the axes (the differing keys, then the figure) and, per run drawn, its position on each
+    // axis (0 bottom to 1 top; NaN where the run lacks the key or the figure) and its folder.
+    const std::vector<caspl::ParallelAxis>& parallelAxes() const { return axes_; }
+    QVector<QVector<double>> parallelLines() const { return lines_; }
+    QStringList parallelFolders() const { return lineFolders_; }
     QString plotMessage() const;  // why nothing is drawn, "" when something is
+    QPointF plotPixel(double x, double y) const;  // where plot coordinates are drawn, in the plot widget's pixels
     void selectFolder(const QString& folder);
     void editNote(int row);  // the note of the model's row `row`, in a dialog (double-click on the Note column)
     QStringList selectedFolders() const;
@@ -98,10 +107,14 @@ Q_SIGNALS:
 
 private:
     void replot();
+    void replotScatter();
+    void replotParallel();
     void refillKeyBox();
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotClick(QMouseEvent* event);
     int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
+    int lineNear(const QPointF& pixel) const;   // index into lines_, -1 when none within a few pixels
+    bool parallel() const;
 
     QStringList folders_;
     RunsTableModel* model_;
@@ -112,6 +125,8 @@ private:
     QComboBox* figureBox_;
     QComboBox* keyBox_;
     QCheckBox* logX_;
+    QComboBox* kindBox_;
+    QLabel* againstLabel_;
     QLabel* plotNote_;
     QCustomPlot* plot_;
     QCPGraph* graph_ = nullptr;
@@ -119,6 +134,11 @@ private:
     QVector<QPointF> points_;
     QStringList pointFolders_;
     QStringList pointNames_;
+    std::vector<caspl::ParallelAxis> axes_;
+    QVector<QVector<double>> lines_;
+    QStringList lineFolders_;
+    QStringList lineTips_;
+    QVector<QCPGraph*> lineGraphs_;
 };
 
 }  // namespace caspl::ui

@@ -3,11 +3,13 @@
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/error.h"
+#include "core/util/number_text.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -35,12 +37,7 @@ void flatten(const YAML::Node& n, const std::string& prefix, FlatConfig& out) {
 }
 
 // Two decimals whatever the C library's locale (a studio started in a locale with decimal commas).
-std::string figure(const std::optional<double>& v) {
-    if (!v) return {};
-    char buf[64];
-    const auto r = std::to_chars(buf, buf + sizeof buf, *v, std::chars_format::fixed, 2);
-    return std::string(buf, r.ptr);
-}
+std::string figure(const std::optional<double>& v) { return v ? fixedText(*v, 2) : std::string(); }
 
 }  // namespace
 
@@ -143,6 +140,121 @@ RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& t
         if (all) rows.push_back(r);
     }
     return makeRunsTable(std::move(rows));
+}
+
+std::optional<double> configNumber(const std::string& value) {
+    // from_chars: the same in every locale ("0.002" is a number in de_DE too).
+    double v = 0;
+    const char* end = value.data() + value.size();
+    const auto r = std::from_chars(value.data(), end, v);
+    if (value.empty() || r.ec != std::errc() || r.ptr != end || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+namespace {
+
+// A number between the labelled values, for an axis label: 3 significant digits ("0.0035", "1.2e+03").
+std::string shortNumber(double v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 3);
+    return std::string(buf, r.ptr);
+}
+
+}  // namespace
+
+std::optional<double> ParallelAxis::position(double v) const {
+    if (!numeric || !std::isfinite(v) || v < low || v > high) return std::nullopt;
+    if (high == low) return 0.5;
+    if (logScale) return (std::log(v) - std::log(low)) / (std::log(high) - std::log(low));
+    return (v - low) / (high - low);
+}
+
+std::optional<double> ParallelAxis::position(const std::string& value) const {
+    if (value.empty()) return std::nullopt;
+    if (numeric) {
+        const auto v = configNumber(value);
+        return v ? position(*v) : std::nullopt;
+    }
+    const auto it = std::find(categories.begin(), categories.end(), value);
+    if (it == categories.end()) return std::nullopt;
+    if (categories.size() == 1) return 0.5;
+    return double(it - categories.begin()) / double(categories.size() - 1);
+}
+
+std::vector<std::pair<double, std::string>> ParallelAxis::ticks() const {
+    std::vector<std::pair<double, std::string>> out;
+    constexpr std::size_t kAll = 8;
+    if (!numeric) {
+        for (const auto& c : categories) out.emplace_back(*position(c), c);
+        return out;
+    }
+    if (values.empty()) return out;
+    // A config key's few values are each written (a sweep's grid); a figure's are not (they would crowd together).
+    if (values.size() == 1 || (values.size() <= kAll && decimals < 0)) {
+        for (const auto& [v, text] : values) out.emplace_back(*position(v), text);
+        return out;
+    }
+    out.emplace_back(0.0, values.front().second);
+    if (logScale) {
+        for (double p = std::pow(10.0, std::ceil(std::log10(low))); p < high; p *= 10)
+            if (p > low) out.emplace_back(*position(p), shortNumber(p));
+    } else {
+        for (int i = 1; i <= 3; ++i) {
+            const double v = low + (high - low) * i / 4;
+            out.emplace_back(*position(v), decimals >= 0 ? fixedText(v, decimals) : shortNumber(v));
+        }
+    }
+    out.emplace_back(1.0, values.back().second);
+    return out;
+}
+
+ParallelAxis makeParallelAxis(std::string name, const std::vector<std::string>& values) {
+    ParallelAxis a;
+    a.name = std::move(name);
+    a.numeric = true;
+    bool any = false;
+    for (const auto& v : values) {
+        if (v.empty()) continue;
+        any = true;
+        if (!configNumber(v)) a.numeric = false;
+    }
+    a.numeric = a.numeric && any;
+    if (!a.numeric) {
+        for (const auto& v : values)
+            if (!v.empty()) a.categories.push_back(v);
+        std::sort(a.categories.begin(), a.categories.end());
+        a.categories.erase(std::unique(a.categories.begin(), a.categories.end()), a.categories.end());
+        return a;
+    }
+    for (const auto& v : values)
+        if (!v.empty()) a.values.emplace_back(*configNumber(v), v);
+    // Ascending; one label per number ("0.002" and "2e-3" are one value: the first written wins).
+    std::stable_sort(a.values.begin(), a.values.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    a.values.erase(std::unique(a.values.begin(), a.values.end(), [](const auto& x, const auto& y) { return x.first == y.first; }),
+                   a.values.end());
+    a.low = a.values.front().first;
+    a.high = a.values.back().first;
+    a.logScale = a.low > 0 && a.high >= 10 * a.low;
+    return a;
+}
+
+ParallelAxis makeFigureAxis(std::string name, const std::vector<double>& values) {
+    ParallelAxis a;
+    a.name = std::move(name);
+    a.numeric = true;
+    a.decimals = 2;
+    for (const double v : values)
+        if (std::isfinite(v)) a.values.emplace_back(v, fixedText(v, 2));
+    if (a.values.empty()) {
+        a.numeric = false;  // nothing to place
+        return a;
+    }
+    std::sort(a.values.begin(), a.values.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    a.values.erase(std::unique(a.values.begin(), a.values.end(), [](const auto& x, const auto& y) { return x.first == y.first; }),
+                   a.values.end());
+    a.low = a.values.front().first;
+    a.high = a.values.back().first;
+    return a;
 }
 
 std::string runsTableCsvText(const RunsTable& table) {

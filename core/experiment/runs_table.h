@@ -53,6 +53,37 @@ RunsTable readRunsTable(const std::vector<std::string>& folders);
 // The rows holding every tag of `tags` (all rows when it is empty), keys and best computed again among them.
 RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& tags);
 
+// A configuration value as a number ("0.002", "5e-4", "16"), the same in every locale; none for text, "" or a value
+// that is not finite.
+std::optional<double> configNumber(const std::string& value);
+
+// One vertical axis of a parallel-coordinates plot of runs (W&B's parallel coordinates: each run a line through one
+// axis per differing key, then one for a figure). Positions run from 0 (bottom) to 1 (top).
+struct ParallelAxis {
+    std::string name;
+    bool numeric = false;   // every value given is a number
+    bool logScale = false;  // numeric, all positive and spanning a factor of 10 or more (learning rates, weights)
+    double low = 0, high = 0;             // numeric: the smallest and largest value
+    std::vector<std::string> categories;  // not numeric: the distinct values, sorted, spread evenly
+    // Numeric: the distinct values as the runs wrote them (for the labels), ascending.
+    std::vector<std::pair<double, std::string>> values;
+    int decimals = -1;  // labels of numbers between those values: fixed decimals, or -1 for 3 significant digits
+
+    // Where a value sits; none for "" (a run without the key) or a value the axis was not made from. All values equal
+    // (or one category): 0.5.
+    std::optional<double> position(const std::string& value) const;
+    std::optional<double> position(double value) const;  // numeric axes
+    // What to write along the axis: every category; a key's distinct numbers when there are at most 8; else (and
+    // always for a figure) the lowest, the highest and three values between (powers of ten on a log axis).
+    std::vector<std::pair<double, std::string>> ticks() const;
+};
+
+// An axis from the values the runs give a key ("" for a run without it: ignored). Numeric when every non-empty value
+// is a number (configNumber).
+ParallelAxis makeParallelAxis(std::string name, const std::vector<std::string>& values);
+// A figure's axis (HM, accuracy): numeric, linear, labelled with 2 decimals.
+ParallelAxis makeFigureAxis(std::string name, const std::vector<double>& values);
+
 // One line per run: folder, run (its name), method, state, evaluated, evaluations, each differing key, base, novel,
 // hm, all (figures to 2 decimals, empty when none), tags ("a, b"), note. Fields quoted as CSV needs.
 std::string runsTableCsvText(const RunsTable& table);

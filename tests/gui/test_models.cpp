@@ -1,11 +1,13 @@
 // Every item model of the studio under QAbstractItemModelTester (fatal mode: any violation of the model contract
 // fails the test), driven through the changes the window makes; plus sorting by numbers, TSV copy and CSV export of
 // the results table, the log filter, and the redraw coalescing of the plot panel.
+#include "core/experiment/paper_table.h"
 #include "core/experiment/per_class.h"
 #include "core/experiment/results.h"
 #include "core/experiment/runs_table.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "core/util/number_text.h"
 #include "made_data.h"
 #include "test_support.h"
 #include "ui/compare_dialog.h"
@@ -219,6 +221,115 @@ private Q_SLOTS:
         ui::keepCNumericLocale();
         std::snprintf(buf, sizeof buf, "%.2f", 70.0);
         QCOMPARE(QString(buf), QString("70.00"));
+    }
+
+    // The Runs tab's parallel coordinates: an axis per differing key and the figure's last, a line per shown run
+    // through its values (a gap where it has no figure), the filter narrowing lines and axes, a click on a line
+    // selecting its run, the image, and back to the scatter.
+    void runsViewParallelCoordinates() {
+        const auto row = [](const char* folder, const FlatConfig& config, std::optional<double> hm) {
+            RunsTableRow r;
+            r.status.folder = folder;
+            r.status.name = folder;
+            r.status.method = "coop";
+            r.status.state = "done";
+            r.status.hm = hm;
+            r.config = config;
+            return r;
+        };
+        ui::RunsView view;
+        view.resize(1000, 700);
+        view.setTable(makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "a photo of a"}}, 70.0),
+                                     row("/runs/b", {{"train.lr", "5e-4"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "X X X X"}}, 74.0),
+                                     row("/runs/c", {{"train.lr", "0.02"}, {"method.n_ctx_text", "8"}, {"method.ctx_init", "X X X X"}}, std::nullopt),
+                                     row("/runs/d", {{"train.lr", "0.004"}, {"method.n_ctx_text", "8"}, {"method.ctx_init", "a photo of a"}}, 72.0)}));
+        QVERIFY(view.parallelLines().isEmpty());  // the scatter first
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
+        QVERIFY(view.plottedPoints().isEmpty());
+        QVERIFY(view.plotKeyBox()->isHidden());
+        QVERIFY(view.logXBox()->isHidden());
+        QCOMPARE(view.plotMessage(), QString());
+        const auto& axes = view.parallelAxes();
+        QCOMPARE(axes.size(), std::size_t(4));
+        QCOMPARE(axes[0].name, std::string("train.lr"));
+        QCOMPARE(axes[2].name, std::string("method.ctx_init"));
+        QCOMPARE(axes[3].name, std::string("HM (%)"));
+        QCOMPARE(view.parallelFolders(), (QStringList{"/runs/a", "/runs/b", "/runs/c", "/runs/d"}));
+        const auto lines = view.parallelLines();
+        // Positions equal to the last bits or so; NaN where a run has no point.
+        const auto same = [](const QVector<double>& a, const QVector<double>& b) {
+            if (a.size() != b.size()) return false;
+            for (int i = 0; i < a.size(); ++i)
+                if (std::isnan(a[i]) != std::isnan(b[i]) || (!std::isnan(a[i]) && std::abs(a[i] - b[i]) > 1e-12)) return false;
+            return true;
+        };
+        const double l4 = std::log(4.0) / std::log(40.0), l8 = std::log(8.0) / std::log(40.0);  // lr on a log axis
+        QVERIFY(same(lines[0], QVector<double>{l4, 0.0, 1.0, 0.0}));  // "X X X X" sorts before "a photo of a"
+        QVERIFY(same(lines[1], QVector<double>{0.0, 0.0, 0.0, 1.0}));
+        QVERIFY(same(lines[2].mid(0, 3), QVector<double>{1.0, 1.0, 0.0}));
+        QVERIFY(std::isnan(lines[2][3]));  // no HM yet: no point on the figure's axis
+        QVERIFY(same(lines[3], QVector<double>{l8, 1.0, 1.0, 0.5}));
+        // Another figure: its axis, the lines' last positions.
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Base);
+        QCOMPARE(view.parallelAxes().back().name, std::string("Base (%)"));
+        QVERIFY(std::isnan(view.parallelLines()[0][3]));  // no base accuracy in these rows
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Hm);
+        // The filter: the shown runs only, their axes' ranges.
+        view.filterEdit()->setText("photo");
+        QCOMPARE(view.parallelFolders(), (QStringList{"/runs/a", "/runs/d"}));
+        QVERIFY(same(view.parallelLines()[0], QVector<double>{0.0, 0.0, 0.5, 0.0}));  // lr 0.002..0.004: linear
+        QVERIFY(same(view.parallelLines()[1], QVector<double>{1.0, 1.0, 0.5, 1.0}));
+        view.filterEdit()->clear();
+
+        // A click on d's line halfway between the second and third axes selects d.
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);  // replotted at the shown size
+        QWidget* plot = view.findChild<QWidget*>("runsPlot");
+        QVERIFY(plot);
+        const QPointF at = view.plotPixel(1.5, 1.0);  // d: n_ctx 8 (1.0) to "a photo of a" (1.0)
+        QTest::mouseClick(plot, Qt::LeftButton, {}, at.toPoint());
+        QCOMPARE(view.selectedFolders(), QStringList{"/runs/d"});
+        QTest::mouseClick(plot, Qt::LeftButton, {}, view.plotPixel(0.5, 0.0).toPoint());  // b: lr 5e-4 (0) to n_ctx 4 (0)
+        QCOMPARE(view.selectedFolders(), QStringList{"/runs/b"});
+
+        const QString png = QDir(test::tempDir()).filePath("runs_parallel.png");
+        QCOMPARE(view.saveImage(png), QString());
+        QVERIFY(!QImage(png).isNull());
+        // Back to the scatter: its points and controls.
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
+        QVERIFY(view.parallelLines().isEmpty());
+        QVERIFY(!view.plotKeyBox()->isHidden());
+        QCOMPARE(view.plottedPoints().size(), 3);
+        // Nothing differs: nothing to draw, and why.
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
+        view.setTable(makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}}, 1.0), row("/runs/b", {{"train.lr", "0.002"}}, 2.0)}));
+        QVERIFY(view.parallelLines().isEmpty());
+        QVERIFY(view.plotMessage().contains("No configuration key differs"));
+        QVERIFY(view.saveImage(png).startsWith("Nothing to save"));
+    }
+
+    // A figure that is exactly halfway (12.125 = 97 of 800) reads the same in the studio as in results.csv's
+    // consumers, `caspl status` and the paper tables: rounded to even, as printf and Python do ("12.12"), not away
+    // from zero as QString::number does ("12.13").
+    void figuresRoundAsTheTablesDo() {
+        QCOMPARE(QString::number(12.125, 'f', 2), QString("12.13"));  // the trap
+        QCOMPARE(QString::fromStdString(fixedText(12.125, 2)), QString("12.12"));
+        QCOMPARE(QString::fromStdString(fixedText(0.375, 2)), QString("0.38"));
+        QCOMPARE(ui::signedNumber(-0.125), QString("\u22120.12"));
+        std::vector<ResultRecord> records{test::resultRecord("synth", "coop", 2, 1, "base", 97, 800),
+                                          test::resultRecord("synth", "coop", 2, 1, "novel", 3, 8)};
+        QCOMPARE(records[0].accuracy, 12.125);  // exactly
+        ui::ResultsModel m;
+        m.setRunRecords("/runs/a", records, Rounding::None, {});
+        QCOMPARE(cell(&m, 0, ui::ResultsModel::ColBase), QString("12.12"));
+        QCOMPARE(cell(&m, 0, ui::ResultsModel::ColNovel), QString("37.50"));
+        const std::string table = paperTablesText(m.combinedSummary(), TableFormat::Markdown);
+        QVERIFY2(table.find("| 12.12 |") != std::string::npos, table.c_str());
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", 12.125);
+        QCOMPARE(QString(buf), QString("12.12"));  // what `caspl status` prints
     }
 
     void runQueueModel() {

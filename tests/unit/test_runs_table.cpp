@@ -94,6 +94,71 @@ private Q_SLOTS:
         QVERIFY(makeRunsTable({row("a", {{"k", "1"}})}).keys.empty());  // one run: nothing differs
     }
 
+    // The axes of the parallel-coordinates plot: numbers on a linear or (spanning a factor of 10, all positive) log
+    // scale, text as sorted categories spread evenly, a run without the key off the axis, the labels.
+    void parallelCoordinateAxes() {
+        QCOMPARE(configNumber("5e-4").value_or(0), 5e-4);
+        QVERIFY(!configNumber("0.002 "));
+        QVERIFY(!configNumber("ViT-B/16"));
+        QVERIFY(!configNumber("inf"));
+        QVERIFY(!configNumber(""));
+
+        const ParallelAxis lr = makeParallelAxis("train.lr", {"0.002", "5e-4", "", "0.02", "0.002"});
+        QVERIFY(lr.numeric);
+        QVERIFY(lr.logScale);  // 5e-4 .. 0.02: a factor of 40
+        QCOMPARE(lr.position("5e-4").value_or(-1), 0.0);
+        QCOMPARE(lr.position("0.02").value_or(-1), 1.0);
+        QCOMPARE(lr.position("0.002").value_or(-1), std::log(4.0) / std::log(40.0));
+        QCOMPARE(lr.position("0.0005").value_or(-1), 0.0);  // the same number written otherwise
+        QVERIFY(!lr.position(""));
+        QVERIFY(!lr.position("0.5"));  // not one of the axis's range
+        const auto lrTicks = lr.ticks();
+        QCOMPARE(lrTicks.size(), std::size_t(3));
+        QCOMPARE(lrTicks[0].second, std::string("5e-4"));  // as the runs wrote them
+        QCOMPARE(lrTicks[1].second, std::string("0.002"));
+        QCOMPARE(lrTicks[2].second, std::string("0.02"));
+
+        const ParallelAxis ctx = makeParallelAxis("method.n_ctx_text", {"4", "8", "6"});
+        QVERIFY(ctx.numeric);
+        QVERIFY(!ctx.logScale);  // a factor of 2
+        QCOMPARE(ctx.position("6").value_or(-1), 0.5);
+        QCOMPARE(makeParallelAxis("k", {"0", "0.0005"}).logScale, false);  // zero: no log scale
+
+        const ParallelAxis student = makeParallelAxis("model.student", {"ViT-B/32", "ViT-B/16", "", "ViT-B/32"});
+        QVERIFY(!student.numeric);
+        QCOMPARE(student.categories, (std::vector<std::string>{"ViT-B/16", "ViT-B/32"}));
+        QCOMPARE(student.position("ViT-B/16").value_or(-1), 0.0);
+        QCOMPARE(student.position("ViT-B/32").value_or(-1), 1.0);
+        QVERIFY(!student.position("ViT-L/14"));
+        QCOMPARE(makeParallelAxis("method.name", {"coop"}).position("coop").value_or(-1), 0.5);
+        QCOMPARE(makeParallelAxis("train.lr", {"0.002", "0.002"}).position("0.002").value_or(-1), 0.5);
+        QCOMPARE(makeParallelAxis("a", {"1", "x"}).numeric, false);  // one text value: all categories
+
+        // More than 8 values: the ends and three between (linear), or the powers of ten (log).
+        std::vector<std::string> many;
+        for (int i = 0; i <= 10; ++i) many.push_back(std::to_string(i));
+        const auto linearTicks = makeParallelAxis("k", many).ticks();
+        QCOMPARE(linearTicks.size(), std::size_t(5));
+        QCOMPARE(linearTicks[1], (std::pair<double, std::string>{0.25, "2.5"}));
+        QCOMPARE(linearTicks[4], (std::pair<double, std::string>{1.0, "10"}));
+        const auto logTicks = makeParallelAxis("k", {"2e-5", "3e-5", "5e-5", "1e-4", "2e-4", "5e-4", "1e-3", "3e-3", "0.02"}).ticks();
+        QCOMPARE(logTicks.size(), std::size_t(5));  // 2e-5, 1e-4, 1e-3, 0.01, 0.02
+        QCOMPARE(logTicks[1].second, std::string("0.0001"));
+        QCOMPARE(logTicks[3].second, std::string("0.01"));
+        QCOMPARE(logTicks[4].second, std::string("0.02"));
+
+        // A figure's axis: linear, its labels with 2 decimals, the ends and three between even for a few values.
+        const ParallelAxis hm = makeFigureAxis("HM (%)", {70.0, 74.0, 72.5});
+        QVERIFY(hm.numeric && !hm.logScale);
+        QCOMPARE(hm.position(72.0).value_or(-1), 0.5);
+        const auto hmTicks = hm.ticks();
+        QCOMPARE(hmTicks.size(), std::size_t(5));
+        QCOMPARE(hmTicks[0].second, std::string("70.00"));
+        QCOMPARE(hmTicks[2].second, std::string("72.00"));
+        QCOMPARE(makeFigureAxis("HM (%)", {71.125}).ticks(), (std::vector<std::pair<double, std::string>>{{0.5, "71.12"}}));
+        QVERIFY(makeFigureAxis("HM (%)", {}).ticks().empty());
+    }
+
     void csvHasOneLinePerRun() {
         RunsTable t = makeRunsTable({row("runs/a", {{"data.seeds", "[1, 2]"}}, 70.0), row("runs/b", {{"data.seeds", "[3]"}})});
         t.rows[0].status.base = 80.0;
