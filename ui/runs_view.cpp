@@ -10,6 +10,7 @@
 #include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -21,9 +22,11 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMouseEvent>
+#include <QPointer>
 #include <QPushButton>
 #include <QSet>
 #include <QSplitter>
+#include <QThreadPool>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -32,6 +35,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 
 namespace caspl::ui {
 
@@ -352,9 +356,47 @@ void RunsView::setFolders(const QStringList& folders) {
 }
 
 void RunsView::reload() {
+    if (reading_) {
+        readAgain_ = true;  // when the one under way ends: these folders may have changed since it started
+        return;
+    }
+    startRead();
+}
+
+void RunsView::startRead() {
+    reading_ = true;
+    readAgain_ = false;
+    if (model_->rowCount() == 0 && !folders_.isEmpty())
+        summary_->setText(folders_.size() == 1 ? tr("Reading 1 run folder…") : tr("Reading %1 run folders…").arg(folders_.size()));
     std::vector<std::string> folders;
     for (const QString& f : folders_) folders.push_back(f.toStdString());
-    setTable(caspl::readRunsTable(folders));
+    // The result comes back through the application object, which outlives this view: the worker never touches the
+    // view, and a view closed meanwhile is noticed on the GUI thread (the QPointer). The global pool is waited for
+    // when the application ends.
+    QPointer<RunsView> self(this);
+    QThreadPool::globalInstance()->start([folders = std::move(folders), self] {
+        auto table = std::make_shared<caspl::RunsTable>();
+        auto error = std::make_shared<QString>();
+        try {
+            *table = caspl::readRunsTable(folders);
+        } catch (const std::exception& e) {  // readRunsTable turns a folder's problems into rows; this is the rest
+            *error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, table, error] {
+                if (!self) return;
+                self->reading_ = false;
+                if (self->readAgain_) {
+                    self->startRead();
+                    return;
+                }
+                if (error->isEmpty()) self->setTable(std::move(*table));
+                else self->summary_->setText(tr("Cannot read the runs: %1").arg(*error));
+                Q_EMIT self->tableRead();
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void RunsView::setTable(caspl::RunsTable table) {

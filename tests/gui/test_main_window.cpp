@@ -554,7 +554,7 @@ private Q_SLOTS:
         // The Runs tab: the finished run, done, with the results table's mean HM.
         w.centralTabs()->setCurrentWidget(w.runsView());
         const auto* runsModel = w.runsView()->model();
-        QCOMPARE(runsModel->rowCount(), 1);
+        QTRY_COMPARE(runsModel->rowCount(), 1);  // read on a worker thread
         QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColState).data().toString(), QString("done"));
         QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColResults).data().toString(), QString("2/2"));
         QCOMPARE(runsModel->index(0, runsModel->figureColumn(ui::RunsTableModel::Hm)).data().toString(),
@@ -895,7 +895,11 @@ private Q_SLOTS:
         runs->filterEdit()->setText("baseline");
         QCOMPARE(runs->proxy()->rowCount(), 1);
         runs->filterEdit()->clear();
-        runs->reload();  // read back from the folder
+        QSignalSpy read(runs, &ui::RunsView::tableRead);
+        runs->reload();  // read back from the folder, on a worker thread
+        QVERIFY(runs->reading());
+        QVERIFY(read.wait());
+        QVERIFY(!runs->reading());
         QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, sweep"));
         // Notes written by `caspl notes` after the tab read the folder are kept when a tag is edited in the tab.
         writeRunNotes(dirs[0].toStdString(), {"from the terminal", {"baseline", "sweep", "terminal"}});

@@ -36,6 +36,7 @@
 #include <QImage>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QThreadPool>
 
 #include <cmath>
 #include <cstdio>
@@ -221,6 +222,29 @@ private Q_SLOTS:
         ui::keepCNumericLocale();
         std::snprintf(buf, sizeof buf, "%.2f", 70.0);
         QCOMPARE(QString(buf), QString("70.00"));
+    }
+
+    // The Runs tab reads its folders on a worker thread: a read asked for meanwhile replaces the one under way (only
+    // its table is shown), and a view closed while reading drops the result.
+    void runsViewReadsOffTheGuiThread() {
+        ui::RunsView view;
+        QSignalSpy read(&view, &ui::RunsView::tableRead);
+        view.setFolders({"/no/such/run_a", "/no/such/run_b"});
+        QVERIFY(view.reading());
+        QVERIFY(view.statusText().startsWith("Reading 2 run folders"));
+        view.setFolders({"/no/such/run_c"});
+        QVERIFY(read.wait());
+        QVERIFY(!view.reading());
+        QCOMPARE(read.count(), 1);
+        QCOMPARE(view.model()->rowCount(), 1);
+        QCOMPARE(view.model()->table().rows[0].status.folder, std::string("/no/such/run_c"));
+        QCOMPARE(view.model()->table().rows[0].status.state, std::string("unreadable"));  // a row, with the reason
+        auto* closed = new ui::RunsView;
+        closed->setFolders({"/no/such/run_d"});
+        delete closed;
+        QThreadPool::globalInstance()->waitForDone();
+        QCoreApplication::processEvents();  // the result arrives for a view that is gone: nothing happens
+        QCOMPARE(read.count(), 1);
     }
 
     // The Runs tab's parallel coordinates: an axis per differing key and the figure's last, a line per shown run
