@@ -697,6 +697,24 @@ void addRunCommands(CLI::App& app, Action* action) {
                 std::snprintf(figure, sizeof figure, "%.2f", b.hm ? *b.hm : b.accuracy.value_or(0.0));
                 std::cout << "best " << (b.hm ? "HM" : "accuracy (all)") << ": " << b.folder << " (" << figure << ")\n";
             }
+            // Which keys went with the figure (W&B's parameter importance): rho for numbers, eta for text.
+            if (st->config) {
+                const auto figures = headlineFigures(runsTable);
+                const bool hm = std::any_of(rows.begin(), rows.end(), [](const RunFolderStatus& r) { return r.hm.has_value(); });
+                const auto correlations = keyCorrelations(runsTable, figures);
+                if (!correlations.empty()) {
+                    std::cout << "correlation with " << (hm ? "HM" : "accuracy (all)")
+                              << " (Spearman's rho for numeric keys, the correlation ratio eta for text keys):\n";
+                    std::size_t width = 0;
+                    for (const auto& c : correlations) width = std::max(width, c.key.size());
+                    for (const auto& c : correlations) {
+                        char value[32];
+                        std::snprintf(value, sizeof value, c.numeric ? "rho %+.2f" : "eta %5.2f", c.value);
+                        std::cout << "  " << c.key << std::string(width - c.key.size() + 2, ' ') << value << "  (" << c.runs
+                                  << " runs)\n";
+                    }
+                }
+            }
             return kOk;
         };
     });

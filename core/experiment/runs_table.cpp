@@ -257,6 +257,101 @@ ParallelAxis makeFigureAxis(std::string name, const std::vector<double>& values)
     return a;
 }
 
+namespace {
+
+// Ranks from 1, ties sharing the mean of their ranks (as Spearman's rho needs them).
+std::vector<double> averageRanks(const std::vector<double>& v) {
+    std::vector<std::size_t> order(v.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+    std::vector<double> rank(v.size());
+    for (std::size_t i = 0; i < order.size();) {
+        std::size_t j = i;
+        while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+        const double shared = double(i + j) / 2 + 1;
+        for (std::size_t k = i; k <= j; ++k) rank[order[k]] = shared;
+        i = j + 1;
+    }
+    return rank;
+}
+
+std::optional<double> pearson(const std::vector<double>& x, const std::vector<double>& y) {
+    const double n = double(x.size());
+    double mx = 0, my = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
+    mx /= n;
+    my /= n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    if (sxx <= 0 || syy <= 0) return std::nullopt;
+    return std::clamp(sxy / std::sqrt(sxx * syy), -1.0, 1.0);
+}
+
+}  // namespace
+
+std::vector<KeyCorrelation> keyCorrelations(const RunsTable& table, const std::vector<std::optional<double>>& figures) {
+    if (figures.size() != table.rows.size())
+        throw Error("keyCorrelations: " + std::to_string(figures.size()) + " figures for " + std::to_string(table.rows.size()) + " runs");
+    std::vector<KeyCorrelation> out;
+    for (std::size_t k = 0; k < table.keys.size(); ++k) {
+        std::vector<std::string> values;
+        std::vector<double> ys;
+        for (std::size_t i = 0; i < table.rows.size(); ++i) {
+            const auto& r = table.rows[i];
+            if (!figures[i] || r.config.empty() || r.values[k].empty()) continue;
+            values.push_back(r.values[k]);
+            ys.push_back(*figures[i]);
+        }
+        if (values.size() < 3) continue;
+        KeyCorrelation c;
+        c.key = table.keys[k];
+        c.runs = values.size();
+        c.numeric = std::all_of(values.begin(), values.end(), [](const std::string& v) { return configNumber(v).has_value(); });
+        if (c.numeric) {
+            std::vector<double> xs;
+            for (const auto& v : values) xs.push_back(*configNumber(v));
+            const auto rho = pearson(averageRanks(xs), averageRanks(ys));
+            if (!rho) continue;
+            c.value = *rho;
+        } else {
+            std::map<std::string, std::pair<double, std::size_t>> groups;  // value -> (sum, count)
+            double mean = 0;
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                auto& g = groups[values[i]];
+                g.first += ys[i];
+                ++g.second;
+                mean += ys[i];
+            }
+            if (groups.size() < 2 || groups.size() == values.size()) continue;  // one value, or nothing to average
+            mean /= double(values.size());
+            double total = 0, between = 0;
+            for (const double y : ys) total += (y - mean) * (y - mean);
+            for (const auto& [value, g] : groups) {
+                const double m = g.first / double(g.second);
+                between += double(g.second) * (m - mean) * (m - mean);
+            }
+            if (total <= 0) continue;
+            c.value = std::sqrt(std::clamp(between / total, 0.0, 1.0));
+        }
+        out.push_back(std::move(c));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const KeyCorrelation& a, const KeyCorrelation& b) {
+        return std::abs(a.value) > std::abs(b.value);
+    });
+    return out;
+}
+
+std::vector<std::optional<double>> headlineFigures(const RunsTable& table) {
+    const bool anyHm = std::any_of(table.rows.begin(), table.rows.end(), [](const RunsTableRow& r) { return r.status.hm.has_value(); });
+    std::vector<std::optional<double>> out;
+    for (const auto& r : table.rows) out.push_back(anyHm ? r.status.hm : r.status.accuracy);
+    return out;
+}
+
 std::string runsTableCsvText(const RunsTable& table) {
     std::string out;
     const auto line = [&out](const std::vector<std::string>& fields) {

@@ -84,6 +84,26 @@ ParallelAxis makeParallelAxis(std::string name, const std::vector<std::string>& 
 // A figure's axis (HM, accuracy): numeric, linear, labelled with 2 decimals.
 ParallelAxis makeFigureAxis(std::string name, const std::vector<double>& values);
 
+// How strongly a key that differs between runs goes with a figure (W&B's parameter-importance panel, its correlation
+// column): for a numeric key Spearman's rank correlation (-1 to 1; the sign says whether higher values go with a
+// higher figure; unchanged by a log scale), for a text key the correlation ratio eta (0 to 1: the share of the
+// figure's spread, as a standard deviation, that the key's values account for; no sign).
+struct KeyCorrelation {
+    std::string key;
+    bool numeric = false;  // Spearman's rho; else eta
+    double value = 0;
+    std::size_t runs = 0;  // the runs it is computed over: those with the key and the figure
+};
+
+// figures[i]: row i's figure, none to leave the row out (no figure yet, filtered out). A key is left out where it is
+// not defined: fewer than 3 runs, one value among them, the same figure for all, or a text key whose every value
+// occurs once. Sorted by strength (|value|), strongest first. Throws caspl::Error when figures and rows differ in
+// number.
+std::vector<KeyCorrelation> keyCorrelations(const RunsTable& table, const std::vector<std::optional<double>>& figures);
+
+// The figure the runs table ranks by: each row's HM where any row has one, else its accuracy on all classes.
+std::vector<std::optional<double>> headlineFigures(const RunsTable& table);
+
 // One line per run: folder, run (its name), method, state, evaluated, evaluations, each differing key, base, novel,
 // hm, all (figures to 2 decimals, empty when none), tags ("a, b"), note. Fields quoted as CSV needs.
 std::string runsTableCsvText(const RunsTable& table);

@@ -6,6 +6,7 @@
 
 #include "core/engine/boosting.h"
 #include "core/experiment/results.h"
+#include "core/experiment/runs_table.h"
 #include "core/io/safetensors.h"
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
@@ -476,6 +477,19 @@ private Q_SLOTS:
         QVERIFY2(table.out.contains(QRegularExpression("\nbest HM: " + QRegularExpression::escape(base + "/runs/tiny-") +
                                                        "[^ ]+ \\([0-9]+\\.[0-9]{2}\\)\n")),
                  qPrintable(table.out));
+        // Then how each swept key went with the HM, as core computes it from the same folders.
+        std::vector<std::string> sweepFolders;
+        for (const QString& n : names) sweepFolders.push_back((base + "/runs/" + n).toStdString());
+        const caspl::RunsTable read = caspl::readRunsTable(sweepFolders);
+        const auto correlations = caspl::keyCorrelations(read, caspl::headlineFigures(read));
+        QCOMPARE(table.out.contains("\ncorrelation with HM "), !correlations.empty());
+        for (const auto& c : correlations) {
+            char value[16];
+            std::snprintf(value, sizeof value, "%+.2f", c.value);
+            QVERIFY2(table.out.contains(QRegularExpression("\n  " + QRegularExpression::escape(QString::fromStdString(c.key)) +
+                                                           " +rho " + QRegularExpression::escape(value) + "  \\(4 runs\\)\n")),
+                     qPrintable(table.out));
+        }
         const QString runsCsv = base + "/runs.csv";
         const auto exported = runCaspl({"export", "--runs", base + "/runs", "--out", runsCsv});
         QVERIFY2(exported.exitCode == 0 && exported.err.contains("(4 runs, 2 differing keys)"), qPrintable(exported.err));

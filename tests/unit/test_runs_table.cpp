@@ -159,6 +159,45 @@ private Q_SLOTS:
         QVERIFY(makeFigureAxis("HM (%)", {}).ticks().empty());
     }
 
+    // Which keys go with the figure: Spearman's rho for numbers (ties sharing ranks), the correlation ratio for text,
+    // keys without a defined value left out, strongest first.
+    void keyCorrelationsRankTheKeys() {
+        const auto cfg = [](const char* lr, const char* ctx, const char* student, const char* seedText) {
+            return FlatConfig{{"train.lr", lr}, {"method.n_ctx_text", ctx}, {"model.student", student}, {"description", seedText},
+                              {"data.note", seedText}};
+        };
+        RunsTable t = makeRunsTable({row("/r/a", cfg("0.001", "4", "B/16", "a"), 70.0), row("/r/b", cfg("0.002", "4", "B/32", "b"), 72.0),
+                                     row("/r/c", cfg("0.004", "8", "B/16", "c"), 75.0), row("/r/d", cfg("0.008", "8", "B/32", "d"), 74.0),
+                                     row("/r/e", cfg("0.016", "8", "B/32", "e"))});  // no HM: left out
+        QCOMPARE(t.keys, (std::vector<std::string>{"train.lr", "method.n_ctx_text", "model.student", "data.note"}));
+        const auto figures = headlineFigures(t);
+        QCOMPARE(figures.size(), std::size_t(5));
+        QVERIFY(!figures[4]);
+        const auto c = keyCorrelations(t, figures);
+        QCOMPARE(c.size(), std::size_t(3));  // data.note: every value once, nothing to average
+        QCOMPARE(c[0].key, std::string("method.n_ctx_text"));  // ranks (1.5, 1.5, 3.5, 3.5) against (1, 2, 4, 3)
+        QVERIFY(c[0].numeric);
+        QCOMPARE(c[0].value, 4 / std::sqrt(20.0));
+        QCOMPARE(c[0].runs, std::size_t(4));
+        QCOMPARE(c[1].key, std::string("train.lr"));
+        QCOMPARE(c[1].value, 0.8);  // 1 - 6 * 2 / (4 * 15)
+        QCOMPARE(c[2].key, std::string("model.student"));
+        QVERIFY(!c[2].numeric);
+        QCOMPARE(c[2].value, std::sqrt(0.25 / 14.75));  // groups 72.5 and 73 around 72.75
+        // A lower figure for higher values: a negative rho.
+        const auto reversed = keyCorrelations(t, {75.0, 74.0, 72.0, 70.0, std::nullopt});
+        QCOMPARE(reversed[0].key, std::string("train.lr"));
+        QCOMPARE(reversed[0].value, -1.0);
+        // Fewer than 3 runs with the figure, or the same figure for all: nothing.
+        QVERIFY(keyCorrelations(t, {70.0, 72.0, std::nullopt, std::nullopt, std::nullopt}).empty());
+        QVERIFY(keyCorrelations(t, {70.0, 70.0, 70.0, 70.0, 70.0}).empty());
+        QVERIFY_THROWS_EXCEPTION(Error, keyCorrelations(t, {70.0}));
+        // Without any HM, the accuracy on all classes is the figure.
+        const RunsTable all = makeRunsTable({row("/r/a", cfg("0.001", "4", "B/16", "a"), std::nullopt, 60.0),
+                                             row("/r/b", cfg("0.002", "4", "B/16", "b"), std::nullopt, 61.0)});
+        QCOMPARE(headlineFigures(all)[1].value_or(0), 61.0);
+    }
+
     void csvHasOneLinePerRun() {
         RunsTable t = makeRunsTable({row("runs/a", {{"data.seeds", "[1, 2]"}}, 70.0), row("runs/b", {{"data.seeds", "[3]"}})});
         t.rows[0].status.base = 80.0;
