@@ -260,8 +260,11 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     kindBox_->setObjectName("runsPlotKind");
     kindBox_->addItem(tr("Scatter"), Scatter);
     kindBox_->addItem(tr("Parallel coordinates"), ParallelCoordinates);
+    kindBox_->addItem(tr("Correlation"), Correlation);
     kindBox_->setToolTip(tr("Scatter: the figure against one numeric key. Parallel coordinates: an axis per key that "
-                            "differs, the figure's axis last, a line per run coloured by the figure (the best run thick and red)"));
+                            "differs, the figure's axis last, a line per run coloured by the figure (the best run thick and "
+                            "red). Correlation: how strongly each key went with the figure (Spearman's rho for numbers, the "
+                            "correlation ratio eta for text), strongest first; click a bar for its scatter"));
     againstLabel_ = new QLabel(tr("against"), this);
     plotNote_ = new QLabel(this);
     auto* plotBar = new QHBoxLayout;
@@ -316,7 +319,9 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     });
     connect(saveButton, &QPushButton::clicked, this, [this] {
         QString path = QFileDialog::getSaveFileName(this, tr("Save the plot as an image"),
-                                                    parallel() ? QStringLiteral("runs_parallel.png") : QStringLiteral("runs_scatter.png"),
+                                                    plotKind() == ParallelCoordinates ? QStringLiteral("runs_parallel.png")
+                                                    : plotKind() == Correlation       ? QStringLiteral("runs_correlation.png")
+                                                                                      : QStringLiteral("runs_scatter.png"),
                                                     tr("Images (*.png *.jpg *.pdf)"));
         if (path.isEmpty()) return;
         if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
@@ -512,26 +517,28 @@ QPointF RunsView::plotPixel(double x, double y) const {
     return {plot_->xAxis->coordToPixel(x), plot_->yAxis->coordToPixel(y)};
 }
 
-bool RunsView::parallel() const { return kindBox_->currentData().toInt() == ParallelCoordinates; }
+RunsView::PlotKind RunsView::plotKind() const { return PlotKind(kindBox_->currentData().toInt()); }
 
 QString RunsView::plotMessage() const {
     const auto& t = model_->table();
     if (t.rows.size() < 2) return tr("Two runs or more are plotted against a key that differs between them.");
-    if (parallel()) {
-        if (t.keys.empty()) return tr("No configuration key differs between these runs.");
-        if (lines_.isEmpty()) return tr("No shown run has a configuration to draw.");
-        return {};
-    }
+    if (plotKind() != Scatter && t.keys.empty()) return tr("No configuration key differs between these runs.");
+    if (plotKind() == ParallelCoordinates) return lines_.isEmpty() ? tr("No shown run has a configuration to draw.") : QString();
+    if (plotKind() == Correlation)
+        return correlations_.empty() ? tr("No correlation yet: it needs 3 shown runs or more with the key and the figure, "
+                                          "different figures, and a text key's values each held by two runs or more.")
+                                     : QString();
     if (keyBox_->count() == 0) return tr("No key with numeric values differs between these runs.");
     if (points_.isEmpty()) return tr("No shown run has this figure yet.");
     return {};
 }
 
 void RunsView::replot() {
-    const bool par = parallel();
-    againstLabel_->setHidden(par);
-    keyBox_->setHidden(par);
-    logX_->setHidden(par);
+    const PlotKind kind = plotKind();
+    const bool scatter = kind == Scatter;
+    againstLabel_->setHidden(!scatter);
+    keyBox_->setHidden(!scatter);
+    logX_->setHidden(!scatter);
     points_.clear();
     pointFolders_.clear();
     pointNames_.clear();
@@ -541,10 +548,15 @@ void RunsView::replot() {
     lineTips_.clear();
     for (QCPGraph* g : lineGraphs_) plot_->removeGraph(g);
     lineGraphs_.clear();
+    correlations_.clear();
+    for (QCPBars* b : bars_) plot_->removePlottable(b);
+    bars_.clear();
     plot_->clearItems();
     graph_->data()->clear();
     bestGraph_->data()->clear();
-    if (par) replotParallel();
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    if (kind == ParallelCoordinates) replotParallel();
+    else if (kind == Correlation) replotCorrelation();
     else replotScatter();
     plotNote_->setText(plotMessage());
     plot_->replot();
@@ -626,6 +638,57 @@ QString axisLabel(const std::string& key) {
 }
 
 }  // namespace
+
+void RunsView::replotCorrelation() {
+    const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
+    const auto& t = model_->table();
+    plot_->xAxis->setScaleType(QCPAxis::stLinear);
+    plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    plot_->xAxis->grid()->setVisible(true);
+    plot_->yAxis->grid()->setVisible(false);
+    plot_->yAxis->setVisible(true);
+    plot_->yAxis->setLabel(QString());
+    plot_->xAxis->setLabel(tr("correlation with %1 (ρ: Spearman's, numeric keys; η: correlation ratio, text keys)")
+                               .arg(figureBox_->currentText()));
+    // The shown runs' figures; the others left out.
+    std::vector<std::optional<double>> figures(t.rows.size());
+    for (int r = 0; r < proxy_->rowCount(); ++r) {
+        const auto row = std::size_t(proxy_->mapToSource(proxy_->index(r, 0)).row());
+        figures[row] = RunsTableModel::figureOf(t.rows[row].status, figure);
+    }
+    correlations_ = caspl::keyCorrelations(t, figures);
+    const int n = int(correlations_.size());
+    // Strongest at the top: bar i at height n - 1 - i. One bar series per colour.
+    auto* positive = new QCPBars(plot_->yAxis, plot_->xAxis);
+    auto* negative = new QCPBars(plot_->yAxis, plot_->xAxis);
+    auto* ratio = new QCPBars(plot_->yAxis, plot_->xAxis);
+    const QColor colours[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(127, 127, 127)};
+    QCPBars* series[] = {positive, negative, ratio};
+    for (int s = 0; s < 3; ++s) {
+        series[s]->setWidth(0.6);
+        series[s]->setPen(QPen(colours[s].darker(130)));
+        series[s]->setBrush(colours[s]);
+        bars_ << series[s];
+    }
+    auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
+    for (int i = 0; i < n; ++i) {
+        const caspl::KeyCorrelation& c = correlations_[std::size_t(i)];
+        const double at = n - 1 - i;
+        (c.numeric ? (c.value >= 0 ? positive : negative) : ratio)->addData(at, c.value);
+        ticker->addTick(at, qs(c.key));
+        auto* label = new QCPItemText(plot_);
+        label->position->setCoords(c.value, at);
+        label->setPositionAlignment((c.value >= 0 ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignVCenter);
+        label->setPadding(QMargins(4, 0, 4, 0));
+        label->setText(tr("%1 %2 (%3 runs)")
+                           .arg(c.numeric ? QStringLiteral("ρ") : QStringLiteral("η"), c.numeric ? signedNumber(c.value) : fixedNumber(c.value))
+                           .arg(c.runs));
+        label->setLayer(QStringLiteral("axes"));
+    }
+    plot_->yAxis->setTicker(ticker);
+    plot_->yAxis->setRange(-0.6, std::max(n, 1) - 0.4);
+    plot_->xAxis->setRange(-1.35, 1.35);  // room for the labels at the bars' ends
+}
 
 void RunsView::replotParallel() {
     const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
@@ -765,7 +828,8 @@ int RunsView::lineNear(const QPointF& pixel) const {
 }
 
 void RunsView::onPlotMouseMove(QMouseEvent* event) {
-    if (parallel()) {
+    if (plotKind() == Correlation) return;  // the bars carry their labels
+    if (plotKind() == ParallelCoordinates) {
         const int l = lineNear(event->position());
         if (l < 0) QToolTip::hideText();
         else QToolTip::showText(event->globalPosition().toPoint(), lineTips_[l], plot_);
@@ -783,7 +847,21 @@ void RunsView::onPlotMouseMove(QMouseEvent* event) {
 }
 
 void RunsView::onPlotClick(QMouseEvent* event) {
-    const bool par = parallel();
+    if (plotKind() == Correlation) {
+        // A numeric key's bar: the scatter of the figure against it.
+        const int n = int(correlations_.size());
+        const int at = int(std::lround(plot_->yAxis->pixelToCoord(event->position().y())));
+        const double x = plot_->xAxis->pixelToCoord(event->position().x());
+        if (at < 0 || at >= n) return;
+        const caspl::KeyCorrelation& c = correlations_[std::size_t(n - 1 - at)];
+        if (!c.numeric || x < std::min(0.0, c.value) - 0.05 || x > std::max(0.0, c.value) + 0.05) return;
+        const int k = keyBox_->findText(qs(c.key));
+        if (k < 0) return;
+        keyBox_->setCurrentIndex(k);
+        kindBox_->setCurrentIndex(kindBox_->findData(Scatter));
+        return;
+    }
+    const bool par = plotKind() == ParallelCoordinates;
     const int i = par ? lineNear(event->position()) : pointNear(event->position());
     if (i < 0) return;
     table_->clearSelection();

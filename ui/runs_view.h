@@ -16,6 +16,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QCPBars;
 class QCPGraph;
 class QCustomPlot;
 class QLabel;
@@ -87,7 +88,7 @@ public:
     QComboBox* plotKeyBox() const { return keyBox_; }
     QComboBox* plotFigureBox() const { return figureBox_; }
     QCheckBox* logXBox() const { return logX_; }
-    enum PlotKind { Scatter, ParallelCoordinates };
+    enum PlotKind { Scatter, ParallelCoordinates, Correlation };
     QComboBox* plotKindBox() const { return kindBox_; }
     QString summaryText() const;  // the runs, keys and best run in words
     QString statusText() const;   // what the line above the table says now (the summary, or the last problem)
@@ -99,6 +100,9 @@ public:
     const std::vector<caspl::ParallelAxis>& parallelAxes() const { return axes_; }
     QVector<QVector<double>> parallelLines() const { return lines_; }
     QStringList parallelFolders() const { return lineFolders_; }
+    // Correlation: how strongly each differing key went with the figure over the shown runs (core's keyCorrelations),
+    // strongest first, as horizontal bars; a click on a numeric key's bar shows the scatter against it.
+    const std::vector<caspl::KeyCorrelation>& correlations() const { return correlations_; }
     QString plotMessage() const;  // why nothing is drawn, "" when something is
     QPointF plotPixel(double x, double y) const;  // where plot coordinates are drawn, in the plot widget's pixels
     void selectFolder(const QString& folder);
@@ -113,12 +117,13 @@ private:
     void replot();
     void replotScatter();
     void replotParallel();
+    void replotCorrelation();
+    PlotKind plotKind() const;
     void refillKeyBox();
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotClick(QMouseEvent* event);
     int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
     int lineNear(const QPointF& pixel) const;   // index into lines_, -1 when none within a few pixels
-    bool parallel() const;
 
     void startRead();
 
@@ -147,6 +152,8 @@ private:
     QStringList lineFolders_;
     QStringList lineTips_;
     QVector<QCPGraph*> lineGraphs_;
+    std::vector<caspl::KeyCorrelation> correlations_;
+    QVector<QCPBars*> bars_;
 };
 
 }  // namespace caspl::ui

@@ -334,6 +334,62 @@ private Q_SLOTS:
         QVERIFY(view.saveImage(png).startsWith("Nothing to save"));
     }
 
+    // The Runs tab's correlation bars: core's keyCorrelations over the shown runs, strongest first; the filter
+    // narrows them; a click on a numeric key's bar shows the scatter against that key.
+    void runsViewCorrelation() {
+        const auto row = [](const char* folder, const char* lr, const char* ctx, const char* student, std::optional<double> hm) {
+            RunsTableRow r;
+            r.status.folder = folder;
+            r.status.name = folder;
+            r.status.method = "coop";
+            r.status.state = "done";
+            r.status.hm = hm;
+            r.config = {{"train.lr", lr}, {"method.n_ctx_text", ctx}, {"model.student", student}};
+            return r;
+        };
+        ui::RunsView view;
+        view.resize(1000, 700);
+        view.setTable(makeRunsTable({row("/runs/a", "0.001", "4", "B/16", 70.0), row("/runs/b", "0.002", "4", "B/32", 72.0),
+                                     row("/runs/c", "0.004", "8", "B/16", 75.0), row("/runs/d", "0.008", "8", "B/32", 74.0)}));
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Correlation);
+        QVERIFY(view.plotKeyBox()->isHidden());
+        const auto& c = view.correlations();
+        QCOMPARE(c.size(), std::size_t(3));
+        QCOMPARE(c[0].key, std::string("method.n_ctx_text"));
+        QCOMPARE(c[1].key, std::string("train.lr"));
+        QCOMPARE(c[1].value, 0.8);
+        QCOMPARE(c[2].key, std::string("model.student"));
+        QCOMPARE(view.plotMessage(), QString());
+        // Another figure: none of these runs has a base accuracy.
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Base);
+        QVERIFY(view.correlations().empty());
+        QVERIFY(view.plotMessage().startsWith("No correlation yet"));
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Hm);
+        // Two shown runs are too few.
+        view.filterEdit()->setText("B/16");
+        QVERIFY(view.correlations().empty());
+        view.filterEdit()->clear();
+        QCOMPARE(view.correlations().size(), std::size_t(3));
+
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Correlation);  // laid out at the shown size
+        QWidget* plot = view.findChild<QWidget*>("runsPlot");
+        // train.lr's bar is the second from the top (height 1 of 0..2), from 0 to 0.8.
+        QTest::mouseClick(plot, Qt::LeftButton, {}, view.plotPixel(0.4, 1.0).toPoint());
+        QCOMPARE(view.plotKindBox()->currentData().toInt(), int(ui::RunsView::Scatter));
+        QCOMPARE(view.plotKeyBox()->currentText(), QString("train.lr"));
+        QCOMPARE(view.plottedPoints().size(), 4);
+        // The text key's bar does not switch (no scatter against text).
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Correlation);
+        QTest::mouseClick(plot, Qt::LeftButton, {}, view.plotPixel(0.05, 0.0).toPoint());
+        QCOMPARE(view.plotKindBox()->currentData().toInt(), int(ui::RunsView::Correlation));
+        const QString png = QDir(test::tempDir()).filePath("runs_correlation.png");
+        QCOMPARE(view.saveImage(png), QString());
+        QVERIFY(!QImage(png).isNull());
+    }
+
     // A figure that is exactly halfway (12.125 = 97 of 800) reads the same in the studio as in results.csv's
     // consumers, `caspl status` and the paper tables: rounded to even, as printf and Python do ("12.12"), not away
     // from zero as QString::number does ("12.13").
