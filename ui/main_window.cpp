@@ -248,7 +248,19 @@ void MainWindow::buildWidgets() {
     const auto readRuns = [this] {
         runsRefresh_->stop();
         runsDirty_ = false;
-        runsView_->setFolders(queueRunDirs());
+        // The queue's runs in its order: those with a folder, and those queued whose folder is made when they start.
+        QStringList folders;
+        std::map<std::string, caspl::ExperimentSpec> queued;
+        for (int r = 0; r < queue_->count(); ++r) {
+            const RunJob* j = queue_->job(queue_->idAt(r));
+            if (folders.contains(j->runDir)) continue;
+            if (QFileInfo::exists(QDir(j->runDir).filePath("config.yaml"))) folders << j->runDir;
+            else if (j->state == RunState::Queued) {
+                folders << j->runDir;
+                queued.emplace(j->runDir.toStdString(), j->spec);
+            }
+        }
+        runsView_->setFolders(folders, queued);
     };
     connect(runsRefresh_, &QTimer::timeout, this, readRuns);
     connect(tabs_, &QTabWidget::currentChanged, this, [this, readRuns] {

@@ -133,6 +133,8 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             if (c == ColRun) return qs(s.folder) + (best ? tr("\nthe best run of the table") : QString());
             if (c == ColResults && !s.resultsError.empty()) return qs(s.resultsError);
             if (c == ColState && !s.message.empty()) return qs(s.message);
+            if (c == ColState && s.state == "queued")
+                return tr("Queued in this window: its folder is made when it starts (tags and notes then)");
             if ((c == ColNote || c == ColTags) && !row.notesError.empty()) return qs(row.notesError);
             if (c == ColNote && !row.notes.note.empty()) return qs(row.notes.note);
             return {};
@@ -182,7 +184,8 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
 bool RunsTableModel::notesWritable(const QModelIndex& index) const {
     if (!index.isValid() || index.row() >= int(table_.rows.size())) return false;
     const caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
-    return row.status.state != "unreadable" && row.notesError.empty();
+    // A queued run has no folder yet to hold its notes.json.
+    return row.status.state != "unreadable" && row.status.state != "queued" && row.notesError.empty();
 }
 
 Qt::ItemFlags RunsTableModel::flags(const QModelIndex& index) const {
@@ -355,8 +358,9 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     replot();
 }
 
-void RunsView::setFolders(const QStringList& folders) {
+void RunsView::setFolders(const QStringList& folders, const std::map<std::string, caspl::ExperimentSpec>& queued) {
     folders_ = folders;
+    queued_ = queued;
     reload();
 }
 
@@ -379,11 +383,11 @@ void RunsView::startRead() {
     // view, and a view closed meanwhile is noticed on the GUI thread (the QPointer). The global pool is waited for
     // when the application ends.
     QPointer<RunsView> self(this);
-    QThreadPool::globalInstance()->start([folders = std::move(folders), self] {
+    QThreadPool::globalInstance()->start([folders = std::move(folders), queued = queued_, self] {
         auto table = std::make_shared<caspl::RunsTable>();
         auto error = std::make_shared<QString>();
         try {
-            *table = caspl::readRunsTable(folders);
+            *table = caspl::readRunsTable(folders, queued);
         } catch (const std::exception& e) {  // readRunsTable turns a folder's problems into rows; this is the rest
             *error = QString::fromUtf8(e.what());
         }

@@ -70,7 +70,9 @@ public:
     // Reads the run folders (core's readRunsTable) on a worker thread and shows them when read (tableRead); the
     // selection (by folder) stays. A read asked for while one is under way starts when that one ends, and only its
     // table is shown. About 1.5 ms a folder: a sweep of thousands of runs does not freeze the window.
-    void setFolders(const QStringList& folders);
+    // `queued`: runs of the queue whose folder has no config.yaml yet (by folder), shown as "queued" rows with their
+    // configuration.
+    void setFolders(const QStringList& folders, const std::map<std::string, caspl::ExperimentSpec>& queued = {});
     void reload();  // the same folders again
     bool reading() const { return reading_; }
     // Shows a table read elsewhere (reload's second half): the selection, column widths and plot follow.
@@ -128,6 +130,7 @@ private:
     void startRead();
 
     QStringList folders_;
+    std::map<std::string, caspl::ExperimentSpec> queued_;
     bool reading_ = false;      // a read is under way
     bool readAgain_ = false;    // another was asked for meanwhile
     RunsTableModel* model_;

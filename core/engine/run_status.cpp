@@ -28,6 +28,12 @@ bool isRunFolder(const fs::path& p) {
 
 }  // namespace
 
+int plannedEvaluations(const ExperimentSpec& spec) {
+    const auto& tested = spec.data.evalDatasets.empty() ? spec.data.datasets : spec.data.evalDatasets;
+    return int(std::max<std::size_t>(1, tested.size()) * std::max<std::size_t>(1, spec.data.shots.size()) *
+               std::max<std::size_t>(1, spec.data.seeds.size()));
+}
+
 RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* specOut) {
     const fs::path dir(folder);
     if (!isRunFolder(dir)) throw Error(folder + ": not a run folder (no config.yaml)");
@@ -72,9 +78,7 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
     }
     s.progress = lastProgressEvent((dir / "events.jsonl").string(), &s.progressTime);
 
-    const auto& tested = spec.data.evalDatasets.empty() ? spec.data.datasets : spec.data.evalDatasets;
-    s.evaluations = int(std::max<std::size_t>(1, tested.size()) * std::max<std::size_t>(1, spec.data.shots.size()) *
-                        std::max<std::size_t>(1, spec.data.seeds.size()));
+    s.evaluations = plannedEvaluations(spec);
     const fs::path resultPath = dir / "result.json";
     ResultFile rf;
     bool haveResults = false;

@@ -38,6 +38,9 @@ struct RunFolderStatus {
 // receives the run's experiment as loaded from its config.yaml.
 RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* spec = nullptr);
 
+// How many evaluations an experiment plans: datasets tested x shots x seeds (each at least 1).
+int plannedEvaluations(const ExperimentSpec& spec);
+
 // The run folders among `paths`: a path that is a run folder (it holds config.yaml) is one; a folder that is not
 // stands for the run folders directly inside it (e.g. runs/), sorted by name. Throws caspl::Error naming a path
 // that does not exist, or a folder that holds no run folder.

@@ -105,10 +105,28 @@ RunsTable makeRunsTable(std::vector<RunsTableRow> rows) {
     return t;
 }
 
-RunsTable readRunsTable(const std::vector<std::string>& folders) {
+RunsTable readRunsTable(const std::vector<std::string>& folders, const std::map<std::string, ExperimentSpec>& notStarted) {
     std::vector<RunsTableRow> rows;
     for (const auto& folder : folders) {
         RunsTableRow row;
+        const auto planned = notStarted.find(folder);
+        if (planned != notStarted.end() && !std::filesystem::exists(std::filesystem::path(folder) / "config.yaml")) {
+            const ExperimentSpec& spec = planned->second;
+            row.status.folder = folder;
+            row.status.name = spec.name;
+            row.status.method = methodLabel(spec);
+            row.status.state = "queued";
+            row.status.evaluations = plannedEvaluations(spec);
+            try {
+                row.config = flattenYaml(toYaml(spec), folder + " (queued)");
+            } catch (const std::exception& e) {
+                row.config.clear();
+                row.status.state = "unreadable";
+                row.status.message = e.what();
+            }
+            rows.push_back(std::move(row));
+            continue;
+        }
         try {
             // The experiment as this version resolves it: a key that an earlier version did not write has its
             // default, as it has when the run is resumed.

@@ -7,6 +7,7 @@
 #include "core/experiment/run_notes.h"
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,8 +48,10 @@ RunsTable makeRunsTable(std::vector<RunsTableRow> rows);
 
 // Reads each run folder: readRunFolderStatus, and its config.yaml as this version resolves it (keys an earlier
 // version did not write get their defaults, as on resume). A folder that cannot be read gets a row of state
-// "unreadable" with the reason as its message (the other runs are still shown).
-RunsTable readRunsTable(const std::vector<std::string>& folders);
+// "unreadable" with the reason as its message (the other runs are still shown). A folder that does not hold a
+// config.yaml yet and is in `notStarted` (a run queued in the studio, whose folder is made when it starts) gets a row
+// of state "queued" with that experiment's configuration and planned evaluations, so a queued sweep shows its grid.
+RunsTable readRunsTable(const std::vector<std::string>& folders, const std::map<std::string, ExperimentSpec>& notStarted = {});
 
 // The rows holding every tag of `tags` (all rows when it is empty), keys and best computed again among them.
 RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& tags);

@@ -4,6 +4,7 @@
 // resume, failures shown with what to do, comparing and exporting runs.
 #include "app/run_worker.h"
 #include "core/engine/event_log.h"
+#include "core/engine/run_status.h"
 #include "core/experiment/results.h"
 #include "core/experiment/run_notes.h"
 #include "core/experiment/spec_loader.h"
@@ -319,6 +320,21 @@ private Q_SLOTS:
         for (int r = 0; r < 4; ++r)
             QVERIFY2(w.queueModel()->job(w.queueModel()->idAt(r))->runDir.endsWith("/" + QString::fromStdString(specs[std::size_t(r)].name)),
                      qPrintable(w.queueModel()->job(w.queueModel()->idAt(r))->runDir));
+        // The Runs tab shows the grid before the runs have folders: the three waiting runs as "queued" rows with the
+        // swept keys (the first, started by this fake engine, has no folder and is not queued any more).
+        w.centralTabs()->setCurrentWidget(w.runsView());
+        const auto* runsModel = w.runsView()->model();
+        QTRY_COMPARE(runsModel->rowCount(), 3);
+        QCOMPARE(runsModel->table().keys, (std::vector<std::string>{"method.n_ctx_text", "train.lr"}));  // in config.yaml's order
+        for (int r = 0; r < 3; ++r) {
+            QCOMPARE(runsModel->index(r, ui::RunsTableModel::ColState).data().toString(), QString("queued"));
+            QCOMPARE(runsModel->index(r, ui::RunsTableModel::ColRun).data().toString(), QString::fromStdString(specs[std::size_t(r + 1)].name));
+            QCOMPARE(runsModel->index(r, ui::RunsTableModel::ColResults).data().toString(),
+                     QStringLiteral("0/%1").arg(caspl::plannedEvaluations(specs[std::size_t(r + 1)])));
+            QVERIFY(!(runsModel->flags(runsModel->index(r, ui::RunsTableModel::ColTags)) & Qt::ItemIsEditable));  // no folder yet
+        }
+        QCOMPARE(runsModel->index(2, runsModel->keyColumn(0)).data().toString(), QString("4"));
+        QCOMPARE(runsModel->index(2, runsModel->keyColumn(1)).data().toString(), QString("0.02"));
         // The same sweep again: every run is in the queue already.
         QCOMPARE(w.runSweep(specs), 0);
         QCOMPARE(w.queueModel()->count(), 4);

@@ -7,6 +7,7 @@
 #include "core/experiment/results.h"
 #include "core/experiment/run_notes.h"
 #include "core/experiment/runs_table.h"
+#include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
@@ -285,6 +286,44 @@ private Q_SLOTS:
     }
 
     // notes.json: tags checked, sorted and made unique; empty notes remove the file; a bad file is named.
+    // A run queued in the studio has no folder yet: given its experiment, it is a "queued" row with its
+    // configuration; once its folder holds a config.yaml, the folder is read instead.
+    void queuedRunsAreRows() {
+        const QString base = QDir(caspl::test::tempDir()).filePath("runs_table_queued");
+        QDir(base).removeRecursively();
+        const QString done = makeRun(base, "lr_a", "0.01", std::pair{80, 60});
+        ExperimentSpec next = loadExperiment((done + "/config.yaml").toStdString());
+        next.name = "lr_b";
+        next.train.lr = 0.02;
+        next.data.seeds = {1, 2, 3};
+        const std::string nextDir = (base + "/runs/lr_b").toStdString();
+        const RunsTable t = readRunsTable({done.toStdString(), nextDir}, {{nextDir, next}});
+        QCOMPARE(t.rows.size(), std::size_t(2));
+        const RunFolderStatus& q = t.rows[1].status;
+        QCOMPARE(q.state, std::string("queued"));
+        QCOMPARE(q.name, std::string("lr_b"));
+        QCOMPARE(q.method, methodLabel(next));
+        QCOMPARE(q.evaluations, 3);  // one dataset, one K, three seeds
+        QCOMPARE(q.evaluations, plannedEvaluations(next));
+        QVERIFY(!q.hm);
+        QVERIFY(std::find(t.keys.begin(), t.keys.end(), "train.lr") != t.keys.end());
+        QVERIFY(std::find(t.keys.begin(), t.keys.end(), "data.seeds") != t.keys.end());
+        const auto lr = std::size_t(std::find(t.keys.begin(), t.keys.end(), "train.lr") - t.keys.begin());
+        QCOMPARE(t.rows[1].values[lr], std::string("0.02"));
+        QVERIFY(!t.best);  // one figure only
+        // Without its experiment, a folder that is not there is unreadable, with the reason.
+        const RunsTable missing = readRunsTable({nextDir});
+        QCOMPARE(missing.rows[0].status.state, std::string("unreadable"));
+        QVERIFY2(missing.rows[0].status.message.find("no config.yaml") != std::string::npos, missing.rows[0].status.message.c_str());
+        // Started: its folder wins over the queued experiment.
+        const QString started = makeRun(base, "lr_b", "0.04", std::nullopt);
+        QCOMPARE(started.toStdString(), nextDir);
+        const RunsTable read = readRunsTable({done.toStdString(), nextDir}, {{nextDir, next}});
+        QCOMPARE(read.rows[1].status.state, std::string("done"));
+        QCOMPARE(read.rows[1].values[std::size_t(std::find(read.keys.begin(), read.keys.end(), "train.lr") - read.keys.begin())],
+                 std::string("0.04"));
+    }
+
     void notesAndTags() {
         for (const auto& [tag, why] : {std::pair<std::string, std::string>{"", "empty"},
                                        {"a,b", "no comma"},
