@@ -26,6 +26,7 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDialog>
 #include <QClipboard>
 #include <QDesktopServices>
@@ -1302,6 +1303,8 @@ void MainWindow::saveSession(QSettings& settings) const {
     settings.setValue("tab", tabs_->currentIndex());
     settings.setValue("plotSmoothing", plots_->smoothing());
     settings.setValue("plotStepAxis", plots_->stepAxis() == PlotPanel::StepAxis::Overlay ? "overlay" : "continue");
+    static const char* const kRunsPlots[] = {"scatter", "parallel", "correlation"};
+    settings.setValue("runsPlot", kRunsPlots[std::clamp(runsView_->plotKindBox()->currentData().toInt(), 0, 2)]);
     const QString source = editor_->sourcePath();
     settings.setValue("experiment", QFileInfo(source).isFile() ? source : QString());
     settings.setValue("processQueue", processQueue_->isChecked());
@@ -1329,6 +1332,10 @@ int MainWindow::restoreSession(QSettings& settings) {
     plots_->setSmoothing(settings.value("plotSmoothing", 0.0).toDouble());
     plots_->setStepAxis(settings.value("plotStepAxis").toString() == QLatin1String("overlay") ? PlotPanel::StepAxis::Overlay
                                                                                               : PlotPanel::StepAxis::Continue);
+    const QString runsPlot = settings.value("runsPlot").toString();
+    runsView_->plotKindBox()->setCurrentIndex(runsView_->plotKindBox()->findData(
+        runsPlot == QLatin1String("parallel") ? RunsView::ParallelCoordinates
+        : runsPlot == QLatin1String("correlation") ? RunsView::Correlation : RunsView::Scatter));
     const QString experiment = settings.value("experiment").toString();
     if (!experiment.isEmpty() && QFileInfo(experiment).isFile()) openExperimentFile(experiment);
     const bool processing = settings.value("processQueue", true).toBool();

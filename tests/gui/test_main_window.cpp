@@ -712,6 +712,7 @@ private Q_SLOTS:
             QVERIFY(w.runCurrentExperiment(false) > 0);
             w.centralTabs()->setCurrentIndex(1);
             w.plotPanel()->setSmoothing(0.6);
+            w.runsView()->plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
             QSettings settings(ini, QSettings::IniFormat);
             w.saveSession(settings);
         }
@@ -731,6 +732,7 @@ private Q_SLOTS:
             QVERIFY(w.messageBar()->advice().contains("Process Queue"));
             QCOMPARE(w.centralTabs()->currentIndex(), 1);
             QCOMPARE(w.plotPanel()->smoothing(), 0.6);
+            QCOMPARE(w.runsView()->plotKindBox()->currentData().toInt(), int(ui::RunsView::ParallelCoordinates));
             QCOMPARE(w.editor()->sourcePath(), QFileInfo(queued.yamlPath).absoluteFilePath());
             w.findAction("actionProcessQueue")->setChecked(true);
             QVERIFY(idle.running);  // the queued run starts when the user says so
