@@ -187,6 +187,158 @@ std::string tfEventFile(const std::vector<TbScalar>& scalars, double startTime) 
     return out;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// HParams (tensorboard/plugins/hparams: plugin_data.proto, api.proto; google/protobuf/struct.proto). The few fields
+// written, by number:
+//   Summary.Value { tag = 1; metadata = 9 }  SummaryMetadata { plugin_data = 1 }  PluginData { plugin_name = 1;
+//   content = 2 }  HParamsPluginData { version = 1 (0: not written); experiment = 2; session_start_info = 3;
+//   session_end_info = 4 }  SessionStartInfo { map<string, Value> hparams = 1 (entries { key = 1; value = 2 });
+//   model_uri = 2; start_time_secs = 5 }  SessionEndInfo { status = 1; end_time_secs = 2 }
+//   Experiment { time_created_secs = 3; hparam_infos = 4; metric_infos = 5 }  HParamInfo { name = 1; type = 4
+//   (1 string, 2 bool, 3 float64); domain_discrete = 5 (ListValue { values = 1 }); domain_interval = 6 (Interval
+//   { min_value = 1; max_value = 2 }) }  MetricInfo { name = 1 (MetricName { group = 1; tag = 2 }); display_name = 3;
+//   description = 4 }  Value { number_value = 2; string_value = 3; bool_value = 4 }
+// As the plugin's own writers do, the summary value carries no tensor: TensorBoard gives it its null tensor.
+
+namespace {
+
+std::string protoValue(const std::string& text) {
+    std::string v;
+    if (const auto number = configNumber(text)) putDouble(v, 2, *number);
+    else if (text == "true" || text == "false") putInt(v, 4, text == "true" ? 1 : 0);
+    else putBytes(v, 3, text);
+    return v;
+}
+
+std::string hparamsSummaryEvent(const std::string& tag, int dataField, const std::string& data, double wallTime) {
+    std::string pluginData;  // HParamsPluginData; version 0 is proto3's default and is not written
+    putBytes(pluginData, dataField, data);
+    std::string plugin;
+    putBytes(plugin, 1, "hparams");
+    putBytes(plugin, 2, pluginData);
+    std::string metadata;
+    putBytes(metadata, 1, plugin);
+    std::string value;
+    putBytes(value, 1, tag);
+    putBytes(value, 9, metadata);
+    std::string summary;
+    putBytes(summary, 1, value);
+    std::string event;
+    putDouble(event, 1, wallTime);  // step 0: proto3 leaves it out
+    putBytes(event, 5, summary);
+    return event;
+}
+
+}  // namespace
+
+std::string tbSessionEventFile(const TbSession& session, double wallTime) {
+    const double start = session.startTime > 0 ? session.startTime : wallTime;
+    std::string out = tfRecord(versionEvent(start));
+    std::string startInfo;
+    for (const auto& [name, value] : session.hparams) {
+        std::string entry;
+        putBytes(entry, 1, name);
+        putBytes(entry, 2, protoValue(value));
+        putBytes(startInfo, 1, entry);
+    }
+    if (!session.modelUri.empty()) putBytes(startInfo, 2, session.modelUri);
+    putDouble(startInfo, 5, start);
+    out += tfRecord(hparamsSummaryEvent("_hparams_/session_start_info", 3, startInfo, start));
+    const double end = session.endTime > 0 ? session.endTime : start;
+    for (const auto& [tag, value] : session.metrics) out += tfRecord(scalarEvent({tag, 0, end, value}));
+    if (session.status == 1 || session.status == 2) {
+        std::string endInfo;
+        putInt(endInfo, 1, session.status);
+        putDouble(endInfo, 2, end);
+        out += tfRecord(hparamsSummaryEvent("_hparams_/session_end_info", 4, endInfo, end));
+    }
+    return out;
+}
+
+std::string tbExperimentEventFile(const std::vector<TbSession>& sessions, double wallTime) {
+    // The names in order of first appearance, each with the values the sessions give it.
+    std::vector<std::string> names, tags;
+    std::map<std::string, std::vector<std::string>> values;
+    for (const auto& s : sessions) {
+        for (const auto& [name, value] : s.hparams) {
+            auto& v = values[name];
+            if (v.empty()) names.push_back(name);
+            v.push_back(value);
+        }
+        for (const auto& [tag, value] : s.metrics)
+            if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag);
+    }
+    std::string experiment;
+    putDouble(experiment, 3, wallTime);
+    for (const auto& name : names) {
+        const auto& v = values[name];
+        const bool numbers = std::all_of(v.begin(), v.end(), [](const std::string& x) { return configNumber(x).has_value(); });
+        const bool bools = std::all_of(v.begin(), v.end(), [](const std::string& x) { return x == "true" || x == "false"; });
+        std::string info;
+        putBytes(info, 1, name);
+        if (numbers) {
+            double lo = *configNumber(v.front()), hi = lo;
+            for (const auto& x : v) lo = std::min(lo, *configNumber(x)), hi = std::max(hi, *configNumber(x));
+            putInt(info, 4, 3);
+            std::string interval;
+            putDouble(interval, 1, lo);
+            putDouble(interval, 2, hi);
+            putBytes(info, 6, interval);
+        } else {
+            putInt(info, 4, bools ? 2 : 1);
+            std::vector<std::string> distinct = v;
+            std::sort(distinct.begin(), distinct.end());
+            distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+            std::string list;
+            for (const auto& x : distinct) {
+                std::string item;  // text as text, even where it looks like a number (a mixed key)
+                if (bools) putInt(item, 4, x == "true" ? 1 : 0);
+                else putBytes(item, 3, x);
+                putBytes(list, 1, item);
+            }
+            putBytes(info, 5, list);
+        }
+        putBytes(experiment, 4, info);
+    }
+    for (const auto& tag : tags) {
+        std::string metricName;
+        putBytes(metricName, 2, tag);  // group "": the session's own folder
+        std::string info;
+        putBytes(info, 1, metricName);
+        const std::string figure = tag.substr(tag.find('/') + 1);
+        const std::string display = figure == "hm" ? "HM" : figure == "all" ? "All" : figure == "base" ? "Base" : figure == "novel" ? "Novel" : figure;
+        putBytes(info, 3, display);
+        putBytes(info, 4, "mean over seeds (averaged over datasets when several), in percent");
+        putBytes(experiment, 5, info);
+    }
+    std::string out = tfRecord(versionEvent(wallTime));
+    out += tfRecord(hparamsSummaryEvent("_hparams_/experiment", 2, experiment, wallTime));
+    return out;
+}
+
+std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table) {
+    std::vector<std::optional<TbSession>> out;
+    for (const auto& row : table.rows) {
+        if (row.config.empty()) {  // unreadable
+            out.emplace_back();
+            continue;
+        }
+        TbSession s;
+        s.hparams.emplace_back("method", row.status.method);
+        for (std::size_t k = 0; k < table.keys.size(); ++k)
+            if (!row.values[k].empty()) s.hparams.emplace_back(table.keys[k], row.values[k]);
+        const std::pair<const char*, const std::optional<double>*> figures[] = {
+            {"result/base", &row.status.base}, {"result/novel", &row.status.novel}, {"result/hm", &row.status.hm}, {"result/all", &row.status.accuracy}};
+        for (const auto& [tag, v] : figures)
+            if (*v) s.metrics.emplace_back(tag, **v);
+        const std::string& state = row.status.state;
+        s.status = state == "done" ? 1 : state == "failed" ? 2 : state == "running" ? 3 : 0;
+        s.modelUri = row.status.folder;
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
 std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fallbackTime) {
     const auto timeOf = [&](const std::vector<double>& times, std::size_t i) {
         return i < times.size() && times[i] > 0 ? times[i] : fallbackTime;
@@ -333,7 +485,33 @@ std::string readSmallFile(const fs::path& p) {
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now) {
     TbExportSummary summary;
+    // Writes `bytes` as a new event file in `dir`, named after the folder's earlier files of this tool (TensorBoard
+    // reads a folder's files in name order: the new one comes last), then removes those: the new one holds all of it.
+    const auto writeEventFile = [&](const fs::path& dir, const std::string& bytes) {
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) throw Error(dir.string() + ": cannot create the folder (" + ec.message() + ")");
+        int64_t time = int64_t(now);
+        std::vector<fs::path> earlier;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string f = it->path().filename().string();
+            if (!isOurEventFile(f)) continue;
+            earlier.push_back(it->path());
+            time = std::max(time, timeInName(f) + 1);
+        }
+        if (ec) throw Error(dir.string() + ": cannot list the folder (" + ec.message() + ")");
+        const std::string file = "events.out.tfevents." + std::to_string(time) + "." + safeName(host) + ".caspl";
+        writeFileAtomically((dir / file).string(), bytes);
+        for (const auto& old : earlier) {
+            fs::remove(old, ec);
+            if (ec)
+                summary.warnings.push_back(old.string() + ": could not be removed (" + ec.message() +
+                                           "); TensorBoard shows its curves as well until it is deleted");
+        }
+        return file;
+    };
     std::set<std::string> taken;
+    std::vector<TbSession> sessions;
     for (const TbRun& run : runs) {
         const auto trainings = tensorBoardTrainings(run.log, now);
         if (trainings.empty()) {
@@ -354,36 +532,30 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
         if (fs::exists(runOut / "config.yaml") || fs::exists(runOut / "run.json"))
             throw Error(runOut.string() + ": is a run folder; export the TensorBoard files to a folder outside the runs "
                                           "(e.g. a 'tensorboard' folder next to 'runs')");
+        double first = now, last = 0;
         for (const TbTraining& t : trainings) {
-            const fs::path dir = runOut / t.folder;
-            std::error_code ec;
-            fs::create_directories(dir, ec);
-            if (ec) throw Error(dir.string() + ": cannot create the folder (" + ec.message() + ")");
-            // TensorBoard reads a folder's event files in the order of their names: the new one comes last.
-            int64_t time = int64_t(now);
-            std::vector<fs::path> earlier;
-            for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-                const std::string f = it->path().filename().string();
-                if (!isOurEventFile(f)) continue;
-                earlier.push_back(it->path());
-                time = std::max(time, timeInName(f) + 1);
-            }
-            if (ec) throw Error(dir.string() + ": cannot list the folder (" + ec.message() + ")");
             double start = now;
-            for (const auto& s : t.scalars) start = std::min(start, s.wallTime);
-            const std::string file = "events.out.tfevents." + std::to_string(time) + "." + safeName(host) + ".caspl";
-            writeFileAtomically((dir / file).string(), tfEventFile(t.scalars, start));
-            for (const auto& old : earlier) {  // an earlier export's file: the new one holds all of it
-                fs::remove(old, ec);
-                if (ec)
-                    summary.warnings.push_back(old.string() + ": could not be removed (" + ec.message() +
-                                               "); TensorBoard shows its curves as well until it is deleted");
+            for (const auto& s : t.scalars) {
+                start = std::min(start, s.wallTime);
+                last = std::max(last, s.wallTime);
             }
+            first = std::min(first, start);
+            const std::string file = writeEventFile(runOut / t.folder, tfEventFile(t.scalars, start));
             summary.files.push_back((fs::path(name) / t.folder / file).string());
             summary.scalars += int64_t(t.scalars.size());
         }
+        if (run.session) {
+            TbSession s = *run.session;
+            if (s.startTime <= 0) s.startTime = first;
+            if (s.endTime <= 0 && (s.status == 1 || s.status == 2)) s.endTime = std::max(last, s.startTime);
+            const std::string file = writeEventFile(runOut, tbSessionEventFile(s, now));
+            summary.files.push_back((fs::path(name) / file).string());
+            summary.scalars += int64_t(s.metrics.size());
+            sessions.push_back(std::move(s));
+        }
         writeFileAtomically((runOut / ".caspl-run").string(), run.source);
     }
+    if (!sessions.empty()) summary.files.push_back(writeEventFile(fs::path(outDir), tbExperimentEventFile(sessions, now)));
     return summary;
 }
 

@@ -10,6 +10,7 @@
 // further event holds one scalar summary (tag, float value) at a step and a wall time. The few protobuf fields this
 // needs are written here (see tensorboard.cpp for why).
 #include "core/engine/event_log.h"
+#include "core/experiment/runs_table.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -65,12 +66,41 @@ struct TbTraining {
 // A line's wall time is its "time" (RunEventLog::metricTimes / evalTimes); one without a time takes `fallbackTime`.
 std::vector<TbTraining> tensorBoardTrainings(const RunEventLog& log, double fallbackTime);
 
+// The HParams dashboard (TensorBoard's hparams plugin, as PyTorch's SummaryWriter.add_hparams and Keras's hp.hparams
+// feed it): each exported run is a session with its hyperparameters and its headline figures, so that TensorBoard
+// shows a sweep as a table, parallel coordinates and a scatter matrix.
+struct TbSession {
+    // Hyperparameter name -> value as config.yaml writes it: a number ("0.002") is written as a number, "true" and
+    // "false" as booleans, anything else as text.
+    std::vector<std::pair<std::string, std::string>> hparams;
+    std::vector<std::pair<std::string, double>> metrics;  // scalar tag -> value, written at step 0 ("result/hm")
+    int status = 0;         // the plugin's Status: 0 unknown, 1 success, 2 failure, 3 running
+    double startTime = 0;   // seconds since 1970; 0: the run's first logged time
+    double endTime = 0;     // 0 when it has not ended
+    std::string modelUri;   // where the run keeps its checkpoints (its folder)
+};
+
+// The sessions of a runs table (runs_table.h), one per row that has a configuration: as hyperparameters "method"
+// (methodLabel) and every key that differs between the runs; as metrics result/base, result/novel, result/hm and
+// result/all where the run has them (means over seeds, as `caspl status` shows them); the status from the run's state
+// (done: success, failed: failure, running: running, else unknown).
+std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table);
+
+// An event file holding one session: its start (tag _hparams_/session_start_info), its metrics as scalars at step 0,
+// and its end (_hparams_/session_end_info) when it has ended.
+std::string tbSessionEventFile(const TbSession& session, double wallTime);
+// An event file holding the experiment (_hparams_/experiment): one hyperparameter per name in the sessions, typed
+// from their values (all numbers: a number with their range; all booleans: a boolean; else text with the values
+// seen), and one metric per tag, so that TensorBoard shows these and not every curve of every training as metrics.
+std::string tbExperimentEventFile(const std::vector<TbSession>& sessions, double wallTime);
+
 // One run to export: the name of its folder (the name it has in TensorBoard), the folder's path (recorded in the
 // export so that another run of the same name does not take its place), its event log.
 struct TbRun {
     std::string name;
     std::string source;
     RunEventLog log;
+    std::optional<TbSession> session;  // its HParams session, written into <name>/ itself
 };
 
 struct TbExportSummary {
@@ -88,6 +118,9 @@ struct TbExportSummary {
 //   of this tool left in that folder (names ending in ".caspl") removed, so that TensorBoard does not show a curve
 //   twice and a failed export never loses the previous one. The new file's time is later than theirs, so that
 //   TensorBoard, which reads a folder's files in name order, takes it as the newest.
+// - A run with a session gets `outDir/<name>/events...caspl` with it (tbSessionEventFile), and when any run has one,
+//   `outDir` itself gets the experiment of this export's sessions (tbExperimentEventFile), replacing an earlier
+//   export's: the HParams dashboard describes the runs exported last (export a sweep's runs together).
 // Throws caspl::Error naming the path on a write error.
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now);

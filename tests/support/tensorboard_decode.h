@@ -19,6 +19,8 @@ struct DecodedEvent {
     std::string fileVersion, tag;
     float value = 0;
     bool sessionStart = false;
+    // Summary.Value.metadata.plugin_data: which plugin, and its content (the hparams plugin's HParamsPluginData).
+    std::string pluginName, pluginContent;
 };
 
 inline uint64_t varint(const std::string& s, std::size_t& i) {
@@ -80,6 +82,15 @@ inline std::vector<DecodedEvent> decodeEventFile(const std::string& bytes) {
                     fields(value, [&](int vf, int vwt, const std::string& x) {
                         if (vf == 1 && vwt == 2) e.tag = x;
                         else if (vf == 2 && vwt == 5) std::memcpy(&e.value, x.data(), 4);
+                        else if (vf == 9 && vwt == 2)  // SummaryMetadata { plugin_data = 1 { plugin_name = 1; content = 2 } }
+                            fields(x, [&](int mf, int mwt, const std::string& metadata) {
+                                if (mf != 1 || mwt != 2) throw std::runtime_error("unexpected SummaryMetadata field");
+                                fields(metadata, [&](int pf, int pwt, const std::string& y) {
+                                    if (pf == 1 && pwt == 2) e.pluginName = y;
+                                    else if (pf == 2 && pwt == 2) e.pluginContent = y;
+                                    else throw std::runtime_error("unexpected PluginData field");
+                                });
+                            });
                         else throw std::runtime_error("unexpected Summary.Value field");
                     });
                 });

@@ -326,6 +326,112 @@ private Q_SLOTS:
             [&] { writeTensorBoard({runs[0]}, QDir(dir).filePath("blocked").toStdString(), "h", 1.0); }, {"blocked", "cannot create"});
     }
 
+    // TensorBoard's HParams dashboard: the session and experiment messages byte for byte as protobuf's own library
+    // writes them (Python protobuf, deterministic serialisation, from field numbers of the hparams plugin's
+    // plugin_data.proto and api.proto), the sessions of a runs table, and where the export puts them.
+    void hparamsSessionsAndExperiment() {
+        TbSession a;
+        a.hparams = {{"method", "coop+caspl"}, {"model.student", "ViT-B/16"}, {"train.flag", "true"}, {"train.lr", "0.002"}};
+        a.metrics = {{"result/hm", 72.5}};
+        a.status = 1;
+        a.startTime = 1700000000.0;
+        a.endTime = 1700000100.0;
+        a.modelUri = "/runs/a";
+        const auto events = decodeEventFile(tbSessionEventFile(a, 1.0));
+        QCOMPARE(events.size(), std::size_t(4));  // version, start, one metric, end
+        QCOMPARE(events[0].wallTime, 1700000000.0);
+        QCOMPARE(events[1].tag, std::string("_hparams_/session_start_info"));
+        QCOMPARE(events[1].pluginName, std::string("hparams"));
+        QCOMPARE(events[1].pluginContent,
+                 fromHex("1a700a160a066d6574686f64120c1a0a636f6f702b636173706c0a1b0a0d6d6f64656c2e73747564656e74120a1a085669"
+                         "542d422f31360a100a0a747261696e2e666c6167120220010a150a08747261696e2e6c72120911fca9f1d24d62603f1207"
+                         "2f72756e732f612900000040fc54d941"));
+        QCOMPARE(events[2].tag, std::string("result/hm"));
+        QCOMPARE(events[2].step, int64_t(0));
+        QCOMPARE(events[2].value, 72.5f);
+        QCOMPARE(events[3].tag, std::string("_hparams_/session_end_info"));
+        QCOMPARE(events[3].pluginContent, fromHex("220b08011100000059fc54d941"));
+        // Not ended (running, stopped): no end.
+        TbSession running = a;
+        running.status = 3;
+        QCOMPARE(decodeEventFile(tbSessionEventFile(running, 1.0)).size(), std::size_t(3));
+
+        TbSession b;
+        b.hparams = {{"method", "coop"}, {"model.student", "ViT-B/32"}, {"train.flag", "false"}, {"train.lr", "0.004"}};
+        b.metrics = {{"result/hm", 70.25}, {"result/base", 80.0}};
+        const auto experiment = decodeEventFile(tbExperimentEventFile({a, b}, 1700000200.0));
+        QCOMPARE(experiment.size(), std::size_t(2));
+        QCOMPARE(experiment[1].tag, std::string("_hparams_/experiment"));
+        QCOMPARE(experiment[1].pluginContent,
+                 fromHex("12c6021900000072fc54d94122220a066d6574686f6420012a160a061a04636f6f700a0c1a0a636f6f702b636173706c"
+                         "222b0a0d6d6f64656c2e73747564656e7420012a180a0a1a085669542d422f31360a0a1a085669542d422f333222180a"
+                         "0a747261696e2e666c616720022a080a0220000a02200122200a08747261696e2e6c722003321209fca9f1d24d62603f"
+                         "11fca9f1d24d62703f2a540a0b1209726573756c742f686d1a02484d22416d65616e206f76657220736565647320286176"
+                         "657261676564206f766572206461746173657473207768656e207365766572616c292c20696e2070657263656e742a58"
+                         "0a0d120b726573756c742f626173651a044261736522416d65616e206f76657220736565647320286176657261676564"
+                         "206f766572206461746173657473207768656e207365766572616c292c20696e2070657263656e74"));
+
+        // From a runs table: the method and the differing keys, the figures, the state.
+        RunsTableRow r1, r2, bad;
+        r1.status.folder = "/runs/a";
+        r1.status.method = "coop";
+        r1.status.state = "done";
+        r1.status.hm = 70.0;
+        r1.status.base = 80.0;
+        r1.config = {{"train.lr", "0.002"}, {"train.epochs", "5"}};
+        r2 = r1;
+        r2.status.folder = "/runs/b";
+        r2.status.state = "failed";
+        r2.status.hm.reset();
+        r2.status.base.reset();
+        r2.config = {{"train.lr", "0.004"}, {"train.epochs", "5"}};
+        bad.status.folder = "/runs/c";
+        bad.status.state = "unreadable";
+        const auto sessions = tensorBoardSessions(makeRunsTable({r1, r2, bad}));
+        QCOMPARE(sessions.size(), std::size_t(3));
+        QVERIFY(sessions[0] && sessions[1] && !sessions[2]);
+        QCOMPARE(sessions[0]->hparams, (std::vector<std::pair<std::string, std::string>>{{"method", "coop"}, {"train.lr", "0.002"}}));
+        QCOMPARE(sessions[0]->metrics, (std::vector<std::pair<std::string, double>>{{"result/base", 80.0}, {"result/hm", 70.0}}));
+        QCOMPARE(sessions[0]->status, 1);
+        QCOMPARE(sessions[0]->modelUri, std::string("/runs/a"));
+        QVERIFY(sessions[1]->metrics.empty());
+        QCOMPARE(sessions[1]->status, 2);
+
+        // The export: each run's session in its own folder, the experiment at the top, replaced by the next export.
+        namespace fs = std::filesystem;
+        const fs::path dir = fs::path(caspl::test::tempDir().toStdString()) / "tb_hparams";
+        RunEventLog log;
+        MetricEvent m;
+        m.phase = "phase2";
+        m.dataset = "dtd";
+        m.shots = 16;
+        m.seed = 1;
+        m.epoch = 1;
+        m.step = 1;
+        m.values = {{"loss", 1.0}};
+        log.metrics.push_back(m);
+        log.metricTimes.push_back(1796620801.0);
+        std::vector<TbRun> runs = {{"a", "/runs/a", log, sessions[0]}, {"b", "/runs/b", log, sessions[1]}};
+        const auto written = writeTensorBoard(runs, dir.string(), "h", 1796621000.0);
+        QCOMPARE(written.files, (std::vector<std::string>{"a/dtd/16shots_seed1/events.out.tfevents.1796621000.h.caspl",
+                                                          "a/events.out.tfevents.1796621000.h.caspl",
+                                                          "b/dtd/16shots_seed1/events.out.tfevents.1796621000.h.caspl",
+                                                          "b/events.out.tfevents.1796621000.h.caspl",
+                                                          "events.out.tfevents.1796621000.h.caspl"}));
+        const auto session = decodeEventFile(readFile((dir / written.files[1]).string()));
+        QCOMPARE(session[1].tag, std::string("_hparams_/session_start_info"));
+        QCOMPARE(session[1].wallTime, 1796620801.0);  // the run's first logged time
+        QCOMPARE(session.back().tag, std::string("_hparams_/session_end_info"));
+        QCOMPARE(decodeEventFile(readFile((dir / written.files[4]).string()))[1].tag, std::string("_hparams_/experiment"));
+        const auto again = writeTensorBoard({runs[0]}, dir.string(), "h", 1796621000.0);
+        QCOMPARE(again.files.back(), std::string("events.out.tfevents.1796621001.h.caspl"));
+        QVERIFY(!fs::exists(dir / written.files[4]));  // one experiment: this export's
+        // Without sessions (a caller that has none), no experiment.
+        runs[0].session.reset();
+        const auto plain = writeTensorBoard({runs[0]}, (dir / "plain").string(), "h", 1796621000.0);
+        QCOMPARE(plain.files.size(), std::size_t(1));
+    }
+
     // Cross-dataset from two training datasets (A trained, evaluated on A and B; then B trained, evaluated on B and
     // A): each evaluation belongs to the training just before it, in the export and in the live files alike.
     void transferFromSeveralTrainingDatasets() {
