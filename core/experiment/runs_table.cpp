@@ -223,6 +223,8 @@ std::vector<std::pair<double, std::string>> ParallelAxis::ticks() const {
         }
     }
     out.emplace_back(1.0, values.back().second);
+    // Close values with few decimals read the same ("70.00" three times): one label each.
+    out.erase(std::unique(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second == b.second; }), out.end());
     return out;
 }
 
@@ -320,7 +322,7 @@ std::vector<KeyCorrelation> keyCorrelations(const RunsTable& table, const std::v
         std::vector<double> ys;
         for (std::size_t i = 0; i < table.rows.size(); ++i) {
             const auto& r = table.rows[i];
-            if (!figures[i] || r.config.empty() || r.values[k].empty()) continue;
+            if (!figures[i] || !std::isfinite(*figures[i]) || r.config.empty() || r.values[k].empty()) continue;
             values.push_back(r.values[k]);
             ys.push_back(*figures[i]);
         }
@@ -344,7 +346,9 @@ std::vector<KeyCorrelation> keyCorrelations(const RunsTable& table, const std::v
                 ++g.second;
                 mean += ys[i];
             }
-            if (groups.size() < 2 || groups.size() == values.size()) continue;  // one value, or nothing to average
+            // One value; or fewer than two runs per value on average, where eta is mostly chance (it is 1 when every
+            // value is held once, and stays high with a few runs per value even for figures that are pure noise).
+            if (groups.size() < 2 || 2 * groups.size() > values.size()) continue;
             mean /= double(values.size());
             double total = 0, between = 0;
             for (const double y : ys) total += (y - mean) * (y - mean);

@@ -77,7 +77,8 @@ struct ParallelAxis {
     std::optional<double> position(const std::string& value) const;
     std::optional<double> position(double value) const;  // numeric axes
     // What to write along the axis: every category; a key's distinct numbers when there are at most 8; else (and
-    // always for a figure) the lowest, the highest and three values between (powers of ten on a log axis).
+    // always for a figure) the lowest, the highest and three values between (powers of ten on a log axis); a label
+    // that reads as the one before it is left out.
     std::vector<std::pair<double, std::string>> ticks() const;
 };
 
@@ -87,10 +88,12 @@ ParallelAxis makeParallelAxis(std::string name, const std::vector<std::string>& 
 // A figure's axis (HM, accuracy): numeric, linear, labelled with 2 decimals.
 ParallelAxis makeFigureAxis(std::string name, const std::vector<double>& values);
 
-// How strongly a key that differs between runs goes with a figure (W&B's parameter-importance panel, its correlation
-// column): for a numeric key Spearman's rank correlation (-1 to 1; the sign says whether higher values go with a
-// higher figure; unchanged by a log scale), for a text key the correlation ratio eta (0 to 1: the share of the
-// figure's spread, as a standard deviation, that the key's values account for; no sign).
+// How strongly a key that differs between runs goes with a figure, as W&B's parameter-importance panel ranks keys (its
+// correlation column is Pearson's on the raw values; here ranks, so a learning rate swept on a log grid counts by
+// order, not by size): for a numeric key Spearman's rank correlation (-1 to 1; the sign says whether higher values go
+// with a higher figure), for a text key the correlation ratio eta (0 to 1: the square root of the share of the
+// figure's variance between the key's values; no sign, and never below |rho| of the same split: compare a text key's
+// eta with other etas).
 struct KeyCorrelation {
     std::string key;
     bool numeric = false;  // Spearman's rho; else eta
@@ -98,9 +101,9 @@ struct KeyCorrelation {
     std::size_t runs = 0;  // the runs it is computed over: those with the key and the figure
 };
 
-// figures[i]: row i's figure, none to leave the row out (no figure yet, filtered out). A key is left out where it is
-// not defined: fewer than 3 runs, one value among them, the same figure for all, or a text key whose every value
-// occurs once. Sorted by strength (|value|), strongest first. Throws caspl::Error when figures and rows differ in
+// figures[i]: row i's figure, none to leave the row out (no figure yet, filtered out; a figure that is not finite
+// too). A key is left out where it is not defined or says little: fewer than 3 runs, one value among them, the same
+// figure for all, or a text key with fewer than two runs per value on average. Sorted by strength (|value|), strongest first. Throws caspl::Error when figures and rows differ in
 // number.
 std::vector<KeyCorrelation> keyCorrelations(const RunsTable& table, const std::vector<std::optional<double>>& figures);
 

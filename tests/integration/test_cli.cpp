@@ -482,7 +482,8 @@ private Q_SLOTS:
         for (const QString& n : names) sweepFolders.push_back((base + "/runs/" + n).toStdString());
         const caspl::RunsTable read = caspl::readRunsTable(sweepFolders);
         const auto correlations = caspl::keyCorrelations(read, caspl::headlineFigures(read));
-        QCOMPARE(table.out.contains("\ncorrelation with HM "), !correlations.empty());
+        QVERIFY(!correlations.empty());  // the tiny runs are deterministic: phase1.lr goes with the HM here
+        QVERIFY2(table.out.contains("\ncorrelation with HM "), qPrintable(table.out));
         for (const auto& c : correlations) {
             char value[16];
             std::snprintf(value, sizeof value, "%+.2f", c.value);

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <string>
 
@@ -158,6 +159,10 @@ private Q_SLOTS:
         QCOMPARE(hmTicks[2].second, std::string("72.00"));
         QCOMPARE(makeFigureAxis("HM (%)", {71.125}).ticks(), (std::vector<std::pair<double, std::string>>{{0.5, "71.12"}}));
         QVERIFY(makeFigureAxis("HM (%)", {}).ticks().empty());
+        // Close figures: one label per text.
+        const auto close = makeFigureAxis("HM (%)", {70.001, 70.004, 70.002}).ticks();
+        QCOMPARE(close.size(), std::size_t(1));
+        QCOMPARE(close[0].second, std::string("70.00"));
     }
 
     // Which keys go with the figure: Spearman's rho for numbers (ties sharing ranks), the correlation ratio for text,
@@ -193,6 +198,20 @@ private Q_SLOTS:
         QVERIFY(keyCorrelations(t, {70.0, 72.0, std::nullopt, std::nullopt, std::nullopt}).empty());
         QVERIFY(keyCorrelations(t, {70.0, 70.0, 70.0, 70.0, 70.0}).empty());
         QVERIFY_THROWS_EXCEPTION(Error, keyCorrelations(t, {70.0}));
+        // A figure that is not a number is left out like a missing one.
+        const auto withNan = keyCorrelations(t, {70.0, std::numeric_limits<double>::quiet_NaN(), 75.0, 74.0, std::nullopt});
+        QCOMPARE(withNan.size(), std::size_t(2));  // the student: 3 runs for 2 values, too few
+        for (const auto& k : withNan) QVERIFY(std::isfinite(k.value) && k.runs == 3);
+        // Five text values over six runs: eta would be high by chance alone; left out.
+        std::vector<RunsTableRow> noisy;
+        const char* students[] = {"a", "b", "c", "d", "e", "a"};
+        const double noise[] = {70, 71, 69, 72, 70.5, 71.5};
+        for (int i = 0; i < 6; ++i)
+            noisy.push_back(row("/n/" + std::to_string(i), {{"model.student", students[i]}, {"train.lr", std::to_string(i + 1)}}, noise[i]));
+        const RunsTable n = makeRunsTable(noisy);
+        const auto nc = keyCorrelations(n, headlineFigures(n));
+        QCOMPARE(nc.size(), std::size_t(1));
+        QCOMPARE(nc[0].key, std::string("train.lr"));
         // Without any HM, the accuracy on all classes is the figure.
         const RunsTable all = makeRunsTable({row("/r/a", cfg("0.001", "4", "B/16", "a"), std::nullopt, 60.0),
                                              row("/r/b", cfg("0.002", "4", "B/16", "b"), std::nullopt, 61.0)});
