@@ -265,7 +265,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     kindBox_->addItem(tr("Parallel coordinates"), ParallelCoordinates);
     kindBox_->addItem(tr("Correlation"), Correlation);
     kindBox_->setToolTip(tr("Scatter: the figure against one numeric key. Parallel coordinates: an axis per key that "
-                            "differs, the figure's axis last, a line per run coloured by the figure (the best run thick and "
+                            "differs, the figure's axis last, a line per run coloured by the figure (the highest thick and "
                             "red). Correlation: how strongly each key went with the figure (Spearman's rho for numbers, the "
                             "correlation ratio eta for text), strongest first; click a bar for its scatter"));
     againstLabel_ = new QLabel(tr("against"), this);
@@ -309,7 +309,11 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(split, 1);
 
     connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
+        // The proxy announces the rows it hides and shows range by range (thousands of signals for a sweep of
+        // thousands of runs): one replot after it has finished, not one per range.
+        refiltering_ = true;
         proxy_->setFilterFixedString(text);
+        refiltering_ = false;
         summary_->setText(summaryText());
         replot();
     });
@@ -340,8 +344,13 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         Q_EMIT runActivated(i.data(RunsTableModel::FolderRole).toString());
     });
     connect(model_, &RunsTableModel::notesFailed, this, [this](const QString& message) { summary_->setText(message); });
+    // A tag or note written while a read is under way: that read may hold the notes from before; read again.
+    connect(model_, &QAbstractItemModel::dataChanged, this, [this] {
+        if (reading_) changedWhileReading_ = true;
+    });
     // Sorted (the points' order), or rows filtered in or out (an edited tag under a filter): the summary and points.
     const auto shownChanged = [this] {
+        if (refiltering_) return;
         summary_->setText(summaryText());
         replot();
     };
@@ -361,6 +370,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
 void RunsView::setFolders(const QStringList& folders, const std::map<std::string, caspl::ExperimentSpec>& queued) {
     folders_ = folders;
     queued_ = queued;
+    ++foldersGeneration_;
     reload();
 }
 
@@ -375,6 +385,8 @@ void RunsView::reload() {
 void RunsView::startRead() {
     reading_ = true;
     readAgain_ = false;
+    changedWhileReading_ = false;
+    const quint64 generation = foldersGeneration_;
     if (model_->rowCount() == 0 && !folders_.isEmpty())
         summary_->setText(folders_.size() == 1 ? tr("Reading 1 run folder…") : tr("Reading %1 run folders…").arg(folders_.size()));
     std::vector<std::string> folders;
@@ -383,7 +395,7 @@ void RunsView::startRead() {
     // view, and a view closed meanwhile is noticed on the GUI thread (the QPointer). The global pool is waited for
     // when the application ends.
     QPointer<RunsView> self(this);
-    QThreadPool::globalInstance()->start([folders = std::move(folders), queued = queued_, self] {
+    QThreadPool::globalInstance()->start([folders = std::move(folders), queued = queued_, self, generation] {
         auto table = std::make_shared<caspl::RunsTable>();
         auto error = std::make_shared<QString>();
         try {
@@ -393,22 +405,32 @@ void RunsView::startRead() {
         }
         QMetaObject::invokeMethod(
             QCoreApplication::instance(),
-            [self, table, error] {
+            [self, table, error, generation] {
                 if (!self) return;
                 self->reading_ = false;
-                if (self->readAgain_) {
-                    self->startRead();
-                    return;
+                // Shown unless it is out of date: other folders were set meanwhile, or a tag or note was edited (or a
+                // table set) after this read may have read the notes. Shown even when another read of the same
+                // folders was asked for: it is newer than the table on screen, and requests that keep coming must
+                // not keep the table from ever updating.
+                const bool outdated = generation != self->foldersGeneration_ || self->changedWhileReading_;
+                const bool again = self->readAgain_ || outdated;
+                if (!outdated) {
+                    if (error->isEmpty()) self->applyTable(std::move(*table));
+                    else self->summary_->setText(tr("Cannot read the runs: %1").arg(*error));
                 }
-                if (error->isEmpty()) self->setTable(std::move(*table));
-                else self->summary_->setText(tr("Cannot read the runs: %1").arg(*error));
-                Q_EMIT self->tableRead();
+                if (again) self->startRead();
+                if (!outdated) Q_EMIT self->tableRead();
             },
             Qt::QueuedConnection);
     });
 }
 
 void RunsView::setTable(caspl::RunsTable table) {
+    if (reading_) changedWhileReading_ = true;  // a read under way would bring back what it read before this
+    applyTable(std::move(table));
+}
+
+void RunsView::applyTable(caspl::RunsTable table) {
     const QStringList selected = selectedFolders();
     const bool first = model_->rowCount() == 0;
     const int columns = model_->columnCount();
@@ -543,6 +565,7 @@ void RunsView::replot() {
     againstLabel_->setHidden(!scatter);
     keyBox_->setHidden(!scatter);
     logX_->setHidden(!scatter);
+    QToolTip::hideText();
     points_.clear();
     pointFolders_.clear();
     pointNames_.clear();
@@ -550,15 +573,24 @@ void RunsView::replot() {
     lines_.clear();
     lineFolders_.clear();
     lineTips_.clear();
-    for (QCPGraph* g : lineGraphs_) plot_->removeGraph(g);
-    lineGraphs_.clear();
+    drawOrder_.clear();
+    delete parallelLayer_;  // leaves its layer
+    parallelLayer_ = nullptr;
     correlations_.clear();
     for (QCPBars* b : bars_) plot_->removePlottable(b);
     bars_.clear();
     plot_->clearItems();
     graph_->data()->clear();
     bestGraph_->data()->clear();
-    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    // Each kind starts from the same axes: nothing of the previous kind's scale, ticks or range stays.
+    for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
+        axis->setVisible(true);
+        axis->setScaleType(QCPAxis::stLinear);
+        axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        axis->setRange(0, 1);
+        axis->setLabel(QString());
+        axis->grid()->setVisible(true);
+    }
     if (kind == ParallelCoordinates) replotParallel();
     else if (kind == Correlation) replotCorrelation();
     else replotScatter();
@@ -569,9 +601,6 @@ void RunsView::replot() {
 void RunsView::replotScatter() {
     const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
     const auto& t = model_->table();
-    plot_->xAxis->grid()->setVisible(true);
-    plot_->yAxis->grid()->setVisible(true);
-    plot_->yAxis->setVisible(true);
     int key = keyBox_->count() ? keyBox_->currentData().toInt() : -1;
     if (key >= int(t.keys.size())) key = -1;  // the box not refilled yet for a new table
     QVector<double> xs, ys, bx, by;
@@ -585,9 +614,16 @@ void RunsView::replotScatter() {
             points_ << QPointF(*x, *y);
             pointFolders_ << qs(rr.status.folder);
             pointNames_ << folderName(qs(rr.status.folder));
-            (t.best && *t.best == std::size_t(row) ? bx : xs) << *x;
-            (t.best && *t.best == std::size_t(row) ? by : ys) << *y;
         }
+    }
+    // The star: the highest point of the figure shown (of two or more), whichever figure that is.
+    int best = -1;
+    for (int i = 0; i < points_.size(); ++i)
+        if (best < 0 || points_[i].y() > points_[best].y()) best = i;
+    if (points_.size() < 2) best = -1;
+    for (int i = 0; i < points_.size(); ++i) {
+        (i == best ? bx : xs) << points_[i].x();
+        (i == best ? by : ys) << points_[i].y();
     }
     const bool positive = std::all_of(points_.begin(), points_.end(), [](const QPointF& p) { return p.x() > 0; });
     logX_->setEnabled(positive && !points_.isEmpty());
@@ -597,7 +633,7 @@ void RunsView::replotScatter() {
     else plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     graph_->setData(xs, ys);
     bestGraph_->setData(bx, by);
-    bestGraph_->setName(tr("best"));
+    bestGraph_->setName(tr("highest"));
     plot_->xAxis->setLabel(keyBox_->currentText());
     plot_->yAxis->setLabel(figureBox_->currentText() + tr(" (%)"));
     if (!points_.isEmpty()) {
@@ -620,6 +656,52 @@ void RunsView::replotScatter() {
 }
 
 namespace {
+
+// Every run's line of the parallel-coordinates plot, drawn in one pass by one layerable: a QCPGraph per run cost
+// seconds per keystroke in the filter with a few hundred runs (each graph added, removed and laid out on its own).
+class ParallelLinesLayer : public QCPLayerable {
+public:
+    struct Line {
+        int index;  // into RunsView's lines_
+        QColor colour;
+        double width;
+    };
+    ParallelLinesLayer(QCustomPlot* plot, const QVector<QVector<double>>* ys)
+        : QCPLayerable(plot, QStringLiteral("main")), ys_(ys) {}
+    std::vector<Line> lines;  // in drawing order: the last on top
+
+protected:
+    void applyDefaultAntialiasingHint(QCPPainter* painter) const override {
+        applyAntialiasingHint(painter, mAntialiased, QCP::aePlottables);
+    }
+    QRect clipRect() const override { return mParentPlot->axisRect()->rect(); }
+    void draw(QCPPainter* painter) override {
+        const QCPAxis* x = mParentPlot->xAxis;
+        const QCPAxis* y = mParentPlot->yAxis;
+        for (const Line& l : lines) {
+            const QVector<double>& ys = (*ys_)[l.index];
+            painter->setPen(QPen(l.colour, l.width));
+            painter->setBrush(l.colour);
+            const double r = l.width + 1;
+            QPointF previous;
+            bool joined = false;  // a point before this one to join (NaN: the run lacks the key, a gap)
+            for (int a = 0; a < ys.size(); ++a) {
+                if (std::isnan(ys[a])) {
+                    joined = false;
+                    continue;
+                }
+                const QPointF p(x->coordToPixel(a), y->coordToPixel(ys[a]));
+                if (joined) painter->drawLine(previous, p);
+                painter->drawEllipse(p, r, r);
+                previous = p;
+                joined = true;
+            }
+        }
+    }
+
+private:
+    const QVector<QVector<double>>* ys_;
+};
 
 // Low to high figures: dark purple, teal, yellow-green (viridis from 0 to 0.93: its last yellow is too pale on white).
 QColor figureColour(double t) {
@@ -697,12 +779,9 @@ void RunsView::replotCorrelation() {
 void RunsView::replotParallel() {
     const auto figure = RunsTableModel::Figure(figureBox_->currentData().toInt());
     const auto& t = model_->table();
-    plot_->xAxis->setScaleType(QCPAxis::stLinear);
     plot_->xAxis->grid()->setVisible(false);
     plot_->yAxis->grid()->setVisible(false);
     plot_->yAxis->setVisible(false);  // each axis carries its own labels
-    plot_->xAxis->setLabel(QString());
-    plot_->yAxis->setLabel(QString());
     if (t.keys.empty()) return;
     // The shown runs that have a configuration (an unreadable folder has none), in the table's order.
     std::vector<std::size_t> rows;
@@ -754,7 +833,6 @@ void RunsView::replotParallel() {
     struct Drawn {
         int line;
         std::optional<double> figure;
-        bool best;
     };
     std::vector<Drawn> order;
     for (const std::size_t row : rows) {
@@ -768,27 +846,29 @@ void RunsView::replotParallel() {
         const auto v = RunsTableModel::figureOf(rr.status, figure);
         ys << (v ? figureAxis.position(*v).value_or(nan) : nan);
         tip += QStringLiteral("\n%1 %2").arg(figureName, v ? fixedNumber(*v) : tr("none yet"));
-        order.push_back({int(lines_.size()), v, t.best && *t.best == row});
+        order.push_back({int(lines_.size()), v});
         lines_ << ys;
         lineFolders_ << qs(rr.status.folder);
         lineTips_ << tip;
     }
-    // Runs without the figure first (grey), then by the figure, the best last: the best lines stay on top.
+    // Runs without the figure first (grey), then by the figure: the highest lines stay on top, the highest of all
+    // (of two or more) thick and red.
     std::stable_sort(order.begin(), order.end(), [](const Drawn& a, const Drawn& b) {
-        if (a.best != b.best) return b.best;
         if (a.figure.has_value() != b.figure.has_value()) return b.figure.has_value();
         return a.figure && *a.figure < *b.figure;
     });
-    for (const Drawn& d : order) {
-        QCPGraph* g = plot_->addGraph();
-        g->setData(xs, lines_[d.line], true);  // NaN: a gap where the run lacks the key
+    const bool highest = order.size() >= 2 && order.back().figure && order[order.size() - 2].figure;
+    auto* layer = new ParallelLinesLayer(plot_, &lines_);
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const Drawn& d = order[i];
+        const bool top = highest && i + 1 == order.size();
         QColor colour(150, 150, 150, 140);
-        if (d.best) colour = QColor(214, 39, 40);  // as the scatter's star
+        if (top) colour = QColor(214, 39, 40);  // as the scatter's star
         else if (d.figure) colour = figureColour(figureAxis.position(*d.figure).value_or(0.5));
-        g->setPen(QPen(colour, d.best ? 3.5 : 1.6));
-        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, colour, colour, d.best ? 7 : 5));
-        lineGraphs_ << g;
+        layer->lines.push_back({d.line, colour, top ? 3.5 : 1.6});
+        drawOrder_ << d.line;
     }
+    parallelLayer_ = layer;
 }
 
 int RunsView::pointNear(const QPointF& pixel) const {
@@ -806,7 +886,8 @@ int RunsView::pointNear(const QPointF& pixel) const {
     return best;
 }
 
-int RunsView::lineNear(const QPointF& pixel) const {
+int RunsView::lineNear(const QPointF& pixel, int* others) const {
+    if (others) *others = 0;
     const int n = int(axes_.size());
     if (n < 2 || lines_.isEmpty()) return -1;
     const double x = plot_->xAxis->pixelToCoord(pixel.x());
@@ -814,8 +895,11 @@ int RunsView::lineNear(const QPointF& pixel) const {
     const int i = std::clamp(int(std::floor(x)), 0, n - 2);
     const double f = std::clamp(x - i, 0.0, 1.0);
     int best = -1;
-    double bestDistance = 6.0;  // pixels
-    for (int l = 0; l < lines_.size(); ++l) {
+    double bestDistance = 0;
+    constexpr double within = 6.0;  // pixels
+    // From the line drawn on top down: where lines coincide (runs sharing values), the one seen is the one named.
+    for (int o = drawOrder_.size() - 1; o >= 0; --o) {
+        const int l = drawOrder_[o];
         const double y0 = lines_[l][i], y1 = lines_[l][i + 1];
         double y;
         if (!std::isnan(y0) && !std::isnan(y1)) y = y0 + (y1 - y0) * f;
@@ -823,9 +907,11 @@ int RunsView::lineNear(const QPointF& pixel) const {
         else if (f > 0.85 && !std::isnan(y1)) y = y1;
         else continue;
         const double d = std::abs(plot_->yAxis->coordToPixel(y) - pixel.y());
-        if (d <= bestDistance) {
-            bestDistance = d;
+        if (d > within) continue;
+        if (best >= 0 && others) ++*others;
+        if (best < 0 || d < bestDistance) {
             best = l;
+            bestDistance = d;
         }
     }
     return best;
@@ -834,9 +920,12 @@ int RunsView::lineNear(const QPointF& pixel) const {
 void RunsView::onPlotMouseMove(QMouseEvent* event) {
     if (plotKind() == Correlation) return;  // the bars carry their labels
     if (plotKind() == ParallelCoordinates) {
-        const int l = lineNear(event->position());
+        int others = 0;
+        const int l = lineNear(event->position(), &others);
         if (l < 0) QToolTip::hideText();
-        else QToolTip::showText(event->globalPosition().toPoint(), lineTips_[l], plot_);
+        else
+            QToolTip::showText(event->globalPosition().toPoint(),
+                               lineTips_[l] + (others ? tr("\n(and %n more run(s) here)", nullptr, others) : QString()), plot_);
         return;
     }
     const int i = pointNear(event->position());
@@ -854,14 +943,22 @@ void RunsView::onPlotClick(QMouseEvent* event) {
     if (plotKind() == Correlation) {
         // A numeric key's bar: the scatter of the figure against it.
         const int n = int(correlations_.size());
-        const int at = int(std::lround(plot_->yAxis->pixelToCoord(event->position().y())));
+        const double y = plot_->yAxis->pixelToCoord(event->position().y());
+        const int at = int(std::lround(y));
         const double x = plot_->xAxis->pixelToCoord(event->position().x());
-        if (at < 0 || at >= n) return;
-        const caspl::KeyCorrelation& c = correlations_[std::size_t(n - 1 - at)];
-        if (!c.numeric || x < std::min(0.0, c.value) - 0.05 || x > std::max(0.0, c.value) + 0.05) return;
+        if (at < 0 || at >= n || std::abs(y - at) > 0.35) return;  // between the bars (0.6 wide)
+        const caspl::KeyCorrelation c = correlations_[std::size_t(n - 1 - at)];  // a copy: the replot below clears them
+        if (x < std::min(0.0, c.value) - 0.05 || x > std::max(0.0, c.value) + 0.05) return;
         const int k = keyBox_->findText(qs(c.key));
-        if (k < 0) return;
-        keyBox_->setCurrentIndex(k);
+        if (!c.numeric || k < 0) {
+            // A text key, or one with text values in runs that have no figure yet: the scatter has no axis for it.
+            plotNote_->setText(tr("%1 has text values: no scatter against it (see its column, or the parallel coordinates)").arg(qs(c.key)));
+            return;
+        }
+        {
+            const QSignalBlocker block(keyBox_);
+            keyBox_->setCurrentIndex(k);
+        }
         kindBox_->setCurrentIndex(kindBox_->findData(Scatter));
         return;
     }

@@ -1,10 +1,12 @@
 #pragma once
 // The Runs tab: every run of the queue side by side, as W&B's runs table shows a sweep. One row per run folder
 // (state, evaluations done, tags and note, base / novel / HM / all, the configuration keys whose values differ),
-// from core's RunsTable (the same table as `caspl status --config` and `caspl export --runs`); sortable, filtered by
-// text, the best run in bold; and under it, for the filtered runs, either a scatter of one figure against one numeric
-// key (HM against train.lr for a learning-rate sweep) or W&B's parallel coordinates (one vertical axis per differing
-// key, the figure's axis last, each run a line coloured by the figure); hover for a run, click to select its row.
+// from core's RunsTable (the same table as `caspl status --config` and `caspl export --runs`), and one per run still
+// waiting in the queue; sortable, filtered by text, the best run by HM in bold; and under it, for the filtered runs,
+// a scatter of one figure against one numeric key (HM against train.lr for a learning-rate sweep), W&B's parallel
+// coordinates (one vertical axis per differing key, the figure's axis last, each run a line coloured by the
+// figure), or each key's correlation with the figure (core's keyCorrelations) as bars; hover for a run, click to
+// select its row.
 #include "core/experiment/runs_table.h"
 
 #include <QAbstractTableModel>
@@ -18,6 +20,7 @@ class QCheckBox;
 class QComboBox;
 class QCPBars;
 class QCPGraph;
+class QCPLayerable;
 class QCustomPlot;
 class QLabel;
 class QLineEdit;
@@ -80,7 +83,8 @@ public:
     QStringList folders() const { return folders_; }
     // The runs table as CSV (runsTableCsvText), atomically. "" on success, else what went wrong.
     QString exportCsv(const QString& path) const;
-    // The scatter as PNG/JPEG/PDF (plot_image.h), atomically. "" on success, else what went wrong.
+    // The plot shown (scatter, parallel coordinates or correlations) as PNG/JPEG/PDF (plot_image.h), atomically. ""
+    // on success, else what went wrong.
     QString saveImage(const QString& path);
 
     RunsTableModel* model() const { return model_; }
@@ -125,14 +129,19 @@ private:
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotClick(QMouseEvent* event);
     int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
-    int lineNear(const QPointF& pixel) const;   // index into lines_, -1 when none within a few pixels
+    // Index into lines_ of the line drawn on top within a few pixels (-1 when none); `others`: how many more are.
+    int lineNear(const QPointF& pixel, int* others = nullptr) const;
 
     void startRead();
+    void applyTable(caspl::RunsTable table);  // setTable without marking a read under way as out of date
 
     QStringList folders_;
     std::map<std::string, caspl::ExperimentSpec> queued_;
     bool reading_ = false;      // a read is under way
     bool readAgain_ = false;    // another was asked for meanwhile
+    bool changedWhileReading_ = false;  // a tag, note or table set meanwhile: the read under way is out of date
+    quint64 foldersGeneration_ = 0;     // counts setFolders calls: a read of other folders is out of date
+    bool refiltering_ = false;  // the filter text is being applied: one replot after it
     RunsTableModel* model_;
     QSortFilterProxyModel* proxy_;
     ResultsTable* table_;
@@ -154,7 +163,8 @@ private:
     QVector<QVector<double>> lines_;
     QStringList lineFolders_;
     QStringList lineTips_;
-    QVector<QCPGraph*> lineGraphs_;
+    QVector<int> drawOrder_;                  // indices into lines_, bottom to top
+    QCPLayerable* parallelLayer_ = nullptr;  // draws lines_
     std::vector<caspl::KeyCorrelation> correlations_;
     QVector<QCPBars*> bars_;
 };

@@ -28,6 +28,7 @@
 #include "ui/results_view.h"
 #include "ui/run_queue_model.h"
 #include "ui/runs_view.h"
+#include "ui/text_format.h"
 
 #include <QAbstractItemModelTester>
 #include <QAction>
@@ -570,11 +571,12 @@ private Q_SLOTS:
         // The Runs tab: the finished run, done, with the results table's mean HM.
         w.centralTabs()->setCurrentWidget(w.runsView());
         const auto* runsModel = w.runsView()->model();
-        QTRY_COMPARE(runsModel->rowCount(), 1);  // read on a worker thread
-        QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColState).data().toString(), QString("done"));
+        // Read on a worker thread; an earlier read (the tab shown while the run ran) may come first.
+        QTRY_COMPARE(runsModel->index(0, ui::RunsTableModel::ColState).data().toString(), QString("done"));
+        QCOMPARE(runsModel->rowCount(), 1);
         QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColResults).data().toString(), QString("2/2"));
         QCOMPARE(runsModel->index(0, runsModel->figureColumn(ui::RunsTableModel::Hm)).data().toString(),
-                 QString::number(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble(), 'f', 2));
+                 ui::fixedNumber(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble()));
 
         // Export and compare with a second, different run.
         const QString csv = QDir(base_).filePath("live.csv");
@@ -583,7 +585,7 @@ private Q_SLOTS:
         QVERIFY(!readResultsCsv(csv.toStdString()).empty());
         // Results > Copy as LaTeX / Markdown Tables: the run's base-to-novel table, its HM the mean row's.
         w.findAction("actionCopyLatex")->trigger();
-        const QString hm = QString::number(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble(), 'f', 2);
+        const QString hm = ui::fixedNumber(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble());
         QVERIFY2(QApplication::clipboard()->text().startsWith("\\begin{tabular}{lccc}\n\\toprule\nsynth & Base & Novel & HM \\\\\n") &&
                      QApplication::clipboard()->text().contains(" & " + hm + " \\\\\n"),
                  qPrintable(QApplication::clipboard()->text()));

@@ -239,12 +239,21 @@ private Q_SLOTS:
         QCOMPARE(view.model()->rowCount(), 1);
         QCOMPARE(view.model()->table().rows[0].status.folder, std::string("/no/such/run_c"));
         QCOMPARE(view.model()->table().rows[0].status.state, std::string("unreadable"));  // a row, with the reason
+        // A tag edited while a read is under way: that read is not shown (it may hold the notes from before), the
+        // folders are read again.
+        view.setFolders({"/no/such/run_c"});
+        view.setTable(view.model()->table());  // as an edit does to the table on screen
+        QVERIFY(read.wait());
+        QCOMPARE(read.count(), 2);  // one table shown for the two reads
+        QVERIFY(!view.reading());
+        // A view closed while it reads: the result arrives for a view that is gone and is dropped (no crash; the
+        // tests run under the address sanitizer nowhere, so this shows only that nothing is touched visibly).
         auto* closed = new ui::RunsView;
         closed->setFolders({"/no/such/run_d"});
         delete closed;
         QThreadPool::globalInstance()->waitForDone();
-        QCoreApplication::processEvents();  // the result arrives for a view that is gone: nothing happens
-        QCOMPARE(read.count(), 1);
+        QCoreApplication::processEvents();
+        QCOMPARE(read.count(), 2);
     }
 
     // The Runs tab's parallel coordinates: an axis per differing key and the figure's last, a line per shown run
@@ -392,9 +401,8 @@ private Q_SLOTS:
 
     // A figure that is exactly halfway (12.125 = 97 of 800) reads the same in the studio as in results.csv's
     // consumers, `caspl status` and the paper tables: rounded to even, as printf and Python do ("12.12"), not away
-    // from zero as QString::number does ("12.13").
+    // from zero as Qt 6.4's QString::number does ("12.13").
     void figuresRoundAsTheTablesDo() {
-        QCOMPARE(QString::number(12.125, 'f', 2), QString("12.13"));  // the trap
         QCOMPARE(QString::fromStdString(fixedText(12.125, 2)), QString("12.12"));
         QCOMPARE(QString::fromStdString(fixedText(0.375, 2)), QString("0.38"));
         QCOMPARE(ui::signedNumber(-0.125), QString("\u22120.12"));
