@@ -267,6 +267,26 @@ void MainWindow::buildWidgets() {
     connect(tabs_, &QTabWidget::currentChanged, this, [this, readRuns] {
         if (runsDirty_ && tabs_->currentWidget() == runsView_) readRuns();
     });
+    connect(runsView_, &RunsView::compareRequested, this, [this](const QString& a, const QString& b) {
+        CompareDialog* dlg = compareDialog();
+        QStringList runs = knownRunDirs();
+        for (const QString& d : {a, b})
+            if (!runs.contains(d)) runs << d;
+        dlg->setRuns(runs);
+        dlg->compare(a, b);
+        dlg->show();
+        dlg->raise();
+    });
+    connect(runsView_, &RunsView::perClassRequested, this, [this](const QString& a, const QString& b) {
+        PerClassDialog* dlg = perClassDialog();
+        QStringList runs = knownRunDirs();
+        for (const QString& d : {a, b})
+            if (!d.isEmpty() && !runs.contains(d)) runs << d;
+        dlg->setRuns(runs);
+        dlg->showRuns(a, b);
+        dlg->show();
+        dlg->raise();
+    });
     connect(runsView_, &RunsView::runActivated, this, [this](const QString& folder) {
         for (int r = 0; r < queue_->count(); ++r)
             if (queue_->job(queue_->idAt(r))->runDir == folder) {
@@ -939,7 +959,9 @@ bool MainWindow::exportCurvesCsv(int id, const QString& path) {
 bool MainWindow::exportTensorBoard(int id, const QString& dir) {
     return exportRunLog(id, tr("Cannot export for TensorBoard"), [&](const caspl::RunEventLog& log, const QString& runName) {
         const QString source = QDir::cleanPath(QDir(queue_->job(id)->runDir).absolutePath());
-        const auto written = caspl::writeTensorBoard({{runName.toStdString(), source.toStdString(), log}}, dir.toStdString(),
+        // No HParams session: one run has no keys that differ, and its experiment would replace the one of a sweep
+        // exported into the same folder with `caspl export --tensorboard`.
+        const auto written = caspl::writeTensorBoard({{runName.toStdString(), source.toStdString(), log, std::nullopt}}, dir.toStdString(),
                                                      caspl::DirLock::hostName(), double(QDateTime::currentSecsSinceEpoch()));
         for (const auto& w : written.warnings) log_->append(caspl::LogLevel::Warning, tr("studio"), QString::fromStdString(w));
         if (written.files.empty()) throw caspl::Error(source.toStdString() + ": nothing to export yet (no metric or evaluation lines)");

@@ -8,6 +8,11 @@
 #include <qcustomplot.h>
 
 #include <QCheckBox>
+#include <QUrl>
+#include <QMenu>
+#include <QGuiApplication>
+#include <QDesktopServices>
+#include <QClipboard>
 #include <QColor>
 #include <QComboBox>
 #include <QCoreApplication>
@@ -335,6 +340,18 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         const QString problem = saveImage(path);
         summary_->setText(problem.isEmpty() ? tr("wrote %1").arg(QDir::toNativeSeparators(path)) : problem);
     });
+    // Right-click: what can be done with the runs selected (the row under the mouse when it is not among them).
+    table_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(table_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        const QModelIndex at = table_->indexAt(pos);
+        if (at.isValid() && !table_->selectionModel()->isRowSelected(at.row(), QModelIndex())) {
+            table_->clearSelection();
+            table_->selectionModel()->select(at, QItemSelectionModel::Select | QItemSelectionModel::Rows);
+        }
+        QMenu menu(this);
+        fillContextMenu(&menu, selectedFolders());
+        menu.exec(table_->viewport()->mapToGlobal(pos));
+    });
     connect(table_, &QAbstractItemView::doubleClicked, this, [this](const QModelIndex& i) {
         if (i.column() == RunsTableModel::ColTags) return;  // edited in place
         if (i.column() == RunsTableModel::ColNote) {
@@ -487,6 +504,50 @@ void RunsView::editNote(int row) {
         this, tr("Note"), tr("Note of %1 (kept in its notes.json):").arg(folderName(i.data(RunsTableModel::FolderRole).toString())),
         i.data(Qt::EditRole).toString(), &ok);
     if (ok) model_->setData(i, text);
+}
+
+void RunsView::fillContextMenu(QMenu* menu, const QStringList& folders) {
+    const auto& t = model_->table();
+    const auto rowOf = [&t](const QString& folder) -> const caspl::RunsTableRow* {
+        for (const auto& r : t.rows)
+            if (qs(r.status.folder) == folder) return &r;
+        return nullptr;
+    };
+    // A run that has its folder (not queued, not unreadable) can be compared and looked into.
+    const auto hasFolder = [&](const QString& f) {
+        const caspl::RunsTableRow* r = rowOf(f);
+        return r && r->status.state != "queued" && r->status.state != "unreadable";
+    };
+    const bool allFolders = !folders.isEmpty() && std::all_of(folders.begin(), folders.end(), hasFolder);
+    QAction* compare = menu->addAction(tr("&Compare the Two Runs…"));
+    compare->setObjectName("runsCompare");
+    compare->setEnabled(folders.size() == 2 && allFolders);
+    compare->setToolTip(tr("Their configuration differences and results side by side (select two runs)"));
+    connect(compare, &QAction::triggered, this, [this, folders] { Q_EMIT compareRequested(folders.value(0), folders.value(1)); });
+    QAction* perClass = menu->addAction(tr("&Per-Class Accuracy…"));
+    perClass->setObjectName("runsPerClass");
+    perClass->setEnabled((folders.size() == 1 || folders.size() == 2) && allFolders);
+    connect(perClass, &QAction::triggered, this, [this, folders] { Q_EMIT perClassRequested(folders.value(0), folders.value(1)); });
+    menu->addSeparator();
+    QAction* note = menu->addAction(tr("Edit &Note…"));
+    note->setObjectName("runsEditNote");
+    int noteRow = -1;
+    for (int r = 0; folders.size() == 1 && r < model_->rowCount(); ++r)
+        if (qs(t.rows[std::size_t(r)].status.folder) == folders.front()) noteRow = r;
+    note->setEnabled(noteRow >= 0 && model_->notesWritable(model_->index(noteRow, RunsTableModel::ColNote)));
+    connect(note, &QAction::triggered, this, [this, noteRow] { editNote(noteRow); });
+    QAction* queue = menu->addAction(tr("Show in the &Queue"));
+    queue->setObjectName("runsShowInQueue");
+    queue->setEnabled(folders.size() == 1);
+    connect(queue, &QAction::triggered, this, [this, folders] { Q_EMIT runActivated(folders.value(0)); });
+    QAction* open = menu->addAction(tr("&Open the Run Folder"));
+    open->setObjectName("runsOpenFolder");
+    open->setEnabled(folders.size() == 1 && allFolders);
+    connect(open, &QAction::triggered, this, [folders] { QDesktopServices::openUrl(QUrl::fromLocalFile(folders.value(0))); });
+    QAction* copy = menu->addAction(folders.size() == 1 ? tr("Copy the Folder's Path") : tr("Copy the Folders' Paths"));
+    copy->setObjectName("runsCopyPaths");
+    copy->setEnabled(!folders.isEmpty());
+    connect(copy, &QAction::triggered, this, [folders] { QGuiApplication::clipboard()->setText(folders.join(QLatin1Char('\n'))); });
 }
 
 QString RunsView::saveImage(const QString& path) {

@@ -24,6 +24,7 @@ class QCPLayerable;
 class QCustomPlot;
 class QLabel;
 class QLineEdit;
+class QMenu;
 class QMouseEvent;
 
 namespace caspl::ui {
@@ -114,10 +115,16 @@ public:
     void selectFolder(const QString& folder);
     void editNote(int row);  // the note of the model's row `row`, in a dialog (double-click on the Note column)
     QStringList selectedFolders() const;
+    // The right-click menu for these runs (the rows selected): Compare the Two Runs (two runs with folders),
+    // Per-Class Accuracy (one or two), Edit Note (one), Show in the Queue (one), Open the Run Folder (one), Copy the
+    // Paths. Queued and unreadable runs have no folder to compare or open.
+    void fillContextMenu(QMenu* menu, const QStringList& folders);
 
 Q_SIGNALS:
     void runActivated(const QString& folder);  // a row double-clicked
     void tableRead();                          // a read of the folders is shown
+    void compareRequested(const QString& folderA, const QString& folderB);
+    void perClassRequested(const QString& folderA, const QString& folderB);  // folderB "" for one run
 
 private:
     void replot();

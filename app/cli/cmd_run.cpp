@@ -447,7 +447,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                     if (log.truncatedLastLine) std::cerr << path << ": the last line is incomplete and was left out\n";
                     std::filesystem::path folder = std::filesystem::absolute(r).lexically_normal();
                     if (folder.filename().empty()) folder = folder.parent_path();
-                    logs.push_back({folder.filename().string(), folder.string(), std::move(log)});
+                    logs.push_back({folder.filename().string(), folder.string(), std::move(log), std::nullopt});
                 }
                 return logs;
             };

@@ -100,7 +100,7 @@ struct TbRun {
     std::string name;
     std::string source;
     RunEventLog log;
-    std::optional<TbSession> session;  // its HParams session, written into <name>/ itself
+    std::optional<TbSession> session = std::nullopt;  // its HParams session, written into <name>/ itself
 };
 
 struct TbExportSummary {

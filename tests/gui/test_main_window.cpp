@@ -944,6 +944,31 @@ private Q_SLOTS:
         QCOMPARE(activated.count(), 1);
         QCOMPARE(w.queueModel()->job(w.selectedRun())->runDir, cell.data(ui::RunsTableModel::FolderRole).toString());
 
+        // The right-click menu: the two runs compared side by side, one run's per-class accuracy.
+        runs->table()->selectAll();
+        QCOMPARE(runs->selectedFolders().size(), 2);
+        QMenu menu;
+        runs->fillContextMenu(&menu, runs->selectedFolders());
+        auto* compare = menu.findChild<QAction*>("runsCompare");
+        QVERIFY(compare && compare->isEnabled());
+        QVERIFY(!menu.findChild<QAction*>("runsEditNote")->isEnabled());  // one run at a time
+        compare->trigger();
+        QVERIFY(w.compareDialog()->isVisible());
+        QVERIFY2(w.compareDialog()->statusText().isEmpty() || !w.compareDialog()->statusText().contains("cannot", Qt::CaseInsensitive),
+                 qPrintable(w.compareDialog()->statusText()));
+        QVERIFY2(w.compareDialog()->configModel()->differentKeys().contains("train.lr"),
+                 qPrintable(w.compareDialog()->configModel()->differentKeys().join(", ")));
+        w.compareDialog()->hide();
+        QMenu one;
+        runs->fillContextMenu(&one, {dirs[1]});
+        QVERIFY(one.findChild<QAction*>("runsEditNote")->isEnabled());
+        QVERIFY(!one.findChild<QAction*>("runsCompare")->isEnabled());
+        one.findChild<QAction*>("runsCopyPaths")->trigger();
+        QCOMPARE(QApplication::clipboard()->text(), dirs[1]);
+        one.findChild<QAction*>("runsPerClass")->trigger();
+        QVERIFY(w.perClassDialog()->isVisible());
+        w.perClassDialog()->hide();
+
         // Removing a run from the queue takes it out of the table.
         int second = -1;
         for (int r = 0; r < w.queueModel()->count(); ++r)
