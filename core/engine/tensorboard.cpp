@@ -198,16 +198,28 @@ std::string tfEventFile(const std::vector<TbScalar>& scalars, double startTime) 
 //   (1 string, 2 bool, 3 float64); domain_discrete = 5 (ListValue { values = 1 }); domain_interval = 6 (Interval
 //   { min_value = 1; max_value = 2 }) }  MetricInfo { name = 1 (MetricName { group = 1; tag = 2 }); display_name = 3;
 //   description = 4 }  Value { number_value = 2; string_value = 3; bool_value = 4 }
-// As the plugin's own writers do, the summary value carries no tensor: TensorBoard gives it its null tensor.
+// The summary value carries the plugin's null tensor (Summary.Value.tensor = 8: TensorProto { dtype = 1 DT_FLOAT;
+// tensor_shape = 2 { dim = 2 { } } }, an empty float tensor), as TensorBoard's own hparams writers attach it; PyTorch's
+// writer leaves it out, which early releases of TensorBoard's fast loader dropped.
 
 namespace {
 
-std::string protoValue(const std::string& text) {
+const std::string kNullTensor("\x08\x01\x12\x02\x12\x00", 6);
+
+std::string protoValue(const std::string& text, TbHParamType type) {
     std::string v;
-    if (const auto number = configNumber(text)) putDouble(v, 2, *number);
-    else if (text == "true" || text == "false") putInt(v, 4, text == "true" ? 1 : 0);
+    if (type == TbHParamType::Number) putDouble(v, 2, configNumber(text).value_or(0));
+    else if (type == TbHParamType::Bool) putInt(v, 4, text == "true" ? 1 : 0);
     else putBytes(v, 3, text);
     return v;
+}
+
+TbHParamType typeOfValues(const std::vector<std::string>& v) {
+    if (!v.empty() && std::all_of(v.begin(), v.end(), [](const std::string& x) { return configNumber(x).has_value(); }))
+        return TbHParamType::Number;
+    if (!v.empty() && std::all_of(v.begin(), v.end(), [](const std::string& x) { return x == "true" || x == "false"; }))
+        return TbHParamType::Bool;
+    return TbHParamType::Text;
 }
 
 std::string hparamsSummaryEvent(const std::string& tag, int dataField, const std::string& data, double wallTime) {
@@ -220,6 +232,7 @@ std::string hparamsSummaryEvent(const std::string& tag, int dataField, const std
     putBytes(metadata, 1, plugin);
     std::string value;
     putBytes(value, 1, tag);
+    putBytes(value, 8, kNullTensor);
     putBytes(value, 9, metadata);
     std::string summary;
     putBytes(summary, 1, value);
@@ -231,14 +244,24 @@ std::string hparamsSummaryEvent(const std::string& tag, int dataField, const std
 
 }  // namespace
 
-std::string tbSessionEventFile(const TbSession& session, double wallTime) {
+std::map<std::string, TbHParamType> tbHParamTypes(const std::vector<TbSession>& sessions) {
+    std::map<std::string, std::vector<std::string>> values;
+    for (const auto& s : sessions)
+        for (const auto& [name, value] : s.hparams) values[name].push_back(value);
+    std::map<std::string, TbHParamType> types;
+    for (const auto& [name, v] : values) types[name] = typeOfValues(v);
+    return types;
+}
+
+std::string tbSessionEventFile(const TbSession& session, double wallTime, const std::map<std::string, TbHParamType>& types) {
     const double start = session.startTime > 0 ? session.startTime : wallTime;
     std::string out = tfRecord(versionEvent(start));
     std::string startInfo;
     for (const auto& [name, value] : session.hparams) {
+        const auto t = types.find(name);
         std::string entry;
         putBytes(entry, 1, name);
-        putBytes(entry, 2, protoValue(value));
+        putBytes(entry, 2, protoValue(value, t != types.end() ? t->second : typeOfValues({value})));
         putBytes(startInfo, 1, entry);
     }
     if (!session.modelUri.empty()) putBytes(startInfo, 2, session.modelUri);
@@ -246,17 +269,19 @@ std::string tbSessionEventFile(const TbSession& session, double wallTime) {
     out += tfRecord(hparamsSummaryEvent("_hparams_/session_start_info", 3, startInfo, start));
     const double end = session.endTime > 0 ? session.endTime : start;
     for (const auto& [tag, value] : session.metrics) out += tfRecord(scalarEvent({tag, 0, end, value}));
-    if (session.status == 1 || session.status == 2) {
+    // The plugin takes a session's status from its end record only: a running run gets one too, without an end time.
+    if (session.status >= 1 && session.status <= 3) {
         std::string endInfo;
         putInt(endInfo, 1, session.status);
-        putDouble(endInfo, 2, end);
-        out += tfRecord(hparamsSummaryEvent("_hparams_/session_end_info", 4, endInfo, end));
+        if (session.status != 3) putDouble(endInfo, 2, end);
+        out += tfRecord(hparamsSummaryEvent("_hparams_/session_end_info", 4, endInfo, session.status != 3 ? end : start));
     }
     return out;
 }
 
 std::string tbExperimentEventFile(const std::vector<TbSession>& sessions, double wallTime) {
-    // The names in order of first appearance, each with the values the sessions give it.
+    // The names in order of first appearance, each with the values the sessions give it, typed as the sessions write
+    // them (tbHParamTypes).
     std::vector<std::string> names, tags;
     std::map<std::string, std::vector<std::string>> values;
     for (const auto& s : sessions) {
@@ -272,30 +297,23 @@ std::string tbExperimentEventFile(const std::vector<TbSession>& sessions, double
     putDouble(experiment, 3, wallTime);
     for (const auto& name : names) {
         const auto& v = values[name];
-        const bool numbers = std::all_of(v.begin(), v.end(), [](const std::string& x) { return configNumber(x).has_value(); });
-        const bool bools = std::all_of(v.begin(), v.end(), [](const std::string& x) { return x == "true" || x == "false"; });
+        const TbHParamType type = typeOfValues(v);
         std::string info;
         putBytes(info, 1, name);
-        if (numbers) {
+        putInt(info, 4, int(type));
+        if (type == TbHParamType::Number) {
             double lo = *configNumber(v.front()), hi = lo;
             for (const auto& x : v) lo = std::min(lo, *configNumber(x)), hi = std::max(hi, *configNumber(x));
-            putInt(info, 4, 3);
             std::string interval;
             putDouble(interval, 1, lo);
             putDouble(interval, 2, hi);
             putBytes(info, 6, interval);
         } else {
-            putInt(info, 4, bools ? 2 : 1);
             std::vector<std::string> distinct = v;
             std::sort(distinct.begin(), distinct.end());
             distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
             std::string list;
-            for (const auto& x : distinct) {
-                std::string item;  // text as text, even where it looks like a number (a mixed key)
-                if (bools) putInt(item, 4, x == "true" ? 1 : 0);
-                else putBytes(item, 3, x);
-                putBytes(list, 1, item);
-            }
+            for (const auto& x : distinct) putBytes(list, 1, protoValue(x, type));
             putBytes(info, 5, list);
         }
         putBytes(experiment, 4, info);
@@ -512,6 +530,7 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
     };
     std::set<std::string> taken;
     std::vector<TbSession> sessions;
+    std::vector<std::string> sessionFolders;  // each session's folder in the export
     for (const TbRun& run : runs) {
         const auto trainings = tensorBoardTrainings(run.log, now);
         if (trainings.empty()) {
@@ -548,14 +567,33 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
             TbSession s = *run.session;
             if (s.startTime <= 0) s.startTime = first;
             if (s.endTime <= 0 && (s.status == 1 || s.status == 2)) s.endTime = std::max(last, s.startTime);
-            const std::string file = writeEventFile(runOut, tbSessionEventFile(s, now));
-            summary.files.push_back((fs::path(name) / file).string());
-            summary.scalars += int64_t(s.metrics.size());
+            s.modelUri = run.source;  // the folder, absolute
             sessions.push_back(std::move(s));
+            sessionFolders.push_back(name);
         }
         writeFileAtomically((runOut / ".caspl-run").string(), run.source);
     }
-    if (!sessions.empty()) summary.files.push_back(writeEventFile(fs::path(outDir), tbExperimentEventFile(sessions, now)));
+    if (sessions.empty()) return summary;
+    // Hyperparameters that every exported session holds with the same value say nothing (they differed only in runs
+    // with nothing to export); the method stays.
+    std::map<std::string, std::set<std::string>> seen;
+    std::map<std::string, std::size_t> holders;
+    for (const auto& s : sessions)
+        for (const auto& [k, v] : s.hparams) seen[k].insert(v), ++holders[k];
+    for (auto& s : sessions)
+        s.hparams.erase(std::remove_if(s.hparams.begin(), s.hparams.end(),
+                                       [&](const auto& kv) {
+                                           return kv.first != "method" && seen[kv.first].size() == 1 && holders[kv.first] == sessions.size();
+                                       }),
+                        s.hparams.end());
+    // One type per key over all sessions: TensorBoard filters a key's values by type.
+    const auto types = tbHParamTypes(sessions);
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+        const std::string file = writeEventFile(fs::path(outDir) / sessionFolders[i], tbSessionEventFile(sessions[i], now, types));
+        summary.files.push_back((fs::path(sessionFolders[i]) / file).string());
+        summary.scalars += int64_t(sessions[i].metrics.size());
+    }
+    summary.files.push_back(writeEventFile(fs::path(outDir), tbExperimentEventFile(sessions, now)));
     return summary;
 }
 

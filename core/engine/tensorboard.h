@@ -86,9 +86,17 @@ struct TbSession {
 // (done: success, failed: failure, running: running, else unknown).
 std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table);
 
-// An event file holding one session: its start (tag _hparams_/session_start_info), its metrics as scalars at step 0,
-// and its end (_hparams_/session_end_info) when it has ended.
-std::string tbSessionEventFile(const TbSession& session, double wallTime);
+// How a hyperparameter's values are written (the plugin's DataType): as numbers when every session's value of it is
+// a number, as booleans when every one is true/false, else all as text ("0.002" and "null" of one key both as text):
+// TensorBoard filters a key's values by type, so one key has one type in every session and in the experiment.
+enum class TbHParamType { Text = 1, Bool = 2, Number = 3 };
+std::map<std::string, TbHParamType> tbHParamTypes(const std::vector<TbSession>& sessions);
+
+// An event file holding one session: its start (tag _hparams_/session_start_info), each hyperparameter in its type
+// (`types`; a name it lacks is typed from this session's value alone), its metrics as scalars at step 0, and its
+// status (_hparams_/session_end_info; the plugin reads the status from there only, so a running run has one too,
+// without an end time).
+std::string tbSessionEventFile(const TbSession& session, double wallTime, const std::map<std::string, TbHParamType>& types = {});
 // An event file holding the experiment (_hparams_/experiment): one hyperparameter per name in the sessions, typed
 // from their values (all numbers: a number with their range; all booleans: a boolean; else text with the values
 // seen), and one metric per tag, so that TensorBoard shows these and not every curve of every training as metrics.
@@ -118,9 +126,12 @@ struct TbExportSummary {
 //   of this tool left in that folder (names ending in ".caspl") removed, so that TensorBoard does not show a curve
 //   twice and a failed export never loses the previous one. The new file's time is later than theirs, so that
 //   TensorBoard, which reads a folder's files in name order, takes it as the newest.
-// - A run with a session gets `outDir/<name>/events...caspl` with it (tbSessionEventFile), and when any run has one,
-//   `outDir` itself gets the experiment of this export's sessions (tbExperimentEventFile), replacing an earlier
-//   export's: the HParams dashboard describes the runs exported last (export a sweep's runs together).
+// - A run with a session gets `outDir/<name>/events...caspl` with it (tbSessionEventFile; its model_uri the run's
+//   `source`; hyperparameters that every exported session holds with the same value are left out, the method
+//   stays; one type per key over the sessions), and when any run has one, `outDir` itself gets the experiment of
+//   this export's sessions (tbExperimentEventFile), replacing an earlier export's: the HParams dashboard describes the
+//   runs exported last (export a sweep's runs together). A run exported without a session keeps an earlier export's
+//   session file.
 // Throws caspl::Error naming the path on a write error.
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now);

@@ -21,6 +21,7 @@ struct DecodedEvent {
     bool sessionStart = false;
     // Summary.Value.metadata.plugin_data: which plugin, and its content (the hparams plugin's HParamsPluginData).
     std::string pluginName, pluginContent;
+    std::string tensor;  // Summary.Value.tensor, as bytes (the hparams plugin's null tensor)
 };
 
 inline uint64_t varint(const std::string& s, std::size_t& i) {
@@ -82,6 +83,7 @@ inline std::vector<DecodedEvent> decodeEventFile(const std::string& bytes) {
                     fields(value, [&](int vf, int vwt, const std::string& x) {
                         if (vf == 1 && vwt == 2) e.tag = x;
                         else if (vf == 2 && vwt == 5) std::memcpy(&e.value, x.data(), 4);
+                        else if (vf == 8 && vwt == 2) e.tensor = x;
                         else if (vf == 9 && vwt == 2)  // SummaryMetadata { plugin_data = 1 { plugin_name = 1; content = 2 } }
                             fields(x, [&](int mf, int mwt, const std::string& metadata) {
                                 if (mf != 1 || mwt != 2) throw std::runtime_error("unexpected SummaryMetadata field");

@@ -342,6 +342,7 @@ private Q_SLOTS:
         QCOMPARE(events[0].wallTime, 1700000000.0);
         QCOMPARE(events[1].tag, std::string("_hparams_/session_start_info"));
         QCOMPARE(events[1].pluginName, std::string("hparams"));
+        QCOMPARE(events[1].tensor, fromHex("080112021200"));  // the plugin's null tensor: DT_FLOAT, shape [0]
         QCOMPARE(events[1].pluginContent,
                  fromHex("1a700a160a066d6574686f64120c1a0a636f6f702b636173706c0a1b0a0d6d6f64656c2e73747564656e74120a1a085669"
                          "542d422f31360a100a0a747261696e2e666c6167120220010a150a08747261696e2e6c72120911fca9f1d24d62603f1207"
@@ -351,10 +352,26 @@ private Q_SLOTS:
         QCOMPARE(events[2].value, 72.5f);
         QCOMPARE(events[3].tag, std::string("_hparams_/session_end_info"));
         QCOMPARE(events[3].pluginContent, fromHex("220b08011100000059fc54d941"));
-        // Not ended (running, stopped): no end.
+        // Running: an end record with the status only (the plugin reads the status there); stopped (unknown): none.
         TbSession running = a;
         running.status = 3;
-        QCOMPARE(decodeEventFile(tbSessionEventFile(running, 1.0)).size(), std::size_t(3));
+        const auto runningEvents = decodeEventFile(tbSessionEventFile(running, 1.0));
+        QCOMPARE(runningEvents.size(), std::size_t(4));
+        QCOMPARE(runningEvents[3].pluginContent, fromHex("22020803"));  // session_end_info { status: RUNNING }
+        TbSession stopped = a;
+        stopped.status = 0;
+        QCOMPARE(decodeEventFile(tbSessionEventFile(stopped, 1.0)).size(), std::size_t(3));
+        // A key that is a number in one run and text in another is text in both: TensorBoard filters by type.
+        TbSession n1, n2;
+        n1.hparams = {{"method.ctx_init", "0.002"}, {"train.flag", "true"}};
+        n2.hparams = {{"method.ctx_init", "null"}, {"train.flag", "1"}};
+        const auto types = tbHParamTypes({n1, n2});
+        QVERIFY(types.at("method.ctx_init") == TbHParamType::Text);
+        QVERIFY(types.at("train.flag") == TbHParamType::Text);
+        const auto mixed = decodeEventFile(tbSessionEventFile(n1, 1.0, types))[1].pluginContent;
+        QVERIFY(mixed.find(fromHex("1a05302e303032")) != std::string::npos);  // Value { string_value: "0.002" }
+        QVERIFY(mixed.find(fromHex("1a0474727565")) != std::string::npos);    // Value { string_value: "true" }
+        QVERIFY(tbHParamTypes({a}).at("train.lr") == TbHParamType::Number);
 
         TbSession b;
         b.hparams = {{"method", "coop"}, {"model.student", "ViT-B/32"}, {"train.flag", "false"}, {"train.lr", "0.004"}};
@@ -414,18 +431,21 @@ private Q_SLOTS:
         std::vector<TbRun> runs = {{"a", "/runs/a", log, sessions[0]}, {"b", "/runs/b", log, sessions[1]}};
         const auto written = writeTensorBoard(runs, dir.string(), "h", 1796621000.0);
         QCOMPARE(written.files, (std::vector<std::string>{"a/dtd/16shots_seed1/events.out.tfevents.1796621000.h.caspl",
-                                                          "a/events.out.tfevents.1796621000.h.caspl",
                                                           "b/dtd/16shots_seed1/events.out.tfevents.1796621000.h.caspl",
+                                                          "a/events.out.tfevents.1796621000.h.caspl",
                                                           "b/events.out.tfevents.1796621000.h.caspl",
                                                           "events.out.tfevents.1796621000.h.caspl"}));
-        const auto session = decodeEventFile(readFile((dir / written.files[1]).string()));
+        const auto session = decodeEventFile(readFile((dir / written.files[2]).string()));
         QCOMPARE(session[1].tag, std::string("_hparams_/session_start_info"));
         QCOMPARE(session[1].wallTime, 1796620801.0);  // the run's first logged time
         QCOMPARE(session.back().tag, std::string("_hparams_/session_end_info"));
         QCOMPARE(decodeEventFile(readFile((dir / written.files[4]).string()))[1].tag, std::string("_hparams_/experiment"));
+        // Alone, a's train.lr has one value: left out as saying nothing; the method stays.
         const auto again = writeTensorBoard({runs[0]}, dir.string(), "h", 1796621000.0);
         QCOMPARE(again.files.back(), std::string("events.out.tfevents.1796621001.h.caspl"));
         QVERIFY(!fs::exists(dir / written.files[4]));  // one experiment: this export's
+        const std::string alone = decodeEventFile(readFile((dir / again.files[1]).string()))[1].pluginContent;
+        QVERIFY(alone.find("train.lr") == std::string::npos && alone.find("method") != std::string::npos);
         // Without sessions (a caller that has none), no experiment.
         runs[0].session.reset();
         const auto plain = writeTensorBoard({runs[0]}, (dir / "plain").string(), "h", 1796621000.0);
