@@ -27,6 +27,7 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QSet>
 #include <QDialog>
 #include <QClipboard>
 #include <QDesktopServices>
@@ -251,13 +252,17 @@ void MainWindow::buildWidgets() {
         runsDirty_ = false;
         // The queue's runs in its order: those with a folder, and those queued whose folder is made when they start.
         QStringList folders;
+        QSet<QString> listed;
         std::map<std::string, caspl::ExperimentSpec> queued;
         for (int r = 0; r < queue_->count(); ++r) {
             const RunJob* j = queue_->job(queue_->idAt(r));
-            if (folders.contains(j->runDir)) continue;
-            if (QFileInfo::exists(QDir(j->runDir).filePath("config.yaml"))) folders << j->runDir;
-            else if (j->state == RunState::Queued) {
+            if (listed.contains(j->runDir)) continue;
+            if (QFileInfo::exists(QDir(j->runDir).filePath("config.yaml"))) {
                 folders << j->runDir;
+                listed.insert(j->runDir);
+            } else if (j->state == RunState::Queued) {
+                folders << j->runDir;
+                listed.insert(j->runDir);
                 queued.emplace(j->runDir.toStdString(), j->spec);
             }
         }

@@ -1,5 +1,6 @@
 #include "ui/runs_view.h"
 
+#include "core/experiment/spec_loader.h"
 #include "core/util/atomic_file.h"
 #include "ui/plot_image.h"
 #include "ui/results_view.h"
@@ -385,9 +386,14 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
 }
 
 void RunsView::setFolders(const QStringList& folders, const std::map<std::string, caspl::ExperimentSpec>& queued) {
+    // The same runs again (a refresh after an evaluation): the read under way stays valid and is followed by another;
+    // only other folders, or other queued runs, make it out of date.
+    std::vector<std::string> queuedNow, queuedBefore;
+    for (const auto& [folder, spec] : queued) queuedNow.push_back(folder + "\n" + caspl::toYaml(spec));
+    for (const auto& [folder, spec] : queued_) queuedBefore.push_back(folder + "\n" + caspl::toYaml(spec));
+    if (folders != folders_ || queuedNow != queuedBefore) ++foldersGeneration_;
     folders_ = folders;
     queued_ = queued;
-    ++foldersGeneration_;
     reload();
 }
 
@@ -400,6 +406,7 @@ void RunsView::reload() {
 }
 
 void RunsView::startRead() {
+    ++readsStarted_;
     reading_ = true;
     readAgain_ = false;
     changedWhileReading_ = false;
@@ -490,20 +497,34 @@ QString RunsView::exportCsv(const QString& path) const {
     return {};
 }
 
+int RunsView::rowOfFolder(const QString& folder) const {
+    const auto& rows = model_->table().rows;
+    for (std::size_t r = 0; r < rows.size(); ++r)
+        if (qs(rows[r].status.folder) == folder) return int(r);
+    return -1;
+}
+
 void RunsView::editNote(int row) {
+    if (row < 0 || row >= model_->rowCount()) return;
     const QModelIndex i = model_->index(row, RunsTableModel::ColNote);
+    const QString folder = i.data(RunsTableModel::FolderRole).toString();
     if (!model_->notesWritable(i)) {
         const auto& r = model_->table().rows[std::size_t(row)];
-        summary_->setText(tr("The notes of %1 cannot be edited: %2")
-                              .arg(i.data(RunsTableModel::FolderRole).toString(),
-                                   qs(r.notesError.empty() ? r.status.message : r.notesError)));
+        summary_->setText(tr("The notes of %1 cannot be edited: %2").arg(folder, qs(r.notesError.empty() ? r.status.message : r.notesError)));
         return;
     }
     bool ok = false;
-    const QString text = QInputDialog::getMultiLineText(
-        this, tr("Note"), tr("Note of %1 (kept in its notes.json):").arg(folderName(i.data(RunsTableModel::FolderRole).toString())),
-        i.data(Qt::EditRole).toString(), &ok);
-    if (ok) model_->setData(i, text);
+    const QString text = QInputDialog::getMultiLineText(this, tr("Note"), tr("Note of %1 (kept in its notes.json):").arg(folderName(folder)),
+                                                        i.data(Qt::EditRole).toString(), &ok);
+    if (!ok) return;
+    // The dialog ran an event loop: a read may have replaced the table meanwhile, so the run is found again by its
+    // folder (the row it had may now be another run's).
+    const int now = rowOfFolder(folder);
+    if (now < 0) {
+        summary_->setText(tr("%1 is no longer in the table: the note was not written").arg(folder));
+        return;
+    }
+    model_->setData(model_->index(now, RunsTableModel::ColNote), text);
 }
 
 void RunsView::fillContextMenu(QMenu* menu, const QStringList& folders) {
@@ -531,11 +552,10 @@ void RunsView::fillContextMenu(QMenu* menu, const QStringList& folders) {
     menu->addSeparator();
     QAction* note = menu->addAction(tr("Edit &Note…"));
     note->setObjectName("runsEditNote");
-    int noteRow = -1;
-    for (int r = 0; folders.size() == 1 && r < model_->rowCount(); ++r)
-        if (qs(t.rows[std::size_t(r)].status.folder) == folders.front()) noteRow = r;
+    const int noteRow = folders.size() == 1 ? rowOfFolder(folders.front()) : -1;
     note->setEnabled(noteRow >= 0 && model_->notesWritable(model_->index(noteRow, RunsTableModel::ColNote)));
-    connect(note, &QAction::triggered, this, [this, noteRow] { editNote(noteRow); });
+    // By folder, found again when chosen: the menu's event loop may have let a read replace the table.
+    connect(note, &QAction::triggered, this, [this, folders] { editNote(rowOfFolder(folders.value(0))); });
     QAction* queue = menu->addAction(tr("Show in the &Queue"));
     queue->setObjectName("runsShowInQueue");
     queue->setEnabled(folders.size() == 1);

@@ -79,6 +79,7 @@ public:
     void setFolders(const QStringList& folders, const std::map<std::string, caspl::ExperimentSpec>& queued = {});
     void reload();  // the same folders again
     bool reading() const { return reading_; }
+    int readsStarted() const { return readsStarted_; }  // how many reads of the folders have been started
     // Shows a table read elsewhere (reload's second half): the selection, column widths and plot follow.
     void setTable(caspl::RunsTable table);
     QStringList folders() const { return folders_; }
@@ -136,10 +137,12 @@ private:
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotClick(QMouseEvent* event);
     int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
-    // Index into lines_ of the line drawn on top within a few pixels (-1 when none); `others`: how many more are.
+    // Index into lines_ of the nearest line within a few pixels, the one drawn on top among equally near ones (-1 when
+    // none); `others`: how many more are within those pixels.
     int lineNear(const QPointF& pixel, int* others = nullptr) const;
 
     void startRead();
+    int rowOfFolder(const QString& folder) const;  // the model's row of that run, -1 when none
     void applyTable(caspl::RunsTable table);  // setTable without marking a read under way as out of date
 
     QStringList folders_;
@@ -147,7 +150,8 @@ private:
     bool reading_ = false;      // a read is under way
     bool readAgain_ = false;    // another was asked for meanwhile
     bool changedWhileReading_ = false;  // a tag, note or table set meanwhile: the read under way is out of date
-    quint64 foldersGeneration_ = 0;     // counts setFolders calls: a read of other folders is out of date
+    quint64 foldersGeneration_ = 0;     // counts changes of the folders (or queued runs): a read of others is out of date
+    int readsStarted_ = 0;
     bool refiltering_ = false;  // the filter text is being applied: one replot after it
     RunsTableModel* model_;
     QSortFilterProxyModel* proxy_;

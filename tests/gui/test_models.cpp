@@ -241,11 +241,23 @@ private Q_SLOTS:
         QCOMPARE(view.model()->table().rows[0].status.state, std::string("unreadable"));  // a row, with the reason
         // A tag edited while a read is under way: that read is not shown (it may hold the notes from before), the
         // folders are read again.
-        view.setFolders({"/no/such/run_c"});
+        const int started = view.readsStarted();
+        view.setFolders({"/no/such/run_c"});  // the same folder: a read that stays valid
+        QCOMPARE(view.readsStarted(), started + 1);
         view.setTable(view.model()->table());  // as an edit does to the table on screen
         QVERIFY(read.wait());
         QCOMPARE(read.count(), 2);  // one table shown for the two reads
+        QCOMPARE(view.readsStarted(), started + 2);  // the edited-over read was read again, not shown
         QVERIFY(!view.reading());
+        // Refreshes of the same folders while a read runs: it is shown (not dropped), then read once more.
+        view.setFolders({"/no/such/run_c"});
+        view.setFolders({"/no/such/run_c"});
+        view.setFolders({"/no/such/run_c"});
+        QVERIFY(read.wait());
+        QCOMPARE(read.count(), 3);
+        QVERIFY(read.wait());
+        QCOMPARE(read.count(), 4);
+        QCOMPARE(view.readsStarted(), started + 4);
         // A view closed while it reads: the result arrives for a view that is gone and is dropped (no crash; the
         // tests run under the address sanitizer nowhere, so this shows only that nothing is touched visibly).
         auto* closed = new ui::RunsView;
@@ -253,7 +265,7 @@ private Q_SLOTS:
         delete closed;
         QThreadPool::globalInstance()->waitForDone();
         QCoreApplication::processEvents();
-        QCOMPARE(read.count(), 2);
+        QCOMPARE(read.count(), 4);
     }
 
     // The Runs tab's parallel coordinates: an axis per differing key and the figure's last, a line per shown run

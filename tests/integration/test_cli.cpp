@@ -482,8 +482,8 @@ private Q_SLOTS:
         for (const QString& n : names) sweepFolders.push_back((base + "/runs/" + n).toStdString());
         const caspl::RunsTable read = caspl::readRunsTable(sweepFolders);
         const auto correlations = caspl::keyCorrelations(read, caspl::headlineFigures(read));
-        QVERIFY(!correlations.empty());  // the tiny runs are deterministic: phase1.lr goes with the HM here
-        QVERIFY2(table.out.contains("\ncorrelation with HM "), qPrintable(table.out));
+        // (Empty where the four runs tie on HM, which another BLAS could make them do: then nothing is printed.)
+        QCOMPARE(table.out.contains("\ncorrelation with HM "), !correlations.empty());
         for (const auto& c : correlations) {
             char value[16];
             std::snprintf(value, sizeof value, "%+.2f", c.value);
