@@ -1,7 +1,9 @@
 #include "ui/runs_view.h"
 
 #include "core/experiment/spec_loader.h"
+#include "core/engine/tensorboard.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "ui/plot_image.h"
 #include "ui/results_view.h"
 #include "ui/text_format.h"
@@ -17,6 +19,7 @@
 #include <QColor>
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -249,11 +252,16 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     reloadButton->setToolTip(tr("Read the run folders again"));
     auto* exportButton = new QPushButton(tr("Export CSV…"), this);
     exportButton->setToolTip(tr("One row per run, as caspl export --runs writes it"));
+    auto* tbButton = new QPushButton(tr("TensorBoard…"), this);
+    tbButton->setObjectName("runsExportTensorBoard");
+    tbButton->setToolTip(tr("The shown runs' curves and accuracies as TensorBoard files, with its HParams dashboard "
+                            "(as caspl export --tensorboard)"));
     auto* bar = new QHBoxLayout;
     bar->addWidget(filter_, 1);
     bar->addWidget(summary_, 1);
     bar->addWidget(reloadButton);
     bar->addWidget(exportButton);
+    bar->addWidget(tbButton);
 
     figureBox_ = new QComboBox(this);
     figureBox_->setObjectName("runsPlotFigure");
@@ -329,6 +337,12 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
         if (path.isEmpty()) return;
         const QString error = exportCsv(path);
         summary_->setText(error.isEmpty() ? tr("wrote %1").arg(path) : error);
+    });
+    connect(tbButton, &QPushButton::clicked, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export the Shown Runs for TensorBoard (a folder outside the runs)"));
+        if (dir.isEmpty()) return;
+        const QString problem = exportTensorBoard(dir);
+        if (!problem.isEmpty()) summary_->setText(problem);
     });
     connect(saveButton, &QPushButton::clicked, this, [this] {
         QString path = QFileDialog::getSaveFileName(this, tr("Save the plot as an image"),
@@ -493,6 +507,32 @@ QString RunsView::exportCsv(const QString& path) const {
         caspl::writeFileAtomically(path.toStdString(), caspl::runsTableCsvText(model_->table()));
     } catch (const std::exception& e) {
         return tr("Cannot write %1: %2").arg(path, QString::fromUtf8(e.what()));
+    }
+    return {};
+}
+
+QString RunsView::exportTensorBoard(const QString& dir) {
+    std::vector<std::string> folders;
+    int without = 0;
+    for (int r = 0; r < proxy_->rowCount(); ++r) {
+        const QString folder = proxy_->index(r, 0).data(RunsTableModel::FolderRole).toString();
+        if (QFileInfo::exists(QDir(folder).filePath(QStringLiteral("events.jsonl")))) folders.push_back(folder.toStdString());
+        else ++without;
+    }
+    if (folders.empty()) return tr("Nothing to export: no shown run has logged anything yet");
+    try {
+        const auto written = caspl::exportRunsToTensorBoard(folders, dir.toStdString(), caspl::DirLock::hostName(),
+                                                            double(QDateTime::currentSecsSinceEpoch()));
+        if (written.files.empty()) return tr("Nothing exported: the shown runs have no metric or evaluation lines yet");
+        QString text = tr("wrote %1 event files of %2 runs under %3 (tensorboard --logdir %3)")
+                           .arg(written.files.size())
+                           .arg(folders.size())
+                           .arg(QDir::toNativeSeparators(dir));
+        if (without) text += tr("; %n run(s) not started left out", nullptr, without);
+        if (!written.warnings.empty()) text += tr("; %n warning(s): %1", nullptr, int(written.warnings.size())).arg(qs(written.warnings.front()));
+        summary_->setText(text);
+    } catch (const std::exception& e) {
+        return tr("Cannot export for TensorBoard: %1").arg(QString::fromUtf8(e.what()));
     }
     return {};
 }

@@ -85,6 +85,10 @@ public:
     QStringList folders() const { return folders_; }
     // The runs table as CSV (runsTableCsvText), atomically. "" on success, else what went wrong.
     QString exportCsv(const QString& path) const;
+    // The shown runs (the filter's) that have an events.jsonl, as TensorBoard files under `dir` with their HParams
+    // sessions (core's exportRunsToTensorBoard, as `caspl export --tensorboard`). "" on success (the status line says
+    // what was written), else what went wrong.
+    QString exportTensorBoard(const QString& dir);
     // The plot shown (scatter, parallel coordinates or correlations) as PNG/JPEG/PDF (plot_image.h), atomically. ""
     // on success, else what went wrong.
     QString saveImage(const QString& path);

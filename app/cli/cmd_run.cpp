@@ -452,16 +452,8 @@ void addRunCommands(CLI::App& app, Action* action) {
                 return logs;
             };
             if (!x->tensorboard.empty()) {
-                auto logs = readLogs();
-                // Each run as a session of TensorBoard's HParams dashboard: the keys that differ between these runs,
-                // the method, the headline figures.
-                const RunsTable table = readRunsTable(x->runs);
-                const auto sessions = tensorBoardSessions(table);
-                for (std::size_t i = 0; i < logs.size() && i < sessions.size(); ++i) {
-                    logs[i].session = sessions[i];
-                    if (table.rows[i].status.state == "unreadable") std::cerr << "warning: " << table.rows[i].status.message << "\n";
-                }
-                const TbExportSummary written = writeTensorBoard(logs, x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
+                const TbExportSummary written =
+                    exportRunsToTensorBoard(x->runs, x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
                 for (const auto& f : written.files) std::cerr << "wrote " << (std::filesystem::path(x->tensorboard) / f).string() << "\n";
                 for (const auto& w : written.warnings) std::cerr << "warning: " << w << "\n";
                 if (written.files.empty()) throw Error("nothing exported: the runs have no metric or evaluation lines yet");

@@ -503,6 +503,9 @@ std::string readSmallFile(const fs::path& p) {
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now) {
     TbExportSummary summary;
+    if (fs::exists(fs::path(outDir) / "config.yaml") || fs::exists(fs::path(outDir) / "run.json"))
+        throw Error(outDir + ": is a run folder; export the TensorBoard files to a folder outside the runs "
+                             "(e.g. a 'tensorboard' folder next to 'runs')");
     // Writes `bytes` as a new event file in `dir`, named after the folder's earlier files of this tool (TensorBoard
     // reads a folder's files in name order: the new one comes last), then removes those: the new one holds all of it.
     const auto writeEventFile = [&](const fs::path& dir, const std::string& bytes) {
@@ -594,6 +597,33 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
         summary.scalars += int64_t(sessions[i].metrics.size());
     }
     summary.files.push_back(writeEventFile(fs::path(outDir), tbExperimentEventFile(sessions, now)));
+    return summary;
+}
+
+TbExportSummary exportRunsToTensorBoard(const std::vector<std::string>& runDirs, const std::string& outDir,
+                                        const std::string& host, double now) {
+    std::vector<TbRun> runs;
+    std::vector<std::string> notes;
+    for (const auto& r : runDirs) {
+        const std::string path = (fs::path(r) / "events.jsonl").string();
+        if (!fs::exists(path)) throw Error(path + ": not found (is " + r + " a run folder written by `caspl run`?)");
+        RunEventLog log = readEventLog(path);
+        if (log.truncatedLastLine) notes.push_back(path + ": the last line is incomplete and was left out");
+        fs::path folder = fs::absolute(r).lexically_normal();
+        if (folder.filename().empty()) folder = folder.parent_path();
+        runs.push_back({folder.filename().string(), folder.string(), std::move(log)});
+    }
+    // Each run as a session of TensorBoard's HParams dashboard: the keys that differ between these runs, the method,
+    // the headline figures.
+    const RunsTable table = readRunsTable(runDirs);
+    const auto sessions = tensorBoardSessions(table);
+    for (std::size_t i = 0; i < runs.size() && i < sessions.size(); ++i) {
+        runs[i].session = sessions[i];
+        if (table.rows[i].status.state == "unreadable")
+            notes.push_back(table.rows[i].status.message + " (no HParams session for it; an earlier export's stays)");
+    }
+    TbExportSummary summary = writeTensorBoard(runs, outDir, host, now);
+    summary.warnings.insert(summary.warnings.begin(), notes.begin(), notes.end());
     return summary;
 }
 

@@ -121,7 +121,8 @@ struct TbExportSummary {
 // - <name> is the run's name made safe for a folder (ASCII letters, digits, '.', '_', '-' and non-ASCII UTF-8 kept,
 //   anything else '_'). `outDir/<name>/.caspl-run` records the run's `source`; a folder of that name that holds
 //   another run's export, or a second run of the same name in `runs`, makes it "<name>_2", "<name>_3", ...
-// - Refuses (caspl::Error naming the folder) to write into a run folder (one with config.yaml or run.json).
+// - Refuses (caspl::Error naming the folder) to write into a run folder (one with config.yaml or run.json), whether
+//   `outDir` is one or `outDir/<name>` would be (`outDir` the runs' folder).
 // - Each file is written to a temporary name and renamed into place; only then are the event files an earlier export
 //   of this tool left in that folder (names ending in ".caspl") removed, so that TensorBoard does not show a curve
 //   twice and a failed export never loses the previous one. The new file's time is later than theirs, so that
@@ -135,6 +136,13 @@ struct TbExportSummary {
 // Throws caspl::Error naming the path on a write error.
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now);
+
+// `caspl export --tensorboard` and the studio's Runs tab: each run folder's events.jsonl (throws caspl::Error naming
+// it when it is missing) exported by writeTensorBoard under its folder's name, each with its HParams session
+// (tensorBoardSessions over these runs). A log whose last line is incomplete, or a run whose config.yaml does not
+// load (no session), is named in the summary's warnings.
+TbExportSummary exportRunsToTensorBoard(const std::vector<std::string>& runDirs, const std::string& outDir,
+                                        const std::string& host, double now);
 
 // A run's curves and accuracies written as TensorBoard event files while it runs, as Dassl's trainers do with
 // SummaryWriter (`train.tensorboard`, on by default): `tensorboard --logdir runs` shows every run as it trains.

@@ -879,6 +879,9 @@ private Q_SLOTS:
             const auto tiny = test::makeTinyExperiment(base_, o);
             writeRunFolder(tiny, "{\"status\": \"done\"}\n", [lr = lr](ExperimentSpec& s) { s.train.lr = lr; });
             test::writeBaseNovelResult(tiny.runDir, base, novel);
+            writeFileAtomically(QDir(tiny.runDir).filePath("events.jsonl").toStdString(),
+                                "{\"type\":\"metric\",\"phase\":\"phase2\",\"dataset\":\"synth\",\"shots\":2,\"seed\":1,"
+                                "\"epoch\":1,\"step\":1,\"values\":{\"loss\":1.5}}\n");
             dirs << QDir::cleanPath(tiny.runDir);
         }
         ui::MainWindow w;
@@ -967,6 +970,14 @@ private Q_SLOTS:
         QVERIFY(w.perClassDialog()->isVisible());
         QCOMPARE(w.perClassDialog()->runB(), QString());  // one run: no B
         w.perClassDialog()->hide();
+
+        // The shown runs for TensorBoard, with their HParams sessions (as `caspl export --tensorboard`).
+        const QString tbDir = QDir(base_).filePath("runs_tab_tensorboard");
+        QCOMPARE(runs->exportTensorBoard(tbDir), QString());
+        QVERIFY2(runs->statusText().startsWith("wrote 5 event files of 2 runs"), qPrintable(runs->statusText()));
+        QVERIFY(!QDir(tbDir + "/runs_tab_a").entryList({"events.out.tfevents.*.caspl"}, QDir::Files).isEmpty());  // a's session
+        QCOMPARE(QDir(tbDir).entryList({"events.out.tfevents.*.caspl"}, QDir::Files).size(), 1);                    // the experiment
+        QVERIFY(runs->exportTensorBoard(dirs[0]).contains("is a run folder"));  // not into the runs
 
         // Removing a run from the queue takes it out of the table.
         int second = -1;
