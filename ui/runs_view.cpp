@@ -1,6 +1,5 @@
 #include "ui/runs_view.h"
 
-#include "core/experiment/spec_loader.h"
 #include "core/engine/tensorboard.h"
 #include "core/util/atomic_file.h"
 #include "core/util/dir_lock.h"
@@ -402,10 +401,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
 void RunsView::setFolders(const QStringList& folders, const std::map<std::string, caspl::ExperimentSpec>& queued) {
     // The same runs again (a refresh after an evaluation): the read under way stays valid and is followed by another;
     // only other folders, or other queued runs, make it out of date.
-    std::vector<std::string> queuedNow, queuedBefore;
-    for (const auto& [folder, spec] : queued) queuedNow.push_back(folder + "\n" + caspl::toYaml(spec));
-    for (const auto& [folder, spec] : queued_) queuedBefore.push_back(folder + "\n" + caspl::toYaml(spec));
-    if (folders != folders_ || queuedNow != queuedBefore) ++foldersGeneration_;
+    if (folders != folders_ || queued != queued_) ++foldersGeneration_;  // ExperimentSpec::operator==: the experiment
     folders_ = folders;
     queued_ = queued;
     reload();
@@ -524,9 +520,7 @@ QString RunsView::exportTensorBoard(const QString& dir) {
         const auto written = caspl::exportRunsToTensorBoard(folders, dir.toStdString(), caspl::DirLock::hostName(),
                                                             double(QDateTime::currentSecsSinceEpoch()));
         if (written.files.empty()) return tr("Nothing exported: the shown runs have no metric or evaluation lines yet");
-        QString text = tr("wrote %1 event files of %2 runs under %3 (tensorboard --logdir %3)")
-                           .arg(written.files.size())
-                           .arg(folders.size())
+        QString text = tr("wrote %n event file(s) under %1 (tensorboard --logdir %1)", nullptr, int(written.files.size()))
                            .arg(QDir::toNativeSeparators(dir));
         if (without) text += tr("; %n run(s) not started left out", nullptr, without);
         if (!written.warnings.empty()) text += tr("; %n warning(s): %1", nullptr, int(written.warnings.size())).arg(qs(written.warnings.front()));

@@ -597,6 +597,23 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
         summary.scalars += int64_t(sessions[i].metrics.size());
     }
     summary.files.push_back(writeEventFile(fs::path(outDir), tbExperimentEventFile(sessions, now)));
+    // The experiment is this export's: sessions that earlier exports left in other runs' folders would show with
+    // stale figures and, typed by another experiment, break the dashboard's filters. Their curves stay.
+    const std::set<std::string> current(sessionFolders.begin(), sessionFolders.end());
+    std::error_code ec;
+    for (fs::directory_iterator it(outDir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string folder = it->path().filename().string();
+        if (!it->is_directory() || current.count(folder) || !fs::exists(it->path() / ".caspl-run")) continue;
+        std::error_code inner;
+        for (fs::directory_iterator f(it->path(), inner), fend; !inner && f != fend; f.increment(inner)) {
+            if (!f->is_regular_file() || !isOurEventFile(f->path().filename().string())) continue;
+            std::error_code rm;
+            fs::remove(f->path(), rm);
+            summary.warnings.push_back(f->path().string() + (rm ? ": an earlier export's HParams session could not be removed (" + rm.message() + ")"
+                                                                : ": an earlier export's HParams session, removed (this export's experiment "
+                                                                  "does not hold that run; its curves stay)"));
+        }
+    }
     return summary;
 }
 
@@ -620,7 +637,7 @@ TbExportSummary exportRunsToTensorBoard(const std::vector<std::string>& runDirs,
     for (std::size_t i = 0; i < runs.size() && i < sessions.size(); ++i) {
         runs[i].session = sessions[i];
         if (table.rows[i].status.state == "unreadable")
-            notes.push_back(table.rows[i].status.message + " (no HParams session for it; an earlier export's stays)");
+            notes.push_back(table.rows[i].status.message + " (no HParams session for it)");
     }
     TbExportSummary summary = writeTensorBoard(runs, outDir, host, now);
     summary.warnings.insert(summary.warnings.begin(), notes.begin(), notes.end());

@@ -131,8 +131,8 @@ struct TbExportSummary {
 //   `source`; hyperparameters that every exported session holds with the same value are left out, the method
 //   stays; one type per key over the sessions), and when any run has one, `outDir` itself gets the experiment of
 //   this export's sessions (tbExperimentEventFile), replacing an earlier export's: the HParams dashboard describes the
-//   runs exported last (export a sweep's runs together). A run exported without a session keeps an earlier export's
-//   session file.
+//   runs exported last (export a sweep's runs together): the session files earlier exports left in the folders of
+//   other runs (those with `.caspl-run`) are removed, their curves stay.
 // Throws caspl::Error naming the path on a write error.
 TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::string& outDir, const std::string& host,
                                  double now);

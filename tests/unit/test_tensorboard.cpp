@@ -372,6 +372,10 @@ private Q_SLOTS:
         QVERIFY(mixed.find(fromHex("1a05302e303032")) != std::string::npos);  // Value { string_value: "0.002" }
         QVERIFY(mixed.find(fromHex("1a0474727565")) != std::string::npos);    // Value { string_value: "true" }
         QVERIFY(tbHParamTypes({a}).at("train.lr") == TbHParamType::Number);
+        // The experiment declares the mixed key as text, with its values as text.
+        const auto mixedExperiment = decodeEventFile(tbExperimentEventFile({n1, n2}, 1.0))[1].pluginContent;
+        QVERIFY(mixedExperiment.find(fromHex("0a0f6d6574686f642e6374785f696e69742001")) != std::string::npos);  // name, type 1
+        QVERIFY(mixedExperiment.find(fromHex("1a05302e303032")) != std::string::npos);
 
         TbSession b;
         b.hparams = {{"method", "coop"}, {"model.student", "ViT-B/32"}, {"train.flag", "false"}, {"train.lr", "0.004"}};
@@ -446,6 +450,15 @@ private Q_SLOTS:
         QVERIFY(!fs::exists(dir / written.files[4]));  // one experiment: this export's
         const std::string alone = decodeEventFile(readFile((dir / again.files[1]).string()))[1].pluginContent;
         QVERIFY(alone.find("train.lr") == std::string::npos && alone.find("method") != std::string::npos);
+        // b was left out of that export: its earlier session is gone (the experiment no longer holds it), its curves stay.
+        QVERIFY(!fs::exists(dir / written.files[3]));
+        QVERIFY(fs::exists(dir / written.files[1]));
+        QVERIFY(std::any_of(again.warnings.begin(), again.warnings.end(),
+                            [](const std::string& w) { return w.find("earlier export's HParams session, removed") != std::string::npos; }));
+        // Into a run folder: refused.
+        fs::create_directories(dir / "a_run");
+        writeFileAtomically((dir / "a_run" / "config.yaml").string(), "name: a_run\n");
+        caspl::test::expectError([&] { writeTensorBoard({runs[0]}, (dir / "a_run").string(), "h", 1.0); }, {"a_run: is a run folder"});
         // Without sessions (a caller that has none), no experiment.
         runs[0].session.reset();
         const auto plain = writeTensorBoard({runs[0]}, (dir / "plain").string(), "h", 1796621000.0);
