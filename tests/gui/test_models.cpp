@@ -91,6 +91,18 @@ std::vector<ResultRecord> twoDatasets() {
     return v;
 }
 
+// A done coop run of the Runs tab with this configuration and HM.
+RunsTableRow runRow(const char* folder, const FlatConfig& config, std::optional<double> hm) {
+    RunsTableRow r;
+    r.status.folder = folder;
+    r.status.name = folder;
+    r.status.method = "coop";
+    r.status.state = "done";
+    r.status.hm = hm;
+    r.config = config;
+    return r;
+}
+
 QString cell(const QAbstractItemModel* m, int row, int col, int role = Qt::DisplayRole) {
     return m->index(row, col).data(role).toString();
 }
@@ -103,16 +115,7 @@ private Q_SLOTS:
     // The Runs tab's table and scatter: sorting by numbers, the text filter (also of the points), the log axis only
     // for positive values, a key with a text value not plotted, the selection kept across a reload, the CSV.
     void runsViewTableAndScatter() {
-        const auto row = [](const char* folder, const FlatConfig& config, std::optional<double> hm) {
-            RunsTableRow r;
-            r.status.folder = folder;
-            r.status.name = folder;
-            r.status.method = "coop";
-            r.status.state = "done";
-            r.status.hm = hm;
-            r.config = config;
-            return r;
-        };
+        const auto row = runRow;
         const auto table = [&](std::optional<double> hmOfC) {
             return makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "a photo of a"}}, 70.0),
                                   row("/runs/b", {{"train.lr", "5e-4"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "X X X X"}}, 74.0),
@@ -272,16 +275,7 @@ private Q_SLOTS:
     // through its values (a gap where it has no figure), the filter narrowing lines and axes, a click on a line
     // selecting its run, the image, and back to the scatter.
     void runsViewParallelCoordinates() {
-        const auto row = [](const char* folder, const FlatConfig& config, std::optional<double> hm) {
-            RunsTableRow r;
-            r.status.folder = folder;
-            r.status.name = folder;
-            r.status.method = "coop";
-            r.status.state = "done";
-            r.status.hm = hm;
-            r.config = config;
-            return r;
-        };
+        const auto row = runRow;
         ui::RunsView view;
         view.resize(1000, 700);
         view.setTable(makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "a photo of a"}}, 70.0),
@@ -359,14 +353,7 @@ private Q_SLOTS:
     // narrows them; a click on a numeric key's bar shows the scatter against that key.
     void runsViewCorrelation() {
         const auto row = [](const char* folder, const char* lr, const char* ctx, const char* student, std::optional<double> hm) {
-            RunsTableRow r;
-            r.status.folder = folder;
-            r.status.name = folder;
-            r.status.method = "coop";
-            r.status.state = "done";
-            r.status.hm = hm;
-            r.config = {{"train.lr", lr}, {"method.n_ctx_text", ctx}, {"model.student", student}};
-            return r;
+            return runRow(folder, {{"train.lr", lr}, {"method.n_ctx_text", ctx}, {"model.student", student}}, hm);
         };
         ui::RunsView view;
         view.resize(1000, 700);
