@@ -12,6 +12,7 @@
 #include <QCheckBox>
 #include <QUrl>
 #include <QMenu>
+#include <QMessageBox>
 #include <QGuiApplication>
 #include <QDesktopServices>
 #include <QClipboard>
@@ -204,19 +205,33 @@ Qt::ItemFlags RunsTableModel::flags(const QModelIndex& index) const {
 
 bool RunsTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
     if (role != Qt::EditRole || (index.column() != ColTags && index.column() != ColNote) || !notesWritable(index)) return false;
-    caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
+    const caspl::RunsTableRow& row = table_.rows[std::size_t(index.row())];
+    if (index.column() == ColNote) {
+        const std::string note = value.toString().toStdString();
+        return updateNotes(index.row(), [&note](caspl::RunNotes& n) { n.note = note; });
+    }
+    std::vector<std::string> typed;
     try {
-        // The file as it is now, not as it was read with the table: `caspl notes` may have written it since.
-        caspl::RunNotes notes = caspl::readRunNotes(row.status.folder);
-        if (index.column() == ColTags) notes.tags = caspl::parseTags(value.toString().toStdString());
-        else notes.note = value.toString().toStdString();
-        caspl::writeRunNotes(row.status.folder, notes);
-        row.notes = caspl::readRunNotes(row.status.folder);  // as written: tags sorted, unique
+        typed = caspl::parseTags(value.toString().toStdString());
     } catch (const std::exception& e) {
         Q_EMIT notesFailed(QString::fromUtf8(e.what()));
         return false;
     }
-    Q_EMIT dataChanged(this->index(index.row(), ColTags), this->index(index.row(), ColNote));
+    // The cell showed row.notes.tags: what the edit changed from those is applied to the file as it is now.
+    const std::vector<std::string> shown = row.notes.tags;
+    return updateNotes(index.row(), [&](caspl::RunNotes& n) { caspl::applyTagEdit(n.tags, shown, typed); });
+}
+
+bool RunsTableModel::updateNotes(int r, const std::function<void(caspl::RunNotes&)>& change) {
+    if (r < 0 || r >= int(table_.rows.size()) || !notesWritable(index(r, ColNote))) return false;
+    caspl::RunsTableRow& row = table_.rows[std::size_t(r)];
+    try {
+        row.notes = caspl::updateRunNotes(row.status.folder, change);  // as written: tags sorted, unique
+    } catch (const std::exception& e) {
+        Q_EMIT notesFailed(QString::fromUtf8(e.what()));
+        return false;
+    }
+    Q_EMIT dataChanged(index(r, ColTags), index(r, ColNote));
     return true;
 }
 
@@ -541,14 +556,26 @@ void RunsView::editNote(int row) {
     if (row < 0 || row >= model_->rowCount()) return;
     const QModelIndex i = model_->index(row, RunsTableModel::ColNote);
     const QString folder = i.data(RunsTableModel::FolderRole).toString();
+    const auto cannot = [this, &folder](const std::string& why) {
+        summary_->setText(tr("The notes of %1 cannot be edited: %2").arg(folder, qs(why)));
+    };
     if (!model_->notesWritable(i)) {
         const auto& r = model_->table().rows[std::size_t(row)];
-        summary_->setText(tr("The notes of %1 cannot be edited: %2").arg(folder, qs(r.notesError.empty() ? r.status.message : r.notesError)));
+        cannot(r.notesError.empty() ? r.status.message : r.notesError);
+        return;
+    }
+    // The note as the file holds it now (`caspl notes` may have written it since the table was read): the dialog
+    // starts from it, and a change made elsewhere while the dialog is open is noticed when it is saved.
+    std::string opened;
+    try {
+        opened = caspl::readRunNotes(folder.toStdString()).note;
+    } catch (const std::exception& e) {
+        cannot(e.what());
         return;
     }
     bool ok = false;
     const QString text = QInputDialog::getMultiLineText(this, tr("Note"), tr("Note of %1 (kept in its notes.json):").arg(folderName(folder)),
-                                                        i.data(Qt::EditRole).toString(), &ok);
+                                                        QString::fromStdString(opened), &ok);
     if (!ok) return;
     // The dialog ran an event loop: a read may have replaced the table meanwhile, so the run is found again by its
     // folder (the row it had may now be another run's).
@@ -557,7 +584,39 @@ void RunsView::editNote(int row) {
         summary_->setText(tr("%1 is no longer in the table: the note was not written").arg(folder));
         return;
     }
-    model_->setData(model_->index(now, RunsTableModel::ColNote), text);
+    const std::string mine = text.toStdString();
+    std::optional<std::string> theirs;  // the note written elsewhere while the dialog was open
+    if (!model_->updateNotes(now, [&](caspl::RunNotes& n) {
+            if (n.note != opened && n.note != mine) theirs = n.note;  // left as it is: the user chooses below
+            else n.note = mine;
+        }))
+        return;
+    if (!theirs) return;
+    // Nothing is lost without the user's word: both texts are shown, and keeping both is the default.
+    QMessageBox box(QMessageBox::Warning, tr("Note changed elsewhere"),
+                    tr("The note of %1 was changed by another program (caspl notes, another studio) while you edited it.")
+                        .arg(folderName(folder)),
+                    QMessageBox::NoButton, this);
+    box.setObjectName("noteConflict");
+    box.setInformativeText(tr("Keep Both puts yours after its note, a blank line between. Show Details… for both texts."));
+    box.setDetailedText(tr("Its note now:\n%1\n\nYours:\n%2").arg(QString::fromStdString(*theirs), text));
+    auto* both = box.addButton(tr("Keep Both"), QMessageBox::AcceptRole);
+    auto* mineButton = box.addButton(tr("Use Mine"), QMessageBox::DestructiveRole);
+    box.addButton(tr("Keep Theirs"), QMessageBox::RejectRole);
+    box.setDefaultButton(both);
+    box.exec();
+    if (box.clickedButton() != both && box.clickedButton() != mineButton) return;
+    const int again = rowOfFolder(folder);
+    if (again < 0) {
+        summary_->setText(tr("%1 is no longer in the table: the note was not written").arg(folder));
+        return;
+    }
+    const bool keepBoth = box.clickedButton() == both;
+    model_->updateNotes(again, [&](caspl::RunNotes& n) {
+        // Both: theirs as the file holds it now, then a blank line, then mine.
+        if (keepBoth) n.note = n.note.empty() ? mine : n.note + (mine.empty() ? "" : "\n\n" + mine);
+        else n.note = mine;
+    });
 }
 
 void RunsView::fillContextMenu(QMenu* menu, const QStringList& folders) {

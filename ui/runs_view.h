@@ -45,10 +45,15 @@ public:
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
     // Tags ("a, b") and the note are edited in place: the run's notes.json is written at once (run_notes.h). A tag
-    // that is not one, or a file that cannot be written, leaves the row as it was and emits notesFailed.
+    // that is not one, or a file that cannot be written, leaves the row as it was and emits notesFailed. A tag edit
+    // applies what it changed against the row as shown (tags added or removed) to the file as it is now, so tags
+    // that another writer (`caspl notes`) added meanwhile stay; a note replaces the note.
     Qt::ItemFlags flags(const QModelIndex& index) const override;
     bool notesWritable(const QModelIndex& index) const;  // a readable run whose notes.json is absent or readable
     bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
+    // Changes the notes of the model's row `row` as `change` says, on its notes.json as it is now (under the file's
+    // lock: caspl::updateRunNotes), and shows them as written. False (and notesFailed) when they cannot be.
+    bool updateNotes(int row, const std::function<void(caspl::RunNotes&)>& change);
 
     void setTable(caspl::RunsTable table);
     const caspl::RunsTable& table() const { return table_; }

@@ -55,17 +55,16 @@ void addNotesCommand(CLI::App& app, Action* action) {
             for (std::size_t i = 0; i < folders.size(); ++i) {
                 const std::string& folder = folders[i];
                 RunNotes n = current[i];
-                if (change) {
-                    if (note->count() > 0) n.note = a->note;
-                    for (const auto& t : add) n.tags.push_back(t);
-                    n.tags.erase(std::remove_if(n.tags.begin(), n.tags.end(),
-                                                [&remove](const std::string& t) {
-                                                    return std::find(remove.begin(), remove.end(), t) != remove.end();
-                                                }),
-                                 n.tags.end());
-                    writeRunNotes(folder, n);
-                    n = readRunNotes(folder);  // as written: sorted, unique
-                }
+                if (change)
+                    // Applied to the file as it is when written (under its lock), not as read above: the studio
+                    // may have written it since.
+                    n = updateRunNotes(
+                        folder,
+                        [&](RunNotes& now) {
+                            if (note->count() > 0) now.note = a->note;
+                            applyTagEdit(now.tags, remove, add);
+                        },
+                        !a->clear);
                 std::cout << folder << "\n  tags: " << (n.tags.empty() ? "-" : joinTags(n.tags)) << "\n";
                 if (n.note.empty()) std::cout << "  note: -\n";
                 else {

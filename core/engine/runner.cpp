@@ -209,9 +209,9 @@ bool holdsNothingTrained(const std::string& runDir) {
         const fs::path rel = it->path().lexically_relative(runDir);
         const bool tensorboard = !rel.empty() && (*rel.begin() == "tensorboard" || *rel.begin() == "tensorboard.replaced") &&
                                  name.rfind("events.out.tfevents.", 0) == 0;
-        // notes.json, and the temporary file of a note being written (caspl notes, the studio) or left by a writer
-        // that was killed.
-        const bool notes = name == kRunNotesFile || name.rfind(std::string(kRunNotesFile) + ".tmp-", 0) == 0;
+        // notes.json, its lock, and the temporary file of a note being written (caspl notes, the studio) or left by
+        // a writer that was killed.
+        const bool notes = name == kRunNotesFile || name == kRunNotesLockFile || name.rfind(std::string(kRunNotesFile) + ".tmp-", 0) == 0;
         const bool known = (top && (name == "config.yaml" || name == "run.json" || name == "events.jsonl" ||
                                     name == "events.replaced.jsonl" || name == DirLock::kFileName || notes)) ||
                            (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json") || tensorboard;

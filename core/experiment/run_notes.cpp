@@ -2,15 +2,22 @@
 
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
+#include "core/util/number_text.h"
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace caspl {
 
@@ -100,6 +107,59 @@ void writeRunNotes(const std::string& runDir, RunNotes notes) {
         throw Error(path.string() + ": the note or a tag is not valid UTF-8 text");
     }
     writeFileAtomically(path.string(), text);
+}
+
+namespace {
+
+// An exclusive flock() on <runDir>/.notes.lock for one read-change-write of notes.json. flock() locks belong to the
+// open file, so two writers of one process exclude each other as two processes do; the kernel drops the lock when
+// its holder ends however it ends.
+class NotesLock {
+public:
+    NotesLock(const std::string& runDir, int waitMs) {
+        // Errors name notes.json, the file the writer cares about, and then the lock.
+        const std::string notes = (fs::path(runDir) / kRunNotesFile).string();
+        fd_ = ::open((fs::path(runDir) / kRunNotesLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0)
+            throw Error(notes + ": cannot be written: its lock file " + kRunNotesLockFile + " cannot be opened: " + std::strerror(errno));
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
+        while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (err != EWOULDBLOCK || std::chrono::steady_clock::now() >= until) {
+                ::close(fd_);
+                throw Error(notes + ": cannot be written: " +
+                            (err == EWOULDBLOCK ? "another program has held its lock (" + std::string(kRunNotesLockFile) + ") for " +
+                                                      fixedText(waitMs / 1000.0, 1) + " s; try again"
+                                                : "its lock file " + std::string(kRunNotesLockFile) + " cannot be locked: " + std::strerror(err)));
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    ~NotesLock() { ::close(fd_); }  // closing the file releases the lock
+    NotesLock(const NotesLock&) = delete;
+    NotesLock& operator=(const NotesLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+}  // namespace
+
+RunNotes updateRunNotes(const std::string& runDir, const std::function<void(RunNotes&)>& change, bool readCurrent, int waitMs) {
+    const NotesLock lock(runDir, waitMs);
+    RunNotes notes = readCurrent ? readRunNotes(runDir) : RunNotes{};
+    change(notes);
+    writeRunNotes(runDir, notes);
+    return readRunNotes(runDir);
+}
+
+void applyTagEdit(std::vector<std::string>& tags, const std::vector<std::string>& before, const std::vector<std::string>& after) {
+    const auto has = [](const std::vector<std::string>& v, const std::string& t) { return std::find(v.begin(), v.end(), t) != v.end(); };
+    tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const std::string& t) { return has(before, t) && !has(after, t); }),
+               tags.end());
+    for (const auto& t : after)
+        if (!has(tags, t)) tags.push_back(t);
 }
 
 }  // namespace caspl

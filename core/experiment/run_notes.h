@@ -3,6 +3,7 @@
 // tags ("baseline", "paper-fig3", "diverged"), in the run folder's notes.json. A file of its own, not run.json: the
 // run's process rewrites run.json while it runs, and a note may be written meanwhile (`caspl notes`, the studio's
 // Runs tab). Not part of the experiment: no hash, no effect on resume. No LibTorch, no Qt.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ struct RunNotes {
 };
 
 constexpr const char* kRunNotesFile = "notes.json";
+// Held (flock) while notes.json is read, changed and written by updateRunNotes; empty, and left in the folder.
+constexpr const char* kRunNotesLockFile = ".notes.lock";
 
 // A tag: 1 to 64 characters, no comma (the lists on the command line and in CSV cells are comma-separated), no
 // control character, not starting or ending with a space. Throws caspl::Error naming the tag and what is wrong.
@@ -28,5 +31,19 @@ RunNotes readRunNotes(const std::string& runDir);
 // Writes notes.json atomically (tags sorted and made unique; each checked first); removes the file when the notes
 // are empty. Throws caspl::Error naming the file when it cannot be written.
 void writeRunNotes(const std::string& runDir, RunNotes notes);
+
+// Changes the folder's notes as `change` says, on notes.json as it is at that moment: the read, the change and the
+// write happen under an exclusive lock on <runDir>/.notes.lock, so two writers at once (`caspl notes`, the studio,
+// two studios) never lose each other's change. With readCurrent false, `change` starts from empty notes and the file
+// is not read (the way out of a malformed one). Returns the notes as written (tags sorted, unique). Throws
+// caspl::Error as readRunNotes and writeRunNotes do, naming notes.json and the lock when the lock cannot be
+// taken within waitMs (another writer holds it), or what `change` throws; nothing is written then.
+RunNotes updateRunNotes(const std::string& runDir, const std::function<void(RunNotes&)>& change, bool readCurrent = true,
+                        int waitMs = 10000);
+
+// A tag list edited as a whole (the studio's tag cell: `before` shown, `after` typed) applied to `tags` as they are
+// now: the tags added by the edit are added, those it removed are removed, and tags that another writer added
+// meanwhile (never shown, so never removed) stay.
+void applyTagEdit(std::vector<std::string>& tags, const std::vector<std::string>& before, const std::vector<std::string>& after);
 
 }  // namespace caspl

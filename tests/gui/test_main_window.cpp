@@ -38,6 +38,7 @@
 #include <QDoubleSpinBox>
 #include <QDateTime>
 #include <QDialog>
+#include <QInputDialog>
 #include <QDirIterator>
 #include <QFile>
 #include <QImage>
@@ -133,6 +134,21 @@ void answerNextDialog(QMessageBox::StandardButton button) {
         auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
         if (box && box->button(button)) box->button(button)->click();
         else if (clock->elapsed() < 5000) return;
+        timer->stop();
+        timer->deleteLater();
+        delete clock;
+    });
+    timer->start(10);
+}
+
+// Calls `act` on the next modal widget (polling until one is up for which it returns true, at most 5 s).
+void actOnNextModal(std::function<bool(QWidget*)> act) {
+    auto* timer = new QTimer;
+    auto* clock = new QElapsedTimer;
+    clock->start();
+    QObject::connect(timer, &QTimer::timeout, [timer, clock, act] {
+        QWidget* modal = QApplication::activeModalWidget();
+        if (!(modal && act(modal)) && clock->elapsed() < 5000) return;
         timer->stop();
         timer->deleteLater();
         delete clock;
@@ -924,12 +940,59 @@ private Q_SLOTS:
         QVERIFY(read.wait());
         QVERIFY(!runs->reading());
         QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, sweep"));
-        // Notes written by `caspl notes` after the tab read the folder are kept when a tag is edited in the tab.
+        // Notes written by `caspl notes` after the tab read the folder are kept when a tag is edited in the tab:
+        // the edit removes the tag it removed from the cell (sweep) and adds the one typed; the terminal's new tag,
+        // never shown, stays.
         writeRunNotes(dirs[0].toStdString(), {"from the terminal", {"baseline", "sweep", "terminal"}});
-        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "baseline"));
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "baseline, typed"));
         const RunNotes merged = readRunNotes(dirs[0].toStdString());
         QCOMPARE(merged.note, std::string("from the terminal"));
-        QCOMPARE(merged.tags, (std::vector<std::string>{"baseline"}));
+        QCOMPARE(merged.tags, (std::vector<std::string>{"baseline", "terminal", "typed"}));
+        QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, terminal, typed"));
+        QVERIFY(QFileInfo::exists(dirs[0] + "/" + kRunNotesLockFile));
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "baseline"));
+
+        // The note dialog starts from the file as it is now; a note written elsewhere while it is open is not
+        // replaced without the user's word: Keep Both (the default) joins them, Use Mine replaces it, Keep Theirs
+        // writes nothing.
+        const std::string folder0 = dirs[0].toStdString();
+        const auto editWhileTerminalWrites = [&](const std::string& terminal, const QString& typed, const QString& answer) {
+            QString opened;
+            actOnNextModal([&](QWidget* modal) {
+                auto* input = qobject_cast<QInputDialog*>(modal);
+                if (!input) return false;
+                opened = input->textValue();
+                RunNotes n = readRunNotes(folder0);
+                n.note = terminal;
+                writeRunNotes(folder0, n);
+                input->setTextValue(typed);
+                input->accept();
+                actOnNextModal([answer](QWidget* m) {
+                    auto* box = qobject_cast<QMessageBox*>(m);
+                    if (!box || box->objectName() != "noteConflict") return false;
+                    for (auto* b : box->buttons())
+                        if (b->text() == answer) b->click();
+                    return true;
+                });
+                return true;
+            });
+            runs->editNote(0);
+            return opened;
+        };
+        QCOMPARE(editWhileTerminalWrites("theirs", "mine", "Keep Both"), QString("from the terminal"));
+        QCOMPARE(readRunNotes(folder0).note, std::string("theirs\n\nmine"));
+        QCOMPARE(model->index(0, ui::RunsTableModel::ColNote).data().toString(), QString("theirs …"));
+        QCOMPARE(editWhileTerminalWrites("theirs again", "mine again", "Use Mine"), QString("theirs\n\nmine"));
+        QCOMPARE(readRunNotes(folder0).note, std::string("mine again"));
+        QCOMPARE(editWhileTerminalWrites("theirs kept", "mine dropped", "Keep Theirs"), QString("mine again"));
+        QCOMPARE(readRunNotes(folder0).note, std::string("theirs kept"));
+        QCOMPARE(readRunNotes(folder0).tags, (std::vector<std::string>{"baseline"}));  // a note leaves the tags
+        // The same text written elsewhere is no conflict (no question is asked).
+        editWhileTerminalWrites("agreed", "agreed", "Use Mine");
+        QCOMPARE(readRunNotes(folder0).note, std::string("agreed"));
+        QVERIFY(!qobject_cast<QMessageBox*>(QApplication::activeModalWidget()));
+        writeRunNotes(folder0, {"from the terminal", {"baseline"}});
+        QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColNote), "from the terminal"));
         // Under a filter, an edit that takes the row out of it takes it out of the summary and the scatter too.
         runs->filterEdit()->setText("baseline");
         QCOMPARE(runs->proxy()->rowCount(), 1);

@@ -11,6 +11,10 @@
 #include "core/util/atomic_file.h"
 #include "core/util/error.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -20,6 +24,7 @@
 #include <limits>
 
 #include <string>
+#include <thread>
 
 using namespace caspl;
 
@@ -398,6 +403,70 @@ private Q_SLOTS:
                 QVERIFY2(QString(e.what()).contains("notes.json: ") && QString(e.what()).contains(QString::fromStdString(says)), e.what());
             }
         }
+    }
+
+    // Two writers at once (caspl notes and the studio; here two threads, each with its own lock file handle) never
+    // lose each other's change: every read-change-write of notes.json happens under the folder's notes lock.
+    void notesUpdatedUnderALock() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("notes_lock");
+        QDir(dir).removeRecursively();
+        QDir().mkpath(dir);
+        const std::string d = dir.toStdString();
+        constexpr int kEach = 40;
+        std::vector<std::string> errors(2);
+        const auto writer = [&](int w) {
+            try {
+                for (int i = 0; i < kEach; ++i)
+                    updateRunNotes(d, [&](RunNotes& n) { n.tags.push_back("w" + std::to_string(w) + "-" + std::to_string(i)); });
+            } catch (const std::exception& e) {
+                errors[std::size_t(w)] = e.what();
+            }
+        };
+        std::thread a(writer, 0), b(writer, 1);
+        a.join();
+        b.join();
+        QCOMPARE(errors, (std::vector<std::string>{"", ""}));
+        QCOMPARE(readRunNotes(d).tags.size(), std::size_t(2 * kEach));
+
+        // A tag edit applied to tags that changed meanwhile: removes what it removed, adds what it added, keeps
+        // what it never saw.
+        std::vector<std::string> now{"a", "b", "new"};
+        applyTagEdit(now, {"a", "b"}, {"b", "c"});
+        QCOMPARE(now, (std::vector<std::string>{"b", "new", "c"}));
+
+        // What `change` throws writes nothing; --clear's way (readCurrent false) gets past a malformed file.
+        try {
+            updateRunNotes(d, [](RunNotes& n) {
+                n.tags.clear();
+                throw Error("changed my mind");
+            });
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QCOMPARE(std::string(e.what()), std::string("changed my mind"));
+        }
+        QCOMPARE(readRunNotes(d).tags.size(), std::size_t(2 * kEach));
+        writeFileAtomically(d + "/notes.json", "{");
+        try {
+            updateRunNotes(d, [](RunNotes& n) { n.note = "x"; });
+            QFAIL("changed a malformed notes.json");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("notes.json: not valid JSON"), e.what());
+        }
+        QVERIFY(updateRunNotes(d, [](RunNotes&) {}, false).empty());
+        QVERIFY(!QFileInfo::exists(dir + "/notes.json"));
+
+        // A lock held elsewhere for longer than the wait: the error names notes.json and the lock, nothing written.
+        const int fd = ::open((d + "/" + kRunNotesLockFile).c_str(), O_RDWR | O_CLOEXEC);
+        QVERIFY(fd >= 0);
+        QCOMPARE(::flock(fd, LOCK_EX), 0);
+        try {
+            updateRunNotes(d, [](RunNotes& n) { n.note = "late"; }, true, 50);
+            QFAIL("wrote under another writer's lock");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("notes.json: cannot be written: another program has held its lock (.notes.lock)"), e.what());
+        }
+        ::close(fd);
+        QCOMPARE(updateRunNotes(d, [](RunNotes& n) { n.note = "in time"; }, true, 50).note, std::string("in time"));
     }
 };
 
