@@ -297,6 +297,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
                             "correlation ratio eta for text), strongest first; click a bar for its scatter"));
     againstLabel_ = new QLabel(tr("against"), this);
     plotNote_ = new QLabel(this);
+    plotNote_->setObjectName("runsPlotNote");
     auto* plotBar = new QHBoxLayout;
     plotBar->addWidget(kindBox_);
     plotBar->addWidget(new QLabel(tr("of"), this));
@@ -408,6 +409,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     connect(kindBox_, &QComboBox::currentIndexChanged, this, &RunsView::replot);
     connect(plot_, &QCustomPlot::mouseMove, this, &RunsView::onPlotMouseMove);
     connect(plot_, &QCustomPlot::mousePress, this, &RunsView::onPlotClick);
+    connect(plot_, &QCustomPlot::mouseRelease, this, &RunsView::onPlotRelease);
     refillKeyBox();
     replot();
 }
@@ -747,6 +749,8 @@ void RunsView::replot() {
     lineFolders_.clear();
     lineTips_.clear();
     drawOrder_.clear();
+    lineBrushed_.clear();
+    activeBrushes_ = 0;
     delete parallelLayer_;  // leaves its layer
     parallelLayer_ = nullptr;
     correlations_.clear();
@@ -767,7 +771,8 @@ void RunsView::replot() {
     if (kind == ParallelCoordinates) replotParallel();
     else if (kind == Correlation) replotCorrelation();
     else replotScatter();
-    plotNote_->setText(plotMessage());
+    const QString message = plotMessage();
+    plotNote_->setText(message.isEmpty() && kind == ParallelCoordinates ? brushText() : message);
     plot_->replot();
 }
 
@@ -1019,29 +1024,110 @@ void RunsView::replotParallel() {
         const auto v = RunsTableModel::figureOf(rr.status, figure);
         ys << (v ? figureAxis.position(*v).value_or(nan) : nan);
         tip += QStringLiteral("\n%1 %2").arg(figureName, v ? fixedNumber(*v) : tr("none yet"));
+        // Inside every range brushed on an axis drawn now (a range on another axis does nothing).
+        bool in = true;
+        for (const auto& b : brushes_)
+            for (std::size_t a = 0; a < axes_.size(); ++a)
+                if (axes_[a].name == b.axis) in = in && (a < t.keys.size() ? b.contains(rr.values[a]) : v && b.contains(*v));
+        lineBrushed_ << in;
         order.push_back({int(lines_.size()), v});
         lines_ << ys;
         lineFolders_ << qs(rr.status.folder);
         lineTips_ << tip;
     }
-    // Runs without the figure first (grey), then by the figure: the highest lines stay on top, the highest of all
-    // (of two or more) thick and red.
-    std::stable_sort(order.begin(), order.end(), [](const Drawn& a, const Drawn& b) {
+    // Runs outside a brushed range first (pale), then runs without the figure (grey), then by the figure: the
+    // highest lines stay on top, the highest of all (of two or more) thick and red.
+    std::stable_sort(order.begin(), order.end(), [this](const Drawn& a, const Drawn& b) {
+        if (lineBrushed_[a.line] != lineBrushed_[b.line]) return lineBrushed_[b.line];
         if (a.figure.has_value() != b.figure.has_value()) return b.figure.has_value();
         return a.figure && *a.figure < *b.figure;
     });
-    const bool highest = order.size() >= 2 && order.back().figure && order[order.size() - 2].figure;
+    const auto ranked = [this](const Drawn& d) { return lineBrushed_[d.line] && d.figure; };
+    const bool highest = order.size() >= 2 && ranked(order.back()) && ranked(order[order.size() - 2]);
     auto* layer = new ParallelLinesLayer(plot_, &lines_);
     for (std::size_t i = 0; i < order.size(); ++i) {
         const Drawn& d = order[i];
         const bool top = highest && i + 1 == order.size();
         QColor colour(150, 150, 150, 140);
-        if (top) colour = QColor(214, 39, 40);  // as the scatter's star
+        if (!lineBrushed_[d.line]) colour = QColor(205, 205, 205, 110);
+        else if (top) colour = QColor(214, 39, 40);  // as the scatter's star
         else if (d.figure) colour = figureColour(figureAxis.position(*d.figure).value_or(0.5));
-        layer->lines.push_back({d.line, colour, top ? 3.5 : 1.6});
+        layer->lines.push_back({d.line, colour, top ? 3.5 : lineBrushed_[d.line] ? 1.6 : 1.0});
         drawOrder_ << d.line;
     }
     parallelLayer_ = layer;
+    // The ranges, as bands along their axes.
+    for (const auto& b : brushes_)
+        for (std::size_t a = 0; a < axes_.size(); ++a) {
+            if (axes_[a].name != b.axis) continue;
+            ++activeBrushes_;
+            const auto span = b.span(axes_[a]);
+            if (!span) continue;  // no value of the range on the axis now: no run passes, nothing to draw
+            auto* band = new QCPItemRect(plot_);
+            band->topLeft->setCoords(double(a) - 0.06, span->second + 0.015);
+            band->bottomRight->setCoords(double(a) + 0.06, span->first - 0.015);
+            band->setPen(QPen(QColor(31, 119, 180), 1.2));
+            band->setBrush(QColor(31, 119, 180, 45));
+        }
+}
+
+int RunsView::axisNear(const QPointF& pixel) const {
+    if (plotKind() != ParallelCoordinates || axes_.empty()) return -1;
+    const double y = plot_->yAxis->pixelToCoord(pixel.y());
+    if (y < -0.04 || y > 1.04) return -1;
+    for (std::size_t a = 0; a < axes_.size(); ++a)
+        if (std::abs(plot_->xAxis->coordToPixel(double(a)) - pixel.x()) <= 8) return int(a);
+    return -1;
+}
+
+void RunsView::brushParallelAxis(int axis, double from, double to) {
+    if (axis < 0 || axis >= int(axes_.size())) return;
+    caspl::ParallelBrush b = caspl::ParallelBrush::between(axes_[std::size_t(axis)], from, to);
+    brushes_.erase(std::remove_if(brushes_.begin(), brushes_.end(), [&b](const caspl::ParallelBrush& o) { return o.axis == b.axis; }),
+                   brushes_.end());
+    brushes_.push_back(std::move(b));
+    replot();
+    selectBrushedRuns();
+}
+
+void RunsView::clearParallelBrush(int axis) {
+    if (axis < 0) brushes_.clear();
+    else if (axis < int(axes_.size())) {
+        const std::string& name = axes_[std::size_t(axis)].name;
+        brushes_.erase(std::remove_if(brushes_.begin(), brushes_.end(), [&name](const caspl::ParallelBrush& b) { return b.axis == name; }),
+                       brushes_.end());
+    }
+    replot();
+}
+
+QStringList RunsView::brushedFolders() const {
+    QStringList out;
+    for (int l = 0; l < lines_.size(); ++l)
+        if (lineBrushed_.value(l, true)) out << lineFolders_[l];
+    return out;
+}
+
+void RunsView::selectBrushedRuns() {
+    if (activeBrushes_ == 0) return;
+    const QStringList in = brushedFolders();
+    const QSet<QString> wanted(in.begin(), in.end());
+    QItemSelection selection;
+    QModelIndex first;
+    for (int r = 0; r < proxy_->rowCount(); ++r) {
+        const QModelIndex i = proxy_->index(r, 0);
+        if (!wanted.contains(i.data(RunsTableModel::FolderRole).toString())) continue;
+        selection.select(i, proxy_->index(r, proxy_->columnCount() - 1));
+        if (!first.isValid()) first = i;
+    }
+    table_->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    if (first.isValid()) table_->scrollTo(first);
+}
+
+QString RunsView::brushText() const {
+    if (activeBrushes_ == 0) return tr("Drag along an axis to pick the runs in a range of its values.");
+    return tr("%1 of %2 runs in the brushed range(s), selected in the table when brushed; a click on an axis clears its range.")
+        .arg(brushedFolders().size())
+        .arg(lines_.size());
 }
 
 int RunsView::pointNear(const QPointF& pixel) const {
@@ -1092,6 +1178,18 @@ int RunsView::lineNear(const QPointF& pixel, int* others) const {
 
 void RunsView::onPlotMouseMove(QMouseEvent* event) {
     if (plotKind() == Correlation) return;  // the bars carry their labels
+    if (brushAxis_ >= 0) {  // a range being dragged along an axis
+        const double to = std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0);
+        if (!dragRect_) {
+            dragRect_ = new QCPItemRect(plot_);
+            dragRect_->setPen(QPen(QColor(31, 119, 180), 1.2, Qt::DashLine));
+            dragRect_->setBrush(QColor(31, 119, 180, 30));
+        }
+        dragRect_->topLeft->setCoords(brushAxis_ - 0.06, std::max(brushFrom_, to));
+        dragRect_->bottomRight->setCoords(brushAxis_ + 0.06, std::min(brushFrom_, to));
+        plot_->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
     if (plotKind() == ParallelCoordinates) {
         int others = 0;
         const int l = lineNear(event->position(), &others);
@@ -1136,10 +1234,43 @@ void RunsView::onPlotClick(QMouseEvent* event) {
         return;
     }
     const bool par = plotKind() == ParallelCoordinates;
+    if (par && event->button() == Qt::LeftButton) {
+        // On an axis: a range is dragged (or, without a drag, the axis's range cleared) when the button is released.
+        if (const int a = axisNear(event->position()); a >= 0) {
+            brushAxis_ = a;
+            brushFrom_ = std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0);
+            pressPixel_ = event->position();
+            return;
+        }
+    }
     const int i = par ? lineNear(event->position()) : pointNear(event->position());
     if (i < 0) return;
     table_->clearSelection();
     selectFolder(par ? lineFolders_[i] : pointFolders_[i]);
+}
+
+void RunsView::onPlotRelease(QMouseEvent* event) {
+    if (brushAxis_ < 0) return;
+    const int a = brushAxis_;
+    brushAxis_ = -1;
+    if (dragRect_) plot_->removeItem(dragRect_);
+    if (a >= int(axes_.size())) return;  // the runs were read again meanwhile, with fewer axes
+    const bool dragged = std::abs(event->position().y() - pressPixel_.y()) >= 4;
+    if (dragged) {
+        brushParallelAxis(a, brushFrom_, std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0));
+        return;
+    }
+    const std::string& name = axes_[std::size_t(a)].name;
+    if (std::any_of(brushes_.begin(), brushes_.end(), [&name](const caspl::ParallelBrush& b) { return b.axis == name; })) {
+        clearParallelBrush(a);
+        return;
+    }
+    // A click on an axis without a range there: the run whose line is nearest, as elsewhere.
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+    const int i = lineNear(event->position());
+    if (i < 0) return;
+    table_->clearSelection();
+    selectFolder(lineFolders_[i]);
 }
 
 }  // namespace caspl::ui

@@ -11,6 +11,7 @@
 
 #include <QAbstractTableModel>
 #include <QPointF>
+#include <QPointer>
 #include <QSortFilterProxyModel>
 #include <QStringList>
 #include <QVector>
@@ -20,6 +21,7 @@ class QCheckBox;
 class QComboBox;
 class QCPBars;
 class QCPGraph;
+class QCPItemRect;
 class QCPLayerable;
 class QCustomPlot;
 class QLabel;
@@ -117,6 +119,14 @@ public:
     const std::vector<caspl::ParallelAxis>& parallelAxes() const { return axes_; }
     QVector<QVector<double>> parallelLines() const { return lines_; }
     QStringList parallelFolders() const { return lineFolders_; }
+    // Parallel coordinates brushed as in W&B: a drag along an axis picks a range of its values, a click on an axis
+    // clears its range. Runs with a value in every range are drawn as before (the highest of them red) and selected
+    // in the table; the others pale grey. The ranges are kept in values (core's ParallelBrush), so they hold while
+    // the filter or a reload changes the runs drawn; a range on an axis no longer drawn does nothing.
+    const std::vector<caspl::ParallelBrush>& parallelBrushes() const { return brushes_; }
+    void brushParallelAxis(int axis, double from, double to);  // positions (0 bottom, 1 top) on parallelAxes()[axis]
+    void clearParallelBrush(int axis);                         // -1: every range
+    QStringList brushedFolders() const;  // the runs drawn inside every range (every run drawn without a range)
     // Correlation: how strongly each differing key went with the figure over the shown runs (core's keyCorrelations),
     // strongest first, as horizontal bars; a click on a numeric key's bar shows the scatter against it.
     const std::vector<caspl::KeyCorrelation>& correlations() const { return correlations_; }
@@ -145,6 +155,10 @@ private:
     void refillKeyBox();
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotClick(QMouseEvent* event);
+    void onPlotRelease(QMouseEvent* event);
+    int axisNear(const QPointF& pixel) const;  // parallel coordinates: the axis within a few pixels, -1 when none
+    void selectBrushedRuns();
+    QString brushText() const;  // what the ranges brushed pick, "" without any
     int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
     // Index into lines_ of the nearest line within a few pixels, the one drawn on top among equally near ones (-1 when
     // none); `others`: how many more are within those pixels.
@@ -185,6 +199,13 @@ private:
     QStringList lineTips_;
     QVector<int> drawOrder_;                  // indices into lines_, bottom to top
     QCPLayerable* parallelLayer_ = nullptr;  // draws lines_
+    std::vector<caspl::ParallelBrush> brushes_;
+    QVector<bool> lineBrushed_;  // per line of lines_: inside every range brushed on a drawn axis
+    int activeBrushes_ = 0;      // ranges on axes drawn now
+    int brushAxis_ = -1;         // a drag along this axis is under way
+    double brushFrom_ = 0;
+    QPointF pressPixel_;
+    QPointer<QCPItemRect> dragRect_;  // the range being dragged (a replot meanwhile deletes it)
     std::vector<caspl::KeyCorrelation> correlations_;
     QVector<QCPBars*> bars_;
 };

@@ -187,6 +187,60 @@ std::optional<double> ParallelAxis::position(double v) const {
     return (v - low) / (high - low);
 }
 
+double ParallelAxis::valueAt(double p) const {
+    p = std::clamp(p, 0.0, 1.0);
+    if (high == low || p <= 0) return low;
+    if (p >= 1) return high;
+    if (logScale) return std::exp(std::log(low) + p * (std::log(high) - std::log(low)));
+    return low + p * (high - low);
+}
+
+ParallelBrush ParallelBrush::between(const ParallelAxis& axis, double from, double to) {
+    if (from > to) std::swap(from, to);
+    ParallelBrush b;
+    b.axis = axis.name;
+    b.numeric = axis.numeric;
+    if (axis.numeric) {
+        if (axis.high == axis.low) {  // every value at 0.5
+            const bool in = from <= 0.5 && to >= 0.5;
+            b.low = in ? axis.low : 1;
+            b.high = in ? axis.high : 0;
+        } else {
+            b.low = axis.valueAt(from);
+            b.high = axis.valueAt(to);
+        }
+        return b;
+    }
+    for (const auto& c : axis.categories) {
+        const double at = *axis.position(c);
+        if (at >= from && at <= to) b.categories.push_back(c);
+    }
+    return b;
+}
+
+bool ParallelBrush::contains(double value) const { return numeric && std::isfinite(value) && value >= low && value <= high; }
+
+bool ParallelBrush::contains(const std::string& value) const {
+    if (value.empty()) return false;
+    if (numeric) {
+        const auto v = configNumber(value);
+        return v && contains(*v);
+    }
+    return std::find(categories.begin(), categories.end(), value) != categories.end();
+}
+
+std::optional<std::pair<double, double>> ParallelBrush::span(const ParallelAxis& on) const {
+    if (on.numeric != numeric) return std::nullopt;
+    if (numeric) {
+        if (low > high || high < on.low || low > on.high) return std::nullopt;
+        return std::pair{*on.position(std::max(low, on.low)), *on.position(std::min(high, on.high))};
+    }
+    std::optional<std::pair<double, double>> out;
+    for (const auto& c : categories)
+        if (const auto at = on.position(c)) out = out ? std::pair{std::min(out->first, *at), std::max(out->second, *at)} : std::pair{*at, *at};
+    return out;
+}
+
 std::optional<double> ParallelAxis::position(const std::string& value) const {
     if (value.empty()) return std::nullopt;
     if (numeric) {

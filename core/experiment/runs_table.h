@@ -76,10 +76,28 @@ struct ParallelAxis {
     // (or one category): 0.5.
     std::optional<double> position(const std::string& value) const;
     std::optional<double> position(double value) const;  // numeric axes
+    double valueAt(double position) const;               // numeric axes: the value at a position (0 to 1)
     // What to write along the axis: every category; a key's distinct numbers when there are at most 8; else (and
     // always for a figure) the lowest, the highest and three values between (powers of ten on a log axis); a label
     // that reads as the one before it is left out.
     std::vector<std::pair<double, std::string>> ticks() const;
+};
+
+// A range brushed along one parallel axis, as W&B's parallel coordinates let a drag along an axis pick the runs
+// whose value lies in a range. Held in values, not positions, so it holds while the axes are made again from other
+// runs (a filter typed, a reload).
+struct ParallelBrush {
+    std::string axis;                     // the ParallelAxis's name
+    bool numeric = false;
+    double low = 0, high = 0;             // numeric: the values from low to high, both included (low > high: none)
+    std::vector<std::string> categories;  // text: the categories inside
+    // The values of `axis` between two positions (0 bottom to 1 top, either order; a range reaching an end of the
+    // axis takes in its end value exactly).
+    static ParallelBrush between(const ParallelAxis& axis, double from, double to);
+    bool contains(const std::string& value) const;  // false for "" (a run without the key) and a value of the other kind
+    bool contains(double value) const;              // a numeric brush's
+    // Where it lies on `axis` (positions, low to high), to draw it; none when no value of it is on that axis.
+    std::optional<std::pair<double, double>> span(const ParallelAxis& axis) const;
 };
 
 // An axis from the values the runs give a key ("" for a run without it: ignored). Numeric when every non-empty value

@@ -24,6 +24,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QDoubleSpinBox>
+#include <QLabel>
 #include <QListWidget>
 #include <QApplication>
 #include <QCheckBox>
@@ -332,6 +333,43 @@ private Q_SLOTS:
         QCOMPARE(view.selectedFolders(), QStringList{"/runs/d"});
         QTest::mouseClick(plot, Qt::LeftButton, {}, view.plotPixel(0.5, 0.0).toPoint());  // b: lr 5e-4 (0) to n_ctx 4 (0)
         QCOMPARE(view.selectedFolders(), QStringList{"/runs/b"});
+
+        // Brushing: a drag along the n_ctx axis (4 at 0, 8 at 1) from 0.8 to past the top picks the runs with 7.2 to
+        // 8 there, c and d, and selects them in the table.
+        QVERIFY(view.plotMessage().isEmpty());
+        QCOMPARE(view.brushedFolders(), (QStringList{"/runs/a", "/runs/b", "/runs/c", "/runs/d"}));  // no range yet
+        QTest::mousePress(plot, Qt::LeftButton, {}, view.plotPixel(1.0, 0.8).toPoint());
+        QTest::mouseMove(plot, view.plotPixel(1.0, 0.9).toPoint());
+        QTest::mouseRelease(plot, Qt::LeftButton, {}, view.plotPixel(1.0, 1.04).toPoint());
+        QCOMPARE(view.parallelBrushes().size(), std::size_t(1));
+        QCOMPARE(view.parallelBrushes()[0].axis, std::string("method.n_ctx_text"));
+        QVERIFY(std::abs(view.parallelBrushes()[0].low - 7.2) < 0.1);
+        QCOMPARE(view.parallelBrushes()[0].high, 8.0);
+        QCOMPARE(view.brushedFolders(), (QStringList{"/runs/c", "/runs/d"}));
+        QCOMPARE(view.selectedFolders(), (QStringList{"/runs/c", "/runs/d"}));
+        QVERIFY2(view.findChild<QLabel*>("runsPlotNote")->text().startsWith("2 of 4 runs in the brushed range"),
+                 qPrintable(view.findChild<QLabel*>("runsPlotNote")->text()));
+        // A second range, on HM (70 at 0, 74 at 1): from 72 up, b and d; with the first, d alone (c has no HM).
+        view.brushParallelAxis(3, 0.5, 1.0);
+        QCOMPARE(view.brushedFolders(), QStringList{"/runs/d"});
+        QCOMPARE(view.selectedFolders(), QStringList{"/runs/d"});
+        // The ranges are values: a filter that rebuilds the axes from a and d keeps d in them, and a out.
+        view.filterEdit()->setText("photo");
+        QCOMPARE(view.brushedFolders(), QStringList{"/runs/d"});
+        QCOMPARE(view.parallelFolders(), (QStringList{"/runs/a", "/runs/d"}));
+        view.filterEdit()->clear();
+        // A click on the n_ctx axis, without a drag, clears its range: HM's alone picks b and d.
+        QTest::mouseClick(plot, Qt::LeftButton, {}, view.plotPixel(1.0, 0.3).toPoint());
+        QCOMPARE(view.parallelBrushes().size(), std::size_t(1));
+        QCOMPARE(view.brushedFolders(), (QStringList{"/runs/b", "/runs/d"}));
+        // Another figure drops the HM axis: its range does nothing while it is not drawn, and comes back with it.
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Base);
+        QCOMPARE(view.brushedFolders().size(), 4);
+        view.plotFigureBox()->setCurrentIndex(ui::RunsTableModel::Hm);
+        QCOMPARE(view.brushedFolders(), (QStringList{"/runs/b", "/runs/d"}));
+        view.clearParallelBrush(-1);
+        QVERIFY(view.parallelBrushes().empty());
+        QCOMPARE(view.brushedFolders().size(), 4);
 
         const QString png = QDir(test::tempDir()).filePath("runs_parallel.png");
         QCOMPARE(view.saveImage(png), QString());

@@ -168,6 +168,37 @@ private Q_SLOTS:
         const auto close = makeFigureAxis("HM (%)", {70.001, 70.004, 70.002}).ticks();
         QCOMPARE(close.size(), std::size_t(1));
         QCOMPARE(close[0].second, std::string("70.00"));
+
+        // Brushed ranges: values between two positions, either order; an end of the axis taken in exactly (a log
+        // axis's exp(log(x)) is not always x).
+        const ParallelBrush top = ParallelBrush::between(lr, 1.0, std::log(4.0) / std::log(40.0) - 1e-9);
+        QVERIFY(top.numeric);
+        QCOMPARE(top.high, 0.02);
+        QVERIFY(top.contains("0.02") && top.contains("0.002") && top.contains("2e-3"));
+        QVERIFY(!top.contains("5e-4") && !top.contains("") && !top.contains("x"));
+        QCOMPARE(lr.valueAt(0.0), 5e-4);
+        QVERIFY(std::abs(lr.valueAt(0.5) - std::sqrt(5e-4 * 0.02)) < 1e-12);  // the middle of a log axis: the geometric mean
+        // Kept in values: on an axis made from other runs (0.001 to 0.004, linear) it covers 0.002 up.
+        const ParallelAxis narrower = makeParallelAxis("train.lr", {"0.001", "0.004"});
+        const auto span = top.span(narrower);
+        QVERIFY(span);
+        QVERIFY(std::abs(span->first - 1.0 / 3) < 1e-7);
+        QCOMPARE(span->second, 1.0);
+        QVERIFY(!top.span(makeParallelAxis("train.lr", {"1e-4", "2e-4"})));  // no value of it there
+        QVERIFY(!top.span(student));                                           // text axis
+        const ParallelBrush b32 = ParallelBrush::between(student, 0.6, 1.2);
+        QCOMPARE(b32.categories, std::vector<std::string>{"ViT-B/32"});
+        QVERIFY(b32.contains("ViT-B/32") && !b32.contains("ViT-B/16"));
+        QCOMPARE(b32.span(student).value_or(std::pair{-1.0, -1.0}), (std::pair{1.0, 1.0}));
+        // One value on the axis (at 0.5): a range over the middle holds it, one beside it nothing.
+        const ParallelAxis one = makeParallelAxis("train.lr", {"0.002"});
+        QVERIFY(ParallelBrush::between(one, 0.4, 0.6).contains("0.002"));
+        QVERIFY(!ParallelBrush::between(one, 0.6, 0.9).contains("0.002"));
+        QVERIFY(!ParallelBrush::between(one, 0.6, 0.9).span(one));
+        // A figure's range.
+        const ParallelBrush high = ParallelBrush::between(hm, 0.5, 1.0);
+        QVERIFY(high.contains(72.0) && high.contains(74.0) && !high.contains(71.9));
+        QVERIFY(!high.contains(std::numeric_limits<double>::quiet_NaN()));
     }
 
     // Which keys go with the figure: Spearman's rho for numbers (ties sharing ranks), the correlation ratio for text,
