@@ -265,7 +265,7 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     reloadButton->setToolTip(tr("Read the run folders again"));
     auto* exportButton = new QPushButton(tr("Export CSV…"), this);
     exportButton->setToolTip(tr("One row per run, as caspl export --runs writes it"));
-    auto* tbButton = new QPushButton(tr("TensorBoard…"), this);
+    auto* tbButton = tbButton_ = new QPushButton(tr("TensorBoard…"), this);
     tbButton->setObjectName("runsExportTensorBoard");
     tbButton->setToolTip(tr("The shown runs' curves and accuracies as TensorBoard files, with its HParams dashboard "
                             "(as caspl export --tensorboard)"));
@@ -524,26 +524,54 @@ QString RunsView::exportCsv(const QString& path) const {
 }
 
 QString RunsView::exportTensorBoard(const QString& dir) {
+    if (exporting_) return tr("An export for TensorBoard is under way: wait for it to end");
     std::vector<std::string> folders;
-    int without = 0;
     for (int r = 0; r < proxy_->rowCount(); ++r) {
-        const QString folder = proxy_->index(r, 0).data(RunsTableModel::FolderRole).toString();
-        if (QFileInfo::exists(QDir(folder).filePath(QStringLiteral("events.jsonl")))) folders.push_back(folder.toStdString());
-        else ++without;
+        const auto& row = model_->table().rows[std::size_t(proxy_->mapToSource(proxy_->index(r, 0)).row())];
+        if (row.status.state != "queued") folders.push_back(row.status.folder);  // a queued run has no folder yet
     }
     if (folders.empty()) return tr("Nothing to export: no shown run has logged anything yet");
-    try {
-        const auto written = caspl::exportRunsToTensorBoard(folders, dir.toStdString(), caspl::DirLock::hostName(),
-                                                            double(QDateTime::currentSecsSinceEpoch()));
-        if (written.files.empty()) return tr("Nothing exported: the shown runs have no metric or evaluation lines yet");
-        QString text = tr("wrote %n event file(s) under %1 (tensorboard --logdir %1)", nullptr, int(written.files.size()))
-                           .arg(QDir::toNativeSeparators(dir));
-        if (without) text += tr("; %n run(s) not started left out", nullptr, without);
-        if (!written.warnings.empty()) text += tr("; %n warning(s): %1", nullptr, int(written.warnings.size())).arg(qs(written.warnings.front()));
-        summary_->setText(text);
-    } catch (const std::exception& e) {
-        return tr("Cannot export for TensorBoard: %1").arg(QString::fromUtf8(e.what()));
-    }
+    exporting_ = true;
+    if (tbButton_) tbButton_->setEnabled(false);
+    summary_->setText(tr("Exporting %n run(s) for TensorBoard…", nullptr, int(folders.size())));
+    // As startRead: the worker never touches the view; the result comes back through the application object.
+    QPointer<RunsView> self(this);
+    QThreadPool::globalInstance()->start([folders = std::move(folders), dir, host = caspl::DirLock::hostName(),
+                                          now = double(QDateTime::currentSecsSinceEpoch()), self] {
+        QString problem, text;
+        try {
+            std::vector<std::string> logged;  // the runs that have logged something
+            int without = 0;
+            for (const auto& f : folders) {
+                if (QFileInfo::exists(QDir(qs(f)).filePath(QStringLiteral("events.jsonl")))) logged.push_back(f);
+                else ++without;
+            }
+            if (logged.empty()) problem = tr("Nothing to export: no shown run has logged anything yet");
+            else {
+                const auto written = caspl::exportRunsToTensorBoard(logged, dir.toStdString(), host, now);
+                if (written.files.empty()) problem = tr("Nothing exported: the shown runs have no metric or evaluation lines yet");
+                else {
+                    text = tr("wrote %n event file(s) under %1 (tensorboard --logdir %1)", nullptr, int(written.files.size()))
+                               .arg(QDir::toNativeSeparators(dir));
+                    if (without) text += tr("; %n run(s) that have not logged anything left out", nullptr, without);
+                    if (!written.warnings.empty())
+                        text += tr("; %n warning(s): %1", nullptr, int(written.warnings.size())).arg(qs(written.warnings.front()));
+                }
+            }
+        } catch (const std::exception& e) {
+            problem = tr("Cannot export for TensorBoard: %1").arg(QString::fromUtf8(e.what()));
+        }
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, problem, text] {
+                if (!self) return;
+                self->exporting_ = false;
+                if (self->tbButton_) self->tbButton_->setEnabled(true);
+                self->summary_->setText(problem.isEmpty() ? text : problem);
+                Q_EMIT self->tensorBoardExported(problem);
+            },
+            Qt::QueuedConnection);
+    });
     return {};
 }
 

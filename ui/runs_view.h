@@ -28,6 +28,7 @@ class QLabel;
 class QLineEdit;
 class QMenu;
 class QMouseEvent;
+class QPushButton;
 
 namespace caspl::ui {
 
@@ -93,9 +94,11 @@ public:
     // The runs table as CSV (runsTableCsvText), atomically. "" on success, else what went wrong.
     QString exportCsv(const QString& path) const;
     // The shown runs (the filter's) that have an events.jsonl, as TensorBoard files under `dir` with their HParams
-    // sessions (core's exportRunsToTensorBoard, as `caspl export --tensorboard`). "" on success (the status line says
-    // what was written), else what went wrong.
+    // sessions (core's exportRunsToTensorBoard, as `caspl export --tensorboard`), on a worker thread: reading the
+    // logs of thousands of runs takes seconds. "" when the export started (tensorBoardExported follows, and the
+    // status line says what was written), else why it did not (no shown run, an export already under way).
     QString exportTensorBoard(const QString& dir);
+    bool exportingTensorBoard() const { return exporting_; }
     // The plot shown (scatter, parallel coordinates or correlations) as PNG/JPEG/PDF (plot_image.h), atomically. ""
     // on success, else what went wrong.
     QString saveImage(const QString& path);
@@ -145,6 +148,7 @@ Q_SIGNALS:
     void tableRead();                          // a read of the folders is shown
     void compareRequested(const QString& folderA, const QString& folderB);
     void perClassRequested(const QString& folderA, const QString& folderB);  // folderB "" for one run
+    void tensorBoardExported(const QString& problem);  // an export ended: "" when it wrote files, else what went wrong
 
 private:
     void replot();
@@ -176,6 +180,8 @@ private:
     quint64 foldersGeneration_ = 0;     // counts changes of the folders (or queued runs): a read of others is out of date
     int readsStarted_ = 0;
     bool refiltering_ = false;  // the filter text is being applied: one replot after it
+    bool exporting_ = false;    // a TensorBoard export is under way
+    QPushButton* tbButton_ = nullptr;
     RunsTableModel* model_;
     QSortFilterProxyModel* proxy_;
     ResultsTable* table_;

@@ -1036,11 +1036,23 @@ private Q_SLOTS:
 
         // The shown runs for TensorBoard, with their HParams sessions (as `caspl export --tensorboard`).
         const QString tbDir = QDir(base_).filePath("runs_tab_tensorboard");
+        // On a worker thread: the button waits, a second export is refused meanwhile, the line says what was written.
+        QSignalSpy exported(runs, &ui::RunsView::tensorBoardExported);
         QCOMPARE(runs->exportTensorBoard(tbDir), QString());
+        QVERIFY(runs->exportingTensorBoard());
+        QVERIFY(!runs->findChild<QPushButton*>("runsExportTensorBoard")->isEnabled());
+        QVERIFY(runs->exportTensorBoard(tbDir).contains("under way"));
+        QVERIFY(exported.wait());
+        QCOMPARE(exported.takeFirst().at(0).toString(), QString());
+        QVERIFY(!runs->exportingTensorBoard());
+        QVERIFY(runs->findChild<QPushButton*>("runsExportTensorBoard")->isEnabled());
         QVERIFY2(runs->statusText().startsWith("wrote 5 event file(s) under"), qPrintable(runs->statusText()));
         QVERIFY(!QDir(tbDir + "/runs_tab_a").entryList({"events.out.tfevents.*.caspl"}, QDir::Files).isEmpty());  // a's session
         QCOMPARE(QDir(tbDir).entryList({"events.out.tfevents.*.caspl"}, QDir::Files).size(), 1);                    // the experiment
-        QVERIFY(runs->exportTensorBoard(dirs[0]).contains("is a run folder"));  // not into the runs
+        QCOMPARE(runs->exportTensorBoard(dirs[0]), QString());  // not into the runs
+        QVERIFY(exported.wait());
+        QVERIFY2(exported.takeFirst().at(0).toString().contains("is a run folder"), qPrintable(runs->statusText()));
+        QVERIFY(runs->statusText().contains("is a run folder"));
 
         // Removing a run from the queue takes it out of the table.
         int second = -1;
