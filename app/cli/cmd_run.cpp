@@ -585,7 +585,9 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto* status = app.add_subcommand(
         "status", "Where runs stand: running (and by which process), done, failed, stopped or crashed; progress and HM");
     status->add_option("runs", st->paths, "Run folders, or folders holding them (default: runs)");
-    status->add_flag("--json", st->json, "One JSON object per run on stdout");
+    status->add_flag("--json", st->json,
+                     "One JSON object per run on stdout; with --config, then one {\"summary\": {...}} object: the "
+                     "figure (hm or all), the best run's folder and each key's correlation with the figure");
     status->add_flag("--config", st->config,
                      "Also the configuration keys whose values differ between the runs (a sweep's keys), one column "
                      "each, the runs' tags (caspl notes), and the best run by HM; runs whose config.yaml does not load "
@@ -650,6 +652,17 @@ void addRunCommands(CLI::App& app, Action* action) {
                                          {"eta_s", e.etaSeconds}, {"time", r.progressTime}};
                     }
                     std::cout << j.dump() << "\n";
+                }
+                // After the runs, what `status --config` prints under its table: the best run and the correlations.
+                if (st->config) {
+                    const bool hm = std::any_of(rows.begin(), rows.end(), [](const RunFolderStatus& r) { return r.hm.has_value(); });
+                    nlohmann::json correlations = nlohmann::json::array();
+                    for (const auto& c : keyCorrelations(runsTable, headlineFigures(runsTable)))
+                        correlations.push_back({{"key", c.key}, {"measure", c.numeric ? "rho" : "eta"}, {"value", c.value}, {"runs", c.runs}});
+                    nlohmann::json summary{{"figure", hm ? "hm" : "all"},
+                                           {"best", runsTable.best ? nlohmann::json(rows[*runsTable.best].folder) : nlohmann::json()},
+                                           {"correlations", std::move(correlations)}};
+                    std::cout << nlohmann::json{{"summary", std::move(summary)}}.dump() << "\n";
                 }
                 return kOk;
             }

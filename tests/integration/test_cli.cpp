@@ -14,6 +14,7 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMap>
@@ -490,6 +491,25 @@ private Q_SLOTS:
             QVERIFY2(table.out.contains(QRegularExpression("\n  " + QRegularExpression::escape(QString::fromStdString(c.key)) +
                                                            " +rho " + QRegularExpression::escape(value) + "  \\(4 runs\\)\n")),
                      qPrintable(table.out));
+        }
+        // The same in JSON: one object per run, then the summary with the best run and the correlations.
+        const auto jsonTable = runCaspl({"status", "--config", "--json", base + "/runs"});
+        QVERIFY2(jsonTable.exitCode == 0, qPrintable(jsonTable.err));
+        const QStringList jsonLines = jsonTable.out.trimmed().split('\n');
+        QCOMPARE(jsonLines.size(), 5);
+        const auto object = [](const QString& line) { return QJsonDocument::fromJson(line.toUtf8()).object(); };
+        for (int i = 0; i < 4; ++i) QVERIFY2(object(jsonLines[i]).contains("folder"), qPrintable(jsonLines[i]));
+        const QJsonObject summary = object(jsonLines[4]).value("summary").toObject();
+        QCOMPARE(summary.value("figure").toString(), QString("hm"));
+        QVERIFY2(summary.value("best").toString().startsWith(base + "/runs/tiny-"), qPrintable(jsonLines[4]));
+        const QJsonArray jsonCorrelations = summary.value("correlations").toArray();
+        QCOMPARE(std::size_t(jsonCorrelations.size()), correlations.size());
+        for (std::size_t i = 0; i < correlations.size(); ++i) {
+            const QJsonObject c = jsonCorrelations[int(i)].toObject();
+            QCOMPARE(c.value("key").toString().toStdString(), correlations[i].key);
+            QCOMPARE(c.value("measure").toString(), QString("rho"));
+            QCOMPARE(c.value("value").toDouble(), correlations[i].value);
+            QCOMPARE(c.value("runs").toInt(), 4);
         }
         const QString runsCsv = base + "/runs.csv";
         const auto exported = runCaspl({"export", "--runs", base + "/runs", "--out", runsCsv});
