@@ -506,6 +506,19 @@ TbExportSummary writeTensorBoard(const std::vector<TbRun>& runs, const std::stri
     if (fs::exists(fs::path(outDir) / "config.yaml") || fs::exists(fs::path(outDir) / "run.json"))
         throw Error(outDir + ": is a run folder; export the TensorBoard files to a folder outside the runs "
                              "(e.g. a 'tensorboard' folder next to 'runs')");
+    // Nor a folder inside one (its tensorboard/ folders: the export would replace the run's live files there). A run
+    // folder above holds both files (a project folder may well have a config.yaml of its own).
+    {
+        std::error_code ec;
+        const fs::path out = fs::weakly_canonical(fs::absolute(outDir), ec);
+        for (fs::path p = out.parent_path(); !ec && !p.empty(); p = p.parent_path()) {
+            if (fs::exists(p / "config.yaml", ec) && fs::exists(p / "run.json", ec))
+                throw Error(outDir + ": is inside the run folder " + p.string() +
+                            "; export the TensorBoard files to a folder outside the runs (e.g. a 'tensorboard' folder "
+                            "next to 'runs')");
+            if (p == p.root_path()) break;
+        }
+    }
     // Writes `bytes` as a new event file in `dir`, named after the folder's earlier files of this tool (TensorBoard
     // reads a folder's files in name order: the new one comes last), then removes those: the new one holds all of it.
     const auto writeEventFile = [&](const fs::path& dir, const std::string& bytes) {

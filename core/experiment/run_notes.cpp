@@ -113,30 +113,37 @@ namespace {
 
 // An exclusive flock() on <runDir>/.notes.lock for one read-change-write of notes.json. flock() locks belong to the
 // open file, so two writers of one process exclude each other as two processes do; the kernel drops the lock when
-// its holder ends however it ends.
+// its holder ends however it ends. Where no lock can be had for another reason than another writer holding it (a
+// file system without flock(): Lustre without -o flock, NFS without its lock daemon; a lock file made by another
+// user that this one cannot open), the write goes ahead unlocked, as it did before there was a lock: the rename of
+// notes.json needs none, and refusing every note there would be worse than the rare race.
 class NotesLock {
 public:
     NotesLock(const std::string& runDir, int waitMs) {
-        // Errors name notes.json, the file the writer cares about, and then the lock.
-        const std::string notes = (fs::path(runDir) / kRunNotesFile).string();
-        fd_ = ::open((fs::path(runDir) / kRunNotesLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0)
-            throw Error(notes + ": cannot be written: its lock file " + kRunNotesLockFile + " cannot be opened: " + std::strerror(errno));
+        const std::string lockPath = (fs::path(runDir) / kRunNotesLockFile).string();
+        fd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);  // the umask decides who may share it
+        if (fd_ < 0 && errno == EACCES) fd_ = ::open(lockPath.c_str(), O_RDONLY | O_CLOEXEC);  // flock() needs no write access
+        if (fd_ < 0) return;
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
         while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             const int err = errno;
             if (err == EINTR) continue;
-            if (err != EWOULDBLOCK || std::chrono::steady_clock::now() >= until) {
+            if (err != EWOULDBLOCK) {  // not supported here: unlocked
                 ::close(fd_);
-                throw Error(notes + ": cannot be written: " +
-                            (err == EWOULDBLOCK ? "another program has held its lock (" + std::string(kRunNotesLockFile) + ") for " +
-                                                      fixedText(waitMs / 1000.0, 1) + " s; try again"
-                                                : "its lock file " + std::string(kRunNotesLockFile) + " cannot be locked: " + std::strerror(err)));
+                fd_ = -1;
+                return;
+            }
+            if (std::chrono::steady_clock::now() >= until) {
+                ::close(fd_);
+                throw Error((fs::path(runDir) / kRunNotesFile).string() + ": cannot be written: another program has held its lock (" +
+                            kRunNotesLockFile + ") for " + fixedText(waitMs / 1000.0, 1) + " s; try again");
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     }
-    ~NotesLock() { ::close(fd_); }  // closing the file releases the lock
+    ~NotesLock() {
+        if (fd_ >= 0) ::close(fd_);  // closing the file releases the lock
+    }
     NotesLock(const NotesLock&) = delete;
     NotesLock& operator=(const NotesLock&) = delete;
 
@@ -158,8 +165,9 @@ void applyTagEdit(std::vector<std::string>& tags, const std::vector<std::string>
     const auto has = [](const std::vector<std::string>& v, const std::string& t) { return std::find(v.begin(), v.end(), t) != v.end(); };
     tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const std::string& t) { return has(before, t) && !has(after, t); }),
                tags.end());
+    // Only what the edit added: a tag kept in the edit but removed meanwhile by another writer stays removed.
     for (const auto& t : after)
-        if (!has(tags, t)) tags.push_back(t);
+        if (!has(before, t) && !has(tags, t)) tags.push_back(t);
 }
 
 }  // namespace caspl

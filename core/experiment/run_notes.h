@@ -34,7 +34,7 @@ void writeRunNotes(const std::string& runDir, RunNotes notes);
 
 // Changes the folder's notes as `change` says, on notes.json as it is at that moment: the read, the change and the
 // write happen under an exclusive lock on <runDir>/.notes.lock, so two writers at once (`caspl notes`, the studio,
-// two studios) never lose each other's change. With readCurrent false, `change` starts from empty notes and the file
+// two studios) never lose each other's change (where the file system offers no lock, unlocked, as a plain write). With readCurrent false, `change` starts from empty notes and the file
 // is not read (the way out of a malformed one). Returns the notes as written (tags sorted, unique). Throws
 // caspl::Error as readRunNotes and writeRunNotes do, naming notes.json and the lock when the lock cannot be
 // taken within waitMs (another writer holds it), or what `change` throws; nothing is written then.
@@ -42,8 +42,9 @@ RunNotes updateRunNotes(const std::string& runDir, const std::function<void(RunN
                         int waitMs = 10000);
 
 // A tag list edited as a whole (the studio's tag cell: `before` shown, `after` typed) applied to `tags` as they are
-// now: the tags added by the edit are added, those it removed are removed, and tags that another writer added
-// meanwhile (never shown, so never removed) stay.
+// now: the tags the edit added (in `after`, not in `before`) are added, those it removed are removed, and what
+// another writer changed meanwhile in the tags the edit left alone stays (a tag added there stays, one removed
+// there stays removed).
 void applyTagEdit(std::vector<std::string>& tags, const std::vector<std::string>& before, const std::vector<std::string>& after);
 
 }  // namespace caspl

@@ -110,7 +110,8 @@ RunsTable readRunsTable(const std::vector<std::string>& folders, const std::map<
     for (const auto& folder : folders) {
         RunsTableRow row;
         const auto planned = notStarted.find(folder);
-        if (planned != notStarted.end() && !std::filesystem::exists(std::filesystem::path(folder) / "config.yaml")) {
+        std::error_code ec;  // a folder that cannot be searched is read below as a run, and named there as unreadable
+        if (planned != notStarted.end() && !std::filesystem::exists(std::filesystem::path(folder) / "config.yaml", ec) && !ec) {
             const ExperimentSpec& spec = planned->second;
             row.status.folder = folder;
             row.status.name = spec.name;

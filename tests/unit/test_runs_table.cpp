@@ -464,6 +464,10 @@ private Q_SLOTS:
         std::vector<std::string> now{"a", "b", "new"};
         applyTagEdit(now, {"a", "b"}, {"b", "c"});
         QCOMPARE(now, (std::vector<std::string>{"b", "new", "c"}));
+        // ... and a tag the edit left alone but another writer removed meanwhile stays removed.
+        std::vector<std::string> untagged{"a"};
+        applyTagEdit(untagged, {"a", "b"}, {"a", "b", "c"});
+        QCOMPARE(untagged, (std::vector<std::string>{"a", "c"}));
 
         // What `change` throws writes nothing; --clear's way (readCurrent false) gets past a malformed file.
         try {

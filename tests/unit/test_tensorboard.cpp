@@ -459,6 +459,14 @@ private Q_SLOTS:
         fs::create_directories(dir / "a_run");
         writeFileAtomically((dir / "a_run" / "config.yaml").string(), "name: a_run\n");
         caspl::test::expectError([&] { writeTensorBoard({runs[0]}, (dir / "a_run").string(), "h", 1.0); }, {"a_run: is a run folder"});
+        // Nor into a folder inside one (its tensorboard/ folder, whose live files the export would replace); a
+        // folder under one that holds a config.yaml alone (a project's) is fine.
+        writeFileAtomically((dir / "a_run" / "run.json").string(), "{}\n");
+        caspl::test::expectError([&] { writeTensorBoard({runs[0]}, (dir / "a_run" / "tensorboard" / "dtd").string(), "h", 1.0); },
+                                 {"tensorboard/dtd: is inside the run folder ", "a_run; export"});
+        fs::create_directories(dir / "project");
+        writeFileAtomically((dir / "project" / "config.yaml").string(), "project: x\n");
+        QCOMPARE(writeTensorBoard({runs[0]}, (dir / "project" / "tb").string(), "h", 1796621000.0).files.empty(), false);
         // Without sessions (a caller that has none), no experiment.
         runs[0].session.reset();
         const auto plain = writeTensorBoard({runs[0]}, (dir / "plain").string(), "h", 1796621000.0);
