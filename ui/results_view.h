@@ -31,6 +31,7 @@ public:
     // selection's bounding box, one line per row.
     QString selectionAsTsv() const;
     void copySelection() const;
+    bool editing() const { return state() == EditingState; }  // a cell's editor is open
 
 protected:
     void keyPressEvent(QKeyEvent* event) override;

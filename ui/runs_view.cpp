@@ -9,6 +9,7 @@
 
 #include <qcustomplot.h>
 
+#include <QAbstractItemDelegate>
 #include <QCheckBox>
 #include <QUrl>
 #include <QMenu>
@@ -223,8 +224,13 @@ bool RunsTableModel::setData(const QModelIndex& index, const QVariant& value, in
 }
 
 bool RunsTableModel::updateNotes(int r, const std::function<void(caspl::RunNotes&)>& change) {
-    if (r < 0 || r >= int(table_.rows.size()) || !notesWritable(index(r, ColNote))) return false;
+    if (r < 0 || r >= int(table_.rows.size())) return false;
     caspl::RunsTableRow& row = table_.rows[std::size_t(r)];
+    if (!notesWritable(index(r, ColNote))) {
+        Q_EMIT notesFailed(tr("The notes of %1 cannot be written: %2")
+                               .arg(qs(row.status.folder), qs(row.notesError.empty() ? row.status.message : row.notesError)));
+        return false;
+    }
     try {
         row.notes = caspl::updateRunNotes(row.status.folder, change);  // as written: tags sorted, unique
     } catch (const std::exception& e) {
@@ -410,6 +416,14 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     connect(plot_, &QCustomPlot::mouseMove, this, &RunsView::onPlotMouseMove);
     connect(plot_, &QCustomPlot::mousePress, this, &RunsView::onPlotClick);
     connect(plot_, &QCustomPlot::mouseRelease, this, &RunsView::onPlotRelease);
+    connect(
+        table_->itemDelegate(), &QAbstractItemDelegate::closeEditor, this,
+        [this] {
+            if (!readAfterEdit_) return;
+            readAfterEdit_ = false;
+            reload();
+        },
+        Qt::QueuedConnection);  // after the edit is committed
     refillKeyBox();
     replot();
 }
@@ -463,6 +477,13 @@ void RunsView::startRead() {
                 // folders was asked for: it is newer than the table on screen, and requests that keep coming must
                 // not keep the table from ever updating.
                 const bool outdated = generation != self->foldersGeneration_ || self->changedWhileReading_;
+                // A tag being typed in a cell: a new table now would close the editor and drop the text. The
+                // folders are read again when the editor closes (the edit may change them).
+                if (!outdated && self->table_->editing()) {
+                    self->readAfterEdit_ = true;
+                    if (self->readAgain_) self->startRead();
+                    return;
+                }
                 const bool again = self->readAgain_ || outdated;
                 if (!outdated) {
                     if (error->isEmpty()) self->applyTable(std::move(*table));
@@ -603,15 +624,27 @@ void RunsView::editNote(int row) {
         cannot(e.what());
         return;
     }
-    bool ok = false;
-    const QString text = QInputDialog::getMultiLineText(this, tr("Note"), tr("Note of %1 (kept in its notes.json):").arg(folderName(folder)),
-                                                        QString::fromStdString(opened), &ok);
-    if (!ok) return;
+    // The dialog's own copy of the note (its text box turns a no-break space into a space, U+2028 into a line
+    // break): what it returns unchanged was not edited, and is not written.
+    QInputDialog dialog(this);
+    dialog.setWindowTitle(tr("Note"));
+    dialog.setLabelText(tr("Note of %1 (kept in its notes.json):").arg(folderName(folder)));
+    dialog.setOption(QInputDialog::UsePlainTextEditForTextInput);
+    dialog.setTextValue(QString::fromStdString(opened));
+    const QString shown = dialog.textValue();
+    if (dialog.exec() != QDialog::Accepted) return;
+    const QString text = dialog.textValue();
+    if (text == shown) return;
+    // Where the note cannot be written after all, the text typed is kept on the clipboard.
+    const auto keepText = [this, &text](const QString& why) {
+        QGuiApplication::clipboard()->setText(text);
+        summary_->setText(why + tr(" (your note is on the clipboard)"));
+    };
     // The dialog ran an event loop: a read may have replaced the table meanwhile, so the run is found again by its
     // folder (the row it had may now be another run's).
     const int now = rowOfFolder(folder);
     if (now < 0) {
-        summary_->setText(tr("%1 is no longer in the table: the note was not written").arg(folder));
+        keepText(tr("%1 is no longer in the table: the note was not written").arg(folder));
         return;
     }
     const std::string mine = text.toStdString();
@@ -619,8 +652,10 @@ void RunsView::editNote(int row) {
     if (!model_->updateNotes(now, [&](caspl::RunNotes& n) {
             if (n.note != opened && n.note != mine) theirs = n.note;  // left as it is: the user chooses below
             else n.note = mine;
-        }))
+        })) {
+        keepText(summary_->text());  // notesFailed said why
         return;
+    }
     if (!theirs) return;
     // Nothing is lost without the user's word: both texts are shown, and keeping both is the default.
     QMessageBox box(QMessageBox::Warning, tr("Note changed elsewhere"),
@@ -638,15 +673,16 @@ void RunsView::editNote(int row) {
     if (box.clickedButton() != both && box.clickedButton() != mineButton) return;
     const int again = rowOfFolder(folder);
     if (again < 0) {
-        summary_->setText(tr("%1 is no longer in the table: the note was not written").arg(folder));
+        keepText(tr("%1 is no longer in the table: the note was not written").arg(folder));
         return;
     }
     const bool keepBoth = box.clickedButton() == both;
-    model_->updateNotes(again, [&](caspl::RunNotes& n) {
-        // Both: theirs as the file holds it now, then a blank line, then mine.
-        if (keepBoth) n.note = n.note.empty() ? mine : n.note + (mine.empty() ? "" : "\n\n" + mine);
-        else n.note = mine;
-    });
+    if (!model_->updateNotes(again, [&](caspl::RunNotes& n) {
+            // Both: theirs as the file holds it now, then a blank line, then mine.
+            if (keepBoth) n.note = n.note.empty() ? mine : n.note + (mine.empty() ? "" : "\n\n" + mine);
+            else n.note = mine;
+        }))
+        keepText(summary_->text());
 }
 
 void RunsView::fillContextMenu(QMenu* menu, const QStringList& folders) {
@@ -1056,7 +1092,8 @@ void RunsView::replotParallel() {
         bool in = true;
         for (const auto& b : brushes_)
             for (std::size_t a = 0; a < axes_.size(); ++a)
-                if (axes_[a].name == b.axis) in = in && (a < t.keys.size() ? b.contains(rr.values[a]) : v && b.contains(*v));
+                if (axes_[a].name == b.axis && axes_[a].numeric == b.numeric)
+                    in = in && (a < t.keys.size() ? b.contains(rr.values[a]) : v && b.contains(*v));
         lineBrushed_ << in;
         order.push_back({int(lines_.size()), v});
         lines_ << ys;
@@ -1087,7 +1124,9 @@ void RunsView::replotParallel() {
     // The ranges, as bands along their axes.
     for (const auto& b : brushes_)
         for (std::size_t a = 0; a < axes_.size(); ++a) {
-            if (axes_[a].name != b.axis) continue;
+            // A range of the other kind (a key whose values turned from numbers to text as the runs shown changed)
+            // does nothing until the axis is of its kind again.
+            if (axes_[a].name != b.axis || axes_[a].numeric != b.numeric) continue;
             ++activeBrushes_;
             const auto span = b.span(axes_[a]);
             if (!span) continue;  // no value of the range on the axis now: no run passes, nothing to draw
@@ -1110,7 +1149,18 @@ int RunsView::axisNear(const QPointF& pixel) const {
 
 void RunsView::brushParallelAxis(int axis, double from, double to) {
     if (axis < 0 || axis >= int(axes_.size())) return;
-    caspl::ParallelBrush b = caspl::ParallelBrush::between(axes_[std::size_t(axis)], from, to);
+    addBrush(caspl::ParallelBrush::between(axes_[std::size_t(axis)], from, to));
+}
+
+int RunsView::axisIndex(const std::string& name) const {
+    for (std::size_t a = 0; a < axes_.size(); ++a)
+        if (axes_[a].name == name) return int(a);
+    return -1;
+}
+
+void RunsView::addBrush(caspl::ParallelBrush b) {
+    if (!b.numeric && b.categories.empty() && axisIndex(b.axis) >= 0 && axes_[std::size_t(axisIndex(b.axis))].categories.empty())
+        return;  // an axis with no value yet (a figure no run has): nothing to pick
     brushes_.erase(std::remove_if(brushes_.begin(), brushes_.end(), [&b](const caspl::ParallelBrush& o) { return o.axis == b.axis; }),
                    brushes_.end());
     brushes_.push_back(std::move(b));
@@ -1126,6 +1176,7 @@ void RunsView::clearParallelBrush(int axis) {
                        brushes_.end());
     }
     replot();
+    selectBrushedRuns();  // the runs in the ranges left, when any are
 }
 
 QStringList RunsView::brushedFolders() const {
@@ -1141,11 +1192,18 @@ void RunsView::selectBrushedRuns() {
     const QSet<QString> wanted(in.begin(), in.end());
     QItemSelection selection;
     QModelIndex first;
-    for (int r = 0; r < proxy_->rowCount(); ++r) {
-        const QModelIndex i = proxy_->index(r, 0);
-        if (!wanted.contains(i.data(RunsTableModel::FolderRole).toString())) continue;
-        selection.select(i, proxy_->index(r, proxy_->columnCount() - 1));
-        if (!first.isValid()) first = i;
+    // Consecutive rows as one range: a selection of thousands of one-row ranges makes Qt's row queries quadratic.
+    const int rows = proxy_->rowCount(), last = proxy_->columnCount() - 1;
+    for (int r = 0; r < rows;) {
+        if (!wanted.contains(proxy_->index(r, 0).data(RunsTableModel::FolderRole).toString())) {
+            ++r;
+            continue;
+        }
+        int end = r;
+        while (end + 1 < rows && wanted.contains(proxy_->index(end + 1, 0).data(RunsTableModel::FolderRole).toString())) ++end;
+        selection.select(proxy_->index(r, 0), proxy_->index(end, last));
+        if (!first.isValid()) first = proxy_->index(r, 0);
+        r = end + 1;
     }
     table_->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
     if (first.isValid()) table_->scrollTo(first);
@@ -1206,15 +1264,17 @@ int RunsView::lineNear(const QPointF& pixel, int* others) const {
 
 void RunsView::onPlotMouseMove(QMouseEvent* event) {
     if (plotKind() == Correlation) return;  // the bars carry their labels
-    if (brushAxis_ >= 0) {  // a range being dragged along an axis
+    if (dragAxis_) {  // a range being dragged along an axis
         const double to = std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0);
+        const int a = axisIndex(dragAxis_->name);  // where it is drawn now (a read meanwhile may have moved it)
+        if (a < 0) return;
         if (!dragRect_) {
             dragRect_ = new QCPItemRect(plot_);
             dragRect_->setPen(QPen(QColor(31, 119, 180), 1.2, Qt::DashLine));
             dragRect_->setBrush(QColor(31, 119, 180, 30));
         }
-        dragRect_->topLeft->setCoords(brushAxis_ - 0.06, std::max(brushFrom_, to));
-        dragRect_->bottomRight->setCoords(brushAxis_ + 0.06, std::min(brushFrom_, to));
+        dragRect_->topLeft->setCoords(a - 0.06, std::max(brushFrom_, to));
+        dragRect_->bottomRight->setCoords(a + 0.06, std::min(brushFrom_, to));
         plot_->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
@@ -1265,7 +1325,7 @@ void RunsView::onPlotClick(QMouseEvent* event) {
     if (par && event->button() == Qt::LeftButton) {
         // On an axis: a range is dragged (or, without a drag, the axis's range cleared) when the button is released.
         if (const int a = axisNear(event->position()); a >= 0) {
-            brushAxis_ = a;
+            dragAxis_ = axes_[std::size_t(a)];
             brushFrom_ = std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0);
             pressPixel_ = event->position();
             return;
@@ -1278,18 +1338,19 @@ void RunsView::onPlotClick(QMouseEvent* event) {
 }
 
 void RunsView::onPlotRelease(QMouseEvent* event) {
-    if (brushAxis_ < 0) return;
-    const int a = brushAxis_;
-    brushAxis_ = -1;
+    if (!dragAxis_) return;
+    const caspl::ParallelAxis axis = std::move(*dragAxis_);
+    dragAxis_.reset();
     if (dragRect_) plot_->removeItem(dragRect_);
-    if (a >= int(axes_.size())) return;  // the runs were read again meanwhile, with fewer axes
     const bool dragged = std::abs(event->position().y() - pressPixel_.y()) >= 4;
     if (dragged) {
-        brushParallelAxis(a, brushFrom_, std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0));
+        // In values of the axis as it was pressed on: a read meanwhile may have made it again from other runs.
+        addBrush(caspl::ParallelBrush::between(axis, brushFrom_, std::clamp(plot_->yAxis->pixelToCoord(event->position().y()), 0.0, 1.0)));
         return;
     }
-    const std::string& name = axes_[std::size_t(a)].name;
-    if (std::any_of(brushes_.begin(), brushes_.end(), [&name](const caspl::ParallelBrush& b) { return b.axis == name; })) {
+    const int a = axisIndex(axis.name);
+    if (a < 0) return;  // the axis is no longer drawn
+    if (std::any_of(brushes_.begin(), brushes_.end(), [&axis](const caspl::ParallelBrush& b) { return b.axis == axis.name; })) {
         clearParallelBrush(a);
         return;
     }

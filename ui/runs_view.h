@@ -161,6 +161,8 @@ private:
     void onPlotClick(QMouseEvent* event);
     void onPlotRelease(QMouseEvent* event);
     int axisNear(const QPointF& pixel) const;  // parallel coordinates: the axis within a few pixels, -1 when none
+    void addBrush(caspl::ParallelBrush brush);
+    int axisIndex(const std::string& name) const;  // in axes_, -1 when not drawn now
     void selectBrushedRuns();
     QString brushText() const;  // what the ranges brushed pick, "" without any
     int pointNear(const QPointF& pixel) const;  // index into points_, -1 when none within a few pixels
@@ -181,6 +183,7 @@ private:
     int readsStarted_ = 0;
     bool refiltering_ = false;  // the filter text is being applied: one replot after it
     bool exporting_ = false;    // a TensorBoard export is under way
+    bool readAfterEdit_ = false;  // a read ended while a cell was being edited: read again when the editor closes
     QPushButton* tbButton_ = nullptr;
     RunsTableModel* model_;
     QSortFilterProxyModel* proxy_;
@@ -208,7 +211,7 @@ private:
     std::vector<caspl::ParallelBrush> brushes_;
     QVector<bool> lineBrushed_;  // per line of lines_: inside every range brushed on a drawn axis
     int activeBrushes_ = 0;      // ranges on axes drawn now
-    int brushAxis_ = -1;         // a drag along this axis is under way
+    std::optional<caspl::ParallelAxis> dragAxis_;  // a drag along this axis (as it was at the press) is under way
     double brushFrom_ = 0;
     QPointF pressPixel_;
     QPointer<QCPItemRect> dragRect_;  // the range being dragged (a replot meanwhile deletes it)

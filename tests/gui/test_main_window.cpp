@@ -991,8 +991,39 @@ private Q_SLOTS:
         editWhileTerminalWrites("agreed", "agreed", "Use Mine");
         QCOMPARE(readRunNotes(folder0).note, std::string("agreed"));
         QVERIFY(!qobject_cast<QMessageBox*>(QApplication::activeModalWidget()));
+        // A note opened and closed unchanged is not an edit: the note written meanwhile stays, no question.
+        QCOMPARE(editWhileTerminalWrites("written meanwhile", "agreed", "Use Mine"), QString("agreed"));
+        QCOMPARE(readRunNotes(folder0).note, std::string("written meanwhile"));
+        QVERIFY(!qobject_cast<QMessageBox*>(QApplication::activeModalWidget()));
         writeRunNotes(folder0, {"from the terminal", {"baseline"}});
         QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColNote), "from the terminal"));
+        // A read that ends while a tag is being typed leaves the editor open (a new table would close it and drop
+        // the text); the folders are read again once the edit is committed.
+        {
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            const QModelIndex cell = runs->proxy()->mapFromSource(model->index(0, ui::RunsTableModel::ColTags));
+            runs->table()->setCurrentIndex(cell);
+            runs->table()->edit(cell);
+            QVERIFY(runs->table()->editing());
+            auto* editor = qobject_cast<QLineEdit*>(runs->table()->indexWidget(cell));
+            if (!editor)
+                for (auto* e : runs->table()->viewport()->findChildren<QLineEdit*>()) editor = e;
+            QVERIFY(editor);
+            editor->setText("baseline, typed while reading");
+            const int started = runs->readsStarted();
+            runs->reload();
+            QTRY_VERIFY(!runs->reading());
+            QVERIFY(runs->table()->editing());
+            QCOMPARE(editor->text(), QString("baseline, typed while reading"));
+            QSignalSpy read(runs, &ui::RunsView::tableRead);
+            QTest::keyClick(editor, Qt::Key_Return);
+            QVERIFY(read.wait());
+            QCOMPARE(runs->readsStarted(), started + 2);
+            QCOMPARE(readRunNotes(folder0).tags, (std::vector<std::string>{"baseline", "typed while reading"}));
+            QCOMPARE(model->index(0, ui::RunsTableModel::ColTags).data().toString(), QString("baseline, typed while reading"));
+            QVERIFY(model->setData(model->index(0, ui::RunsTableModel::ColTags), "baseline"));
+        }
         // Under a filter, an edit that takes the row out of it takes it out of the summary and the scatter too.
         runs->filterEdit()->setText("baseline");
         QCOMPARE(runs->proxy()->rowCount(), 1);
