@@ -292,6 +292,19 @@ void MainWindow::buildWidgets() {
         dlg->show();
         dlg->raise();
     });
+    connect(runsView_, &RunsView::curvesRequested, this, [this](const QStringList& folders) {
+        // Every run of the queue is in the plots (its curves loaded when it was opened or ran): show these alone.
+        int shown = 0;
+        for (int r = 0; r < queue_->count(); ++r) {
+            const int id = queue_->idAt(r);
+            const bool show = folders.contains(queue_->job(id)->runDir);
+            plots_->setRunVisible(id, show);
+            shown += show ? 1 : 0;
+        }
+        tabs_->setCurrentWidget(plots_);
+        statusBar()->showMessage(tr("The plots show %n run(s); tick the others in the list beside the plots to show them again", nullptr, shown),
+                                 8000);
+    });
     connect(runsView_, &RunsView::runActivated, this, [this](const QString& folder) {
         for (int r = 0; r < queue_->count(); ++r)
             if (queue_->job(queue_->idAt(r))->runDir == folder) {

@@ -707,6 +707,15 @@ void RunsView::fillContextMenu(QMenu* menu, const QStringList& folders) {
     perClass->setObjectName("runsPerClass");
     perClass->setEnabled((folders.size() == 1 || folders.size() == 2) && allFolders);
     connect(perClass, &QAction::triggered, this, [this, folders] { Q_EMIT perClassRequested(folders.value(0), folders.value(1)); });
+    // The runs picked here (by hand, or brushed on the parallel coordinates) as the live plots' only curves.
+    QAction* curves = menu->addAction(folders.size() == 1 ? tr("Plot Only This Run's &Curves") : tr("Plot Only These Runs' &Curves"));
+    curves->setObjectName("runsPlotCurves");
+    curves->setToolTip(tr("The live plots show these runs and hide the others (the list beside the plots shows them again)"));
+    curves->setEnabled(std::any_of(folders.begin(), folders.end(), [&](const QString& f) {
+        const caspl::RunsTableRow* r = rowOf(f);
+        return r && r->status.state != "unreadable";
+    }));
+    connect(curves, &QAction::triggered, this, [this, folders] { Q_EMIT curvesRequested(folders); });
     menu->addSeparator();
     QAction* note = menu->addAction(tr("Edit &Note…"));
     note->setObjectName("runsEditNote");

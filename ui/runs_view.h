@@ -139,8 +139,9 @@ public:
     void editNote(int row);  // the note of the model's row `row`, in a dialog (double-click on the Note column)
     QStringList selectedFolders() const;
     // The right-click menu for these runs (the rows selected): Compare the Two Runs (two runs with folders),
-    // Per-Class Accuracy (one or two), Edit Note (one), Show in the Queue (one), Open the Run Folder (one), Copy the
-    // Paths. Queued and unreadable runs have no folder to compare or open.
+    // Per-Class Accuracy (one or two), Plot Only These Runs' Curves (any, as W&B's charts follow the runs picked),
+    // Edit Note (one), Show in the Queue (one), Open the Run Folder (one), Copy the Paths. Queued and unreadable
+    // runs have no folder to compare or open.
     void fillContextMenu(QMenu* menu, const QStringList& folders);
 
 Q_SIGNALS:
@@ -148,6 +149,7 @@ Q_SIGNALS:
     void tableRead();                          // a read of the folders is shown
     void compareRequested(const QString& folderA, const QString& folderB);
     void perClassRequested(const QString& folderA, const QString& folderB);  // folderB "" for one run
+    void curvesRequested(const QStringList& folders);  // show only these runs in the live plots
     void tensorBoardExported(const QString& problem);  // an export ended: "" when it wrote files, else what went wrong
 
 private:

@@ -1064,6 +1064,24 @@ private Q_SLOTS:
         QVERIFY(w.perClassDialog()->isVisible());
         QCOMPARE(w.perClassDialog()->runB(), QString());  // one run: no B
         w.perClassDialog()->hide();
+        // The runs picked as the live plots' only curves: the others hidden (and shown again from the plots' list).
+        const auto idOf = [&w](const QString& dir) {
+            for (int r = 0; r < w.queueModel()->count(); ++r)
+                if (w.queueModel()->job(w.queueModel()->idAt(r))->runDir == dir) return w.queueModel()->idAt(r);
+            return -1;
+        };
+        QVERIFY(idOf(dirs[0]) >= 0 && idOf(dirs[1]) >= 0);
+        QVERIFY(one.findChild<QAction*>("runsPlotCurves")->isEnabled());
+        one.findChild<QAction*>("runsPlotCurves")->trigger();
+        QCOMPARE(w.centralTabs()->currentWidget(), static_cast<QWidget*>(w.plotPanel()));
+        QVERIFY(w.plotPanel()->isRunVisible(idOf(dirs[1])));
+        QVERIFY(!w.plotPanel()->isRunVisible(idOf(dirs[0])));
+        QMenu both;
+        runs->fillContextMenu(&both, {dirs[0], dirs[1]});
+        QCOMPARE(both.findChild<QAction*>("runsPlotCurves")->text(), QString("Plot Only These Runs' &Curves"));
+        both.findChild<QAction*>("runsPlotCurves")->trigger();
+        QVERIFY(w.plotPanel()->isRunVisible(idOf(dirs[0])) && w.plotPanel()->isRunVisible(idOf(dirs[1])));
+        w.centralTabs()->setCurrentWidget(runs);
 
         // The shown runs for TensorBoard, with their HParams sessions (as `caspl export --tensorboard`).
         const QString tbDir = QDir(base_).filePath("runs_tab_tensorboard");
