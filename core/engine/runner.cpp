@@ -386,6 +386,22 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
 
     const std::string label = methodLabel(spec);
     ResultFile all;
+    // `caspl eval` re-evaluates the seeds one by one: the run's aggregates then hold every seed's result as its
+    // folder has it (the new one for a seed evaluated again, the earlier one for a seed not reached yet), so an
+    // evaluation that stops or fails part-way never leaves them with fewer seeds than before.
+    const auto seedResultsOnDisk = [&] {
+        ResultFile out;
+        out.meta = all.meta;
+        for (const auto& ds : spec.data.datasets)
+            for (int K : spec.data.shots)
+                for (int seed : spec.data.seeds) {
+                    const fs::path f = fs::path(runDir) / ds / ("k" + std::to_string(K) + "_seed" + std::to_string(seed)) / "result.json";
+                    if (!fs::exists(f)) continue;
+                    const auto rf = readResultJson(f.string());
+                    out.records.insert(out.records.end(), rf.records.begin(), rf.records.end());
+                }
+        return out;
+    };
     all.meta = {{"experiment", spec.name}, {"hash", hash}, {"method", label}};
 
     try {
@@ -617,8 +633,9 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                     writeResultJson(seedResult.string(), rf);
                     all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
                     // Aggregates after every seed, so a stopped run still has them.
-                    writeResultJson((fs::path(runDir) / "result.json").string(), all);
-                    writeResultsCsv((fs::path(runDir) / "results.csv").string(), summarizeWithReference(all.records, spec));
+                    const ResultFile aggregate = opt.evalOnly ? seedResultsOnDisk() : all;
+                    writeResultJson((fs::path(runDir) / "result.json").string(), aggregate);
+                    writeResultsCsv((fs::path(runDir) / "results.csv").string(), summarizeWithReference(aggregate.records, spec));
                 }
             }
         }
@@ -628,6 +645,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         if (const auto fr = fusedResidualInfo(); device.is_cuda() && fr.checked == 0)
             sink.log(LogLevel::Warning, "the fused residual product (CASPL_FUSED_RESIDUAL) is off: " + fr.error +
                                             "; inference ran with separate residual adds (same results, slower)");
+        if (opt.evalOnly) all.records = seedResultsOnDisk().records;
         outcome.records = all.records;
         outcome.summary = summarizeWithReference(all.records, spec);
         writeResultJson((fs::path(runDir) / "result.json").string(), all);

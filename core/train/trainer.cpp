@@ -602,6 +602,15 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
             throw Interrupted{phase};
         }
     }
+    // A loader that was stopped (its cancel flag is the stop token's) ends its epoch early, without a batch: what was
+    // counted is not the split's accuracy and is never returned as one.
+    if ((stop && stop->requested()) || loader.stopRequested()) throw Interrupted{phase};
+    if (!loader.options().dropLast && r.total + r.skipped != int64_t(loader.size()))
+        throw Error(phase + ": the evaluation ended after " + std::to_string(r.total + r.skipped) + " of " +
+                    std::to_string(loader.size()) + " images");
+    if (r.total == 0)
+        throw Error(phase + ": none of the " + std::to_string(loader.size()) +
+                    " images could be read (each skipped image is named in the log), so there is no accuracy");
     return r;
 }
 

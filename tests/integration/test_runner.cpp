@@ -43,8 +43,14 @@ struct QuietSink : EventSink {
     StopToken* stop = nullptr;
     std::vector<EvalRow> rows;
     std::vector<std::string> logs;
+    std::string stopOnPhase;  // a stop asked for when this phase begins for the stopOnPhaseAt-th time
+    int stopOnPhaseAt = 1;
+    int phaseSeen = 0;
     void progress(const ProgressEvent& e) override {
         if (stop && e.phase == "phase2" && e.step == stopAt) stop->request();
+    }
+    void phaseChanged(const std::string&, const std::string& phase) override {
+        if (stop && phase == stopOnPhase && ++phaseSeen == stopOnPhaseAt) stop->request();
     }
     void evalRow(const EvalRow& r) override { rows.push_back(r); }
     void log(LogLevel, const std::string& m) override { logs.push_back(m); }
@@ -347,12 +353,50 @@ private Q_SLOTS:
         QuietSink e2;
         auto out = runExperiment(spec_, eo, e2, none);
         QCOMPARE(readPerClassJson((run / "synth/k2_seed1/per_class.json").string()).size(), std::size_t(2));  // eval writes it
-        QCOMPARE(out.records.size(), std::size_t(2));  // seed 1: base and novel
-        QCOMPARE(e2.rows.size(), std::size_t(2));
+        QCOMPARE(e2.rows.size(), std::size_t(2));  // seed 1 evaluated: base and novel
+        QCOMPARE(out.records.size(), std::size_t(4));  // the run's results keep seed 2's earlier evaluation
         QVERIFY(std::any_of(e2.logs.begin(), e2.logs.end(),
                             [](const std::string& l) { return l.find("k2_seed2: not trained yet") != std::string::npos; }));
         QVERIFY(!fs::exists(run / "synth/k2_seed2/prompts.safetensors"));
         QVERIFY(readFile((run / "run.json").string()).find("\"done\"") != std::string::npos);
+    }
+
+    // A stop during an evaluation (before its first batch, when the loader is cancelled at once) writes no accuracy:
+    // not a 0/0 record marking the seed done, which resume would skip for ever. A `caspl eval` stopped part-way
+    // leaves the run's results with every seed (the new one of seed 1, the earlier one of seed 2).
+    void stopDuringEvaluationWritesNothing() {
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/evalstop").string();
+        const fs::path run = ro.runDir;
+        QuietSink s;
+        StopToken st;
+        s.stop = &st;
+        s.stopOnPhase = "eval";  // seed 1's evaluation
+        QVERIFY_THROWS_EXCEPTION(Interrupted, runExperiment(spec_, ro, s, st));
+        QVERIFY(s.rows.empty());
+        QVERIFY(!fs::exists(run / "synth/k2_seed1/result.json"));
+        QVERIFY(fs::exists(run / "synth/k2_seed1/prompts.safetensors"));
+        QVERIFY(readFile((run / "run.json").string()).find("stopped during eval-base") != std::string::npos);
+        QuietSink again;
+        StopToken none;
+        const auto out = runExperiment(spec_, ro, again, none);
+        QCOMPARE(out.records.size(), std::size_t(4));
+        for (const auto& r : out.records) QVERIFY(r.total > 0);
+        const std::string before = readFile((run / "result.json").string());
+
+        RunOptions eo = ro;
+        eo.evalOnly = true;
+        QuietSink e;
+        StopToken est;
+        e.stop = &est;
+        e.stopOnPhase = "eval";
+        e.stopOnPhaseAt = 2;  // seed 2's evaluation
+        QVERIFY_THROWS_EXCEPTION(Interrupted, runExperiment(spec_, eo, e, est));
+        QCOMPARE(e.rows.size(), std::size_t(2));  // seed 1 evaluated again
+        const auto kept = readResultJson((run / "result.json").string()).records;
+        QCOMPARE(kept.size(), std::size_t(4));
+        for (const auto& r : kept) QVERIFY(r.total > 0);
+        QCOMPARE(readFile((run / "result.json").string()), before);  // the same prompts, the same images: the same numbers
     }
 
     // Relative paths are relative to the folder the run started in, for a resume from anywhere too.
