@@ -453,7 +453,7 @@ void addRunCommands(CLI::App& app, Action* action) {
             };
             if (!x->tensorboard.empty()) {
                 const TbExportSummary written =
-                    exportRunsToTensorBoard(x->runs, x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
+                    exportRunsToTensorBoard(findRunFolders(x->runs), x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
                 for (const auto& f : written.files) std::cerr << "wrote " << (std::filesystem::path(x->tensorboard) / f).string() << "\n";
                 for (const auto& w : written.warnings) std::cerr << "warning: " << w << "\n";
                 if (written.files.empty()) throw Error("nothing exported: the runs have no metric or evaluation lines yet");
@@ -619,7 +619,20 @@ void addRunCommands(CLI::App& app, Action* action) {
                     std::cerr << "none of the " << folders.size() << (folders.size() == 1 ? " run has" : " runs have")
                               << (tags.size() == 1 ? " the tag " : " every tag of ") << joinTags(tags) << "\n";
             } else {
-                for (const auto& f : folders) rows.push_back(readRunFolderStatus(f));
+                // A folder whose configuration does not load (damaged, or written by a newer version) is listed as
+                // unreadable with the reason, as --config lists it: the other runs are still shown.
+                for (const auto& f : folders) {
+                    try {
+                        rows.push_back(readRunFolderStatus(f));
+                    } catch (const std::exception& e) {
+                        RunFolderStatus bad;
+                        bad.folder = f;
+                        bad.name = std::filesystem::path(f).filename().string();
+                        bad.state = "unreadable";
+                        bad.message = e.what();
+                        rows.push_back(bad);
+                    }
+                }
             }
             if (st->json) {
                 for (std::size_t i = 0; i < rows.size(); ++i) {

@@ -29,7 +29,9 @@ bool isRunFolder(const fs::path& p) {
 }  // namespace
 
 int plannedEvaluations(const ExperimentSpec& spec) {
-    const auto& tested = spec.data.evalDatasets.empty() ? spec.data.datasets : spec.data.evalDatasets;
+    // A transfer run tests the dataset it trained on and then each other dataset of eval_datasets.
+    std::set<std::string> tested(spec.data.datasets.begin(), spec.data.datasets.end());
+    tested.insert(spec.data.evalDatasets.begin(), spec.data.evalDatasets.end());
     return int(std::max<std::size_t>(1, tested.size()) * std::max<std::size_t>(1, spec.data.shots.size()) *
                std::max<std::size_t>(1, spec.data.seeds.size()));
 }
@@ -95,7 +97,20 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
         for (const auto& r : rf.records) done.insert({r.dataset, r.shots, r.seed});
         s.evaluated = int(done.size());
         try {
-            const ResultsSummary sum = summarizeResults(rf.records, spec.eval.rounding);
+            // A transfer run's figure is the average over the datasets it was transferred to, as the papers' tables
+            // (and caspl export --table) give it; the source dataset's own accuracy stays in its results.
+            std::vector<ResultRecord> headline = rf.records;
+            const bool transfer = std::any_of(spec.data.evalDatasets.begin(), spec.data.evalDatasets.end(), [&spec](const std::string& d) {
+                return std::find(spec.data.datasets.begin(), spec.data.datasets.end(), d) == spec.data.datasets.end();
+            });
+            if (transfer)
+                headline.erase(std::remove_if(headline.begin(), headline.end(),
+                                              [&spec](const ResultRecord& r) {
+                                                  return std::find(spec.data.datasets.begin(), spec.data.datasets.end(), r.dataset) !=
+                                                         spec.data.datasets.end();
+                                              }),
+                               headline.end());
+            const ResultsSummary sum = summarizeResults(headline, spec.eval.rounding);
             if (sum.averages.size() == 1) {
                 const AverageResult& a = sum.averages.front();
                 s.base = a.base;
@@ -119,12 +134,21 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
 
 std::vector<std::string> findRunFolders(const std::vector<std::string>& paths) {
     std::vector<std::string> out;
+    // A run named twice (`runs runs/tiny`, or one folder by two paths) is listed once, where it came first: counted
+    // twice it would skew the runs table's counts, correlations and best run.
+    std::set<fs::path> seen;
+    const auto add = [&](const std::string& folder) {
+        std::error_code ec;
+        fs::path key = fs::weakly_canonical(fs::absolute(folder), ec);
+        if (ec) key = fs::absolute(folder).lexically_normal();
+        if (seen.insert(key).second) out.push_back(folder);
+    };
     for (const auto& p : paths) {
         std::error_code ec;
         if (!fs::exists(p, ec)) throw Error(p + ": no such folder (give run folders, or the folder holding them)");
         if (!fs::is_directory(p, ec)) throw Error(p + ": is a file, expected a run folder or the folder holding run folders");
         if (isRunFolder(p)) {
-            out.push_back(p);
+            add(p);
             continue;
         }
         std::vector<std::string> inside;
@@ -133,7 +157,7 @@ std::vector<std::string> findRunFolders(const std::vector<std::string>& paths) {
         if (inside.empty())
             throw Error(p + ": holds no run folder (a run folder holds config.yaml; runs go to <output>/<name>, runs/ by default)");
         std::sort(inside.begin(), inside.end());
-        out.insert(out.end(), inside.begin(), inside.end());
+        for (const auto& f : inside) add(f);
     }
     return out;
 }

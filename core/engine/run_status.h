@@ -28,7 +28,8 @@ struct RunFolderStatus {
     int evaluated = 0;                      // (dataset, shots, seed) with results in result.json
     int evaluations = 0;                    // how many the experiment has: datasets tested x shots x seeds
     // The run's headline figures so far where it has them (one method and shot count): the mean over seeds of base,
-    // novel and all (averaged over datasets when several) and the harmonic mean of base and novel.
+    // novel and all (averaged over datasets when several; a transfer run's over the datasets it was transferred to,
+    // not its source, as the papers' tables) and the harmonic mean of base and novel.
     std::optional<double> base, novel, hm, accuracy;
     std::string resultsError;  // why result.json could not be read ("" when it could, or is absent)
 };
@@ -38,12 +39,14 @@ struct RunFolderStatus {
 // receives the run's experiment as loaded from its config.yaml.
 RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* spec = nullptr);
 
-// How many evaluations an experiment plans: datasets tested x shots x seeds (each at least 1).
+// How many evaluations an experiment plans: datasets tested (a transfer run's source and each dataset of its
+// eval_datasets) x shots x seeds (each at least 1).
 int plannedEvaluations(const ExperimentSpec& spec);
 
 // The run folders among `paths`: a path that is a run folder (it holds config.yaml) is one; a folder that is not
 // stands for the run folders directly inside it (e.g. runs/), sorted by name. Throws caspl::Error naming a path
-// that does not exist, or a folder that holds no run folder.
+// that does not exist, or a folder that holds no run folder. A run reached twice (given twice, or as a folder and
+// inside the folder holding it) is listed once, where it first came.
 std::vector<std::string> findRunFolders(const std::vector<std::string>& paths);
 
 }  // namespace caspl

@@ -162,6 +162,12 @@ RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& t
 }
 
 std::optional<double> configNumber(const std::string& value) {
+    // A list of one number ("[4]": data.shots or data.seeds swept one value at a time) is that number.
+    if (value.size() > 2 && value.front() == '[' && value.back() == ']') {
+        const auto b = value.find_first_not_of(' ', 1), e = value.find_last_not_of(' ', value.size() - 2);
+        if (b == std::string::npos || b > e || value[b] == '[') return std::nullopt;
+        return configNumber(value.substr(b, e - b + 1));
+    }
     // from_chars: the same in every locale ("0.002" is a number in de_DE too).
     double v = 0;
     const char* end = value.data() + value.size();

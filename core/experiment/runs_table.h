@@ -56,8 +56,8 @@ RunsTable readRunsTable(const std::vector<std::string>& folders, const std::map<
 // The rows holding every tag of `tags` (all rows when it is empty), keys and best computed again among them.
 RunsTable runsWithTags(const RunsTable& table, const std::vector<std::string>& tags);
 
-// A configuration value as a number ("0.002", "5e-4", "16"), the same in every locale; none for text, "" or a value
-// that is not finite.
+// A configuration value as a number ("0.002", "5e-4", "16"; a list of one number, "[4]", as a shots or seeds sweep
+// writes data.shots, is that number), the same in every locale; none for text, "" or a value that is not finite.
 std::optional<double> configNumber(const std::string& value);
 
 // One vertical axis of a parallel-coordinates plot of runs (W&B's parallel coordinates: each run a line through one

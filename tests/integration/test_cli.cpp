@@ -511,6 +511,25 @@ private Q_SLOTS:
             QCOMPARE(c.value("value").toDouble(), correlations[i].value);
             QCOMPARE(c.value("runs").toInt(), 4);
         }
+        // A run given twice (on its own and in its folder) is listed once.
+        const auto twice = runCaspl({"status", "--config", base + "/runs", base + "/runs/" + names[0]});
+        QVERIFY2(twice.exitCode == 0, qPrintable(twice.err));
+        QCOMPARE(twice.out.count(base + "/runs/" + names[0] + " "), 1);
+        // A folder whose config.yaml does not load (a newer version's key) is listed as unreadable, with the reason;
+        // the other runs are still shown.
+        const QString newer = base + "/other_runs/newer";
+        QDir().mkpath(newer);
+        QVERIFY(QFile::copy(base + "/runs/" + names[0] + "/config.yaml", newer + "/config.yaml"));
+        {
+            QFile f(newer + "/config.yaml");
+            QVERIFY(f.open(QIODevice::Append));
+            f.write("future_option: 3\n");
+        }
+        const auto plain = runCaspl({"status", base + "/runs/" + names[0], newer});
+        QVERIFY2(plain.exitCode == 0, qPrintable(plain.err));
+        QVERIFY2(plain.out.contains(QRegularExpression("\n" + QRegularExpression::escape(newer) + " +unreadable ")), qPrintable(plain.out));
+        QVERIFY2(plain.out.contains("future_option"), qPrintable(plain.out));
+        QVERIFY2(plain.out.contains(base + "/runs/" + names[0] + " "), qPrintable(plain.out));
         const QString runsCsv = base + "/runs.csv";
         const auto exported = runCaspl({"export", "--runs", base + "/runs", "--out", runsCsv});
         QVERIFY2(exported.exitCode == 0 && exported.err.contains("(4 runs, 2 differing keys)"), qPrintable(exported.err));

@@ -4,6 +4,7 @@
 #include "test_support.h"
 #include "tiny_experiment.h"
 
+#include "core/engine/run_status.h"
 #include "core/experiment/results.h"
 #include "core/experiment/run_notes.h"
 #include "core/experiment/runs_table.h"
@@ -109,6 +110,16 @@ private Q_SLOTS:
         QVERIFY(!configNumber("ViT-B/16"));
         QVERIFY(!configNumber("inf"));
         QVERIFY(!configNumber(""));
+        // A list of one number (a shots or seeds sweep's data.shots) is that number; a longer list is text.
+        QCOMPARE(configNumber("[4]").value_or(0), 4.0);
+        QCOMPARE(configNumber("[ 16 ]").value_or(0), 16.0);
+        QVERIFY(!configNumber("[1, 2]"));
+        QVERIFY(!configNumber("[]"));
+        QVERIFY(!configNumber("[[1]]"));
+        QVERIFY(!configNumber("[a]"));
+        const ParallelAxis shots = makeParallelAxis("data.shots", {"[1]", "[16]", "[4]"});
+        QVERIFY(shots.numeric && shots.logScale);
+        QCOMPARE(shots.position("[16]").value_or(-1), 1.0);
 
         const ParallelAxis lr = makeParallelAxis("train.lr", {"0.002", "5e-4", "", "0.02", "0.002"});
         QVERIFY(lr.numeric);
@@ -434,6 +445,36 @@ private Q_SLOTS:
                 QVERIFY2(QString(e.what()).contains("notes.json: ") && QString(e.what()).contains(QString::fromStdString(says)), e.what());
             }
         }
+    }
+
+    // A transfer run (cross-dataset: trained on ImageNet, tested on two others): every evaluation it plans counts,
+    // the source's too, and its figure is the targets' average, as the papers' tables (caspl export --table) give it.
+    void transferRunFigureIsTheTargetsAverage() {
+        const QString base = QDir(caspl::test::tempDir()).filePath("transfer_status");
+        QDir(base).removeRecursively();
+        const QString dir = base + "/runs/xd";
+        QDir().mkpath(dir);
+        caspl::test::TinyExperimentOptions o;
+        o.name = "xd";
+        o.datasets = "[ImageNet]";
+        o.seeds = "[1]";
+        QString yaml = caspl::test::tinyExperimentYaml(base, o);
+        yaml.replace("protocol: base2novel\n", "protocol: cross_dataset\n  eval_splits: [all]\n  eval_datasets: [Caltech101, OxfordPets]\n");
+        writeFileAtomically((dir + "/config.yaml").toStdString(), yaml.toStdString());
+        writeFileAtomically((dir + "/run.json").toStdString(), "{\"status\": \"running\"}");
+        ResultFile rf;
+        rf.records.push_back(caspl::test::resultRecord("ImageNet", "coop+caspl", 2, 1, "all", 70, 100));
+        writeResultJson((dir + "/result.json").toStdString(), rf);
+        RunFolderStatus s = readRunFolderStatus(dir.toStdString());
+        QCOMPARE(s.evaluations, 3);
+        QCOMPARE(s.evaluated, 1);
+        QVERIFY(!s.accuracy);  // no target tested yet
+        rf.records.push_back(caspl::test::resultRecord("Caltech101", "coop+caspl", 2, 1, "all", 90, 100));
+        rf.records.push_back(caspl::test::resultRecord("OxfordPets", "coop+caspl", 2, 1, "all", 80, 100));
+        writeResultJson((dir + "/result.json").toStdString(), rf);
+        s = readRunFolderStatus(dir.toStdString());
+        QCOMPARE(s.evaluated, 3);
+        QCOMPARE(s.accuracy.value_or(0), 85.0);  // (90 + 80) / 2, not (70 + 90 + 80) / 3
     }
 
     // Two writers at once (caspl notes and the studio; here two threads, each with its own lock file handle) never
