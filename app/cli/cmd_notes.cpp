@@ -13,8 +13,12 @@ namespace caspl::cli {
 std::vector<std::string> tagsOption(const std::string& option, const std::vector<std::string>& values) {
     std::vector<std::string> out;
     try {
-        for (const auto& v : values)
-            for (auto& t : parseTags(v)) out.push_back(std::move(t));
+        for (const auto& v : values) {
+            auto tags = parseTags(v);
+            // "" or ",,": no tag at all, which would select every run (or change nothing) without a word.
+            if (tags.empty()) throw Error("'" + v + "' names no tag (expected TAG or TAG,TAG,...)");
+            for (auto& t : tags) out.push_back(std::move(t));
+        }
     } catch (const Error& e) {
         throw UsageError(option + ": " + e.what());
     }

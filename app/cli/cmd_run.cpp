@@ -471,6 +471,9 @@ void addRunCommands(CLI::App& app, Action* action) {
                     if (!r.notesError.empty()) std::cerr << "warning: " << r.notesError << "\n";
                 }
                 const RunsTable table = runsWithTags(all, tags);
+                if (table.rows.empty() && !tags.empty())
+                    std::cerr << "none of the " << all.rows.size() << (all.rows.size() == 1 ? " run has" : " runs have")
+                              << (tags.size() == 1 ? " the tag " : " every tag of ") << joinTags(tags) << "\n";
                 const std::string text = runsTableCsvText(table);
                 if (x->out.empty()) std::cout << text;
                 else {

@@ -596,7 +596,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                         auto elo = evalLoaderOptions(spec, R, threads, stop);
                         elo.rawPixels = device.is_cuda();
                         ImageLoader loader(test, elo);
-                        auto er = evaluatePrompts(model, loader, &sink, &stop, runId, "eval-" + split);
+                        auto er = evaluatePrompts(model, loader, &sink, &stop, runId, "eval-" + split, evalDataset, K, seed);
                         EvalRow row{runId, evalDataset, label, seed, split, trainedEpochs, er.accuracy(), er.correct, er.total, er.skipped, K};
                         sink.evalRow(row);
                         sink.log(LogLevel::Info, evalDataset + " " + split + " seed " + std::to_string(seed) + ": " +

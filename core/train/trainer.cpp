@@ -569,7 +569,7 @@ torch::Tensor computeTeacherFeatures(ClipModel& teacher, const std::vector<Datum
 }
 
 EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* sink, const StopToken* stop,
-                           const std::string& run, const std::string& phase) {
+                           const std::string& run, const std::string& phase, const std::string& dataset, int shots, int seed) {
     torch::NoGradGuard g;
     EvalResult r;
     torch::Tensor text;
@@ -595,7 +595,7 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
         ++b;
         if (sink) {
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            sink->progress({run, phase, 1, 1, b, steps, el, b ? el / double(b) * double(std::max<int64_t>(0, steps - b)) : -1, "", 0, 0});
+            sink->progress({run, phase, 1, 1, b, steps, el, b ? el / double(b) * double(std::max<int64_t>(0, steps - b)) : -1, dataset, shots, seed});
         }
         if (stop && stop->requested()) {
             loader.stop();

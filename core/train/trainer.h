@@ -109,8 +109,11 @@ struct EvalResult {
 };
 
 // Top-1 accuracy of `model` over `loader` (eval mode). Text features are computed once (all methods but CoCoOp).
+// Progress events name the training evaluated (`dataset`, `shots`, `seed`). A stop, or a loader that ends early,
+// throws Interrupted; an evaluation that could read no image throws caspl::Error: never a partial count.
 EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* sink = nullptr, const StopToken* stop = nullptr,
-                           const std::string& run = "", const std::string& phase = "eval");
+                           const std::string& run = "", const std::string& phase = "eval", const std::string& dataset = "",
+                           int shots = 0, int seed = 0);
 
 // CasPL phase-1 teacher cache: the teacher's image features of every item of `items` under epoch `epoch`'s
 // training crops (the same crops the student's loader makes: same seed, size and crop options), computed in

@@ -566,6 +566,8 @@ private Q_SLOTS:
         QVERIFY2(tagged.out.contains(first + " ") && !tagged.out.contains(second + " ") &&
                      tagged.out.split('\n').value(0).contains(QRegularExpression("^run +method +tags +state ")),  // one run: no key differs
                  qPrintable(tagged.out));
+        const auto noneTagged = runCaspl({"export", "--runs", "--tag", "no-such-tag", base + "/runs"});
+        QVERIFY2(noneTagged.exitCode == 0 && noneTagged.err.contains("none of the 4 runs have the tag no-such-tag"), qPrintable(noneTagged.err));
         const auto taggedCsv = runCaspl({"export", "--runs", "--tag", "lr-sweep", base + "/runs"});
         const auto taggedRows = caspl::parseCsv(taggedCsv.out.toStdString(), "stdout");
         QCOMPARE(int(taggedRows.size()), 3);
@@ -574,7 +576,8 @@ private Q_SLOTS:
         QCOMPARE(taggedRows[2][taggedRows[2].size() - 2], std::string("lr-sweep"));
         for (const QStringList& bad : {QStringList{"notes", first, "--tag", QString(65, QChar(0x78))}, QStringList{"notes", first, "--tag", "x", "--untag", "x"},
                                        QStringList{"notes", first, "--clear", "--tag", "x"}, QStringList{"status", "--tag", "a\tb"},
-                                       QStringList{"export", "--tag", "x", first}}) {
+                                       QStringList{"export", "--tag", "x", first}, QStringList{"status", "--tag", ""},
+                                       QStringList{"notes", first, "--tag", ",,"}}) {
             const auto r = runCaspl(bad);
             QVERIFY2(r.exitCode == 2, qPrintable(bad.join(' ') + " -> " + QString::number(r.exitCode) + ": " + r.err));
         }

@@ -46,8 +46,10 @@ struct QuietSink : EventSink {
     std::string stopOnPhase;  // a stop asked for when this phase begins for the stopOnPhaseAt-th time
     int stopOnPhaseAt = 1;
     int phaseSeen = 0;
+    std::vector<ProgressEvent> evalProgress;
     void progress(const ProgressEvent& e) override {
         if (stop && e.phase == "phase2" && e.step == stopAt) stop->request();
+        if (e.phase.rfind("eval", 0) == 0) evalProgress.push_back(e);
     }
     void phaseChanged(const std::string&, const std::string& phase) override {
         if (stop && phase == stopOnPhase && ++phaseSeen == stopOnPhaseAt) stop->request();
@@ -393,6 +395,10 @@ private Q_SLOTS:
         e.stopOnPhaseAt = 2;  // seed 2's evaluation
         QVERIFY_THROWS_EXCEPTION(Interrupted, runExperiment(spec_, eo, e, est));
         QCOMPARE(e.rows.size(), std::size_t(2));  // seed 1 evaluated again
+        QVERIFY(!e.evalProgress.empty());  // its progress names the training evaluated
+        QCOMPARE(e.evalProgress.front().dataset, std::string("synth"));
+        QCOMPARE(e.evalProgress.front().shots, 2);
+        QCOMPARE(e.evalProgress.front().seed, 1);
         const auto kept = readResultJson((run / "result.json").string()).records;
         QCOMPARE(kept.size(), std::size_t(4));
         for (const auto& r : kept) QVERIFY(r.total > 0);
