@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 namespace caspl::cli {
@@ -452,8 +453,21 @@ void addRunCommands(CLI::App& app, Action* action) {
                 return logs;
             };
             if (!x->tensorboard.empty()) {
+                // A folder with an event log is a run (a copy of one may lack its config.yaml); another stands for
+                // the run folders in it (a sweep's). Each run once.
+                std::vector<std::string> folders;
+                std::set<std::filesystem::path> seen;
+                for (const auto& p : x->runs) {
+                    const std::vector<std::string> these = std::filesystem::exists(std::filesystem::path(p) / "events.jsonl")
+                                                               ? std::vector<std::string>{p}
+                                                               : findRunFolders({p});
+                    for (const auto& f : these) {
+                        std::error_code ec;
+                        if (seen.insert(std::filesystem::weakly_canonical(std::filesystem::absolute(f), ec)).second) folders.push_back(f);
+                    }
+                }
                 const TbExportSummary written =
-                    exportRunsToTensorBoard(findRunFolders(x->runs), x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
+                    exportRunsToTensorBoard(folders, x->tensorboard, DirLock::hostName(), double(std::time(nullptr)));
                 for (const auto& f : written.files) std::cerr << "wrote " << (std::filesystem::path(x->tensorboard) / f).string() << "\n";
                 for (const auto& w : written.warnings) std::cerr << "warning: " << w << "\n";
                 if (written.files.empty()) throw Error("nothing exported: the runs have no metric or evaluation lines yet");
