@@ -50,6 +50,17 @@ inline CLI::Option* oneValueEach(CLI::Option* option) {
     return option->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
 }
 
+// --set's form, KEY=VALUE, checked when the command line is parsed: a malformed --set is a usage error (exit 2), as a
+// malformed --sweep is. The key and value are checked with the experiment.
+inline CLI::Validator keyValueForm() {
+    return CLI::Validator(
+        [](std::string& v) {
+            const auto eq = v.find('=');
+            return eq == std::string::npos || eq == 0 ? "'" + v + "': expected key=value (e.g. --set train.lr=0.002)" : std::string();
+        },
+        "KEY=VALUE");
+}
+
 // Each command sets this to the function that runs it once the command line has been parsed.
 using Action = std::function<int()>;
 

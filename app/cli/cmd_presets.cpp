@@ -118,7 +118,8 @@ void addCommonOptions(CLI::App* cmd, PresetsOptions& o, bool overrides) {
     if (overrides)
         oneValueEach(cmd->add_option("--set", o.overrides,
                                      "override a key, e.g. --set train.lr=0.001 or --set data.seeds=[1,2] (repeatable; "
-                                     "the value is YAML)"));
+                                     "the value is YAML)")
+                         ->check(keyValueForm()));
 }
 
 }  // namespace

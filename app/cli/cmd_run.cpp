@@ -212,7 +212,7 @@ void addRunCommands(CLI::App& app, Action* action) {
     auto a = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run experiments (presets or YAML files), resuming runs that exist");
     run->add_option("presets", a->presets, "Preset names (caspl presets list) or YAML files")->required();
-    oneValueEach(run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)"));
+    oneValueEach(run->add_option("--set", a->sets, "Override a key, e.g. --set train.epochs=5 (repeatable)")->check(keyValueForm()));
     oneValueEach(run->add_option("--sweep", a->sweeps,
                     "Run every combination of these values, e.g. --sweep train.lr=0.001,0.002 --sweep "
                     "method.n_ctx_text=4,8 (repeatable): one run folder each, named after its values "

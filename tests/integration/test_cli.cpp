@@ -577,7 +577,8 @@ private Q_SLOTS:
         for (const QStringList& bad : {QStringList{"notes", first, "--tag", QString(65, QChar(0x78))}, QStringList{"notes", first, "--tag", "x", "--untag", "x"},
                                        QStringList{"notes", first, "--clear", "--tag", "x"}, QStringList{"status", "--tag", "a\tb"},
                                        QStringList{"export", "--tag", "x", first}, QStringList{"status", "--tag", ""},
-                                       QStringList{"notes", first, "--tag", ",,"}}) {
+                                       QStringList{"notes", first, "--tag", ",,"}, QStringList{"run", "any.yaml", "--set", "train.lr"},
+                                       QStringList{"presets", "show", "base2novel/coop/dtd", "--set", "=3"}}) {
             const auto r = runCaspl(bad);
             QVERIFY2(r.exitCode == 2, qPrintable(bad.join(' ') + " -> " + QString::number(r.exitCode) + ": " + r.err));
         }
