@@ -2,7 +2,9 @@
 
 #include "core/util/error.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace caspl {
 
@@ -24,13 +26,19 @@ void LrSchedule::validate() const {
 
 std::vector<double> gpaWeights(int epochs, double mean, double stddev) {
     if (epochs < 1 || stddev <= 0) throw Error("GPA needs epochs >= 1 and std > 0");
+    // The Gaussian's density at each epoch, normalised to sum 1 (spec §3.6). Normalised in log space (the largest
+    // term is exp(0) = 1): where every density underflows (a mean far outside the epochs for its std, e.g. 1000 and
+    // 1), the direct sum is 0 and every weight NaN; here the weight goes to the nearest epochs. The constant factor
+    // 1 / (std sqrt(2 pi)) cancels in the normalisation.
     std::vector<double> w(static_cast<std::size_t>(epochs));
-    double sum = 0;
+    double top = -std::numeric_limits<double>::infinity();
     for (int e = 1; e <= epochs; ++e) {
         const double z = (e - mean) / stddev;
-        w[std::size_t(e - 1)] = std::exp(-0.5 * z * z) / (stddev * std::sqrt(2 * M_PI));
-        sum += w[std::size_t(e - 1)];
+        w[std::size_t(e - 1)] = -0.5 * z * z;
+        top = std::max(top, w[std::size_t(e - 1)]);
     }
+    double sum = 0;
+    for (auto& x : w) sum += (x = std::exp(x - top));
     for (auto& x : w) x /= sum;
     return w;
 }

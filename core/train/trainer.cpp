@@ -450,7 +450,15 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
     if (o.gpa && !gpaSum.empty()) {
         // The aggregated prompts replace the last ones (spec §3.6).
         torch::NoGradGuard g;
-        for (auto& [k, p] : model.trainable()) p.copy_(gpaSum.at(k));
+        for (auto& [k, p] : model.trainable()) {
+            const torch::Tensor& mean = gpaSum.at(k);
+            // Finite prompts of every epoch give finite weighted sums; this guards the sum itself, so that a bad
+            // aggregate is never saved and evaluated as if it were trained prompts.
+            if (!torch::isfinite(mean).all().item<bool>())
+                throw RunFailed(o.phase + ": the Gaussian prompt aggregation of " + k +
+                                " is not finite; check method.gpa_mean and method.gpa_std against train.epochs");
+            p.copy_(mean);
+        }
     }
     return result;
 }

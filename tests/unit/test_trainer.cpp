@@ -131,6 +131,13 @@ private Q_SLOTS:
         QVERIFY(std::abs(w[14] - 0.3989) < 1e-4);  // epoch 15 (spec §3.6)
         QVERIFY(std::abs(w[13] - 0.2420) < 1e-4);
         QVERIFY(w[0] < 1e-20);
+        // Every density underflows (mean 1000, std 1; 15.5 and 0.01): still weights that sum to 1, on the nearest
+        // epochs, never 0/0.
+        const auto far = gpaWeights(20, 1000, 1);
+        QCOMPARE(far.back(), 1.0);
+        QCOMPARE(far[18], 0.0);
+        const auto between = gpaWeights(20, 15.5, 0.01);
+        QVERIFY(std::abs(between[14] - 0.5) < 1e-12 && std::abs(between[15] - 0.5) < 1e-12);
     }
 
     void lossFallsOnSyntheticProblem() {
