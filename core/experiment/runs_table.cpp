@@ -53,8 +53,7 @@ FlatConfig flattenYaml(const std::string& yaml, const std::string& source) {
 }
 
 bool runsTableKey(const std::string& key) {
-    return key != "name" && key != "description" && key != "source" && key != "output" && key != "reference" &&
-           key.rfind("reference.", 0) != 0;
+    return key != "name" && !isOperationalKey(key) && key != "reference" && key.rfind("reference.", 0) != 0;
 }
 
 RunsTable makeRunsTable(std::vector<RunsTableRow> rows) {

@@ -1355,17 +1355,21 @@ std::string toYaml(const ExperimentSpec& spec) {
     return header + out.c_str() + "\n";
 }
 
+bool isOperationalKey(const std::string& key) {
+    return key == "description" || key == "source" || key == "output" || key == "train.cuda_graphs" || key == "train.tensorboard" ||
+           key == "data.loader_threads" || key == "data.image_cache" || key == "train.text_chunk";
+}
+
 std::string resolvedHash(const ExperimentSpec& spec) {
     std::string text;
     for (const auto& f : schema()) {
-        // Documentation, the output folder, how a step is launched (train.cuda_graphs: the same arithmetic) and what
-        // is logged (train.tensorboard) do not make another experiment: a run folder stays resumable when they
-        // change.
+        // Documentation, the output folder, how a step is launched (train.cuda_graphs: the same arithmetic), what
+        // is logged (train.tensorboard) and how the machine is used (data.loader_threads: the loader is
+        // deterministic for any count; data.image_cache: a cache of decoded images; train.text_chunk: memory only,
+        // the same arithmetic) do not make another experiment: a run folder stays resumable when they change (on a
+        // machine with more cores or less memory).
         // The reference numbers are what the results are compared with, not what runs.
-        if (f.path == "description" || f.path == "source" || f.path == "output" || f.path == "train.cuda_graphs" ||
-            f.path == "train.tensorboard" ||
-            f.section == "reference")
-            continue;
+        if (isOperationalKey(f.path) || f.section == "reference") continue;
         text += f.path + "=" + canonicalValue(f, f.get(spec)) + "\n";
     }
     uint64_t h = 1469598103934665603ull;

@@ -73,11 +73,14 @@ ExperimentSpec loadExperimentFromString(const std::string& yaml, const std::stri
 // `reference:` section when it holds no numbers, in schema order, with no extends: loading it back gives an equal
 // spec. A leading comment lists `layers`.
 std::string toYaml(const ExperimentSpec& spec);
-// A stable identity of the experiment (16 hex digits, FNV-1a 64 of a canonical text of every value except
-// description, source, output, train.cuda_graphs, train.tensorboard and reference.*: what documents an experiment,
-// where it is written, how a step is launched and what is logged do not make another one): the same values give the same hash on every machine and
-// yaml-cpp version.
+// A stable identity of the experiment (16 hex digits, FNV-1a 64 of a canonical text of every value except the
+// operational keys below and reference.*): the same values give the same hash on every machine and yaml-cpp version.
 std::string resolvedHash(const ExperimentSpec& spec);
+// Keys that do not make another experiment, left out of its hash and of the runs table's differing keys: what
+// documents it (description, source), where it is written (output), how a step is launched (train.cuda_graphs),
+// what is logged (train.tensorboard) and how the machine is used (data.loader_threads, data.image_cache,
+// train.text_chunk).
+bool isOperationalKey(const std::string& key);
 
 // The schema, for documentation (`caspl presets keys`) and front ends.
 struct SpecKeyInfo {
