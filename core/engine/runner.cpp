@@ -438,6 +438,11 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                                          std::to_string(ds.full.val.size()) + " val, " + std::to_string(ds.full.test.size()) +
                                          " test images, " + std::to_string(ds.classnames.size()) + " classes");
 
+            // Phase 2's prompts of every class must fit the student's context (77 tokens in CLIP): checked now, not
+            // when phase 2 starts after phase 1 has trained (hours on ImageNet). The models made later reseed the
+            // generator, so this one leaves the run's numbers as they were.
+            if (trains) PromptedClip(student, toMethodConfig(spec, dsName), tok).checkPromptsFit(ds.classnames);
+
             // CasPL phase 1, once per dataset.
             std::string artifact;
             if (spec.phase1.enabled && trains) {

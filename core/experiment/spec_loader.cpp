@@ -1143,6 +1143,18 @@ void checkCombinations(const Resolved& r, const std::string& topFile, Diags& dia
             depth("phase1.depth_vision", s.phase1.depthVision);
         }
     }
+    // The text prompt holds the start token, the learnable tokens (the method's context, then CasPL's boosting
+    // tokens), at least one token of the class name, "." and the end token, within CLIP's 77: a bound checked here,
+    // before anything runs (the class names are checked when the dataset is read, before phase 1).
+    if (m.kind != MethodKind::ZeroShot) {
+        const int boosting = s.phase1.enabled ? s.phase1.nText : 0;
+        if (m.nCtxText + boosting > 77 - 4)
+            add(boosting ? "phase1.n_text" : "method.n_ctx_text",
+                "method.n_ctx_text (" + std::to_string(m.nCtxText) + ")" +
+                    (boosting ? " + phase1.n_text (" + std::to_string(boosting) + ")" : std::string()) +
+                    " learnable text tokens leave no room in CLIP's 77-token prompt for the start and end tokens, the "
+                    "class name and \".\": at most 73 together");
+    }
     if (r.where.count("method.name")) {
         try {
             toMethodConfig(s).validate();

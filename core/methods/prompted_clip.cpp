@@ -201,9 +201,24 @@ void PromptedClip::loadPrompts(const TensorMap& tensors, const std::string& sour
     (void)found;
 }
 
-std::vector<std::string> PromptedClip::promptStrings() const {
+std::vector<std::string> PromptedClip::promptStrings() const { return promptStringsFor(classnames_); }
+
+void PromptedClip::checkPromptsFit(const std::vector<std::string>& classnames) const {
+    const int ctxLen = clip_->config().contextLength;
+    const auto prompts = promptStringsFor(classnames);
+    for (std::size_t c = 0; c < prompts.size(); ++c) {
+        try {
+            tok_->tokenize(prompts[c], ctxLen, /*truncate=*/false);
+        } catch (const Error& e) {
+            throw Error("the prompt of class '" + classnames[c] + "' does not fit the student's context of " + std::to_string(ctxLen) +
+                        " tokens (" + e.what() + "); fewer learnable text tokens (method.n_ctx_text, phase1.n_text) make room");
+        }
+    }
+}
+
+std::vector<std::string> PromptedClip::promptStringsFor(const std::vector<std::string>& classnames) const {
     std::vector<std::string> out;
-    for (const auto& c : classnames_) {
+    for (const auto& c : classnames) {
         std::string name = c;
         for (auto& ch : name)
             if (ch == '_') ch = ' ';

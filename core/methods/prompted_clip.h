@@ -56,6 +56,10 @@ public:
     void setClassNames(const std::vector<std::string>& classnames, const torch::Tensor& fixedEmbeddings = {});
     const std::vector<std::string>& classNames() const { return classnames_; }
     std::vector<std::string> promptStrings() const;   // the template filled with each class name
+    // Throws caspl::Error naming the class when its prompt (the learnable tokens, the class name, "." and the start
+    // and end tokens) is longer than the model's context: the check setClassNames makes, without its text-encoder
+    // work, so that a run can make it before phase 1 trains for hours.
+    void checkPromptsFit(const std::vector<std::string>& classnames) const;
     const torch::Tensor& tokens() const { return tokens_; }      // [C, 77]
     const torch::Tensor& eotIndex() const { return eot_; }       // [C]
 
@@ -97,6 +101,7 @@ public:
     torch::Device device() const;
 
 private:
+    std::vector<std::string> promptStringsFor(const std::vector<std::string>& classnames) const;
     struct Forward {
         torch::Tensor imageFeatures;  // [B, E] unnormalised
         torch::Tensor textFeatures;   // [C, E] or [B, C, E] (CoCoOp), unnormalised

@@ -297,6 +297,11 @@ private Q_SLOTS:
                           "--set train.epochs=abc: train.epochs: expected an integer, got 'abc'");
         EXPECT_SPEC_ERROR(loadExperiment(f, {"trian.lr=1"}), "--set trian.lr=1: trian.lr: unknown key 'trian' at the top level; did you mean 'train'?");
         EXPECT_SPEC_ERROR(loadExperiment(f, {"epochs"}), "--set epochs: expected key=value");
+        // The learnable text tokens must leave room in CLIP's 77 for the start and end tokens, a class name and ".".
+        EXPECT_SPEC_ERROR(loadExperiment(f, {"method.n_ctx_text=64", "method.ctx_init=\"\"", "phase1.enabled=true", "phase1.n_text=16",
+                                             "phase1.n_vision=16", "models.teacher=ViT-L/14"}),
+                          "--set phase1.n_text=16: phase1.n_text: method.n_ctx_text (64) + phase1.n_text (16) learnable text tokens leave no room");
+        loadExperiment(f, {"method.n_ctx_text=64", "method.ctx_init=\"\""});  // 64 alone fits
         EXPECT_SPEC_ERROR(loadExperiment(f, {"train.lr.x=1"}), "is too deep");
         EXPECT_SPEC_ERROR(loadExperiment(f, {"data.seeds=[1, 2"}), "--set data.seeds=[1, 2: data.seeds: the value is not valid YAML");
         EXPECT_SPEC_ERROR(loadExperiment(f, {"extends=other.yaml"}), "unknown key 'extends'");

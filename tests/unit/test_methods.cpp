@@ -111,6 +111,22 @@ private Q_SLOTS:
         QVERIFY(torch::equal(m.trainable().at("prompt_learner.ctx"), wordRows));
     }
 
+    // A prompt longer than the context is found before any text-encoder work, with the class named.
+    void promptsThatDoNotFitAreNamed() {
+        MethodConfig c;
+        c.kind = MethodKind::CoOp;
+        c.ctxInit = "";
+        c.nCtxText = 70;
+        const auto clip = tinyClip();
+        PromptedClip m(clip, c, tokenizer());
+        QCOMPARE(clip->config().contextLength, 77);
+        m.checkPromptsFit({"red", "blue"});  // 1 + 70 + 1 + 1 + 1 = 74 tokens
+        caspl::test::expectError([&] { m.checkPromptsFit({"red", "a bird with a very long and wordy name"}); },
+                                 {"the prompt of class 'a bird with a very long and wordy name' does not fit the student's context of 77 tokens",
+                                  "method.n_ctx_text, phase1.n_text"});
+        caspl::test::expectError([&] { m.setClassNames({"a bird with a very long and wordy name"}); }, {"77"});
+    }
+
     void coopClassTokenPositions() {
         // front and middle put the class tokens around the context, keeping the EOT position.
         for (const char* pos : {"front", "middle", "end"}) {
