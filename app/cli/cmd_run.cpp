@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -135,11 +136,11 @@ int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json, St
 
 // The runs of a sweep side by side, best HM (else best accuracy on all classes) marked.
 void printSweepSummary(const std::vector<std::string>& runDirs, const std::vector<std::optional<ResultsSummary>>& summaries,
-                       const std::vector<std::string>& failures) {
+                       const std::vector<std::string>& failures, const char* what) {
     std::size_t width = 3;
     for (const auto& d : runDirs) width = std::max(width, std::filesystem::path(d).filename().string().size());
     char line[512];
-    std::cout << "\nsweep: " << runDirs.size() << " runs\n";
+    std::cout << "\n" << what << ": " << runDirs.size() << " runs\n";
     std::snprintf(line, sizeof line, "%-*s  %-16s %5s  %6s  %6s  %6s  %6s\n", int(width), "run", "dataset", "shots", "base", "novel",
                   "all", "HM");
     std::cout << line;
@@ -272,23 +273,41 @@ void addRunCommands(CLI::App& app, Action* action) {
                     specs.push_back(std::move(spec));
                 }
             }
+            // Each experiment into a folder of its own, and no two the same experiment (a sweep's 0.1 and 1e-1, or
+            // 4 and [4]): checked before anything runs, not when the second one finds the first one's folder.
+            {
+                std::map<std::string, std::size_t> byDir, byHash;
+                for (std::size_t i = 0; i < specs.size(); ++i) {
+                    const std::string dir = a->runDir.empty() ? defaultRunDir(specs[i]) : a->runDir;
+                    if (const auto [it, fresh] = byDir.emplace(dir, i); !fresh)
+                        throw UsageError("experiments '" + specs[it->second].name + "' and '" + specs[i].name + "' both go to " + dir +
+                                         "; give them different names (name:) or run them separately");
+                    ExperimentSpec unnamed = specs[i];
+                    unnamed.name.clear();
+                    if (const auto [it, fresh] = byHash.emplace(resolvedHash(unnamed), i); !fresh)
+                        throw UsageError("'" + specs[it->second].name + "' and '" + specs[i].name +
+                                         "' are the same experiment (their values differ only in how they are written); "
+                                         "give each value once");
+                }
+            }
             StopToken stop;
             installStopHandlers(stop);
             int rc = kOk;
             std::vector<std::string> runDirs, failures;
             std::vector<std::optional<ResultsSummary>> summaries;
+            const bool several = sweep || specs.size() > 1;
             for (const auto& spec : specs) {
                 RunOptions ro;
                 ro.runDir = a->runDir;
                 ro.threads = a->threads;
-                if (!sweep) {
+                if (!several) {
                     rc = runAndReport(spec, ro, a->json, stop);
                     if (rc != kOk) return rc;
                     continue;
                 }
-                // A sweep goes on past a run that fails (a learning rate that diverges, a dataset one value names that
-                // is missing, a folder another process holds); the table at the end names each failure. Exit code:
-                // bad input (3) if a run failed on it, else 1 if a run failed.
+                // A sweep, or a batch of experiments, goes on past a run that fails (a learning rate that diverges, a
+                // dataset one value names that is missing, a folder another process holds); the table at the end
+                // names each failure. Exit code: bad input (3) if a run failed on it, else 1 if a run failed.
                 runDirs.push_back(ro.runDir.empty() ? defaultRunDir(spec) : ro.runDir);
                 ResultsSummary summary;
                 std::string failure;
@@ -308,14 +327,14 @@ void addRunCommands(CLI::App& app, Action* action) {
                 if (one == kInterrupted) {
                     summaries.push_back(std::nullopt);
                     failures.push_back("interrupted; the runs after it did not start");
-                    if (!a->json) printSweepSummary(runDirs, summaries, failures);
+                    if (!a->json) printSweepSummary(runDirs, summaries, failures, sweep ? "sweep" : "batch");
                     return one;
                 }
                 if (!failure.empty()) std::cerr << "caspl: " << runDirs.back() << " failed: " << failure << "\n";
                 summaries.push_back(failure.empty() ? std::optional<ResultsSummary>(std::move(summary)) : std::nullopt);
                 failures.push_back(failure);
             }
-            if (sweep && !a->json) printSweepSummary(runDirs, summaries, failures);
+            if (several && !a->json) printSweepSummary(runDirs, summaries, failures, sweep ? "sweep" : "batch");
             return rc;
         };
     });

@@ -645,6 +645,17 @@ private Q_SLOTS:
         usage({"--sweep", "data.seeds=[1,2"}, "a bracket is not closed");
         usage({"--sweep", "output=a,b"}, "--sweep output: names or documents the experiment");
         usage({"--sweep", "method.ctx_init=a b,a_b"}, "would both run into tiny-ctx_init=a_b");
+        usage({"--sweep", "train.lr=0.01,1e-2"}, "'tiny-lr=0.01' and 'tiny-lr=1e-2' are the same experiment");
+        usage({"--sweep", "data.loader_threads=1,2"}, "are the same experiment");  // how the machine is used, not what runs
+        {
+            // Two files with the same stem go to the same run folder: refused before anything runs.
+            const QString twin = base + "/twin/" + QFileInfo(t.yamlPath).fileName();
+            QDir().mkpath(QFileInfo(twin).path());
+            QFile::remove(twin);
+            QVERIFY(QFile::copy(t.yamlPath, twin));
+            const auto u = runCaspl({"run", t.yamlPath, twin});
+            QVERIFY2(u.exitCode == 2 && u.err.contains("both go to " + base + "/runs/tiny"), qPrintable(u.err));
+        }
         // A bad value is bad input (exit 3) naming its key; a list value stays whole (data.seeds loads, train.lr not).
         const auto bad = runCaspl({"run", t.yamlPath, "--sweep", "data.seeds=[1, 2],[3]", "--sweep", "train.lr=0.01,abc"});
         QCOMPARE(bad.exitCode, 3);
@@ -661,6 +672,22 @@ private Q_SLOTS:
                      partly.out.contains(QRegularExpression("\ntiny-datasets=_synth_ +synth +2 ")) &&
                      partly.out.contains("best HM: tiny-datasets=_synth_ "),
                  qPrintable(partly.out));
+        // So does a batch of experiments: the first fails on its dataset, the second still runs; a table of both.
+        const QString failing = base + "/batch_a.yaml", passing = base + "/batch_b.yaml";
+        {
+            QFile in(t.yamlPath);
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            const QString yaml = QString::fromUtf8(in.readAll());
+            caspl::writeFileAtomically(failing.toStdString(),
+                                       QString(yaml).replace("name: tiny", "name: batch_a").replace("[synth]", "[nosuch]").toStdString());
+            caspl::writeFileAtomically(passing.toStdString(), QString(yaml).replace("name: tiny", "name: batch_b").toStdString());
+        }
+        const auto batch = runCaspl({"--threads", "1", "run", failing, passing});
+        QCOMPARE(batch.exitCode, 3);
+        QVERIFY2(batch.out.contains("\nbatch: 2 runs\n") && batch.out.contains(QRegularExpression("\nbatch_a +failed: ")) &&
+                     batch.out.contains(QRegularExpression("\nbatch_b +synth +2 ")),
+                 qPrintable(batch.out));
+        QVERIFY(QFileInfo::exists(base + "/runs/batch_b/results.csv"));
     }
 
     void presetRunFoldersAndExportRounding() {
