@@ -1,4 +1,6 @@
 #include "core/engine/runner.h"
+
+#include "core/engine/boosting.h"
 #include "core/engine/tensorboard.h"
 
 #include "core/clip/clip_checkpoint.h"
@@ -451,6 +453,20 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                                    ? (fs::path(spec.phase1.artifact) / dsName).string()
                                    : spec.phase1.artifact;
                     sink.log(LogLevel::Info, dsName + ": reusing boosting prompts " + artifact);
+                    // Boosting prompts distil the teacher on one dataset's images and class names: reused on another
+                    // dataset they may be what the researcher wants (a transfer study), or a mistaken path. Said.
+                    try {
+                        const BoostingManifest m = readBoostingManifest(artifact);
+                        if (!m.classListHash.empty() && m.classListHash != classListHash(ds.classnames))
+                            sink.log(LogLevel::Warning, dsName + ": the boosting prompts " + artifact + " were learned on " +
+                                                            (m.dataset.empty() ? std::string("another dataset") : m.dataset) + " (" +
+                                                            std::to_string(m.classes) + " classes), not on this dataset's " +
+                                                            std::to_string(ds.classnames.size()) +
+                                                            " classes; the phase1 keys of this experiment other than its "
+                                                            "layout did not make them");
+                    } catch (const std::exception&) {
+                        // an unreadable manifest is named where the prompts are loaded (loadBoostingArtifact)
+                    }
                 } else {
                     artifact = (dsDir / "phase1").string();
                     if (fs::exists(fs::path(artifact) / "boosting.json")) {

@@ -405,6 +405,42 @@ private Q_SLOTS:
         QCOMPARE(readFile((run / "result.json").string()), before);  // the same prompts, the same images: the same numbers
     }
 
+    // Boosting prompts reused (phase1.artifact) on another dataset than they were learned on: the run goes on and
+    // says so; on their own dataset, nothing is said.
+    void reusedBoostingPromptsOfAnotherDatasetAreNamed() {
+        const fs::path other = base_ / "data/synthc";
+        if (!fs::exists(other)) {
+            fs::copy(base_ / "data/synth", other, fs::copy_options::recursive);
+            fs::rename(other / "red", other / "scarlet");
+        }
+        auto first = spec_;
+        first.data.seeds = {1};
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/artifact_source").string();
+        QuietSink s;
+        StopToken none;
+        runExperiment(first, ro, s, none);
+        const std::string artifact = (fs::path(ro.runDir) / "synth/phase1").string();
+        const auto warned = [](const QuietSink& sink) {
+            return std::any_of(sink.logs.begin(), sink.logs.end(),
+                               [](const std::string& l) { return l.find("were learned on synth (4 classes)") != std::string::npos; });
+        };
+        auto reuse = first;
+        reuse.phase1.artifact = artifact;
+        RunOptions same;
+        same.runDir = (base_ / "runs/artifact_same").string();
+        QuietSink onSame;
+        runExperiment(reuse, same, onSame, none);
+        QVERIFY(!warned(onSame));
+        reuse.data.datasets = {"synthc"};
+        RunOptions elsewhere;
+        elsewhere.runDir = (base_ / "runs/artifact_elsewhere").string();
+        QuietSink onOther;
+        const auto out = runExperiment(reuse, elsewhere, onOther, none);
+        QVERIFY(warned(onOther));
+        QCOMPARE(out.records.size(), std::size_t(2));
+    }
+
     // Relative paths are relative to the folder the run started in, for a resume from anywhere too.
     void resumeReadsRelativePathsFromTheStartFolder() {
         auto rel = spec_;
