@@ -112,7 +112,23 @@ struct CheckpointState {
     int64_t batchesDone = 0;  // batches done in epoch `epoch` (0 when it ended cleanly)
     double lastEpochLoss = 0;
     int64_t skipped = 0;
+    double lossSum = 0;       // the loss summed over the batches done in epoch `epoch`, and their count
+    int64_t lossCount = 0;
 };
+
+// The state as text in the tensor file's metadata, numbers written so that they read back exactly.
+std::map<std::string, std::string> stateMetadata(const std::string& phase, const std::string& method, const CheckpointState& st) {
+    const auto num = [](auto v) { return nlohmann::json(v).dump(); };
+    return {{"stamp", std::to_string(st.epoch) + ":" + std::to_string(st.batchesDone)},
+            {"phase", phase},
+            {"method", method},
+            {"epoch", num(st.epoch)},
+            {"batches_done", num(st.batchesDone)},
+            {"last_epoch_loss", num(st.lastEpochLoss)},
+            {"skipped_images", num(st.skipped)},
+            {"loss_sum", num(st.lossSum)},
+            {"loss_count", num(st.lossCount)}};
+}
 
 void saveCheckpoint(const std::string& dir, const std::string& phase, PromptedClip& model, PromptSgd& sgd,
                     const TensorMap& gpaSum, const CheckpointState& st) {
@@ -122,12 +138,13 @@ void saveCheckpoint(const std::string& dir, const std::string& phase, PromptedCl
     for (auto& [k, v] : sgd.buffers()) t["momentum." + k] = v;
     for (auto& [k, v] : gpaSum) t["gpa." + k] = v;
     const std::string base = ckptBase(dir, phase);
-    // Tensors first, then the JSON that points at a complete epoch: a crash between them leaves the previous JSON,
-    // whose epoch the tensor file then exceeds by at most one — resume checks the stamp in both.
-    const std::string stamp = std::to_string(st.epoch) + ":" + std::to_string(st.batchesDone);
-    saveSafetensors(base + ".safetensors", t, {{"stamp", stamp}, {"phase", phase}});
+    // The tensor file is the checkpoint: it is replaced atomically and carries the whole state in its metadata, so a
+    // kill at any moment leaves the previous checkpoint or this one, both resumable. The JSON beside it says the same
+    // for people and scripts; a kill between the two files leaves it one checkpoint behind, which resume ignores.
+    const auto meta = stateMetadata(phase, model.config().describe(), st);
+    saveSafetensors(base + ".safetensors", t, meta);
     nlohmann::json j{{"phase", phase},          {"epoch", st.epoch},          {"batches_done", st.batchesDone},
-                     {"stamp", stamp},          {"last_epoch_loss", st.lastEpochLoss},
+                     {"stamp", meta.at("stamp")}, {"last_epoch_loss", st.lastEpochLoss},
                      {"skipped_images", st.skipped}, {"method", model.config().describe()}};
     writeFileAtomically(base + ".json", j.dump(2));
 }
@@ -135,20 +152,45 @@ void saveCheckpoint(const std::string& dir, const std::string& phase, PromptedCl
 bool loadCheckpoint(const std::string& dir, const std::string& phase, PromptedClip& model, PromptSgd& sgd, TensorMap& gpaSum,
                     CheckpointState& st) {
     const std::string base = ckptBase(dir, phase);
-    if (!fs::exists(base + ".json")) return false;
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(readFile(base + ".json"));
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(base + ".json: corrupt checkpoint description: " + e.what());
-    }
+    const bool haveTensors = fs::exists(base + ".safetensors"), haveJson = fs::exists(base + ".json");
+    if (!haveTensors && !haveJson) return false;
+    if (!haveTensors) throw Error(base + ".safetensors: missing (its " + base + ".json is there); delete the .json to restart the phase");
     std::map<std::string, std::string> meta;
     TensorMap t = loadSafetensors(base + ".safetensors", &meta);
-    if (meta["stamp"] != j.value("stamp", ""))
-        throw Error(base + ".safetensors: does not match " + base + ".json (stamp " + meta["stamp"] + " vs " +
-                    j.value("stamp", "") + "); the run was interrupted while saving: delete both to restart the phase");
-    if (j.value("method", "") != model.config().describe())
-        throw Error(base + ".json: checkpoint of '" + j.value("method", "") + "', but this run is '" + model.config().describe() + "'");
+    if (meta.count("epoch")) {
+        // The tensor file holds its own state (this version's checkpoints): the JSON may be one checkpoint behind.
+        try {
+            const auto num = [&](const char* key) { return nlohmann::json::parse(meta.at(key)); };
+            st.epoch = num("epoch").get<int>();
+            st.batchesDone = num("batches_done").get<int64_t>();
+            st.lastEpochLoss = num("last_epoch_loss").get<double>();
+            st.skipped = num("skipped_images").get<int64_t>();
+            st.lossSum = meta.count("loss_sum") ? num("loss_sum").get<double>() : 0.0;
+            st.lossCount = meta.count("loss_count") ? num("loss_count").get<int64_t>() : 0;
+        } catch (const std::exception& e) {
+            throw Error(base + ".safetensors: the checkpoint's state in its metadata cannot be read (" + e.what() + ")");
+        }
+        if (meta["method"] != model.config().describe())
+            throw Error(base + ".safetensors: checkpoint of '" + meta["method"] + "', but this run is '" + model.config().describe() + "'");
+    } else {
+        // A checkpoint of an earlier version: its state is in the JSON, which must match the tensor file.
+        if (!haveJson) return false;  // the tensors of a first checkpoint whose JSON was never written: start over
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(readFile(base + ".json"));
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(base + ".json: corrupt checkpoint description: " + e.what());
+        }
+        if (meta["stamp"] != j.value("stamp", ""))
+            throw Error(base + ".safetensors: does not match " + base + ".json (stamp " + meta["stamp"] + " vs " +
+                        j.value("stamp", "") + "); the run was interrupted while saving: delete both to restart the phase");
+        if (j.value("method", "") != model.config().describe())
+            throw Error(base + ".json: checkpoint of '" + j.value("method", "") + "', but this run is '" + model.config().describe() + "'");
+        st.epoch = j.value("epoch", 0);
+        st.batchesDone = j.value("batches_done", int64_t(0));
+        st.lastEpochLoss = j.value("last_epoch_loss", 0.0);
+        st.skipped = j.value("skipped_images", int64_t(0));
+    }
     TensorMap prompts;
     for (auto& [k, v] : t) {
         if (k.rfind("prompt.", 0) == 0) prompts[k.substr(7)] = v;
@@ -160,10 +202,6 @@ bool loadCheckpoint(const std::string& dir, const std::string& phase, PromptedCl
     model.loadPrompts(trainableOnly, base + ".safetensors", false);
     for (auto& [k, v] : model.trainable())
         if (!prompts.count(k)) throw Error(base + ".safetensors: missing prompt '" + k + "'");
-    st.epoch = j.value("epoch", 0);
-    st.batchesDone = j.value("batches_done", int64_t(0));
-    st.lastEpochLoss = j.value("last_epoch_loss", 0.0);
-    st.skipped = j.value("skipped_images", int64_t(0));
     return true;
 }
 
@@ -340,7 +378,7 @@ bool TrainStep::captured() const { return impl_->captured(); }
 const std::string& TrainStep::captureError() const { return impl_->captureError_; }
 
 bool hasCheckpoint(const std::string& dir, const std::string& phase) {
-    return !dir.empty() && fs::exists(ckptBase(dir, phase) + ".json");
+    return !dir.empty() && (fs::exists(ckptBase(dir, phase) + ".safetensors") || fs::exists(ckptBase(dir, phase) + ".json"));
 }
 
 TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOptions& o, EventSink& sink, const StopToken& stop) {
@@ -379,9 +417,10 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
         if (o.beforeEpoch) o.beforeEpoch(epoch);
         loader.start(uint64_t(epoch));
         int64_t b = 0;
-        double lossSum = 0;
-        int64_t lossCount = 0;
         const int64_t skipBatches = epoch == st.epoch ? st.batchesDone : 0;
+        // Resumed inside this epoch: its mean loss goes on from the batches trained before the stop.
+        double lossSum = skipBatches ? st.lossSum : 0;
+        int64_t lossCount = skipBatches ? st.lossCount : 0;
         while (loader.next(batch)) {
             result.skippedImages += int64_t(batch.skipped.size());
             for (const auto& s : batch.skipped) sink.log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
@@ -420,14 +459,14 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
             }
             if (stop.requested()) {
                 if (!o.checkpointDir.empty())
-                    saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch, b, result.finalLoss, result.skippedImages});
+                    saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch, b, result.finalLoss, result.skippedImages, lossSum, lossCount});
                 loader.stop();
                 throw Interrupted{o.phase + " epoch " + std::to_string(epoch + 1) + " batch " + std::to_string(b)};
             }
         }
         if (stop.requested()) {
             if (!o.checkpointDir.empty())
-                saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch, b, result.finalLoss, result.skippedImages});
+                saveCheckpoint(o.checkpointDir, o.phase, model, sgd, gpaSum, {epoch, b, result.finalLoss, result.skippedImages, lossSum, lossCount});
             throw Interrupted{o.phase + " epoch " + std::to_string(epoch + 1)};
         }
         if (lossCount) result.finalLoss = lossSum / double(lossCount);
