@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -10,9 +11,9 @@
 namespace caspl::cli {
 
 namespace {
-StopToken* gStop = nullptr;
+std::atomic<StopToken*> gStop{nullptr};  // lock-free: read in the signal handler
 extern "C" void onStopSignal(int sig) {
-    if (gStop) gStop->request();
+    if (StopToken* s = gStop.load()) s->request();
     std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process
 }
 }  // namespace
@@ -26,10 +27,17 @@ std::string clockText(double s) {
     return buf;
 }
 
-void installStopHandlers(StopToken& stop) {
-    gStop = &stop;
+StopHandlers::StopHandlers(StopToken& stop) : previous_(gStop.exchange(&stop)) {
     std::signal(SIGINT, onStopSignal);
     std::signal(SIGTERM, onStopSignal);
+}
+
+StopHandlers::~StopHandlers() {
+    if (!previous_) {  // the command's end: nothing left to stop
+        std::signal(SIGINT, SIG_IGN);
+        std::signal(SIGTERM, SIG_IGN);
+    }
+    gStop.store(previous_);
 }
 
 CliSink::CliSink(bool json, bool quiet) : json_(json), quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1) {}

@@ -37,7 +37,18 @@ std::string formatSummaryTable(const ResultsSummary& summary);
 // A duration as the progress line shows it: "02:10", "1:02:03"; "--:--" when negative (unknown).
 std::string clockText(double seconds);
 
-// Installs SIGINT/SIGTERM handlers that request `stop` (a second signal ends the process at once).
-void installStopHandlers(StopToken& stop);
+// While it lives, SIGINT and SIGTERM request `stop` (a second signal ends the process at once). Its end gives the
+// signals back to the guard it was made under (the demo's runs inside the demo command), or, at a command's end, has
+// them ignored: a signal arriving as the process exits never writes into a token that is gone.
+class StopHandlers {
+public:
+    explicit StopHandlers(StopToken& stop);
+    ~StopHandlers();
+    StopHandlers(const StopHandlers&) = delete;
+    StopHandlers& operator=(const StopHandlers&) = delete;
+
+private:
+    StopToken* previous_;
+};
 
 }  // namespace caspl::cli

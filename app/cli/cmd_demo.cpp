@@ -90,7 +90,7 @@ int runDemoPrepare(const DemoArgs& a, DemoModels* out = nullptr) {
     }
     CliSink sink(a.json);
     StopToken stop;
-    installStopHandlers(stop);
+    const StopHandlers handlers(stop);
     try {
         DemoModels dm = prepareDemoModels(cache, opts, sink, stop);
         if (!a.json) printZeroShotTable(dm);

@@ -113,7 +113,7 @@ std::string formatSummaryTable(const ResultsSummary& s) {
 
 namespace {
 
-// Runs one experiment. `stop` is the command's one token, which the signal handlers set (installStopHandlers): a
+// Runs one experiment. `stop` is the command's one token, which the signal handlers set (StopHandlers): a
 // Ctrl-C between two runs of a batch stops the next one at its start.
 int runAndReport(const ExperimentSpec& spec, const RunOptions& ro, bool json, StopToken& stop,
                  ResultsSummary* summary = nullptr) {
@@ -291,7 +291,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                 }
             }
             StopToken stop;
-            installStopHandlers(stop);
+            const StopHandlers handlers(stop);
             int rc = kOk;
             std::vector<std::string> runDirs, failures;
             std::vector<std::optional<ResultsSummary>> summaries;
@@ -350,7 +350,7 @@ void addRunCommands(CLI::App& app, Action* action) {
             ro.runDir = r->runDir;
             ro.threads = r->threads;
             StopToken stop;
-            installStopHandlers(stop);
+            const StopHandlers handlers(stop);
             return runAndReport(loadRunSpec(r->runDir), ro, r->json, stop);
         };
     });
@@ -365,7 +365,7 @@ void addRunCommands(CLI::App& app, Action* action) {
             ro.runDir = e->runDir;
             ro.evalOnly = true;
             StopToken stop;
-            installStopHandlers(stop);
+            const StopHandlers handlers(stop);
             return runAndReport(loadRunSpec(e->runDir), ro, e->json, stop);
         };
     });

@@ -33,7 +33,7 @@ int runDemoExperiments(const std::string& cache, const DemoModels& dm, bool json
 
     CliSink sink(json, /*quiet=*/false);
     StopToken stop;
-    installStopHandlers(stop);
+    const StopHandlers handlers(stop);
     std::vector<ResultRecord> all;
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& spec : specs) {

@@ -44,10 +44,42 @@ std::string nowIso() {
     return buf;
 }
 
+// A log whose last line was cut (a crash, a power loss or a full disk while it was written) ends after its last
+// whole line again, so that the lines a resumed run appends are not glued to the cut one (which readers would then
+// find in the middle of the file, not as its last line).
+void dropCutLastLine(const std::string& path) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec || size == 0) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return;
+    char last = 0;
+    in.seekg(std::streamoff(size - 1));
+    in.get(last);
+    if (last == '\n') return;
+    std::uintmax_t keep = 0;  // up to and including the last newline
+    std::vector<char> chunk(1 << 16);
+    for (std::uintmax_t end = size; end > 0 && keep == 0;) {
+        const std::uintmax_t start = end > chunk.size() ? end - chunk.size() : 0;
+        in.seekg(std::streamoff(start));
+        in.read(chunk.data(), std::streamsize(end - start));
+        if (!in) return;
+        for (std::uintmax_t i = end - start; i > 0; --i)
+            if (chunk[i - 1] == '\n') {
+                keep = start + i;
+                break;
+            }
+        end = start;
+    }
+    in.close();
+    fs::resize_file(path, keep, ec);
+    if (ec) throw Error(path + ": its last line is cut and cannot be removed (" + ec.message() + ")");
+}
+
 // Writes every event to events.jsonl and passes it on.
 class JsonlSink : public EventSink {
 public:
-    JsonlSink(const std::string& path, EventSink& next) : out_(path, std::ios::app), next_(next) {
+    JsonlSink(const std::string& path, EventSink& next) : out_((dropCutLastLine(path), path), std::ios::app), next_(next) {
         if (!out_) throw Error(path + ": cannot open for writing");
     }
     void progress(const ProgressEvent& e) override {

@@ -379,11 +379,21 @@ private Q_SLOTS:
         QVERIFY(!fs::exists(run / "synth/k2_seed1/result.json"));
         QVERIFY(fs::exists(run / "synth/k2_seed1/prompts.safetensors"));
         QVERIFY(readFile((run / "run.json").string()).find("stopped during eval-base") != std::string::npos);
+        // A log whose last line was cut (a crash while it was written): the resumed run's lines start on a line of
+        // their own, and the log reads whole afterwards.
+        {
+            std::ofstream cut(run / "events.jsonl", std::ios::app | std::ios::binary);
+            cut << "{\"type\":\"metric\",\"ru";
+        }
+        QVERIFY(readEventLog((run / "events.jsonl").string()).truncatedLastLine);
         QuietSink again;
         StopToken none;
         const auto out = runExperiment(spec_, ro, again, none);
         QCOMPARE(out.records.size(), std::size_t(4));
         for (const auto& r : out.records) QVERIFY(r.total > 0);
+        const RunEventLog log = readEventLog((run / "events.jsonl").string());
+        QVERIFY(!log.truncatedLastLine);
+        QCOMPARE(log.evals.size(), std::size_t(4));
         const std::string before = readFile((run / "result.json").string());
 
         RunOptions eo = ro;
