@@ -189,6 +189,11 @@ void PromptedClip::loadPrompts(const TensorMap& tensors, const std::string& sour
         if (dst.sizes() != value.sizes())
             throw Error(source + ": tensor '" + name + "': expected shape " + shapeToString(dst.sizes().vec()) + ", found " +
                         shapeToString(value.sizes().vec()));
+        // Prompts that are not finite (a damaged file, or one saved from a diverged training) would be evaluated as
+        // chance-level accuracy, or trained on into NaN: named here instead.
+        if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>())
+            throw Error(source + ": tensor '" + name + "' holds values that are not finite (NaN or infinite): the file is "
+                                 "damaged or was saved from a diverged training");
         dst.copy_(value);
         ++found;
     }

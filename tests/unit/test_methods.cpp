@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include <limits>
+
 #include <QDir>
 
 using namespace caspl;
@@ -125,6 +127,20 @@ private Q_SLOTS:
                                  {"the prompt of class 'a bird with a very long and wordy name' does not fit the student's context of 77 tokens",
                                   "method.n_ctx_text, phase1.n_text"});
         caspl::test::expectError([&] { m.setClassNames({"a bird with a very long and wordy name"}); }, {"77"});
+    }
+
+    // Prompts that are not finite are refused with the file named, not evaluated as chance-level accuracy.
+    void promptsThatAreNotFiniteAreRefused() {
+        MethodConfig c;
+        c.kind = MethodKind::CoOp;
+        c.ctxInit = "";
+        c.nCtxText = 4;
+        PromptedClip m(tinyClip(), c, tokenizer());
+        TensorMap t{{"prompt_learner.ctx", m.trainable().at("prompt_learner.ctx").detach().clone()}};
+        m.loadPrompts(t, "good.safetensors", false);
+        t["prompt_learner.ctx"][1][2] = std::numeric_limits<float>::quiet_NaN();
+        caspl::test::expectError([&] { m.loadPrompts(t, "bad.safetensors", false); },
+                                 {"bad.safetensors: tensor 'prompt_learner.ctx' holds values that are not finite"});
     }
 
     void coopClassTokenPositions() {
