@@ -341,13 +341,31 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
     if (!existed) {
         // A new run goes into a new or empty folder: never among files of something else.
         std::error_code ec;
+        // (A temporary file of a write that was killed, config.yaml's of an attempt killed as it started, is not
+        // another run's: it is removed below.)
         for (auto it = fs::directory_iterator(runDir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-            if (it->path().filename() != DirLock::kFileName)
+            if (it->path().filename() != DirLock::kFileName && !isAtomicTempName(it->path().filename().string()))
                 throw Error(runDir + ": holds other files (" + it->path().filename().string() +
                             ", ...) but no run; choose a new or empty folder for the run");
     }
     fs::create_directories(runDir);
     const DirLock lock(runDir, "run");  // held until this function returns or throws
+    {
+        // Holding the folder, no run writes in it but this one: temporary files of writes that were killed (a crash
+        // or a kill between a file's bytes and its rename) are left-overs; they take disk space (a checkpoint's
+        // worth) and would count as trained files. A note's are not: `caspl notes` writes without this lock.
+        std::vector<fs::path> stale;
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(runDir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (isAtomicTempName(name) && name.rfind(std::string(kRunNotesFile) + ".tmp-", 0) != 0 && it->is_regular_file(ec))
+                stale.push_back(it->path());
+        }
+        for (const auto& f : stale) fs::remove(f, ec);
+        if (!stale.empty())
+            userSink.log(LogLevel::Info, runDir + ": removed " + std::to_string(stale.size()) + " temporary file(s) of writes "
+                                                                                             "that were cut (" + stale.front().filename().string() + (stale.size() > 1 ? ", ..." : "") + ")");
+    }
     std::string replaced;  // why an earlier attempt's files were replaced, for the log
     if (existed) {
         ExperimentSpec old = loadRunSpec(runDir);

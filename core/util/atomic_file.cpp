@@ -2,6 +2,8 @@
 
 #include "core/util/error.h"
 
+#include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -50,6 +52,17 @@ void writeFileAtomically(const std::string& path, const std::function<void(std::
         std::remove(tmp.c_str());
         throw;
     }
+}
+
+bool isAtomicTempName(const std::string& name) {
+    const auto at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0) return false;
+    const std::string rest = name.substr(at + 5);  // <pid>-<n>
+    const auto dash = rest.find('-');
+    const auto digits = [](const std::string& t) {
+        return !t.empty() && std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+    };
+    return dash != std::string::npos && digits(rest.substr(0, dash)) && digits(rest.substr(dash + 1));
 }
 
 void writeFileAtomically(const std::string& path, const std::string& content) {

@@ -11,6 +11,10 @@ namespace caspl {
 // stream fails, the temporary file is removed, `path` keeps its old contents and a caspl::Error is thrown.
 void writeFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+// Whether a file name is one of writeFileAtomically's temporary files ("<file>.tmp-<pid>-<n>"): left behind only by
+// a writer that was killed between creating it and renaming it.
+bool isAtomicTempName(const std::string& name);
+
 // Convenience: the whole content at once.
 void writeFileAtomically(const std::string& path, const std::string& content);
 

@@ -555,6 +555,22 @@ private Q_SLOTS:
 
     // An attempt that failed on bad input before training anything leaves its folder to the corrected experiment;
     // once something is trained, another experiment is refused again.
+    // A run killed as it started, before its config.yaml was in place, left only that file's temporary copy: the
+    // same command starts the run in that folder (it is no other run's).
+    void runKilledAsItStartedCanStartAgain() {
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/killed_at_start").string();
+        fs::create_directories(ro.runDir);
+        writeFileAtomically(ro.runDir + "/config.yaml.tmp-99999-1", "name: tiny\n");
+        QuietSink s;
+        StopToken st;
+        const auto out = runExperiment(spec_, ro, s, st);
+        QCOMPARE(out.records.size(), std::size_t(4));
+        QVERIFY(!fs::exists(ro.runDir + "/config.yaml.tmp-99999-1"));
+        QVERIFY(isAtomicTempName("result.json.tmp-12-3") && !isAtomicTempName("result.json") && !isAtomicTempName("a.tmp-x-1") &&
+                !isAtomicTempName(".tmp-1-2"));
+    }
+
     void failedStartGivesWayToTheCorrectedExperiment() {
         auto bad = spec_;
         bad.data.datasets = {"no_such_dataset"};
@@ -573,7 +589,12 @@ private Q_SLOTS:
         // A note written about the failed attempt (caspl notes) stays with the folder.
         writeRunNotes(run.string(), {"wrong dataset name", {"retry"}});
         writeFileAtomically((run / "notes.json.tmp-1-1").string(), "left by a writer that was killed");
+        // So are the temporary files of writes a kill cut (here a checkpoint's): removed, not counted as trained.
+        fs::create_directories(run / "synth/k2_seed1");
+        writeFileAtomically((run / "synth/k2_seed1/train.checkpoint.safetensors.tmp-99999-3").string(), "cut");
         auto out = runExperiment(spec_, ro, s, st);
+        QVERIFY(!fs::exists(run / "synth/k2_seed1/train.checkpoint.safetensors.tmp-99999-3"));
+        QVERIFY(fs::exists(run / "notes.json.tmp-1-1"));  // a note's: `caspl notes` writes without the run's lock
         QCOMPARE(readRunNotes(run.string()).tags, (std::vector<std::string>{"retry"}));
         QVERIFY(fs::exists(run / "tensorboard.replaced/synth/2shots_seed1/events.out.tfevents.1.h.caspl"));
         QVERIFY(!fs::exists(early));
