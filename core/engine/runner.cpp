@@ -254,9 +254,9 @@ bool holdsNothingTrained(const std::string& runDir) {
     return !ec;
 }
 
-// The experiment with its relative paths (data root, model folder and files, phase-1 artifact and pool folder) made
-// absolute under `base`: the folder the run started in, so that `caspl resume` and `caspl eval` from anywhere read
-// the same data and models. A model given by a released name (ViT-B/16) stays a name.
+// The experiment with its relative paths (data root, image cache, model folder and files, phase-1 artifact and pool
+// folder) made absolute under `base`: the folder the run started in, so that `caspl resume` and `caspl eval` from
+// anywhere read the same data and models. A model given by a released name (ViT-B/16) stays a name.
 ExperimentSpec withPathsUnder(ExperimentSpec s, const fs::path& base) {
     std::error_code ec;
     const auto under = [&](std::string& p, bool mustExist) {
@@ -265,6 +265,7 @@ ExperimentSpec withPathsUnder(ExperimentSpec s, const fs::path& base) {
         if (!mustExist || fs::exists(a, ec)) p = a.lexically_normal().string();
     };
     under(s.data.root, false);
+    under(s.data.imageCache, false);
     under(s.models.dir, false);
     under(s.models.student, true);
     under(s.models.teacher, true);

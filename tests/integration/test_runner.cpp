@@ -458,6 +458,7 @@ private Q_SLOTS:
         rel.models.dir = "models";
         rel.models.student = "models/student";
         rel.models.teacher = "models/teacher";
+        rel.data.imageCache = "image_cache";
         RunOptions ro;
         ro.runDir = (base_ / "runs/relative").string();
         struct Cwd {
@@ -478,6 +479,9 @@ private Q_SLOTS:
         QCOMPARE(out.records.size(), std::size_t(4));
         QVERIFY(readFile((fs::path(ro.runDir) / "run.json").string()).find("\"cwd\": \"" + base_.string()) != std::string::npos);
         QVERIFY(readFile((fs::path(ro.runDir) / "config.yaml").string()).find("root: data\n") != std::string::npos);  // as written
+        // The image cache too: the one under the start folder, no second one where the resume ran.
+        QVERIFY(fs::is_directory(base_ / "image_cache"));
+        QVERIFY(!fs::exists(base_ / "runs/image_cache"));
     }
 
     // The lock's heartbeat and host name: a process of this machine is found in the kernel's table, one on another
