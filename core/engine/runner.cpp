@@ -450,7 +450,8 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                 for (int seed : spec.data.seeds) {
                     const fs::path f = fs::path(runDir) / ds / ("k" + std::to_string(K) + "_seed" + std::to_string(seed)) / "result.json";
                     if (!fs::exists(f)) continue;
-                    const auto rf = readResultJson(f.string());
+                    auto rf = readResultJson(f.string());
+                    for (auto& rec : rf.records) rec.run = runId;  // a seed written before the folder was moved
                     out.records.insert(out.records.end(), rf.records.begin(), rf.records.end());
                 }
         return out;
@@ -587,6 +588,8 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                     const fs::path seedResult = seedDir / "result.json";
                     if (fs::exists(seedResult) && !opt.evalOnly) {
                         auto rf = readResultJson(seedResult.string());
+                        // Named after the folder as it is now (it may have been moved or copied since this seed ran).
+                        for (auto& rec : rf.records) rec.run = runId;
                         all.records.insert(all.records.end(), rf.records.begin(), rf.records.end());
                         sink.log(LogLevel::Info, dsName + " " + tag + ": already done, skipped");
                         continue;

@@ -231,7 +231,9 @@ std::vector<PerClassEval> readRunPerClass(const std::string& runDir) {
     for (const auto& f : findPerClassFiles(runDir)) {
         auto evals = readPerClassJson(f);
         for (auto& e : evals) {
-            if (e.run.empty()) e.run = folder.filename().string();
+            // Named after the folder as it is now: a run moved or copied before it was resumed has seeds written
+            // under either name, and they are one run.
+            e.run = folder.filename().string();
             out.push_back(std::move(e));
         }
     }

@@ -451,6 +451,33 @@ private Q_SLOTS:
         QCOMPARE(out.records.size(), std::size_t(2));
     }
 
+    // A run folder copied elsewhere while stopped, then resumed there: one run, named after the folder it is in now
+    // (in its results and its per-class results), not split between the two names.
+    void movedRunIsOneRun() {
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/before_move").string();
+        QuietSink s;
+        StopToken st;
+        s.stop = &st;
+        s.stopOnPhase = "eval";
+        s.stopOnPhaseAt = 2;  // seed 1 done, seed 2 stopped in its evaluation
+        QVERIFY_THROWS_EXCEPTION(Interrupted, runExperiment(spec_, ro, s, st));
+        const fs::path moved = base_ / "runs/after_move";
+        fs::remove_all(moved);
+        fs::copy(ro.runDir, moved, fs::copy_options::recursive);
+        fs::remove(moved / DirLock::kFileName);
+        RunOptions mo;
+        mo.runDir = moved.string();
+        QuietSink again;
+        StopToken none;
+        const auto out = runExperiment(spec_, mo, again, none);
+        QCOMPARE(out.records.size(), std::size_t(4));
+        for (const auto& r : readResultJson((moved / "result.json").string()).records) QCOMPARE(r.run, std::string("after_move"));
+        const auto perClass = readRunPerClass(moved.string());
+        QCOMPARE(perClass.size(), std::size_t(4));
+        for (const auto& e : perClass) QCOMPARE(e.run, std::string("after_move"));
+    }
+
     // Relative paths are relative to the folder the run started in, for a resume from anywhere too.
     void resumeReadsRelativePathsFromTheStartFolder() {
         auto rel = spec_;
