@@ -422,12 +422,12 @@ TrainResult trainPrompts(PromptedClip& model, ImageLoader& loader, const TrainOp
         double lossSum = skipBatches ? st.lossSum : 0;
         int64_t lossCount = skipBatches ? st.lossCount : 0;
         while (loader.next(batch)) {
-            result.skippedImages += int64_t(batch.skipped.size());
-            for (const auto& s : batch.skipped) sink.log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
-            if (b < skipBatches) {  // resuming inside an epoch: these batches were trained before the stop
-                ++b;
+            if (b < skipBatches) {  // resuming inside an epoch: these batches (and their skipped images) were counted
+                ++b;                // before the stop
                 continue;
             }
+            result.skippedImages += int64_t(batch.skipped.size());
+            for (const auto& s : batch.skipped) sink.log(LogLevel::Warning, "skipped image " + s.path + ": " + s.reason);
             double loss = 0;
             const MethodOutput& out = steps.run(batch, lr, [&](double l) {
                 loss = l;
