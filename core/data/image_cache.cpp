@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core/version.hpp>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -24,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "caspl-image-cache";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;  // 2: a CRC-32 per entry
 
 uint64_t fnv1a(const std::string& s, uint64_t h) {
     for (unsigned char c : s) {
@@ -80,6 +82,17 @@ void preadAll(int fd, uint8_t* p, std::size_t n, uint64_t offset, const std::str
     }
 }
 
+uint32_t crcOf(const uint8_t* p, std::size_t n) {
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    while (n > 0) {  // zlib takes at most UINT_MAX bytes a call
+        const auto chunk = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
+        crc = ::crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return uint32_t(crc);
+}
+
 const char* stateName(ImageCache::State s) {
     switch (s) {
         case ImageCache::State::Ok: return "ok";
@@ -123,6 +136,7 @@ std::unique_ptr<ImageCache> ImageCache::open(const std::string& dir, const std::
     c->state_.assign(n, uint8_t(State::Absent));
     c->fresh_.assign(n, 0);
     c->reason_.resize(n);
+    c->crc_.assign(n, 0);
     for (std::size_t i = 0; i < n; ++i) statFile(paths[i], c->fileSize_[i], c->fileMtime_[i]);
 
     // The old index, if it matches in every respect; anything unexpected means "start empty".
@@ -153,6 +167,7 @@ std::unique_ptr<ImageCache> ImageCache::open(const std::string& dir, const std::
                         continue;  // the source changed: decode again
                     if (st == "ok" && c->fileSize_[i] >= 0) {
                         c->state_[i] = uint8_t(State::Ok);
+                        c->crc_[i] = e.at("crc32").get<uint32_t>();
                     } else if (st == "failed") {
                         c->state_[i] = uint8_t(State::Failed);
                         c->reason_[i] = e.value("reason", std::string("failed to decode"));
@@ -233,6 +248,12 @@ bool ImageCache::lookup(std::size_t i, Image& out, std::string* reason) const {
         preadAll(writeFd_, out.data.data(), imageBytes(), offset, writeTmp_);
     else
         std::memcpy(out.data.data(), map_ + offset, imageBytes());
+    // Bytes that changed on disk since they were stored (a damaged disk, a file edited by hand) are not this image:
+    // taken as absent, so that the image is decoded again and stored over them.
+    if (crcOf(out.data.data(), imageBytes()) != crc_[i]) {
+        ++damaged_;
+        return false;
+    }
     return true;
 }
 
@@ -243,6 +264,7 @@ void ImageCache::store(std::size_t i, const Image& img) {
                     ", expected " + std::to_string(size_) + "x" + std::to_string(size_) + "x3");
     openWriteFile();
     pwriteAll(writeFd_, img.data.data(), imageBytes(), uint64_t(i) * imageBytes(), writeTmp_);
+    crc_[i] = crcOf(img.data.data(), imageBytes());
     fresh_[i] = 1;
     reason_[i].clear();
     state_[i] = uint8_t(State::Ok);
@@ -307,6 +329,7 @@ void ImageCache::commitImpl() {
         e["size"] = fileSize_[i];
         e["mtime"] = fileMtime_[i];
         e["state"] = stateName(State(state_[i]));
+        if (state_[i] == uint8_t(State::Ok)) e["crc32"] = crc_[i];
         if (state_[i] == uint8_t(State::Failed)) e["reason"] = reason_[i];
         entries.push_back(std::move(e));
     }

@@ -3,7 +3,7 @@
 //
 // One cache per (image list, image size, preprocessing) lives in a cache folder as two files:
 //   <key>.json        the index: format/version, the preprocessing string, the image size, the data file's name and
-//                     one entry per image {path, size, mtime, state: "ok" | "failed" | "absent", reason}
+//                     one entry per image {path, size, mtime, state: "ok" | "failed" | "absent", reason, crc32}
 //   <key>.<gen>.u8    the data: N x R x R x 3 uint8 RGB (entry i at byte i * R * R * 3), read through mmap
 // <key> is a hash of the preprocessing string and the list of absolute paths in order, so another list (e.g. the
 // base-class test subset) or size gets its own files. The stored bytes are evalTransform(decodeImage(path), R),
@@ -13,6 +13,9 @@
 // the file's size and modification time (nanoseconds) equal the recorded ones; the preprocessing string (which names
 // the transform, its version and the OpenCV version that decodes) must match too, or the whole cache is rebuilt.
 // An image that failed to decode is recorded as "failed" with the reason, and is not retried until it changes.
+// Each stored image's CRC-32 is checked when it is read: bytes that changed on disk since are taken as absent (the
+// image is decoded again and stored over them) and counted (damaged()). A source replaced by another file of the same
+// size and modification time (nanoseconds) is not noticed.
 //
 // Writing: new entries go with pwrite() into a temporary data file (so a full disk gives an error, not SIGBUS);
 // commit() copies the still-valid old entries over, syncs, renames it to a fresh <key>.<gen>.u8, then replaces the
@@ -69,6 +72,8 @@ public:
 
     // Entries that were valid when opened (Ok or Failed) / found stale or absent.
     std::size_t validAtOpen() const { return validAtOpen_; }
+    // Entries whose stored bytes did not match their CRC-32 when read (decoded again instead).
+    std::size_t damaged() const { return damaged_.load(); }
 
 private:
     ImageCache() = default;
@@ -84,7 +89,9 @@ private:
     std::vector<uint8_t> state_;                 // State
     std::vector<uint8_t> fresh_;                 // 1: written in this session (lives in the write file)
     std::vector<std::string> reason_;
+    std::vector<uint32_t> crc_;  // of each Ok entry's bytes
     std::size_t validAtOpen_ = 0;
+    mutable std::atomic<std::size_t> damaged_{0};
 
     std::string dataName_;  // current data file (read map), "" if none
     const uint8_t* map_ = nullptr;

@@ -76,6 +76,7 @@ LoaderStats ImageLoader::stats() const {
     s.cacheHits = cacheHits_.load();
     s.cacheMisses = cacheMisses_.load();
     s.cacheError = cacheError_;
+    if (cache_) s.cacheDamaged = int64_t(cache_->damaged());
     return s;
 }
 

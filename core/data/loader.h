@@ -82,6 +82,7 @@ struct LoaderStats {
     int64_t skipped = 0;     // images skipped this epoch
     int64_t cacheHits = 0;   // images read from the cache this epoch
     int64_t cacheMisses = 0; // images decoded (and stored) with a cache
+    int64_t cacheDamaged = 0;  // cache entries whose bytes failed their CRC-32 (decoded again), since the cache opened
     std::string cacheError;  // why the cache was turned off or not saved, if it was
 };
 

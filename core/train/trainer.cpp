@@ -649,6 +649,13 @@ EvalResult evaluatePrompts(PromptedClip& model, ImageLoader& loader, EventSink* 
             throw Interrupted{phase};
         }
     }
+    if (sink) {
+        const LoaderStats ls = loader.stats();
+        if (ls.cacheDamaged > 0)
+            sink->log(LogLevel::Warning, phase + ": " + std::to_string(ls.cacheDamaged) + " image(s) of the image cache (" +
+                                             loader.options().cacheDir + ") did not match their checksum and were decoded again");
+        if (!ls.cacheError.empty()) sink->log(LogLevel::Warning, phase + ": " + ls.cacheError);
+    }
     // A loader that was stopped (its cancel flag is the stop token's) ends its epoch early, without a batch: what was
     // counted is not the split's accuracy and is never returned as one.
     if ((stop && stop->requested()) || loader.stopRequested()) throw Interrupted{phase};

@@ -676,6 +676,22 @@ private Q_SLOTS:
         QCOMPARE(json, 1);
         QCOMPARE(data, 1);
         QCOMPARE(other, 0);
+        // Bytes damaged on disk (same size): found by their CRC-32, decoded again, counted; the batches are right.
+        for (const auto& e : fs::directory_iterator(cacheDir)) {
+            const std::string n = e.path().filename().string();
+            if (n.size() > 3 && n.substr(n.size() - 3) == ".u8") {
+                std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+                f.seekp(std::streamoff(3 * 20 * 20 * 3 + 17));  // inside image 3
+                f.put(char(0x5a));
+            }
+        }
+        {
+            ImageLoader damaged(items_, o);
+            QVERIFY(sameBatches(expect, runEpoch(damaged, 0)));
+            QCOMPARE(damaged.stats().cacheDamaged, int64_t(1));
+            QCOMPARE(damaged.stats().cacheMisses, int64_t(1));
+        }
+        QCOMPARE(ImageCache::open(cacheDir, paths, 20)->validAtOpen(), std::size_t(12));  // stored again
         // Another size (other preprocessing): its own cache, nothing shared.
         QCOMPARE(ImageCache::open(cacheDir, paths, 24)->validAtOpen(), std::size_t(0));
         // Another list: its own cache too.
