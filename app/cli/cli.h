@@ -19,6 +19,9 @@ enum ExitCode : int {
     kInterrupted = 130 // stopped by SIGINT/SIGTERM; a resumable checkpoint was left
 };
 
+// The folder of the running executable: where an installed `caspl` finds its presets (../share/caspl/presets).
+std::string executableDir();
+
 // Misuse of the command line found after parsing (e.g. --run-dir with two presets): exit code 2, like CLI11's own.
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;

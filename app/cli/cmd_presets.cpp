@@ -19,6 +19,9 @@
 
 namespace caspl::cli {
 
+std::string executableDir() { return QCoreApplication::applicationDirPath().toStdString(); }
+
+
 namespace {
 
 struct PresetsOptions {
@@ -28,9 +31,7 @@ struct PresetsOptions {
     bool all = false;
 };
 
-std::string exeDir() { return QCoreApplication::applicationDirPath().toStdString(); }
-
-std::string presetsDirFor(const PresetsOptions& o) { return findPresetsDir(o.presetsDir, exeDir()); }
+std::string presetsDirFor(const PresetsOptions& o) { return findPresetsDir(o.presetsDir, executableDir()); }
 
 // The presets folder is needed only when the target is not a file.
 std::string presetsDirIfNeeded(const PresetsOptions& o) {
@@ -94,8 +95,9 @@ int runKeys() {
 int runValidate(const PresetsOptions& o) {
     ExperimentSpec spec;
     const std::string dir = presetsDirIfNeeded(o);
+    std::vector<SpecDiagnostic> warnings;
     try {
-        spec = loadPreset(o.target, dir, o.overrides);
+        spec = loadPreset(o.target, dir, o.overrides, &warnings);
     } catch (const SpecError& e) {
         return reportInvalid(o.target, e);
     }
@@ -109,6 +111,7 @@ int runValidate(const PresetsOptions& o) {
     std::cout << "ok: " << spec.name << " is valid (hash " << resolvedHash(spec) << ")\n"
               << "  " << methodLabel(spec) << ", " << protocolName(spec.data.protocol) << ", " << runs
               << (runs == 1 ? " run" : " runs") << " (datasets x seeds x shots)\n";
+    for (const auto& w : warnings) std::cout << "  warning: " << w.str() << "\n";
     return kOk;
 }
 

@@ -220,7 +220,9 @@ void addRunCommands(CLI::App& app, Action* action) {
                     "(runs/<name>-lr=0.001-n_ctx_text=4), then a table of them all; a run that fails does not stop "
                     "the others")
         ->type_name("KEY=V1,V2,..."));
-    run->add_option("--presets,--presets-dir", a->presetsDir, "Folder of presets (default: the installed presets)");
+    run->add_option("--presets,--presets-dir", a->presetsDir,
+                    "Folder of presets (default: $CASPL_PRESETS, else the installed presets, else the source tree's "
+                    "presets/)");
     run->add_option("--output", a->output, "Folder receiving the run folders (overrides the spec's output)");
     run->add_option("--run-dir", a->runDir, "Exact run folder (one preset only)");
     run->add_option("--loader-threads", a->threads, "Image decoding threads")->check(atLeast(0));
@@ -243,8 +245,19 @@ void addRunCommands(CLI::App& app, Action* action) {
             if (!a->runDir.empty() && a->presets.size() * combos.size() > 1)
                 throw UsageError("--run-dir names one run folder: give one preset with it and sweep nothing, or use "
                                  "--output for several");
-            const std::string dir = findPresetsDir(a->presetsDir);
+            // The presets folder (--presets, $CASPL_PRESETS, the installed one, the source tree's) is needed only
+            // for a preset name: experiments given as files run without one.
+            std::string dir;
+            try {
+                dir = findPresetsDir(a->presetsDir, executableDir());
+            } catch (const Error&) {
+                std::error_code ec;
+                const bool allFiles = std::all_of(a->presets.begin(), a->presets.end(),
+                                                  [&](const std::string& p) { return std::filesystem::is_regular_file(p, ec); });
+                if (!a->presetsDir.empty() || !allFiles) throw;
+            }
             std::vector<ExperimentSpec> specs;
+            std::vector<SpecDiagnostic> warnings;  // keys set that have no effect, said once each before anything runs
             for (const auto& p : a->presets) {  // validate everything before anything runs
                 const std::string file = resolvePresetFile(p, dir);
                 if (isAbstractFile(file))
@@ -268,7 +281,13 @@ void addRunCommands(CLI::App& app, Action* action) {
                         sets.push_back(k + "=" + v);
                         lo.overrideFlags.push_back("--sweep");
                     }
+                    std::vector<SpecDiagnostic> found;
+                    lo.warnings = &found;
                     ExperimentSpec spec = loadExperiment(file, sets, lo);
+                    lo.warnings = nullptr;
+                    for (const auto& w : found)
+                        if (std::none_of(warnings.begin(), warnings.end(), [&](const SpecDiagnostic& x) { return x.str() == w.str(); }))
+                            warnings.push_back(w);
                     spec.name = names[c];
                     specs.push_back(std::move(spec));
                 }
@@ -286,10 +305,11 @@ void addRunCommands(CLI::App& app, Action* action) {
                     unnamed.name.clear();
                     if (const auto [it, fresh] = byHash.emplace(resolvedHash(unnamed), i); !fresh)
                         throw UsageError("'" + specs[it->second].name + "' and '" + specs[i].name +
-                                         "' are the same experiment (their values differ only in how they are written); "
-                                         "give each value once");
+                                         "' are the same experiment (their values differ only in how they are written, "
+                                         "or in keys that have no effect on them); give each value once");
                 }
             }
+            for (const auto& w : warnings) std::cerr << "warning: " << w.str() << "\n";
             StopToken stop;
             const StopHandlers handlers(stop);
             int rc = kOk;

@@ -17,7 +17,7 @@ namespace caspl::cli {
 namespace fs = std::filesystem;
 
 int runDemoExperiments(const std::string& cache, const DemoModels& dm, bool json) {
-    const std::string presets = findPresetsDir();
+    const std::string presets = findPresetsDir({}, executableDir());
     const fs::path dataRoot = fs::path(dm.data.root).parent_path();
     const std::vector<std::string> overrides{
         "data.root=" + dataRoot.string(),

@@ -122,11 +122,12 @@ std::string resolvePresetFile(const std::string& nameOrPath, const std::string& 
 }
 
 ExperimentSpec loadPreset(const std::string& nameOrPath, const std::string& presetsDir,
-                          const std::vector<std::string>& overrides) {
+                          const std::vector<std::string>& overrides, std::vector<SpecDiagnostic>* warnings) {
     const std::string file = resolvePresetFile(nameOrPath, presetsDir);
     LoadOptions options;
     options.name = presetNameOf(file, presetsDir);
     options.fragment = isAbstractFile(file);
+    options.warnings = warnings;
     return loadExperiment(file, overrides, options);
 }
 

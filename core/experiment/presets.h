@@ -39,6 +39,7 @@ std::string presetNameOf(const std::string& file, const std::string& presetsDir)
 
 // resolvePresetFile + loadExperiment; the name defaults to the preset name. Abstract files load as fragments.
 ExperimentSpec loadPreset(const std::string& nameOrPath, const std::string& presetsDir,
-                          const std::vector<std::string>& overrides = {});
+                          const std::vector<std::string>& overrides = {},
+                          std::vector<SpecDiagnostic>* warnings = nullptr);  // LoadOptions::warnings
 
 }  // namespace caspl

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 
 namespace caspl {
 
@@ -52,6 +53,15 @@ FlatConfig flattenYaml(const std::string& yaml, const std::string& source) {
     return out;
 }
 
+FlatConfig runConfig(const ExperimentSpec& spec, const std::string& source) {
+    FlatConfig flat = flattenYaml(toYaml(spec), source);
+    std::set<std::string> inert;
+    for (const auto& k : inertKeys(spec)) inert.insert(k.key);
+    flat.erase(std::remove_if(flat.begin(), flat.end(), [&](const auto& kv) { return inert.count(kv.first) > 0; }),
+               flat.end());
+    return flat;
+}
+
 bool runsTableKey(const std::string& key) {
     return key != "name" && !isOperationalKey(key) && key != "reference" && key.rfind("reference.", 0) != 0;
 }
@@ -70,17 +80,19 @@ RunsTable makeRunsTable(std::vector<RunsTableRow> rows) {
             }
             if (!values[i]) values[i] = value;  // a key given twice (malformed YAML aside): the first counts
         }
-    // A row without a configuration (one that does not load) is left out of the comparison: it would make every key
+    // A key differs when two runs that use it give it different values. A row without a configuration (one that
+    // does not load) is left out of the comparison: it would make every key differ. So is a run without the key (one
+    // for which it has no effect, runConfig): a CoOp run beside PromptSRC runs does not make PromptSRC's loss weights
     // differ.
     for (const auto& key : order) {
         if (!runsTableKey(key)) continue;
         const auto& values = byKey[key];
-        const std::optional<std::string>* first = nullptr;
+        const std::string* first = nullptr;
         bool differs = false;
         for (std::size_t i = 0; i < values.size() && !differs; ++i) {
-            if (rows[i].config.empty()) continue;
-            if (!first) first = &values[i];
-            else differs = values[i] != *first;
+            if (rows[i].config.empty() || !values[i]) continue;
+            if (!first) first = &*values[i];
+            else differs = *values[i] != *first;
         }
         if (differs) t.keys.push_back(key);
     }
@@ -118,7 +130,7 @@ RunsTable readRunsTable(const std::vector<std::string>& folders, const std::map<
             row.status.state = "queued";
             row.status.evaluations = plannedEvaluations(spec);
             try {
-                row.config = flattenYaml(toYaml(spec), folder + " (queued)");
+                row.config = runConfig(spec, folder + " (queued)");
             } catch (const std::exception& e) {
                 row.config.clear();
                 row.status.state = "unreadable";
@@ -132,7 +144,7 @@ RunsTable readRunsTable(const std::vector<std::string>& folders, const std::map<
             // default, as it has when the run is resumed.
             ExperimentSpec spec;
             row.status = readRunFolderStatus(folder, &spec);
-            row.config = flattenYaml(toYaml(spec), (std::filesystem::path(folder) / "config.yaml").string());
+            row.config = runConfig(spec, (std::filesystem::path(folder) / "config.yaml").string());
             try {
                 row.notes = readRunNotes(folder);
             } catch (const std::exception& e) {

@@ -20,6 +20,9 @@ namespace caspl {
 // `source`:line:column.
 using FlatConfig = std::vector<std::pair<std::string, std::string>>;
 FlatConfig flattenYaml(const std::string& yaml, const std::string& source);
+// A run's experiment flattened, without the keys that have no effect on it (inertKeys: PromptSRC's weights in a CoOp
+// run, phase-1 keys with phase 1 off); `source` names it in errors.
+FlatConfig runConfig(const ExperimentSpec& spec, const std::string& source);
 
 // Whether a key that differs between runs gets a column: not the keys that name or document a run (name,
 // description, source, output, reference.*), which differ between any two runs without saying how they differ.
@@ -27,7 +30,7 @@ bool runsTableKey(const std::string& key);
 
 struct RunsTableRow {
     RunFolderStatus status;           // folder, name, method, state, evaluated / evaluations, base, novel, hm, accuracy
-    FlatConfig config;                // the whole of config.yaml, flattened
+    FlatConfig config;                // config.yaml as this version resolves it, flattened, without inert keys (runConfig)
     std::vector<std::string> values;  // one per RunsTable::keys; "" where this run's configuration lacks the key
     RunNotes notes;                   // notes.json (run_notes.h)
     std::string notesError;           // why notes.json could not be read ("" when it could, or is absent)

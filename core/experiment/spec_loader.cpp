@@ -51,6 +51,9 @@ SpecError::SpecError(std::vector<SpecDiagnostic> diagnostics)
 
 namespace {
 
+// The first line of toYaml's text: what marks a resolved configuration.
+constexpr const char* kResolvedHeader = "# Resolved experiment (caspl)";
+
 // yaml-cpp reports a tab in the indentation as whatever it cannot parse next ("illegal map value", "end of map not
 // found"): name the tab when a line up to the error's starts with one.
 std::string tabIndentHint(const std::string& text, int errorLine) {
@@ -798,6 +801,7 @@ bool readValue(const TNode& n, const FieldDef& f, FieldValue& v, Diags& diags) {
 struct FileResult {
     TNode tree;          // the file merged on top of what it extends; no extends/abstract keys
     bool abstract = false;
+    bool resolved = false;  // a resolved configuration (toYaml's header): a run's config.yaml, every key written
 };
 
 class Loader {
@@ -849,6 +853,7 @@ public:
         }
 
         FileResult result;
+        result.resolved = isResolvedConfigText(text);
         if (const TEntry* a = tree.find("abstract")) {
             if (a->value.kind != TNode::Scalar || !parseBoolean(a->value.scalar, result.abstract))
                 fail(a->value.loc, "abstract", "expected true or false, " + got(a->value));
@@ -1155,11 +1160,18 @@ void checkCombinations(const Resolved& r, const std::string& topFile, Diags& dia
                     " learnable text tokens leave no room in CLIP's 77-token prompt for the start and end tokens, the "
                     "class name and \".\": at most 73 together");
     }
+    // MethodConfig's rules, each named at the key at fault (where it was set).
     if (r.where.count("method.name")) {
         try {
             toMethodConfig(s).validate();
-        } catch (const Error& e) {
-            add("method.name", e.what());
+        } catch (const MethodConfigError& e) {
+            const std::string& f = e.field();
+            add(f == "kind"                    ? std::string("method.name")
+                : f == "phase1"                ? std::string("phase1.enabled")
+                : f == "kd_temperature"        ? std::string("phase1.temperature")
+                : f.rfind("boosting.", 0) == 0 ? "phase1." + f.substr(9)
+                                               : "method." + f,
+                e.what());
         }
     }
 
@@ -1168,8 +1180,16 @@ void checkCombinations(const Resolved& r, const std::string& topFile, Diags& dia
     if (p.enabled) {
         try {
             toPhase1MethodConfig(s).validate();
-        } catch (const Error& e) {
-            add("phase1.enabled", e.what());
+        } catch (const MethodConfigError& e) {
+            // Phase 1's prompts are an IVLP method made of the phase1 keys (toPhase1MethodConfig).
+            const std::string& f = e.field();
+            add(f == "n_ctx_text"       ? "phase1.n_text"
+                : f == "n_ctx_vision"   ? "phase1.n_vision"
+                : f == "depth_text"     ? "phase1.depth_text"
+                : f == "depth_vision"   ? "phase1.depth_vision"
+                : f == "kd_temperature" ? "phase1.temperature"
+                                        : "phase1.enabled",
+                e.what());
         }
         if (p.artifact.empty() && s.models.teacher.empty())
             add("models.teacher", "phase 1 needs a teacher CLIP (e.g. ViT-L/14), or phase1.artifact to reuse");
@@ -1263,6 +1283,16 @@ ExperimentSpec finish(FileResult file, Loader& loader, const std::string& topDis
     if (diags.empty()) {
         applyProtocolDefaults(r);
         if (!options.fragment) checkCombinations(r, topDisplay, diags);
+    }
+    if (diags.empty() && options.warnings && !options.fragment) {
+        // The keys without effect that the experiment's own file (not a resolved one) or an override sets.
+        for (const auto& k : inertKeys(r.spec)) {
+            const auto it = r.where.find(k.key);
+            if (it == r.where.end()) continue;
+            const bool fromOverride = it->second.line == 0 && it->second.file.rfind("--", 0) == 0;  // "--set k=v"
+            const bool own = fromOverride || (it->second.file == topDisplay && !file.resolved);
+            if (own) options.warnings->push_back({it->second, k.key, "has no effect: " + k.why});
+        }
     }
     if (!diags.empty()) {
         // In reading order: by layer (file, then overrides), line and column.
@@ -1359,7 +1389,7 @@ std::string toYaml(const ExperimentSpec& spec) {
     }
     if (!section.empty()) out << YAML::EndMap;
     out << YAML::EndMap;
-    std::string header = "# Resolved experiment (caspl), hash " + resolvedHash(spec) + "\n";
+    std::string header = std::string(kResolvedHeader) + ", hash " + resolvedHash(spec) + "\n";
     if (!spec.layers.empty()) {
         header += "# from:\n";
         for (const auto& l : spec.layers) header += "#   " + l + "\n";
@@ -1367,12 +1397,50 @@ std::string toYaml(const ExperimentSpec& spec) {
     return header + out.c_str() + "\n";
 }
 
+bool isResolvedConfigText(const std::string& text) { return text.rfind(kResolvedHeader, 0) == 0; }
+
 bool isOperationalKey(const std::string& key) {
     return key == "description" || key == "source" || key == "output" || key == "train.cuda_graphs" || key == "train.tensorboard" ||
            key == "data.loader_threads" || key == "data.image_cache" || key == "train.text_chunk";
 }
 
+std::vector<InertKey> inertKeys(const ExperimentSpec& s) {
+    std::vector<InertKey> out;
+    const auto add = [&](std::initializer_list<const char*> keys, const std::string& why) {
+        for (const char* k : keys) out.push_back({k, why});
+    };
+    const std::string method = methodName(s.method.kind);
+    if (s.method.kind == MethodKind::ZeroShot) {
+        add({"method.n_ctx_text", "method.n_ctx_vision", "method.depth_text", "method.depth_vision", "method.ctx_init",
+             "method.csc", "method.class_token_position"},
+            "zero-shot CLIP learns no prompts");
+        add({"train.epochs", "train.batch_size", "train.lr", "train.momentum", "train.weight_decay", "train.warmup_epochs",
+             "train.warmup_lr", "train.warmup_type", "train.lr_scheduler", "train.crop_scale_min"},
+            "zero-shot CLIP does not train");
+    }
+    if (s.method.kind == MethodKind::CoOp || s.method.kind == MethodKind::CoCoOp)
+        add({"method.depth_vision"}, method + " has no vision prompts");
+    if (s.method.kind != MethodKind::PromptSRC)
+        add({"method.text_loss_weight", "method.image_loss_weight", "method.gpa_mean", "method.gpa_std"},
+            "a PromptSRC option; the method is " + method);
+    const std::initializer_list<const char*> phase1Training{
+        "phase1.ctx_init", "phase1.epochs",      "phase1.batch_size",    "phase1.lr",   "phase1.temperature",
+        "phase1.pool",     "phase1.pool_folder", "phase1.teacher_cache", "phase1.seed", "models.teacher"};
+    if (!s.phase1.enabled) {
+        add({"phase1.n_text", "phase1.n_vision", "phase1.depth_text", "phase1.depth_vision", "phase1.artifact"},
+            "phase 1 is off (phase1.enabled: false)");
+        add(phase1Training, "phase 1 is off (phase1.enabled: false)");
+    } else if (!s.phase1.artifact.empty()) {
+        add(phase1Training, "phase 1 does not train: its prompts come from phase1.artifact");
+    }
+    return out;
+}
+
 std::string resolvedHash(const ExperimentSpec& spec) {
+    // A key with no effect counts with its default value: an experiment that sets one is the one that does not.
+    static const ExperimentSpec defaults;
+    std::set<std::string> inert;
+    for (const auto& k : inertKeys(spec)) inert.insert(k.key);
     std::string text;
     for (const auto& f : schema()) {
         // Documentation, the output folder, how a step is launched (train.cuda_graphs: the same arithmetic), what
@@ -1382,7 +1450,7 @@ std::string resolvedHash(const ExperimentSpec& spec) {
         // machine with more cores or less memory).
         // The reference numbers are what the results are compared with, not what runs.
         if (isOperationalKey(f.path) || f.section == "reference") continue;
-        text += f.path + "=" + canonicalValue(f, f.get(spec)) + "\n";
+        text += f.path + "=" + canonicalValue(f, f.get(inert.count(f.path) ? defaults : spec)) + "\n";
     }
     uint64_t h = 1469598103934665603ull;
     for (unsigned char c : text) {

@@ -59,6 +59,11 @@ struct LoadOptions {
     // The command-line flag each override came from, as messages and the resolved file's layers name it ("--set"
     // where not given; "--sweep" for a sweep's values).
     std::vector<std::string> overrideFlags;
+    // Where given, receives a warning for each key that the experiment's own file or an override sets although it
+    // has no effect on this experiment (inertKeys): a PromptSRC weight with CoOp, a phase-1 key with phase 1 off.
+    // Keys set by the files it extends are not named (a shared base sets the teacher for every method), nor those of
+    // a resolved configuration (a run's config.yaml writes every key).
+    std::vector<SpecDiagnostic>* warnings = nullptr;
 };
 
 // Loads, layers, overrides and validates. Throws SpecError (a caspl::Error).
@@ -73,14 +78,28 @@ ExperimentSpec loadExperimentFromString(const std::string& yaml, const std::stri
 // `reference:` section when it holds no numbers, in schema order, with no extends: loading it back gives an equal
 // spec. A leading comment lists `layers`.
 std::string toYaml(const ExperimentSpec& spec);
+// Whether a file's text is toYaml's (its first line): a run's config.yaml, or a file the studio saved.
+bool isResolvedConfigText(const std::string& text);
 // A stable identity of the experiment (16 hex digits, FNV-1a 64 of a canonical text of every value except the
-// operational keys below and reference.*): the same values give the same hash on every machine and yaml-cpp version.
+// operational keys below and reference.*, with the inert keys below at their defaults): the same values give the
+// same hash on every machine and yaml-cpp version.
 std::string resolvedHash(const ExperimentSpec& spec);
 // Keys that do not make another experiment, left out of its hash and of the runs table's differing keys: what
 // documents it (description, source), where it is written (output), how a step is launched (train.cuda_graphs),
 // what is logged (train.tensorboard) and how the machine is used (data.loader_threads, data.image_cache,
 // train.text_chunk).
 bool isOperationalKey(const std::string& key);
+
+// The keys whose value has no effect on this experiment, and why: the method's options that another method reads
+// (PromptSRC's loss weights and aggregation with CoOp), every prompt and training key of zero-shot CLIP, the phase-1
+// keys and the teacher when phase 1 is off, and the keys of phase 1's training when its prompts come from
+// phase1.artifact. resolvedHash gives them their default values (two experiments that differ only there are one
+// experiment), and the runs table leaves them out of a run's row.
+struct InertKey {
+    std::string key;  // dotted path
+    std::string why;  // "a PromptSRC option; the method is coop"
+};
+std::vector<InertKey> inertKeys(const ExperimentSpec& spec);
 
 // The schema, for documentation (`caspl presets keys`) and front ends.
 struct SpecKeyInfo {

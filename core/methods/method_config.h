@@ -1,6 +1,8 @@
 #pragma once
 // What a prompt-learning method is made of (spec §2-§4), without LibTorch. One PromptedClip (prompted_clip.h)
 // runs every method from this description.
+#include "core/util/error.h"
+
 #include <string>
 
 namespace caspl {
@@ -17,6 +19,19 @@ struct BoostingLayout {
     int nText = 0, nVision = 0;          // tokens per layer
     int depthText = 0, depthVision = 0;  // layers 0..depth-1 carry boosting tokens
     bool enabled() const { return nText > 0 || nVision > 0; }
+};
+
+// What MethodConfig::validate throws: the message, and the field at fault as the experiment's keys name it below
+// `method.` ("n_ctx_vision", "csc", "class_token_position", "text_loss_weight", ...), or "kind" (the method),
+// "phase1" (CasPL on or off), "boosting.n_text" / "boosting.n_vision" / "boosting.depth_text" /
+// "boosting.depth_vision", "kd_temperature".
+class MethodConfigError : public Error {
+public:
+    MethodConfigError(std::string field, const std::string& message) : Error(message), field_(std::move(field)) {}
+    const std::string& field() const { return field_; }
+
+private:
+    std::string field_;
 };
 
 struct MethodConfig {
@@ -50,7 +65,7 @@ struct MethodConfig {
     std::string zeroShotTemplate = "a photo of a {}.";
 
     bool cascaded() const { return boosting.enabled() && !phase1; }
-    // Throws caspl::Error naming the field when the combination is invalid.
+    // Throws MethodConfigError naming the field when the combination is invalid.
     void validate() const;
     std::string describe() const;
 };

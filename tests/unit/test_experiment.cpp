@@ -316,7 +316,8 @@ private Q_SLOTS:
         const std::string maple = put(dir, "maple.yaml",
                                       "method:\n  name: maple\n  n_ctx_text: 2\n  n_ctx_vision: 4\n  depth_text: 9\n"
                                       "  depth_vision: 9\ndata:\n  datasets: [OxfordPet]\n");
-        EXPECT_SPEC_ERROR(loadExperiment(maple), maple + ":2:9: method.name: method configuration: MaPLe's vision prompts",
+        // MethodConfig's rules are named at the key at fault.
+        EXPECT_SPEC_ERROR(loadExperiment(maple), maple + ":4:17: method.n_ctx_vision: method configuration: MaPLe's vision prompts",
                           maple + ":8:13: data.datasets: unknown dataset 'OxfordPet'; did you mean 'OxfordPets'?");
         const std::string coop = put(dir, "coop.yaml", "data:\n  datasets: [OxfordPets]\nmethod:\n  name: coop\n  n_ctx_text: 8\n");
         EXPECT_SPEC_ERROR(loadExperiment(coop), coop + ":5:15: method.n_ctx_text: coop learns one context vector per word "
@@ -339,10 +340,14 @@ private Q_SLOTS:
         const std::string p1 = put(dir, "p1.yaml",
                                    std::string(kMinimal) + "phase1:\n  enabled: true\n  pool: folder\n  epochs: 1\n"
                                                            "  n_vision: 4\nmodels:\n  teacher: \"\"\n");
-        EXPECT_SPEC_ERROR(loadExperiment(p1), p1 + ":2:9: method.name: method configuration: CasPL with coop needs as many text as vision",
-                          p1 + ":7:9: phase1.pool: pool: folder needs phase1.pool_folder",
+        EXPECT_SPEC_ERROR(loadExperiment(p1), p1 + ":7:9: phase1.pool: pool: folder needs phase1.pool_folder",
                           p1 + ":8:11: phase1.epochs: must exceed train.warmup_epochs",
+                          p1 + ":9:13: phase1.n_vision: method configuration: CasPL with coop needs as many text as vision",
                           p1 + ":11:12: models.teacher: phase 1 needs a teacher CLIP");
+        const std::string csc = put(dir, "csc.yaml", "method:\n  name: promptsrc\n  csc: true\ndata: {datasets: [OxfordPets]}\n");
+        EXPECT_SPEC_ERROR(loadExperiment(csc), csc + ":3:8: method.csc: method configuration: class-specific context (csc) applies to CoOp only");
+        EXPECT_SPEC_ERROR(loadExperiment(put(dir, "min.yaml", kMinimal), {"method.depth_text=2"}),
+                          "--set method.depth_text=2: method.depth_text: method configuration: coop has text context at layer 0 only");
         // A user's own dataset (far from every benchmark name) is accepted for the single-dataset protocols.
         const std::string own = put(dir, "own.yaml", "method: {name: coop}\ndata: {datasets: [MyFlowersInTheGarden]}\n");
         QCOMPARE(loadExperiment(own).data.datasets, std::vector<std::string>{"MyFlowersInTheGarden"});
@@ -425,6 +430,57 @@ private Q_SLOTS:
         const ExperimentSpec fixed = loadExperimentFromString(kMinimal, "fixed.yaml", dir);
         QCOMPARE(resolvedHash(fixed), resolvedHash(loadExperimentFromString(toYaml(fixed), "again.yaml", dir)));
         QVERIFY2(resolvedHash(fixed) == kFixedHash, resolvedHash(fixed).c_str());
+    }
+
+    // A key with no effect on the experiment (inertKeys) is left out of its identity, and named when the experiment's
+    // own file or an override sets it; a file it extends, or a run's resolved config.yaml, is not named.
+    void inertKeysDoNotMakeAnotherExperiment() {
+        const std::string dir = freshDir("inert");
+        const std::string f = put(dir, "exp.yaml", kMinimal);
+        const ExperimentSpec coop = loadExperiment(f);
+        const auto same = [&](const std::vector<std::string>& sets) {
+            return resolvedHash(loadExperiment(f, sets)) == resolvedHash(coop);
+        };
+        QVERIFY(same({"method.text_loss_weight=3", "method.gpa_mean=4"}));  // PromptSRC's, with CoOp
+        QVERIFY(same({"method.depth_vision=5"}));                           // CoOp has no vision prompts
+        QVERIFY(same({"models.teacher=ViT-B/32", "phase1.epochs=3", "phase1.n_text=8"}));  // phase 1 off
+        QVERIFY(!same({"method.csc=true"}));
+        QVERIFY(!same({"train.lr=0.003"}));
+        QVERIFY(!same({"phase1.enabled=true", "phase1.n_text=2", "phase1.n_vision=2"}));
+        const std::vector<std::string> caspl{"phase1.enabled=true", "phase1.n_text=2", "phase1.n_vision=2"};
+        const auto withCaspl = [&](std::vector<std::string> sets) {
+            sets.insert(sets.begin(), caspl.begin(), caspl.end());
+            return resolvedHash(loadExperiment(f, sets));
+        };
+        QVERIFY(withCaspl({"models.teacher=ViT-B/32"}) != withCaspl({}));  // phase 1 trains: the teacher counts
+        QVERIFY(withCaspl({"phase1.epochs=3"}) != withCaspl({}));
+        // Boosting prompts reused: phase 1's training keys do nothing, its layout still does.
+        QCOMPARE(withCaspl({"phase1.artifact=p1", "phase1.epochs=3", "models.teacher=ViT-B/32", "phase1.lr=0.5"}),
+                 withCaspl({"phase1.artifact=p1"}));
+        QVERIFY(withCaspl({"phase1.artifact=p1", "phase1.depth_text=3"}) != withCaspl({"phase1.artifact=p1"}));
+        // Zero-shot CLIP trains nothing.
+        const std::string zs = put(dir, "zs.yaml", "method: {name: zeroshot}\ndata: {datasets: [OxfordPets]}\n");
+        QCOMPARE(resolvedHash(loadExperiment(zs, {"train.lr=0.5", "train.epochs=3", "method.n_ctx_text=9"})),
+                 resolvedHash(loadExperiment(zs)));
+        QVERIFY(resolvedHash(loadExperiment(zs, {"train.precision=bf16"})) != resolvedHash(loadExperiment(zs)));
+
+        // Named where the experiment's own file or an override sets them.
+        const std::string base = put(dir, "base.yaml", "abstract: true\nmethod:\n  text_loss_weight: 7\n");
+        const std::string own = put(dir, "own.yaml",
+                                    "extends: base.yaml\nmethod:\n  name: coop\n  gpa_std: 2\ndata: {datasets: [OxfordPets]}\n");
+        std::vector<SpecDiagnostic> warnings;
+        LoadOptions lo;
+        lo.warnings = &warnings;
+        loadExperiment(own, {"phase1.epochs=4"}, lo);
+        QCOMPARE(warnings.size(), std::size_t(2));  // not base.yaml's text_loss_weight
+        QCOMPARE(warnings[0].str(), own + ":4:12: method.gpa_std: has no effect: a PromptSRC option; the method is coop");
+        QCOMPARE(warnings[1].str(), std::string("--set phase1.epochs=4: phase1.epochs: has no effect: phase 1 is off "
+                                                "(phase1.enabled: false)"));
+        // A run's resolved configuration writes every key: nothing is named.
+        warnings.clear();
+        const std::string resolved = put(dir, "resolved.yaml", toYaml(loadExperiment(own)));
+        loadExperiment(resolved, {}, lo);
+        QVERIFY(warnings.empty());
     }
 
     // `reference:` holds published numbers: read, written back, checked for mistyped names, and never part of the

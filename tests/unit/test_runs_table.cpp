@@ -78,11 +78,12 @@ private Q_SLOTS:
         }
     }
 
-    // Only the keys whose values differ get columns, never the ones naming a run; a key some runs lack differs.
+    // Only the keys whose values differ between the runs that have them get columns, never the ones naming a run; a
+    // run without the key (one for which it has no effect) has a blank there, and does not make it differ.
     void keepsTheKeysThatDiffer() {
         const RunsTable t = makeRunsTable({
             row("a", {{"name", "a"}, {"output", "runs/a"}, {"reference.base", "80"}, {"train.lr", "0.002"}, {"train.epochs", "10"},
-                      {"method.name", "coop"}},
+                      {"method.name", "coop"}, {"method.csc", "false"}, {"phase1.epochs", "5"}},
                 70.0),
             row("b", {{"name", "b"}, {"output", "runs/b"}, {"reference.base", "81"}, {"train.lr", "0.004"}, {"train.epochs", "10"},
                       {"method.name", "coop"}, {"method.csc", "true"}},
@@ -90,7 +91,7 @@ private Q_SLOTS:
             row("c", {{"name", "c"}, {"output", "runs/c"}, {"train.lr", "0.008"}, {"train.epochs", "10"}, {"method.name", "coop"}}),
         });
         QCOMPARE(t.keys, (std::vector<std::string>{"train.lr", "method.csc"}));
-        QCOMPARE(t.rows[0].values, (std::vector<std::string>{"0.002", ""}));
+        QCOMPARE(t.rows[0].values, (std::vector<std::string>{"0.002", "false"}));
         QCOMPARE(t.rows[1].values, (std::vector<std::string>{"0.004", "true"}));
         QCOMPARE(t.rows[2].values, (std::vector<std::string>{"0.008", ""}));
         QVERIFY(t.best && *t.best == 1);
@@ -100,6 +101,34 @@ private Q_SLOTS:
         const RunsTable byAll = makeRunsTable({row("a", {}, std::nullopt, 60.0), row("b", {}, std::nullopt, 40.0), row("c", {})});
         QVERIFY(byAll.best && *byAll.best == 0);
         QVERIFY(makeRunsTable({row("a", {{"k", "1"}})}).keys.empty());  // one run: nothing differs
+    }
+
+    // A run's row leaves out the keys that have no effect on it (inertKeys): a CoOp run beside PromptSRC runs has no
+    // loss weights, and the PromptSRC runs' weights are a column only where they differ among them.
+    void inertKeysAreLeftOutOfARunsRow() {
+        const auto spec = [](const std::string& method) {
+            return loadExperimentFromString("method: {" + method + "}\ndata: {datasets: [OxfordPets]}\n", "x.yaml", ".");
+        };
+        const auto has = [](const FlatConfig& f, const std::string& key) {
+            return std::any_of(f.begin(), f.end(), [&](const auto& kv) { return kv.first == key; });
+        };
+        const FlatConfig coop = runConfig(spec("name: coop"), "coop");
+        const FlatConfig src25 = runConfig(spec("name: promptsrc"), "src25");
+        const FlatConfig src10 = runConfig(spec("name: promptsrc, text_loss_weight: 10"), "src10");
+        QVERIFY(has(coop, "train.lr") && has(coop, "method.csc"));
+        QVERIFY(!has(coop, "method.text_loss_weight") && !has(coop, "method.gpa_mean"));
+        QVERIFY(!has(coop, "models.teacher") && !has(coop, "phase1.epochs"));  // phase 1 off
+        QVERIFY(has(src25, "method.text_loss_weight"));
+
+        const RunsTable two = makeRunsTable({row("coop", coop), row("src25", src25)});
+        QVERIFY(std::find(two.keys.begin(), two.keys.end(), "method.name") != two.keys.end());
+        QVERIFY(std::find(two.keys.begin(), two.keys.end(), "method.text_loss_weight") == two.keys.end());
+        const RunsTable three = makeRunsTable({row("coop", coop), row("src25", src25), row("src10", src10)});
+        const auto k = std::find(three.keys.begin(), three.keys.end(), "method.text_loss_weight") - three.keys.begin();
+        QVERIFY(std::size_t(k) < three.keys.size());
+        QCOMPARE(three.rows[0].values[k], std::string());
+        QCOMPARE(configNumber(three.rows[1].values[k]), std::optional<double>(25));
+        QCOMPARE(configNumber(three.rows[2].values[k]), std::optional<double>(10));
     }
 
     // The axes of the parallel-coordinates plot: numbers on a linear or (spanning a factor of 10, all positive) log
