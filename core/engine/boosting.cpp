@@ -42,6 +42,28 @@ std::string boostingManifestPath(const std::string& p) {
                                                                               : (fs::path(p).parent_path() / "boosting.json").string();
 }
 
+void copyBoostingArtifact(const std::string& from, const std::string& folder) {
+    const std::string tensors = boostingTensorsPath(from), manifest = boostingManifestPath(from);
+    for (const auto& f : {tensors, manifest})
+        if (!fs::is_regular_file(f))
+            throw Error(f + ": not found (boosting prompts are a folder with boosting.safetensors and boosting.json, as "
+                            "phase 1 writes them)");
+    fs::create_directories(folder);
+    writeFileAtomically((fs::path(folder) / "boosting.safetensors").string(), readFile(tensors));
+    writeFileAtomically((fs::path(folder) / "boosting.json").string(), readFile(manifest));
+}
+
+bool sameBoostingTensors(const std::string& a, const std::string& b) {
+    try {
+        const std::string ta = boostingTensorsPath(a), tb = boostingTensorsPath(b);
+        std::error_code ec1, ec2;
+        if (fs::file_size(ta, ec1) != fs::file_size(tb, ec2) || ec1 || ec2) return false;
+        return readFile(ta) == readFile(tb);
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
 void writeBoostingManifest(const std::string& folder, const BoostingManifest& m) {
     nlohmann::ordered_json j{{"format", "caspl-boosting-1"},
                              {"teacher", m.teacher},

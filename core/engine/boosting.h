@@ -43,6 +43,14 @@ std::string boostingTensorsPath(const std::string& folderOrFile);
 std::string boostingManifestPath(const std::string& folderOrFile);
 
 BoostingManifest readBoostingManifest(const std::string& folderOrFile);
+
+// A run that reuses boosting prompts (phase1.artifact) keeps a copy of them, so that every seed, a resumed run and a
+// later `caspl eval` cascade the prompts the run started with even if the artifact is trained again or deleted.
+// Copies the two files into `folder` (created), each atomically, the manifest last: a folder with boosting.json is a
+// whole copy. Throws caspl::Error naming the file that cannot be read or written.
+void copyBoostingArtifact(const std::string& folderOrFile, const std::string& folder);
+// Whether two artifacts hold the same tensors, byte for byte (false when either cannot be read).
+bool sameBoostingTensors(const std::string& a, const std::string& b);
 void writeBoostingManifest(const std::string& folder, const BoostingManifest& m);
 
 // Throws caspl::Error when the artifact cannot serve a student of `student` with the given layout.

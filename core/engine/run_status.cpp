@@ -1,6 +1,8 @@
 #include "core/engine/run_status.h"
 
 #include "core/engine/event_log.h"
+#include "core/engine/runner.h"
+#include "core/experiment/run_notes.h"
 #include "core/experiment/results.h"
 #include "core/experiment/spec_loader.h"
 #include "core/util/dir_lock.h"
@@ -160,6 +162,31 @@ std::vector<std::string> findRunFolders(const std::vector<std::string>& paths) {
         for (const auto& f : inside) add(f);
     }
     return out;
+}
+
+bool holdsNothingTrained(const std::string& runDir) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(runDir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_directory(ec)) continue;
+        const std::string name = it->path().filename().string();
+        const bool top = it->path().parent_path() == fs::path(runDir);
+        // TensorBoard files are written from the first step, before anything is saved: an attempt that failed in
+        // its first epoch (a diverging learning rate) has them and nothing trained.
+        const fs::path rel = it->path().lexically_relative(runDir);
+        const bool tensorboard = !rel.empty() && (*rel.begin() == "tensorboard" || *rel.begin() == "tensorboard.replaced") &&
+                                 name.rfind("events.out.tfevents.", 0) == 0;
+        // notes.json, its lock, and the temporary file of a note being written (caspl notes, the studio) or left by
+        // a writer that was killed.
+        const bool notes = name == kRunNotesFile || name == kRunNotesLockFile || name.rfind(std::string(kRunNotesFile) + ".tmp-", 0) == 0;
+        // The copy of reused boosting prompts (phase1.artifact) is made before training: not trained by this run.
+        const bool reusedBoosting = it->path().parent_path().filename() == kReusedBoostingFolder;
+        const bool known = (top && (name == "config.yaml" || name == "run.json" || name == "events.jsonl" ||
+                                    name == "events.replaced.jsonl" || name == DirLock::kFileName || notes)) ||
+                           (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json") || tensorboard ||
+                           reusedBoosting;
+        if (!known) return false;
+    }
+    return !ec;
 }
 
 }  // namespace caspl

@@ -49,4 +49,9 @@ int plannedEvaluations(const ExperimentSpec& spec);
 // inside the folder holding it) is listed once, where it first came.
 std::vector<std::string> findRunFolders(const std::vector<std::string>& paths);
 
+// Whether a run folder holds nothing trained: only its configuration, status, log, image lists, notes, TensorBoard
+// files and the copy of reused boosting prompts (an attempt that failed on a missing dataset or model, or diverged in
+// its first epoch). A corrected experiment may take such a folder over (runExperiment, the studio's Run).
+bool holdsNothingTrained(const std::string& runDir);
+
 }  // namespace caspl

@@ -11,6 +11,7 @@
 #include "core/data/split_zhou.h"
 #include "core/data/templates.h"
 #include "core/engine/caspl_phases.h"
+#include "core/engine/run_status.h"
 #include "core/experiment/per_class.h"
 #include "core/experiment/run_notes.h"
 #include "core/experiment/spec_loader.h"
@@ -232,27 +233,6 @@ void writeRunJson(const std::string& runDir, const ExperimentSpec& spec, const s
 
 // Whether a run folder holds nothing that training produced: only its configuration, run.json, the event log, the
 // sampled lists and the lock (what an attempt that failed on bad input leaves).
-bool holdsNothingTrained(const std::string& runDir) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(runDir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_directory(ec)) continue;
-        const std::string name = it->path().filename().string();
-        const bool top = it->path().parent_path() == fs::path(runDir);
-        // TensorBoard files are written from the first step, before anything is saved: an attempt that failed in
-        // its first epoch (a diverging learning rate) has them and nothing trained.
-        const fs::path rel = it->path().lexically_relative(runDir);
-        const bool tensorboard = !rel.empty() && (*rel.begin() == "tensorboard" || *rel.begin() == "tensorboard.replaced") &&
-                                 name.rfind("events.out.tfevents.", 0) == 0;
-        // notes.json, its lock, and the temporary file of a note being written (caspl notes, the studio) or left by
-        // a writer that was killed.
-        const bool notes = name == kRunNotesFile || name == kRunNotesLockFile || name.rfind(std::string(kRunNotesFile) + ".tmp-", 0) == 0;
-        const bool known = (top && (name == "config.yaml" || name == "run.json" || name == "events.jsonl" ||
-                                    name == "events.replaced.jsonl" || name == DirLock::kFileName || notes)) ||
-                           (name.rfind("lists_k", 0) == 0 && it->path().extension() == ".json") || tensorboard;
-        if (!known) return false;
-    }
-    return !ec;
-}
 
 // The experiment with its relative paths (data root, image cache, model folder and files, phase-1 artifact and pool
 // folder) made absolute under `base`: the folder the run started in, so that `caspl resume` and `caspl eval` from
@@ -501,10 +481,31 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
             std::string artifact;
             if (spec.phase1.enabled && trains) {
                 if (!spec.phase1.artifact.empty()) {
-                    artifact = fs::exists(fs::path(spec.phase1.artifact) / dsName / "boosting.json")
-                                   ? (fs::path(spec.phase1.artifact) / dsName).string()
-                                   : spec.phase1.artifact;
-                    sink.log(LogLevel::Info, dsName + ": reusing boosting prompts " + artifact);
+                    const std::string source = fs::exists(fs::path(spec.phase1.artifact) / dsName / "boosting.json")
+                                                   ? (fs::path(spec.phase1.artifact) / dsName).string()
+                                                   : spec.phase1.artifact;
+                    // The run cascades its own copy (boosting.h): the artifact may be trained again, or deleted,
+                    // between two seeds, before a resume or before `caspl eval`.
+                    artifact = (dsDir / kReusedBoostingFolder).string();
+                    if (!fs::exists(fs::path(artifact) / "boosting.json")) {
+                        try {
+                            copyBoostingArtifact(source, artifact);
+                        } catch (const Error& e) {
+                            throw Error("phase1.artifact: " + std::string(e.what()));
+                        }
+                        sink.log(LogLevel::Info, dsName + ": reusing boosting prompts " + source + " (copied into the run: " +
+                                                     artifact + ")");
+                    } else if (!fs::exists(boostingManifestPath(source))) {
+                        sink.log(LogLevel::Info, dsName + ": reusing the run's copy of the boosting prompts " + artifact + " (" +
+                                                     source + " is gone)");
+                    } else if (!sameBoostingTensors(source, artifact)) {
+                        sink.log(LogLevel::Warning, dsName + ": the boosting prompts " + source +
+                                                        " changed since this run copied them; the run goes on with its copy (" +
+                                                        artifact + "), so that all its seeds cascade the same prompts; to use "
+                                                        "the new ones, start another run (another name or output folder)");
+                    } else {
+                        sink.log(LogLevel::Info, dsName + ": reusing boosting prompts " + source + " (the run's copy: " + artifact + ")");
+                    }
                     // Boosting prompts distil the teacher on one dataset's images and class names: reused on another
                     // dataset they may be what the researcher wants (a transfer study), or a mistaken path. Said.
                     try {

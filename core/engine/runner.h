@@ -9,6 +9,7 @@
 //   <run>/events.jsonl           every progress, metric, evaluation and log event
 //   <run>/<dataset>/lists_k<K>_seed<S>.json          the sampled train/val/test lists (readable)
 //   <run>/<dataset>/phase1/      boosting.safetensors + boosting.json (+ phase-1 checkpoint while training)
+//   <run>/<dataset>/phase1_artifact/  with phase1.artifact: the run's copy of the boosting prompts it reuses
 //   <run>/<dataset>/k<K>_seed<S>/  prompts.safetensors, phase2 checkpoint, result.json
 //   <run>/result.json, <run>/results.csv   all records and their aggregation (written atomically)
 //
@@ -27,6 +28,9 @@
 #include <vector>
 
 namespace caspl {
+
+// The folder of a dataset holding the run's copy of reused boosting prompts (phase1.artifact).
+constexpr const char* kReusedBoostingFolder = "phase1_artifact";
 
 struct RunOptions {
     std::string runDir;        // default: <spec.output>/<spec.name>

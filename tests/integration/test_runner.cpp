@@ -451,6 +451,67 @@ private Q_SLOTS:
         QCOMPARE(out.records.size(), std::size_t(2));
     }
 
+    // A run reusing boosting prompts keeps a copy of them: the artifact trained again (changed bytes) or deleted
+    // later does not change what the run's evaluations cascade, and a change is said.
+    void reusedBoostingPromptsAreCopiedIntoTheRun() {
+        auto first = spec_;
+        first.data.seeds = {1};
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/copy_source").string();
+        fs::remove_all(ro.runDir);
+        QuietSink s;
+        StopToken none;
+        runExperiment(first, ro, s, none);
+        const fs::path artifact = base_ / "runs/copy_artifact";  // outside the source run, to change and delete
+        fs::remove_all(artifact);
+        fs::copy(fs::path(ro.runDir) / "synth/phase1", artifact, fs::copy_options::recursive);
+        auto reuse = first;
+        reuse.phase1.artifact = artifact.string();
+        RunOptions user;
+        user.runDir = (base_ / "runs/copy_user").string();
+        fs::remove_all(user.runDir);
+        QuietSink first1;
+        runExperiment(reuse, user, first1, none);
+        const fs::path copy = fs::path(user.runDir) / "synth" / kReusedBoostingFolder;
+        QCOMPARE(readFile((copy / "boosting.safetensors").string()), readFile((artifact / "boosting.safetensors").string()));
+        QVERIFY(fs::exists(copy / "boosting.json"));
+        const std::string results = readFile((fs::path(user.runDir) / "result.json").string());
+        const auto said = [](const QuietSink& sink, const char* what) {
+            return std::any_of(sink.logs.begin(), sink.logs.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+        };
+
+        // The artifact trained again: its bytes change. The run's evaluation cascades its copy, and says so.
+        {
+            std::string bytes = readFile((artifact / "boosting.safetensors").string());
+            bytes.back() = char(bytes.back() ^ 0x5a);
+            writeFileAtomically((artifact / "boosting.safetensors").string(), bytes);
+        }
+        RunOptions eval = user;
+        eval.evalOnly = true;
+        QuietSink changed;
+        runExperiment(reuse, eval, changed, none);
+        QVERIFY(said(changed, "changed since this run copied them"));
+        QCOMPARE(readFile((fs::path(user.runDir) / "result.json").string()), results);
+        // Deleted: the run still evaluates, from its copy.
+        fs::remove_all(artifact);
+        QuietSink gone;
+        runExperiment(reuse, eval, gone, none);
+        QVERIFY(said(gone, "is gone"));
+        QCOMPARE(readFile((fs::path(user.runDir) / "result.json").string()), results);
+
+        // A new run with an artifact that does not exist is refused, naming the key and the file.
+        RunOptions fresh;
+        fresh.runDir = (base_ / "runs/copy_missing").string();
+        fs::remove_all(fresh.runDir);
+        QuietSink missing;
+        try {
+            runExperiment(reuse, fresh, missing, none);
+            QFAIL("a missing artifact was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("phase1.artifact: ") && QString(e.what()).contains("copy_artifact"), e.what());
+        }
+    }
+
     // A run folder copied elsewhere while stopped, then resumed there: one run, named after the folder it is in now
     // (in its results and its per-class results), not split between the two names.
     void movedRunIsOneRun() {
