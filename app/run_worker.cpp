@@ -95,7 +95,6 @@ void RunWorker::run(int job, const caspl::ExperimentSpec& spec, const QString& r
         progressPending_ = false;
         lastProgressPhase_.clear();
     }
-    stop_.reset();
     RunOptions options;
     options.runDir = runDir.toStdString();
     options.evalOnly = evalOnly;
@@ -244,6 +243,7 @@ bool StudioEngine::startRun(int job, const caspl::ExperimentSpec& spec, const QS
     if (running_) return false;
     running_ = true;
     RunWorker* w = worker_;
+    w->clearStop();
     QMetaObject::invokeMethod(w, [w, job, spec, runDir, evalOnly] { w->run(job, spec, runDir, evalOnly); }, Qt::QueuedConnection);
     return true;
 }

@@ -40,6 +40,9 @@ public:
     void run(int job, const caspl::ExperimentSpec& spec, const QString& runDir, bool evalOnly = false);
     // Thread-safe: asks the running experiment to stop at its next step.
     void requestStop() { stop_.request(); }
+    // Called on the GUI thread before a run is posted to the worker: a stop requested after it, even before the
+    // worker starts the run, stops that run.
+    void clearStop() { stop_.reset(); }
 
     // caspl::EventSink, called on the engine's threads.
     void progress(const caspl::ProgressEvent& e) override;

@@ -3,6 +3,7 @@
 #include "core/util/atomic_file.h"
 #include "ui/plot_image.h"
 #include "ui/text_format.h"
+#include "ui/save_path.h"
 
 #include <qcustomplot.h>
 
@@ -130,11 +131,12 @@ ConfusionView::ConfusionView(QWidget* parent) : QWidget(parent) {
         else QToolTip::showText(e->globalPosition().toPoint(), text, plot_);
     });
     connect(saveButton_, &QPushButton::clicked, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Save the confusion matrix as an image"),
-                                                    QStringLiteral("confusion_matrix.png"),
-                                                    tr("Images (*.png *.jpg *.pdf)"));
+        const QString path = savePathWithSuffix(this,
+                                                QFileDialog::getSaveFileName(this, tr("Save the confusion matrix as an image"),
+                                                                             QStringLiteral("confusion_matrix.png"),
+                                                                             tr("Images (*.png *.jpg *.pdf)")),
+                                                QStringLiteral("png"));
         if (path.isEmpty()) return;
-        if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
         const QString problem = saveImage(path);
         summary_->setText(problem.isEmpty() ? tr("Wrote %1.").arg(QDir::toNativeSeparators(path)) : problem);
     });

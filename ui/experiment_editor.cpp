@@ -12,6 +12,9 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFontDatabase>
+#include <QCoreApplication>
+#include <QAbstractSpinBox>
+#include <QEvent>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -159,6 +162,14 @@ ExperimentEditor::ExperimentEditor(QWidget* parent) : QWidget(parent) {
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setWidget(buildForm());
     tabs_->addTab(scroll, tr("Form"));
+    // The wheel scrolls the form: a spin box or list box changes its value by the wheel only once clicked or
+    // tabbed into, never while the pointer crosses it on the way down the form.
+    formScroll_ = scroll;
+    for (QWidget* w : scroll->widget()->findChildren<QWidget*>())
+        if (qobject_cast<QAbstractSpinBox*>(w) || qobject_cast<QComboBox*>(w)) {
+            w->setFocusPolicy(Qt::StrongFocus);
+            w->installEventFilter(this);
+        }
 
     auto* yamlPage = new QWidget(tabs_);
     yaml_ = new QPlainTextEdit(yamlPage);
@@ -190,6 +201,9 @@ ExperimentEditor::ExperimentEditor(QWidget* parent) : QWidget(parent) {
 
     connect(tabs_, &QTabWidget::currentChanged, this, [this](int i) {
         if (i == 1 && !yamlDirty_) setYamlText(yamlText());
+        // Leaving the YAML tab with edits applies them, so that the form shows them (and a change in the form does
+        // not drop them); YAML that does not load keeps the tab open, its problems named under it.
+        if (i != 1 && yamlDirty_ && !applyYaml(nullptr)) tabs_->setCurrentIndex(1);
     });
     connect(yaml_, &QPlainTextEdit::textChanged, this, [this] {
         if (loading_) return;
@@ -509,6 +523,17 @@ void ExperimentEditor::connectEdits() {
     connect(datasets_, &QListWidget::itemChanged, this, &ExperimentEditor::edited);
 }
 
+bool ExperimentEditor::eventFilter(QObject* watched, QEvent* event) {
+    if (event->type() == QEvent::Wheel && formScroll_) {
+        auto* w = qobject_cast<QWidget*>(watched);
+        if (w && !w->hasFocus()) {
+            QCoreApplication::sendEvent(formScroll_->viewport(), event);
+            return true;
+        }
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
 void ExperimentEditor::edited() {
     if (loading_) return;
     yamlDirty_ = false;  // the form is the truth again
@@ -794,11 +819,23 @@ bool ExperimentEditor::applyPendingYaml(QString* error) {
 bool ExperimentEditor::applyYaml(QString* error) {
     const QString display = sourcePath_.isEmpty() ? tr("YAML tab") : QFileInfo(sourcePath_).fileName() + tr(" (YAML tab)");
     try {
-        caspl::ExperimentSpec s = caspl::loadExperimentFromString(ss(yaml_->toPlainText()), ss(display), ss(baseDir()));
+        std::vector<caspl::SpecDiagnostic> warnings;
+        caspl::LoadOptions options;
+        options.warnings = &warnings;
+        caspl::ExperimentSpec s =
+            caspl::loadExperimentFromString(ss(yaml_->toPlainText()), ss(display), ss(baseDir()), {}, options);
         const QString source = sourcePath_;
         setSpec(s, source);
-        yamlStatus_->setStyleSheet(QStringLiteral("color: #146e28"));
-        yamlStatus_->setText(tr("Applied: the form shows this YAML."));
+        if (warnings.empty()) {
+            yamlStatus_->setStyleSheet(QStringLiteral("color: #146e28"));
+            yamlStatus_->setText(tr("Applied: the form shows this YAML."));
+        } else {
+            QStringList lines;
+            for (const auto& w : warnings) lines << qs(w.str());
+            yamlStatus_->setStyleSheet(QStringLiteral("color: #8a5a00"));
+            yamlStatus_->setText(tr("Applied, but %n key(s) have no effect on this experiment:", nullptr, int(lines.size())) +
+                                 QLatin1Char('\n') + lines.join('\n'));
+        }
         modified_ = true;
         Q_EMIT specEdited();
         return true;

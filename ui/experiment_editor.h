@@ -21,6 +21,7 @@ class QLabel;
 class QLineEdit;
 class QListWidget;
 class QPlainTextEdit;
+class QScrollArea;
 class QSpinBox;
 class QTabWidget;
 
@@ -70,7 +71,11 @@ public:
 Q_SIGNALS:
     void specEdited();  // any change of a field by the user
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;  // the wheel over the form scrolls it
+
 private:
+    QScrollArea* formScroll_ = nullptr;
     QWidget* buildForm();
     void updateMethodOptions();  // shows the keys of the chosen method
     void connectEdits();

@@ -22,6 +22,7 @@
 #include "ui/results_model.h"
 #include "ui/results_view.h"
 #include "ui/runs_view.h"
+#include "ui/save_path.h"
 #include "ui/run_queue_model.h"
 
 #include <QApplication>
@@ -67,12 +68,6 @@
 
 namespace caspl::ui {
 
-namespace {
-// A file name typed without an extension gets the one of the chosen format ("results" -> "results.csv").
-QString withSuffix(const QString& path, const char* suffix) {
-    return QFileInfo(path).suffix().isEmpty() ? path + '.' + QLatin1String(suffix) : path;
-}
-}  // namespace
 
 namespace {
 
@@ -391,7 +386,8 @@ void MainWindow::buildWidgets() {
     connect(resultsView_, &ResultsView::exportRequested, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Export results as CSV"), QStringLiteral("results.csv"),
                                                           tr("CSV files (*.csv)"));
-        if (!path.isEmpty()) exportResultsCsv(withSuffix(path, "csv"));
+        const QString target = savePathWithSuffix(this, path, QStringLiteral("csv"));
+        if (!target.isEmpty()) exportResultsCsv(target);
     });
     // The queue's toolbar gets the run actions in buildMenus().
 }
@@ -427,12 +423,13 @@ void MainWindow::buildMenus() {
     connect(make(file, tr("Save Experiment &As…"), "actionSaveAs", QKeySequence::SaveAs), &QAction::triggered, this, [this] {
         // Never suggest the preset library's own file: the saved YAML is flat (every key, no extends).
         const QString source = editor_->sourcePath();
-        const QString suggestion = source.isEmpty() || inPresetLibrary(source)
+        const QString suggestion = source.isEmpty() || inPresetLibrary(source) || isRunConfig(source)
                                        ? QStringLiteral("%1.yaml").arg(editor_->spec().name.empty() ? "experiment" : qs(editor_->spec().name).replace('/', '_'))
                                        : source;
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the experiment as YAML"), suggestion,
                                                           tr("YAML experiments (*.yaml *.yml)"));
-        if (!path.isEmpty()) saveExperimentFile(QFileInfo(path).suffix().isEmpty() ? path + ".yaml" : path);
+        const QString target = savePathWithSuffix(this, path, QStringLiteral("yaml"));
+        if (!target.isEmpty()) saveExperimentFile(target);
     });
     file->addSeparator();
     connect(make(file, tr("Open &Run Folder…"), "actionOpenRun", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O)),
@@ -479,10 +476,14 @@ void MainWindow::buildMenus() {
         }
     });
     connect(make(run, tr("&Clear Finished Runs"), "actionClearFinished"), &QAction::triggered, this, [this] {
+        QHash<int, QString> dirs;
+        for (int r = 0; r < queue_->count(); ++r) dirs.insert(queue_->idAt(r), queue_->job(queue_->idAt(r))->runDir);
         const QList<int> removed = queue_->removeFinished();
         for (int id : removed) {
             plots_->removeRun(id);
             followers_.erase(id);
+            resultStamps_.remove(id);
+            dropResultsOf(dirs.value(id));
         }
         statusBar()->showMessage(tr("%n finished run(s) removed from the queue", nullptr, int(removed.size())), 4000);
     });
@@ -518,10 +519,14 @@ void MainWindow::buildMenus() {
             showMessage(MessageBar::Kind::Info, tr("No run selected"), {}, tr("Select a run in the run queue first."));
             return;
         }
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export the training curves"),
-                                                          QDir(queue_->job(id)->runDir).filePath(QStringLiteral("curves.csv")),
-                                                          tr("CSV files (*.csv)"));
-        if (!path.isEmpty()) exportCurvesCsv(id, withSuffix(path, "csv"));
+        // Beside the run folder, not in it: a run folder holds what the run wrote (a file of ours in it would make
+        // an attempt that trained nothing look like one that did).
+        const QFileInfo run(queue_->job(id)->runDir);
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Export the training curves"),
+            QDir(run.absolutePath()).filePath(run.fileName() + QStringLiteral("_curves.csv")), tr("CSV files (*.csv)"));
+        const QString target = savePathWithSuffix(this, path, QStringLiteral("csv"));
+        if (!target.isEmpty()) exportCurvesCsv(id, target);
     });
     connect(make(res, tr("Export Selected Run for Tensor&Board…"), "actionExportTensorBoard"), &QAction::triggered, this, [this] {
         const int id = selectedRun();
@@ -536,11 +541,12 @@ void MainWindow::buildMenus() {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the TensorBoard event files"), start);
         if (!dir.isEmpty()) exportTensorBoard(id, dir);
     });
-    connect(make(res, tr("Save &Plots as Image…"), "actionSavePlots"), &QAction::triggered, this, [this] {
+    connect(make(res, tr("Save Plots as &Image…"), "actionSavePlots"), &QAction::triggered, this, [this] {
         QString filter;
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the plots"), QStringLiteral("plots.png"),
                                                           tr("PNG image (*.png);;PDF, vector (*.pdf)"), &filter);
-        if (!path.isEmpty()) savePlots(withSuffix(path, filter.contains("pdf") ? "pdf" : "png"));
+        const QString target = savePathWithSuffix(this, path, filter.contains("pdf") ? QStringLiteral("pdf") : QStringLiteral("png"));
+        if (!target.isEmpty()) savePlots(target);
     });
     res->addSeparator();
     connect(make(res, tr("&Reload Selected Run's Results"), "actionReloadResults"), &QAction::triggered, this, [this] {
@@ -552,7 +558,7 @@ void MainWindow::buildMenus() {
         reloadRunResults(id);
     });
     connect(make(res, tr("Clear Results &Table"), "actionClearResults"), &QAction::triggered, results_, &ResultsModel::clear);
-    connect(make(res, tr("Clear Plo&ts"), "actionClearPlots"), &QAction::triggered, plots_, &PlotPanel::clear);
+    connect(make(res, tr("Clear Plot&s"), "actionClearPlots"), &QAction::triggered, plots_, &PlotPanel::clear);
 
     // View
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -711,10 +717,23 @@ bool MainWindow::openExperimentFile(const QString& path) {
         // methods for one dataset get different run folders; another file by its stem.
         caspl::LoadOptions options;
         options.name = caspl::presetNameOf(file, presetsDir().toStdString());
+        std::vector<caspl::SpecDiagnostic> warnings;
+        options.warnings = &warnings;
         caspl::ExperimentSpec spec = caspl::loadExperiment(file, {}, options);
         editor_->setSpec(spec, QFileInfo(path).absoluteFilePath());
         messages_->dismiss();
         log_->append(caspl::LogLevel::Info, tr("studio"), tr("opened %1 (%2)").arg(path, qs(caspl::methodLabel(spec))));
+        if (!warnings.empty()) {
+            // Keys the file sets that do nothing for this experiment (a PromptSRC weight with CoOp): likely a slip.
+            QStringList lines;
+            for (const auto& w : warnings) lines << qs(w.str());
+            showMessage(MessageBar::Kind::Warning,
+                        tr("%1 sets %n key(s) that have no effect on this experiment", nullptr, int(lines.size()))
+                            .arg(QFileInfo(path).fileName()),
+                        lines.join('\n'),
+                        tr("They are left out of the experiment's identity; remove them from the file, or choose the "
+                           "method or phase 1 they belong to."));
+        }
         updateTitle();
         return true;
     } catch (const caspl::SpecError& e) {
@@ -731,6 +750,12 @@ bool MainWindow::openExperimentFile(const QString& path) {
 }
 
 bool MainWindow::saveExperimentFile(const QString& path) {
+    if (isRunConfig(path)) {
+        showMessage(MessageBar::Kind::Error, tr("%1 is a run's configuration, so it was not replaced").arg(path),
+                    tr("The run folder's results, Resume and Evaluate read it: it stays the record of what ran."),
+                    tr("Save the experiment under another name (File > Save Experiment As…)."));
+        return false;
+    }
     QString error;
     const auto spec = editor_->applyPendingYaml(&error) ? editor_->validatedSpec(&error) : std::nullopt;
     if (!spec) {
@@ -758,12 +783,18 @@ bool MainWindow::inPresetLibrary(const QString& path) const {
 
 QString MainWindow::plainSaveTarget() const {
     const QString source = editor_->sourcePath();
-    if (source.isEmpty() || !QFileInfo(source).isFile() || inPresetLibrary(source)) return {};
-    // Saving writes every key and no `extends:`: a file built on others is not flattened in place.
+    if (source.isEmpty() || !QFileInfo(source).isFile() || inPresetLibrary(source) || isRunConfig(source)) return {};
+    // Saving writes every key and no `extends:` or comment: only a file in that form already (one the studio saved)
+    // is rewritten in place. A file written by hand, or built on others, goes through Save As.
     QFile f(source);
     if (!f.open(QIODevice::ReadOnly)) return {};
-    static const QRegularExpression extends(QStringLiteral("^extends\\s*:"), QRegularExpression::MultilineOption);
-    return QString::fromUtf8(f.readAll()).contains(extends) ? QString() : source;
+    return caspl::isResolvedConfigText(f.read(256).toStdString()) ? source : QString();
+}
+
+bool MainWindow::isRunConfig(const QString& path) {
+    // A run folder's config.yaml is the record of what ran: its results, resume and eval read it.
+    const QFileInfo info(path);
+    return info.fileName() == QLatin1String("config.yaml") && QFileInfo::exists(info.dir().filePath(QStringLiteral("run.json")));
 }
 
 bool MainWindow::confirmDiscardEdits() {
@@ -814,9 +845,21 @@ void MainWindow::openPresetDialog() {
     layout->addWidget(filter);
     layout->addWidget(list, 1);
     layout->addWidget(buttons);
+    // The current preset is always a shown one: the first that the filter keeps unless the chosen one still shows,
+    // none when it keeps none (Open is then disabled), so that Enter after typing opens what the list shows.
+    QPushButton* open = buttons->button(QDialogButtonBox::Open);
     connect(filter, &QLineEdit::textChanged, list, [list](const QString& t) {
-        for (int i = 0; i < list->count(); ++i) list->item(i)->setHidden(!list->item(i)->text().contains(t, Qt::CaseInsensitive));
+        QListWidgetItem* first = nullptr;
+        for (int i = 0; i < list->count(); ++i) {
+            QListWidgetItem* item = list->item(i);
+            item->setHidden(!item->text().contains(t, Qt::CaseInsensitive));
+            if (!first && !item->isHidden()) first = item;
+        }
+        if (!list->currentItem() || list->currentItem()->isHidden()) list->setCurrentItem(first);
     });
+    connect(list, &QListWidget::currentItemChanged, open, [open](QListWidgetItem* current) { open->setEnabled(current != nullptr); });
+    list->setCurrentItem(nullptr);
+    open->setEnabled(false);
     connect(list, &QListWidget::itemDoubleClicked, &dlg, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
@@ -920,8 +963,11 @@ bool MainWindow::exportResultsCsv(const QString& path) {
                     nl < 0 ? QString() : problem.mid(nl + 1));
         return false;
     }
-    log_->append(caspl::LogLevel::Info, tr("studio"), tr("exported results to %1").arg(path));
-    statusBar()->showMessage(tr("Results written to %1").arg(path), 5000);
+    // Which rows: the Results tab's run filter decides.
+    const QString run = resultsView_->currentRun();
+    const QString scope = run.isEmpty() ? tr("all runs") : tr("run %1").arg(QFileInfo(run).fileName());
+    log_->append(caspl::LogLevel::Info, tr("studio"), tr("exported the results of %1 to %2").arg(scope, path));
+    statusBar()->showMessage(tr("Results of %1 written to %2").arg(scope, path), 5000);
     return true;
 }
 
@@ -1110,12 +1156,29 @@ int MainWindow::queueExperiment(const caspl::ExperimentSpec& spec, bool startNow
                            "name to run it into another folder."));
             return -1;
         }
-        if (caspl::resolvedHash(j->spec) != caspl::resolvedHash(spec)) {  // what the engine compares
+        // A finished, stopped or failed row of this folder: the experiment runs in it again, as the engine decides.
+        // The same experiment resumes there (text_chunk or loader threads may have changed); another one takes the
+        // folder over when the earlier attempt trained nothing (a typo in a path, fixed in the editor); else refused.
+        const bool same = caspl::resolvedHash(j->spec) == caspl::resolvedHash(spec);  // what the engine compares
+        if (!same && !caspl::holdsNothingTrained(dir.toStdString())) {
             showMessage(MessageBar::Kind::Error, tr("Another experiment already uses the folder %1").arg(dir),
-                        tr("The run %1 in the queue wrote a different configuration there.").arg(jobLabel(j->id)),
+                        tr("The run %1 in the queue trained a different configuration there.").arg(jobLabel(j->id)),
                         tr("Change the experiment's name or output folder, then run again."));
             return -1;
         }
+        const int id = j->id;
+        queue_->setSpec(id, spec);
+        queue_->setEvaluation(id, false);
+        log_->append(caspl::LogLevel::Info, jobLabel(id),
+                     same ? tr("queued again (%1 → %2)").arg(qs(caspl::methodLabel(spec)), dir)
+                          : tr("queued with the corrected experiment, which takes over %1 (the earlier attempt trained "
+                               "nothing)").arg(dir));
+        queue_->setState(id, RunState::Queued);
+        messages_->dismiss();
+        selectRun(id);
+        if (startNow && !processQueue_->isChecked()) processQueue_->setChecked(true);
+        startNextIfIdle();
+        return id;
     }
     const int id = queue_->addJob(spec, dir);
     labelRunInPlots(id);
@@ -1199,10 +1262,20 @@ bool MainWindow::removeRun(int id) {
         showMessage(MessageBar::Kind::Info, tr("%1 is running").arg(jobLabel(id)), {}, tr("Stop it first, then remove it."));
         return false;
     }
+    const QString dir = j->runDir;  // (j is gone with its row)
     plots_->removeRun(id);
     followers_.erase(id);
     resultStamps_.remove(id);
+    dropResultsOf(dir);
     return true;
+}
+
+void MainWindow::dropResultsOf(const QString& runDir) {
+    // A run removed from the queue leaves the Results tab and its exports too, unless another row shows its folder.
+    if (runDir.isEmpty()) return;
+    for (int r = 0; r < queue_->count(); ++r)
+        if (queue_->job(queue_->idAt(r))->runDir == runDir) return;
+    results_->removeRun(runDir);
 }
 
 void MainWindow::onRunStarted(int job, const QString& runDir) {
@@ -1294,7 +1367,7 @@ void MainWindow::runEnded(int job) {
 
 void MainWindow::onFinished(int job, const QString& runDir, bool resumed) {
     if (endEvaluation(job, tr("evaluated again; results in %1").arg(runDir))) {
-        if (const RunJob* j = queue_->job(job)) resultsView_->setCurrentRun(j->runDir);
+        if (const RunJob* j = queue_->job(job)) resultsView_->showFinishedRun(j->runDir);
         return;
     }
     queue_->setRunDir(job, QDir::cleanPath(QDir(runDir).absolutePath()));
@@ -1303,7 +1376,7 @@ void MainWindow::onFinished(int job, const QString& runDir, bool resumed) {
     runLabel_->setText(tr("%1: done").arg(jobLabel(job)));
     log_->append(caspl::LogLevel::Info, jobLabel(job), tr("finished%1; results in %2").arg(resumed ? tr(" (resumed)") : QString(), runDir));
     runEnded(job);
-    if (const RunJob* j = queue_->job(job)) resultsView_->setCurrentRun(j->runDir);
+    if (const RunJob* j = queue_->job(job)) resultsView_->showFinishedRun(j->runDir);
 }
 
 void MainWindow::onInterrupted(int job, const QString& runDir, const QString& where) {

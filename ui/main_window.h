@@ -102,6 +102,8 @@ public:
     // Where File > Save writes without asking: the opened file, unless there is none, it is in the preset library,
     // or it builds on others with `extends:` (saving writes a flat file); empty = Save asks (Save As).
     QString plainSaveTarget() const;
+    static bool isRunConfig(const QString& path);
+    void dropResultsOf(const QString& runDir);  // a run folder's config.yaml (never saved over)
     bool removeRun(int id);
     // Run > Show Run Folder: the run's folder in the desktop's file manager.
     bool showRunFolder(int id);

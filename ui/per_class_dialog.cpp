@@ -3,6 +3,7 @@
 #include "core/util/atomic_file.h"
 #include "ui/confusion_view.h"
 #include "ui/text_format.h"
+#include "ui/save_path.h"
 
 #include <QBrush>
 #include <QColor>
@@ -303,9 +304,10 @@ PerClassDialog::PerClassDialog(QWidget* parent) : QDialog(parent) {
     connect(reloadButton, &QPushButton::clicked, this, [this] { reload(); });
     connect(exportButton, &QPushButton::clicked, this, [this] {
         const QString start = QDir(boxA_->currentData().toString()).filePath(QStringLiteral("per_class.csv"));
-        QString path = QFileDialog::getSaveFileName(this, tr("Export the per-class accuracy"), start, tr("CSV files (*.csv)"));
+        const QString path = savePathWithSuffix(
+            this, QFileDialog::getSaveFileName(this, tr("Export the per-class accuracy"), start, tr("CSV files (*.csv)")),
+            QStringLiteral("csv"));
         if (path.isEmpty()) return;
-        if (!path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive)) path += QStringLiteral(".csv");
         const QString problem = exportCsv(path);
         if (!problem.isEmpty()) {
             status_->setStyleSheet(QStringLiteral("color: #b01e1e"));

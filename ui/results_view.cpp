@@ -144,6 +144,7 @@ ResultsView::ResultsView(ResultsModel* model, QWidget* parent) : QWidget(parent)
     layout->addWidget(table_, 1);
 
     connect(runBox_, &QComboBox::currentIndexChanged, this, [this] { proxy_->setRun(runBox_->currentData().toString()); });
+    connect(runBox_, &QComboBox::activated, this, [this] { runChosen_ = true; });
     connect(copy, &QPushButton::clicked, table_, &ResultsTable::copySelection);
     connect(exportButton, &QPushButton::clicked, this, &ResultsView::exportRequested);
     connect(compare, &QPushButton::clicked, this, &ResultsView::compareRequested);
@@ -201,6 +202,10 @@ void ResultsView::setCurrentRun(const QString& runDir) {
     if (i >= 0) runBox_->setCurrentIndex(i);
 }
 
+void ResultsView::showFinishedRun(const QString& runDir) {
+    if (!runChosen_) setCurrentRun(runDir);
+}
+
 void ResultsView::refreshRuns() {
     const QString current = currentRun();
     const QStringList runs = model_->runs();
@@ -251,8 +256,10 @@ caspl::PaperTableOptions ResultsView::tableOptions() const {
     caspl::PaperTableOptions o;
     o.withReference = withReferenceAction_->isChecked();
     const QString run = currentRun();
+    // Only runs the table still holds (a run cleared or removed says nothing about the others' datasets).
+    const QStringList shown = model_->runs();
     for (const auto& [dir, sources] : sources_)
-        if (run.isEmpty() || dir == run) o.sources.insert(o.sources.end(), sources.begin(), sources.end());
+        if ((run.isEmpty() || dir == run) && shown.contains(dir)) o.sources.insert(o.sources.end(), sources.begin(), sources.end());
     return o;
 }
 

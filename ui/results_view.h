@@ -59,6 +59,8 @@ public:
     ResultsRunFilter* proxy() const { return proxy_; }
     QString currentRun() const;  // "" = all runs
     void setCurrentRun(const QString& runDir);
+    // A run that just finished: shown alone, unless the user chose what the Run box shows (All runs, or a run).
+    void showFinishedRun(const QString& runDir);
     // Writes the shown run's results (all runs together when "All runs" is chosen) as results.csv. Returns "" on
     // success, else what went wrong and what to do.
     QString exportCsv(const QString& path) const;
@@ -80,6 +82,7 @@ Q_SIGNALS:
     void compareRequested();
 
 private:
+    bool runChosen_ = false;  // the user picked an entry of the Run box
     // The summary exportCsv and paperTables write: the run chosen, or every run; nullopt with *problem set.
     std::optional<caspl::ResultsSummary> shownSummary(QString* problem) const;
     void refreshRuns();

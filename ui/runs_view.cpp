@@ -6,6 +6,7 @@
 #include "ui/plot_image.h"
 #include "ui/results_view.h"
 #include "ui/text_format.h"
+#include "ui/save_path.h"
 
 #include <qcustomplot.h>
 
@@ -370,8 +371,8 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
                                                     : plotKind() == Correlation       ? QStringLiteral("runs_correlation.png")
                                                                                       : QStringLiteral("runs_scatter.png"),
                                                     tr("Images (*.png *.jpg *.pdf)"));
+        path = savePathWithSuffix(this, path, QStringLiteral("png"));
         if (path.isEmpty()) return;
-        if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".png");
         const QString problem = saveImage(path);
         summary_->setText(problem.isEmpty() ? tr("wrote %1").arg(QDir::toNativeSeparators(path)) : problem);
     });

@@ -61,6 +61,7 @@
 #include <QClipboard>
 #include <QSpinBox>
 #include <QTabWidget>
+#include <QWheelEvent>
 #include <QTableView>
 
 #include <algorithm>
@@ -118,6 +119,18 @@ void writeRunFolder(const test::TinyExperiment& t, const std::string& runJson = 
     if (edit) edit(spec);
     writeFileAtomically(QDir(t.runDir).filePath("config.yaml").toStdString(), toYaml(spec));
     if (!runJson.empty()) writeFileAtomically(QDir(t.runDir).filePath("run.json").toStdString(), runJson);
+}
+
+// A resolved configuration without its comment lines (as a person would write it).
+std::string withoutHeader(const std::string& yaml) {
+    std::string out;
+    std::size_t start = 0;
+    while (start < yaml.size()) {
+        const std::size_t end = std::min(yaml.find('\n', start), yaml.size());
+        if (yaml[start] != '#') out += yaml.substr(start, end - start) + "\n";
+        start = end + 1;
+    }
+    return out;
 }
 
 RunState stateOf(ui::MainWindow& w, int id) {
@@ -448,7 +461,35 @@ private Q_SLOTS:
         caspl::writeFileAtomically(layered.toStdString(), "extends: [" + saved.toStdString() + "]\ntrain: {epochs: 5}\n");
         QVERIFY(w.openExperimentFile(layered));
         QVERIFY(w.plainSaveTarget().isEmpty());
+        // Nor is a file written by hand (its comments and layout would be lost), nor a run folder's config.yaml (the
+        // record of what ran): Save As, which never replaces a run's configuration.
+        const QString byHand = QDir(base_).filePath("by_hand.yaml");
+        caspl::writeFileAtomically(byHand.toStdString(), "# my own notes\n" + withoutHeader(readFile(saved.toStdString())));
+        QVERIFY(w.openExperimentFile(byHand));
+        QVERIFY(w.plainSaveTarget().isEmpty());
+        const QString runDir = QDir(base_).filePath("runs/saved_run");
+        QDir().mkpath(runDir);
+        const QString runConfig = QDir(runDir).filePath("config.yaml");
+        caspl::writeFileAtomically(runConfig.toStdString(), readFile(saved.toStdString()));
+        caspl::writeFileAtomically(QDir(runDir).filePath("run.json").toStdString(), "{\"status\": \"done\"}");
+        QVERIFY(w.openExperimentFile(runConfig));
+        QVERIFY(w.plainSaveTarget().isEmpty());
+        w.editor()->findChild<QSpinBox*>("trainEpochs")->setValue(3);
+        QVERIFY(!w.saveExperimentFile(runConfig));
+        QVERIFY2(w.messageBar()->title().contains("run's configuration"), qPrintable(w.messageBar()->title()));
+        QCOMPARE(readFile(runConfig.toStdString()), readFile(saved.toStdString()));
         QVERIFY(w.openExperimentFile(saved));
+
+        // The wheel over the form scrolls it: it does not change a spin box the pointer crosses.
+        {
+            auto* spin = w.editor()->findChild<QSpinBox*>("trainEpochs");
+            spin->clearFocus();
+            const int before = spin->value();
+            QWheelEvent wheel(QPointF(5, 5), spin->mapToGlobal(QPointF(5, 5)), QPoint(), QPoint(0, 120), Qt::NoButton,
+                              Qt::NoModifier, Qt::NoScrollPhase, false);
+            QApplication::sendEvent(spin, &wheel);
+            QCOMPARE(spin->value(), before);
+        }
 
         // Typed in the YAML tab and not applied: Save As (and Run) take it, so what is saved is what is shown;
         // YAML that does not load stops the save with its line.
@@ -464,6 +505,24 @@ private Q_SLOTS:
         QVERIFY(!w.saveExperimentFile(saved));
         QVERIFY2(w.messageBar()->details().contains("train.epochs"), qPrintable(w.messageBar()->details()));
         QCOMPARE(loadExperiment(saved.toStdString()).train.epochs, 11);  // the good file stays
+
+        // Leaving the YAML tab applies its edits, so that a change in the form afterwards does not drop them; YAML that
+        // does not load keeps the tab open.
+        auto* tabs = w.editor()->findChild<QTabWidget*>();
+        QVERIFY(tabs);
+        tabs->setCurrentIndex(1);
+        yamlEdit->setPlainText(yamlEdit->toPlainText().replace("epochs: eleven", "epochs: 12"));
+        tabs->setCurrentIndex(0);
+        QCOMPARE(tabs->currentIndex(), 0);
+        QVERIFY(!w.editor()->hasPendingYaml());
+        QCOMPARE(w.editor()->findChild<QSpinBox*>("trainEpochs")->value(), 12);
+        w.editor()->findChild<QCheckBox*>("tensorboard")->setChecked(false);
+        QCOMPARE(w.editor()->spec().train.epochs, 12);
+        tabs->setCurrentIndex(1);
+        yamlEdit->setPlainText(yamlEdit->toPlainText().replace("epochs: 12", "epochs: eleven"));
+        tabs->setCurrentIndex(0);
+        QCOMPARE(tabs->currentIndex(), 1);
+        QVERIFY(w.editor()->hasPendingYaml());
 
         // New with unsaved edits asks first: Cancel keeps them, Discard starts afresh.
         QVERIFY(w.editor()->isModified());
@@ -1234,6 +1293,17 @@ private Q_SLOTS:
         QVERIFY2(bar->advice().contains("data.root"), qPrintable(bar->advice()));
         QVERIFY(w.queueModel()->index(0, 0).data(Qt::ToolTipRole).toString().contains("no_such_dataset"));
 
+        // Corrected (a dataset that exists) and run again: the failed attempt trained nothing, so its row takes the
+        // corrected experiment and the folder, as the engine does; no refusal, no second row for one folder.
+        o.datasets = "[synth]";
+        o.seeds = "[1]";
+        const auto fixed = test::makeTinyExperiment(base_, o);
+        QVERIFY(w.openExperimentFile(fixed.yamlPath));
+        QCOMPARE(w.runCurrentExperiment(), id);
+        QCOMPARE(w.queueModel()->rowCount(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(stateOf(w, id) == RunState::Done, 120000);
+        QCOMPARE(w.queueModel()->job(id)->spec.data.datasets, std::vector<std::string>{"synth"});
+
         // The window still works: open a run folder from disk (the live run) with its results.
         QVERIFY(w.openRunFolder(QDir(base_).filePath("runs/live")));
         QCOMPARE(w.queueModel()->rowCount(), 2);
@@ -1275,6 +1345,12 @@ private Q_SLOTS:
         QVERIFY(w.messageBar()->details().contains("xyz"));
         QVERIFY(!w.openRunFolder(base_));  // not a run folder
         QVERIFY(w.messageBar()->advice().contains("config.yaml"));
+
+        // A run removed from the queue leaves the Results tab (and so its exports) too.
+        const QString liveDir = w.queueModel()->job(opened)->runDir;
+        QVERIFY(w.resultsModel()->runs().contains(liveDir));
+        QVERIFY(w.removeRun(opened));
+        QVERIFY(!w.resultsModel()->runs().contains(liveDir));
     }
 
     // Out of memory (which a tiny CPU run cannot cause): the engine's message and the advice reach the window.

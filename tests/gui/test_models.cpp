@@ -651,6 +651,15 @@ private Q_SLOTS:
         const auto rows = readResultsCsv(csv.toStdString());
         QVERIFY(!rows.empty());
         QCOMPARE(rows.front().dataset, std::string("EuroSAT"));
+        // A finished run is shown alone until the user picks an entry of the Run box; then their choice stays.
+        view.showFinishedRun("/runs/a");
+        QCOMPARE(view.currentRun(), QString("/runs/a"));
+        auto* runBox = view.findChild<QComboBox*>("resultsRunBox");
+        QVERIFY(runBox);
+        runBox->setCurrentIndex(0);
+        Q_EMIT runBox->activated(0);  // as a click on "All runs"
+        view.showFinishedRun("/runs/b");
+        QCOMPARE(view.currentRun(), QString());
         view.setCurrentRun("");
         QCOMPARE(view.exportCsv(QDir(test::tempDir()).filePath("export_all.csv")), QString());  // no conflict: other method
         QVERIFY(view.exportCsv("/nonexistent-dir/x.csv").contains("writable"));
