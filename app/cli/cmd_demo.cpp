@@ -107,7 +107,10 @@ int runDemoPrepare(const DemoArgs& a, DemoModels* out = nullptr) {
 
 void addDemoCommand(CLI::App& app, Action* action) {
     auto a = std::make_shared<DemoArgs>();
-    auto* demo = app.add_subcommand("demo", "The self-contained demo on Fashion-MNIST: prepare its data and models");
+    auto* demo = app.add_subcommand("demo",
+                                    "The self-contained demo on Fashion-MNIST: prepare its data and models (cached), "
+                                    "then run zero-shot, CoOp and CoOp + CasPL base-to-novel and print base / novel / "
+                                    "HM; `prepare`: only the data and models");
     demo->add_option("--cache", a->cache,
                      "cache folder for the demo's data and models (default: $CASPL_CACHE, $XDG_CACHE_HOME/caspl or "
                      "~/.cache/caspl)");

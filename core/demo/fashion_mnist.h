@@ -6,9 +6,10 @@
 // through zlib (plain, uncompressed IDX files are read as well).
 //
 // Export (deterministic, no random draws): for each class, its images in IDX file order are cut into
-//   pretrain  the first pretrainPerClass images of the IDX train set (contrastive pretraining of the demo CLIPs,
-//             and unlabeled images for CasPL's phase 1),
-//   train     the next trainPerClass (the pool few-shot sampling draws from),
+//   pretrain  the first pretrainPerClass images of the IDX train set (contrastive pretraining of the demo CLIPs
+//             only; CasPL's phase 1 distils on the train list below),
+//   train     the next trainPerClass (the pool few-shot sampling draws from, and the unlabeled images for CasPL's
+//             phase 1),
 //   val       the next valPerClass,
 // and test = the first testPerClass images of each class of the t10k set. Lists keep IDX order (classes
 // interleaved). Layout under <cacheDir>/fashion-mnist/:
