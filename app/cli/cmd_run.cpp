@@ -292,6 +292,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                     specs.push_back(std::move(spec));
                 }
             }
+            for (const auto& w : warnings) std::cerr << "warning: " << w.str() << "\n";
             // Each experiment into a folder of its own, and no two the same experiment (a sweep's 0.1 and 1e-1, or
             // 4 and [4]): checked before anything runs, not when the second one finds the first one's folder.
             {
@@ -309,7 +310,6 @@ void addRunCommands(CLI::App& app, Action* action) {
                                          "or in keys that have no effect on them); give each value once");
                 }
             }
-            for (const auto& w : warnings) std::cerr << "warning: " << w.str() << "\n";
             StopToken stop;
             const StopHandlers handlers(stop);
             int rc = kOk;

@@ -360,6 +360,10 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                        "), which stopped before training anything";
             std::error_code ec;
             fs::rename(fs::path(runDir) / "events.jsonl", fs::path(runDir) / "events.replaced.jsonl", ec);
+            // The boosting prompts it copied belong to its phase1.artifact, which the corrected experiment may name
+            // differently: copied again.
+            for (auto it = fs::directory_iterator(runDir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+                if (it->is_directory(ec) && fs::exists(it->path() / kReusedBoostingFolder)) fs::remove_all(it->path() / kReusedBoostingFolder, ec);
             // Its TensorBoard files too, so that its curves do not continue into the corrected experiment's.
             if (fs::exists(fs::path(runDir) / "tensorboard")) {
                 fs::remove_all(fs::path(runDir) / "tensorboard.replaced", ec);
@@ -495,6 +499,16 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
                         }
                         sink.log(LogLevel::Info, dsName + ": reusing boosting prompts " + source + " (copied into the run: " +
                                                      artifact + ")");
+                        // A run folder from before runs kept this copy: its trained seeds cascaded the artifact as it
+                        // was then, which nothing recorded.
+                        bool trainedBefore = false;
+                        std::error_code dirEc;
+                        for (auto it = fs::directory_iterator(dsDir, dirEc); !dirEc && it != fs::directory_iterator(); it.increment(dirEc))
+                            trainedBefore = trainedBefore || fs::exists(it->path() / "prompts.safetensors");
+                        if (trainedBefore)
+                            sink.log(LogLevel::Warning, dsName + ": seeds of this run were trained before it kept a copy of "
+                                                                 "its boosting prompts; if " + source + " changed since, "
+                                                                 "they cascaded other prompts than the seeds after them");
                     } else if (!fs::exists(boostingManifestPath(source))) {
                         sink.log(LogLevel::Info, dsName + ": reusing the run's copy of the boosting prompts " + artifact + " (" +
                                                      source + " is gone)");

@@ -1418,8 +1418,6 @@ std::vector<InertKey> inertKeys(const ExperimentSpec& s) {
              "train.warmup_lr", "train.warmup_type", "train.lr_scheduler", "train.crop_scale_min"},
             "zero-shot CLIP does not train");
     }
-    if (s.method.kind == MethodKind::CoOp || s.method.kind == MethodKind::CoCoOp)
-        add({"method.depth_vision"}, method + " has no vision prompts");
     if (s.method.kind != MethodKind::PromptSRC)
         add({"method.text_loss_weight", "method.image_loss_weight", "method.gpa_mean", "method.gpa_std"},
             "a PromptSRC option; the method is " + method);
@@ -1433,6 +1431,15 @@ std::vector<InertKey> inertKeys(const ExperimentSpec& s) {
     } else if (!s.phase1.artifact.empty()) {
         add(phase1Training, "phase 1 does not train: its prompts come from phase1.artifact");
     }
+    return out;
+}
+
+std::vector<InertKey> inertKeysAwayFromDefault(const ExperimentSpec& spec) {
+    static const ExperimentSpec defaults;
+    std::vector<InertKey> out;
+    for (auto& k : inertKeys(spec))
+        for (const auto& f : schema())
+            if (f.path == k.key && canonicalValue(f, f.get(spec)) != canonicalValue(f, f.get(defaults))) out.push_back(k);
     return out;
 }
 

@@ -100,6 +100,8 @@ struct InertKey {
     std::string why;  // "a PromptSRC option; the method is coop"
 };
 std::vector<InertKey> inertKeys(const ExperimentSpec& spec);
+// Those of them whose value is not the default: where a resolved text (the studio's YAML tab) says what was changed.
+std::vector<InertKey> inertKeysAwayFromDefault(const ExperimentSpec& spec);
 
 // The schema, for documentation (`caspl presets keys`) and front ends.
 struct SpecKeyInfo {

@@ -510,6 +510,27 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QVERIFY2(QString(e.what()).contains("phase1.artifact: ") && QString(e.what()).contains("copy_artifact"), e.what());
         }
+
+        // A folder whose earlier attempt trained nothing but copied other boosting prompts (a wrong path, since
+        // corrected): the corrected experiment takes it over with its own prompts, not the earlier copy.
+        const fs::path other = base_ / "runs/copy_other";
+        fs::remove_all(other);
+        fs::copy(fs::path(ro.runDir) / "synth/phase1", other, fs::copy_options::recursive);
+        RunOptions taken;
+        taken.runDir = (base_ / "runs/copy_taken").string();
+        fs::remove_all(taken.runDir);
+        const fs::path stale = fs::path(taken.runDir) / "synth" / kReusedBoostingFolder;
+        fs::create_directories(stale);
+        auto earlier = reuse;
+        earlier.phase1.artifact = (base_ / "runs/copy_wrong").string();
+        writeFileAtomically((fs::path(taken.runDir) / "config.yaml").string(), toYaml(earlier));
+        writeFileAtomically((stale / "boosting.safetensors").string(), "not these prompts");
+        writeFileAtomically((stale / "boosting.json").string(), "{}");
+        auto corrected = reuse;
+        corrected.phase1.artifact = other.string();
+        QuietSink takeover;
+        runExperiment(corrected, taken, takeover, none);
+        QCOMPARE(readFile((stale / "boosting.safetensors").string()), readFile((other / "boosting.safetensors").string()));
     }
 
     // A run folder copied elsewhere while stopped, then resumed there: one run, named after the folder it is in now

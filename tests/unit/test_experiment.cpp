@@ -442,7 +442,6 @@ private Q_SLOTS:
             return resolvedHash(loadExperiment(f, sets)) == resolvedHash(coop);
         };
         QVERIFY(same({"method.text_loss_weight=3", "method.gpa_mean=4"}));  // PromptSRC's, with CoOp
-        QVERIFY(same({"method.depth_vision=5"}));                           // CoOp has no vision prompts
         QVERIFY(same({"models.teacher=ViT-B/32", "phase1.epochs=3", "phase1.n_text=8"}));  // phase 1 off
         QVERIFY(!same({"method.csc=true"}));
         QVERIFY(!same({"train.lr=0.003"}));
@@ -481,6 +480,11 @@ private Q_SLOTS:
         const std::string resolved = put(dir, "resolved.yaml", toYaml(loadExperiment(own)));
         loadExperiment(resolved, {}, lo);
         QVERIFY(warnings.empty());
+        // In a resolved text, the keys without effect that differ from their defaults say what was changed.
+        const auto away = inertKeysAwayFromDefault(loadExperiment(own));
+        QCOMPARE(away.size(), std::size_t(2));
+        QCOMPARE(away[0].key, std::string("method.text_loss_weight"));  // 7, from base.yaml
+        QCOMPARE(away[1].key, std::string("method.gpa_std"));
     }
 
     // `reference:` holds published numbers: read, written back, checked for mistyped names, and never part of the
