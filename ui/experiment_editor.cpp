@@ -819,19 +819,17 @@ bool ExperimentEditor::applyPendingYaml(QString* error) {
 bool ExperimentEditor::applyYaml(QString* error) {
     const QString display = sourcePath_.isEmpty() ? tr("YAML tab") : QFileInfo(sourcePath_).fileName() + tr(" (YAML tab)");
     try {
-        std::vector<caspl::SpecDiagnostic> warnings;
-        caspl::LoadOptions options;
-        options.warnings = &warnings;
-        caspl::ExperimentSpec s =
-            caspl::loadExperimentFromString(ss(yaml_->toPlainText()), ss(display), ss(baseDir()), {}, options);
+        caspl::ExperimentSpec s = caspl::loadExperimentFromString(ss(yaml_->toPlainText()), ss(display), ss(baseDir()));
         const QString source = sourcePath_;
         setSpec(s, source);
+        // The tab holds every key: the ones without effect that are not at their defaults are what was changed.
+        const auto warnings = caspl::inertKeysAwayFromDefault(s);
         if (warnings.empty()) {
             yamlStatus_->setStyleSheet(QStringLiteral("color: #146e28"));
             yamlStatus_->setText(tr("Applied: the form shows this YAML."));
         } else {
             QStringList lines;
-            for (const auto& w : warnings) lines << qs(w.str());
+            for (const auto& w : warnings) lines << qs(w.key) + QStringLiteral(": ") + qs(w.why);
             yamlStatus_->setStyleSheet(QStringLiteral("color: #8a5a00"));
             yamlStatus_->setText(tr("Applied, but %n key(s) have no effect on this experiment:", nullptr, int(lines.size())) +
                                  QLatin1Char('\n') + lines.join('\n'));

@@ -65,6 +65,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 namespace caspl::ui {
 
@@ -906,9 +907,26 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
             // holds none: said below
         }
         if (!inside.empty()) {
+            // Every run's problem is kept and said at the end, in one message naming each folder (a run opened
+            // after a failing one would otherwise clear its message).
+            QStringList problems;
             int opened = 0;
-            for (const auto& run : inside) opened += openRunFolder(qs(run)) ? 1 : 0;
+            {
+                struct Restore {
+                    QStringList*& slot;
+                    QStringList* outer;
+                    ~Restore() { slot = outer; }
+                } restore{openProblems_, std::exchange(openProblems_, &problems)};
+                for (const auto& run : inside) opened += openRunFolder(qs(run)) ? 1 : 0;
+            }
             statusBar()->showMessage(tr("%n run(s) opened from %1", nullptr, opened).arg(dir), 5000);
+            if (problems.isEmpty() && !openProblems_) messages_->dismiss();
+            if (!problems.isEmpty())
+                showMessage(MessageBar::Kind::Warning,
+                            tr("%1 of %n run(s) in %2 could not be opened fully", nullptr, int(inside.size()))
+                                .arg(problems.size())
+                                .arg(dir),
+                            problems.join('\n'), tr("The other runs are open; the log has each problem in full."));
             return opened > 0;
         }
         showMessage(MessageBar::Kind::Error, tr("%1 is not a run folder").arg(dir),
@@ -921,6 +939,11 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
     try {
         spec = caspl::loadExperiment(config.toStdString());
     } catch (const std::exception& e) {
+        if (openProblems_) {
+            *openProblems_ << tr("%1: its configuration cannot be read: %2").arg(dir, QString::fromUtf8(e.what()).section('\n', 0, 0));
+            log_->append(caspl::LogLevel::Error, tr("studio"), tr("%1: %2").arg(dir, QString::fromUtf8(e.what())));
+            return false;
+        }
         showMessage(MessageBar::Kind::Error, tr("Cannot read the run's configuration"), QString::fromUtf8(e.what()),
                     tr("The run's config.yaml is damaged or from another version; its results can still be exported with "
                        "`caspl export`."));
@@ -945,9 +968,14 @@ bool MainWindow::openRunFolder(const QString& dirIn) {
     }
     QString error;
     if (!loadResultsOf(dir, config, &error)) {
-        showMessage(MessageBar::Kind::Warning, tr("The run's results could not be read"), error,
-                    tr("The run is in the queue; Resume it to write its results again."));
-    } else {
+        if (openProblems_) {
+            *openProblems_ << tr("%1: its results cannot be read: %2").arg(dir, error.section('\n', 0, 0));
+            log_->append(caspl::LogLevel::Warning, tr("studio"), tr("%1: %2").arg(dir, error));
+        } else {
+            showMessage(MessageBar::Kind::Warning, tr("The run's results could not be read"), error,
+                        tr("The run is in the queue; Resume it to write its results again."));
+        }
+    } else if (!openProblems_) {
         messages_->dismiss();
     }
     selectRun(id);
@@ -1160,7 +1188,8 @@ int MainWindow::queueExperiment(const caspl::ExperimentSpec& spec, bool startNow
         // The same experiment resumes there (text_chunk or loader threads may have changed); another one takes the
         // folder over when the earlier attempt trained nothing (a typo in a path, fixed in the editor); else refused.
         const bool same = caspl::resolvedHash(j->spec) == caspl::resolvedHash(spec);  // what the engine compares
-        if (!same && !caspl::holdsNothingTrained(dir.toStdString())) {
+        const bool folderGone = !QFileInfo::exists(QDir(dir).filePath(QStringLiteral("config.yaml")));
+        if (!same && !folderGone && !caspl::holdsNothingTrained(dir.toStdString())) {
             showMessage(MessageBar::Kind::Error, tr("Another experiment already uses the folder %1").arg(dir),
                         tr("The run %1 in the queue trained a different configuration there.").arg(jobLabel(j->id)),
                         tr("Change the experiment's name or output folder, then run again."));
@@ -1169,6 +1198,8 @@ int MainWindow::queueExperiment(const caspl::ExperimentSpec& spec, bool startNow
         const int id = j->id;
         queue_->setSpec(id, spec);
         queue_->setEvaluation(id, false);
+        if (!same) plots_->clearRun(id);  // the earlier attempt's curves are not the corrected experiment's
+        labelRunInPlots(id);               // its name and reference numbers, as they are now
         log_->append(caspl::LogLevel::Info, jobLabel(id),
                      same ? tr("queued again (%1 → %2)").arg(qs(caspl::methodLabel(spec)), dir)
                           : tr("queued with the corrected experiment, which takes over %1 (the earlier attempt trained "
@@ -1258,11 +1289,11 @@ bool MainWindow::evaluateRun(int id) {
 bool MainWindow::removeRun(int id) {
     const RunJob* j = queue_->job(id);
     if (!j) return false;
+    const QString dir = j->runDir;  // (j goes with its row)
     if (!queue_->removeJob(id)) {
         showMessage(MessageBar::Kind::Info, tr("%1 is running").arg(jobLabel(id)), {}, tr("Stop it first, then remove it."));
         return false;
     }
-    const QString dir = j->runDir;  // (j is gone with its row)
     plots_->removeRun(id);
     followers_.erase(id);
     resultStamps_.remove(id);

@@ -99,11 +99,10 @@ public:
     // Evaluates a finished, stopped or failed run's trained seeds again (caspl eval): nothing trains, the run's
     // state comes back when the evaluation ends.
     bool evaluateRun(int id);
-    // Where File > Save writes without asking: the opened file, unless there is none, it is in the preset library,
-    // or it builds on others with `extends:` (saving writes a flat file); empty = Save asks (Save As).
+    // Where File > Save writes without asking: the opened file when it is one the studio saved (a flat file of every
+    // key), not in the preset library and not a run folder's config.yaml; empty = Save asks (Save As).
     QString plainSaveTarget() const;
-    static bool isRunConfig(const QString& path);
-    void dropResultsOf(const QString& runDir);  // a run folder's config.yaml (never saved over)
+    static bool isRunConfig(const QString& path);  // a run folder's config.yaml: never saved over
     bool removeRun(int id);
     // Run > Show Run Folder: the run's folder in the desktop's file manager.
     bool showRunFolder(int id);
@@ -157,6 +156,8 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    void dropResultsOf(const QString& runDir);  // a run removed from the queue: from the Results tab too
+    QStringList* openProblems_ = nullptr;  // while a folder of runs opens: each run's problem, said once at the end
     void buildWidgets();
     void buildMenus();
     void connectEngine();

@@ -60,11 +60,13 @@
 #include <QProcess>
 #include <QClipboard>
 #include <QSpinBox>
+#include <QRegularExpression>
 #include <QTabWidget>
 #include <QWheelEvent>
 #include <QTableView>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <tuple>
@@ -405,6 +407,17 @@ private Q_SLOTS:
         ed->setYamlText(yaml.replace("epochs: seven", "epochs: 9"));
         QVERIFY2(ed->applyYaml(&error), qPrintable(error));
         QCOMPARE(epochs->value(), 9);
+        auto* yamlStatus = ed->findChild<QLabel*>("yamlStatus");
+        QVERIFY(yamlStatus && !yamlStatus->text().contains("no effect"));
+        // A key without effect that the YAML changes (a PromptSRC weight with CoOp) is named under it.
+        const QRegularExpression gpaMeanLine(QStringLiteral("gpa_mean: [^\n]*"));
+        ed->setYamlText(ed->yamlText().replace(gpaMeanLine, QStringLiteral("gpa_mean: 3")));
+        QVERIFY2(ed->applyYaml(&error), qPrintable(error));
+        QVERIFY2(yamlStatus->text().contains("no effect") && yamlStatus->text().contains("method.gpa_mean"),
+                 qPrintable(yamlStatus->text()));
+        ed->setYamlText(ed->yamlText().replace(gpaMeanLine, QStringLiteral("gpa_mean: 15")));
+        QVERIFY2(ed->applyYaml(&error), qPrintable(error));
+        QVERIFY(!yamlStatus->text().contains("no effect"));
         // TensorBoard files: on by default, a check box bound to train.tensorboard.
         auto* tensorboard = ed->findChild<QCheckBox*>("tensorboard");
         QVERIFY(tensorboard && tensorboard->isChecked());
@@ -1345,6 +1358,22 @@ private Q_SLOTS:
         QVERIFY(w.messageBar()->details().contains("xyz"));
         QVERIFY(!w.openRunFolder(base_));  // not a run folder
         QVERIFY(w.messageBar()->advice().contains("config.yaml"));
+        // A folder of runs with a damaged one: the others open, and one message at the end names it (a run opened
+        // after it does not clear it).
+        {
+            const std::filesystem::path mixed = std::filesystem::path(base_.toStdString()) / "mixed_runs";
+            std::filesystem::remove_all(mixed);
+            std::filesystem::create_directories(mixed / "a_broken");
+            caspl::writeFileAtomically((mixed / "a_broken/config.yaml").string(), "train: [1,\n");
+            caspl::writeFileAtomically((mixed / "a_broken/run.json").string(), "{\"status\": \"done\"}");
+            std::filesystem::copy(QDir(base_).filePath("runs/live").toStdString(), mixed / "b_good",
+                                  std::filesystem::copy_options::recursive);
+            std::filesystem::remove(mixed / "b_good" / DirLock::kFileName);
+            QVERIFY(w.openRunFolder(QString::fromStdString(mixed.string())));
+            QCOMPARE(w.messageBar()->kind(), ui::MessageBar::Kind::Warning);
+            QVERIFY2(w.messageBar()->title().contains("1 of 2"), qPrintable(w.messageBar()->title()));
+            QVERIFY2(w.messageBar()->details().contains("a_broken"), qPrintable(w.messageBar()->details()));
+        }
 
         // A run removed from the queue leaves the Results tab (and so its exports) too.
         const QString liveDir = w.queueModel()->job(opened)->runDir;
