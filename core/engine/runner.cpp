@@ -418,6 +418,22 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         if (!opt.evalOnly) writeRunJson(runDir, given, status, created, cwd, message);
     };
     setStatus("running");
+    // The run as a session of TensorBoard's HParams dashboard, from its start; its end says how it ended and its
+    // figures.
+    try {
+        sink.sessionStart(tensorBoardLiveSession(given, runDir));
+    } catch (const std::exception& e) {
+        sink.log(LogLevel::Warning, "TensorBoard HParams session: " + std::string(e.what()));
+    }
+    const auto endSession = [&](int status) {
+        std::vector<std::pair<std::string, double>> metrics;
+        try {
+            metrics = tensorBoardSessionMetrics(readRunFolderStatus(runDir));
+        } catch (const std::exception&) {
+            // no figures yet
+        }
+        sink.sessionEnd(status, metrics);
+    };
     sink.log(LogLevel::Info, std::string(opt.evalOnly ? "evaluating run " : outcome.resumed ? "resuming run " : "starting run ") +
                                  runDir + " (" + methodLabel(spec) + ", " + runtimeDescription() + ")");
 
@@ -741,14 +757,17 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         writeResultJson((fs::path(runDir) / "result.json").string(), all);
         writeResultsCsv((fs::path(runDir) / "results.csv").string(), outcome.summary);
         setStatus("done");
+        endSession(1);
         sink.phaseChanged(runId, "done");
         return outcome;
     } catch (const Interrupted& i) {
         setStatus("interrupted", "stopped during " + i.where + "; resume with: caspl resume " + runDir);
+        endSession(0);
         sink.log(LogLevel::Warning, "stopped during " + i.where + (opt.evalOnly ? "" : "; resume with: caspl resume " + runDir));
         throw;
     } catch (const std::exception& e) {
         setStatus("failed", e.what());
+        endSession(2);
         sink.log(LogLevel::Error, e.what());
         throw;
     }

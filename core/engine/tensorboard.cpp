@@ -334,6 +334,24 @@ std::string tbExperimentEventFile(const std::vector<TbSession>& sessions, double
     return out;
 }
 
+std::vector<std::pair<std::string, double>> tensorBoardSessionMetrics(const RunFolderStatus& status) {
+    std::vector<std::pair<std::string, double>> out;
+    const std::pair<const char*, const std::optional<double>*> figures[] = {
+        {"result/base", &status.base}, {"result/novel", &status.novel}, {"result/hm", &status.hm}, {"result/all", &status.accuracy}};
+    for (const auto& [tag, v] : figures)
+        if (*v) out.emplace_back(tag, **v);
+    return out;
+}
+
+TbSession tensorBoardLiveSession(const ExperimentSpec& spec, const std::string& runDir) {
+    TbSession s;
+    s.hparams.emplace_back("method", methodLabel(spec));
+    for (const auto& [key, value] : runConfig(spec, runDir))
+        if (runsTableKey(key)) s.hparams.emplace_back(key, value);
+    s.modelUri = runDir;
+    return s;
+}
+
 std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table) {
     std::vector<std::optional<TbSession>> out;
     for (const auto& row : table.rows) {
@@ -345,10 +363,7 @@ std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table
         s.hparams.emplace_back("method", row.status.method);
         for (std::size_t k = 0; k < table.keys.size(); ++k)
             if (!row.values[k].empty()) s.hparams.emplace_back(table.keys[k], row.values[k]);
-        const std::pair<const char*, const std::optional<double>*> figures[] = {
-            {"result/base", &row.status.base}, {"result/novel", &row.status.novel}, {"result/hm", &row.status.hm}, {"result/all", &row.status.accuracy}};
-        for (const auto& [tag, v] : figures)
-            if (*v) s.metrics.emplace_back(tag, **v);
+        s.metrics = tensorBoardSessionMetrics(row.status);
         const std::string& state = row.status.state;
         s.status = state == "done" ? 1 : state == "failed" ? 2 : state == "running" ? 3 : 0;
         s.modelUri = row.status.folder;
@@ -724,6 +739,43 @@ TensorBoardLiveWriter::Folder& TensorBoardLiveWriter::noteEval(const EvalRow& r,
     return f;
 }
 
+void TensorBoardLiveWriter::sessionStart(const TbSession& session, double wallTime) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw Error(dir_ + ": cannot create the folder (" + ec.message() + ")");
+    // After the earlier processes' files, which TensorBoard reads first.
+    int64_t time = int64_t(wallTime);
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (isOurEventFile(name)) time = std::max(time, timeInName(name) + 1);
+    }
+    const std::string file = "events.out.tfevents." + std::to_string(time) + "." + safeName(host_) + ".caspl";
+    sessionPath_ = (fs::path(dir_) / file).string();
+    TbSession s = session;
+    s.status = 3;
+    s.startTime = wallTime;
+    s.endTime = 0;
+    s.metrics.clear();
+    std::ofstream out(sessionPath_, std::ios::binary | std::ios::trunc);
+    out << tbSessionEventFile(s, wallTime);
+    out.flush();
+    if (!out) throw Error(sessionPath_ + ": cannot write (is the disk full?)");
+    files_.push_back(file);
+}
+
+void TensorBoardLiveWriter::sessionEnd(int status, const std::vector<std::pair<std::string, double>>& metrics, double wallTime) {
+    if (sessionPath_.empty()) return;
+    std::ofstream out(sessionPath_, std::ios::binary | std::ios::app);
+    for (const auto& [tag, value] : metrics) out << tfRecord(scalarEvent({tag, 0, wallTime, value}));
+    std::string endInfo;
+    putInt(endInfo, 1, status);
+    putDouble(endInfo, 2, wallTime);
+    out << tfRecord(hparamsSummaryEvent("_hparams_/session_end_info", 4, endInfo, wallTime));
+    out.flush();
+    if (!out) throw Error(sessionPath_ + ": cannot write (is the disk full?)");
+    scalars_ += int64_t(metrics.size());
+}
+
 void TensorBoardLiveWriter::write(Folder& f, int64_t sessionStep, const std::vector<TbScalar>& scalars) {
     if (open_ != &f) {
         if (open_) open_->out.reset();  // one file open at a time; a folder's file is appended to when it comes back
@@ -806,6 +858,14 @@ void TensorBoardSink::metric(const MetricEvent& e) {
 void TensorBoardSink::evalRow(const EvalRow& r) {
     guarded([&r](TensorBoardLiveWriter& w, double now) { w.evaluation(r, now); });
     next_.evalRow(r);
+}
+
+void TensorBoardSink::sessionStart(const TbSession& session) {
+    guarded([&](TensorBoardLiveWriter& w, double now) { w.sessionStart(session, now); });
+}
+
+void TensorBoardSink::sessionEnd(int status, const std::vector<std::pair<std::string, double>>& metrics) {
+    guarded([&](TensorBoardLiveWriter& w, double now) { w.sessionEnd(status, metrics, now); });
 }
 
 }  // namespace caspl

@@ -86,6 +86,14 @@ struct TbSession {
 // (done: success, failed: failure, running: running, else unknown).
 std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table);
 
+// The headline figures of a run as session metrics: result/base, result/novel, result/hm and result/all where it has
+// them (means over seeds, as `caspl status` shows them).
+std::vector<std::pair<std::string, double>> tensorBoardSessionMetrics(const RunFolderStatus& status);
+// The session a run writes while it runs (TensorBoardLiveWriter::sessionStart): "method" (methodLabel) and every key
+// that the runs table compares (runConfig: not its name, the operational keys, the reference numbers or the keys
+// without effect), as config.yaml writes them; its folder as model_uri.
+TbSession tensorBoardLiveSession(const ExperimentSpec& spec, const std::string& runDir);
+
 // How a hyperparameter's values are written (the plugin's DataType): as numbers when every session's value of it is
 // a number, as booleans when every one is true/false, else all as text ("0.002" and "null" of one key both as text):
 // TensorBoard filters a key's values by type, so one key has one type in every session and in the experiment.
@@ -166,6 +174,14 @@ public:
     // Throw caspl::Error naming the file when it cannot be written.
     void metric(const MetricEvent& e, double wallTime);
     void evaluation(const EvalRow& r, double wallTime);
+    // The run as a session of the HParams dashboard, as PyTorch's SummaryWriter.add_hparams writes one, in a file of
+    // this process in `dir` itself (the session; its trainings' folders hold its curves): sessionStart writes its
+    // hyperparameters and the status running (3); sessionEnd appends the headline figures as scalars at step 0
+    // ("result/hm") and the status (1 success, 2 failure, 0 unknown: stopped) with the end time. A resumed run's
+    // process writes a newer file, which TensorBoard reads last. With no experiment summary in the log folder,
+    // TensorBoard builds the dashboard from these sessions: `tensorboard --logdir runs` shows every run's keys.
+    void sessionStart(const TbSession& session, double wallTime);
+    void sessionEnd(int status, const std::vector<std::pair<std::string, double>>& metrics, double wallTime);
     const std::vector<std::string>& files() const { return files_; }  // written by this process, relative to dir
     int64_t scalars() const { return scalars_; }
 
@@ -189,6 +205,7 @@ private:
     std::vector<std::string> files_;
     int64_t scalars_ = 0;
     Folder* open_ = nullptr;  // the one folder whose file is open (a run has many trainings)
+    std::string sessionPath_;  // this process's HParams session file ("" before sessionStart)
 };
 
 // Passes every event on to `next` and writes metrics and evaluations with `writer` (may be null: nothing written).
@@ -201,6 +218,9 @@ public:
     void evalRow(const EvalRow& r) override;
     void log(LogLevel l, const std::string& m) override { next_.log(l, m); }
     void phaseChanged(const std::string& run, const std::string& phase) override { next_.phaseChanged(run, phase); }
+    // TensorBoardLiveWriter::sessionStart / sessionEnd, guarded as the events are.
+    void sessionStart(const TbSession& session);
+    void sessionEnd(int status, const std::vector<std::pair<std::string, double>>& metrics);
     const TensorBoardLiveWriter* writer() const { return writer_.get(); }
 
 private:

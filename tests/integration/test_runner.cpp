@@ -2,6 +2,7 @@
 // skip; an interrupted run resumes to the same result as an uninterrupted one; a folder of another experiment is
 // refused. Tiny CLIPs (the fixtures) on a synthetic image-folder dataset the test draws itself.
 #include "core/engine/event_log.h"
+#include "core/engine/run_status.h"
 #include "core/engine/runner.h"
 #include "core/engine/tensorboard.h"
 #include "core/experiment/per_class.h"
@@ -184,6 +185,32 @@ private Q_SLOTS:
         QCOMPARE(readRunPerClass(ro.runDir).size(), std::size_t(4));
         // TensorBoard files written while it ran: one per training, holding what the export makes of the log.
         checkLiveTensorBoard(run);
+        // ... and the run as a session of the HParams dashboard in the folder above them: its keys from the start,
+        // then its figures and its end (success).
+        {
+            std::vector<fs::path> sessionFiles;
+            for (const auto& e : fs::directory_iterator(run / "tensorboard"))
+                if (e.is_regular_file() && e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+                    sessionFiles.push_back(e.path());
+            QCOMPARE(sessionFiles.size(), std::size_t(1));
+            const auto events = test::decodeEventFile(readFile(sessionFiles[0].string()));
+            QVERIFY(events.size() >= 5);
+            QCOMPARE(events[1].tag, std::string("_hparams_/session_start_info"));
+            QCOMPARE(events[1].pluginName, std::string("hparams"));
+            for (const char* key : {"method", "train.lr", "phase1.epochs", "data.seeds"})
+                QVERIFY2(events[1].pluginContent.find(key) != std::string::npos, key);
+            QVERIFY(events[1].pluginContent.find("train.text_chunk") == std::string::npos);  // operational
+            QCOMPARE(events[2].tag, std::string("_hparams_/session_end_info"));
+            QCOMPARE(events[2].pluginContent, std::string("\x22\x02\x08\x03", 4));  // running, from the start
+            const RunFolderStatus st = readRunFolderStatus(run.string());
+            QVERIFY(st.hm.has_value());
+            bool hm = false;
+            for (const auto& e : events)
+                if (e.tag == "result/hm") hm = e.step == 0 && std::abs(e.value - float(*st.hm)) < 1e-4f;
+            QVERIFY(hm);
+            QCOMPARE(events.back().tag, std::string("_hparams_/session_end_info"));
+            QCOMPARE(events.back().pluginContent.substr(0, 4), std::string("\x22\x0b\x08\x01", 4));  // success, with its end time
+        }
         // results.csv parses back to the records.
         auto rows = readResultsCsv((run / "results.csv").string());
         QVERIFY(!rows.empty());
