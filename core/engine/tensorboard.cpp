@@ -751,8 +751,10 @@ void TensorBoardLiveWriter::sessionStart(const TbSession& session, double wallTi
     }
     const std::string file = "events.out.tfevents." + std::to_string(time) + "." + safeName(host_) + ".caspl";
     sessionPath_ = (fs::path(dir_) / file).string();
+    // No end record yet: the plugin may keep the first status it reads for a session, so "running" written now could
+    // stay after the run ends; the status is unknown until sessionEnd.
     TbSession s = session;
-    s.status = 3;
+    s.status = 0;
     s.startTime = wallTime;
     s.endTime = 0;
     s.metrics.clear();
@@ -767,10 +769,12 @@ void TensorBoardLiveWriter::sessionEnd(int status, const std::vector<std::pair<s
     if (sessionPath_.empty()) return;
     std::ofstream out(sessionPath_, std::ios::binary | std::ios::app);
     for (const auto& [tag, value] : metrics) out << tfRecord(scalarEvent({tag, 0, wallTime, value}));
-    std::string endInfo;
-    putInt(endInfo, 1, status);
-    putDouble(endInfo, 2, wallTime);
-    out << tfRecord(hparamsSummaryEvent("_hparams_/session_end_info", 4, endInfo, wallTime));
+    if (status >= 1 && status <= 2) {  // a stopped run (unknown) gets none, as the export writes it: it resumes later
+        std::string endInfo;
+        putInt(endInfo, 1, status);
+        putDouble(endInfo, 2, wallTime);
+        out << tfRecord(hparamsSummaryEvent("_hparams_/session_end_info", 4, endInfo, wallTime));
+    }
     out.flush();
     if (!out) throw Error(sessionPath_ + ": cannot write (is the disk full?)");
     scalars_ += int64_t(metrics.size());

@@ -176,8 +176,9 @@ public:
     void evaluation(const EvalRow& r, double wallTime);
     // The run as a session of the HParams dashboard, as PyTorch's SummaryWriter.add_hparams writes one, in a file of
     // this process in `dir` itself (the session; its trainings' folders hold its curves): sessionStart writes its
-    // hyperparameters and the status running (3); sessionEnd appends the headline figures as scalars at step 0
-    // ("result/hm") and the status (1 success, 2 failure, 0 unknown: stopped) with the end time. A resumed run's
+    // hyperparameters, without a status (TensorBoard may keep the first status it reads for a session, so a "running"
+    // would stay); sessionEnd appends the headline figures as scalars at step 0 ("result/hm") and, for 1 (success)
+    // or 2 (failure), the status with the end time (a stopped run, which resumes later, gets none). A resumed run's
     // process writes a newer file, which TensorBoard reads last. With no experiment summary in the log folder,
     // TensorBoard builds the dashboard from these sessions: `tensorboard --logdir runs` shows every run's keys.
     void sessionStart(const TbSession& session, double wallTime);
