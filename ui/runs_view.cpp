@@ -26,6 +26,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFont>
+#include <QFontMetrics>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -300,7 +301,8 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     kindBox_->addItem(tr("Correlation"), Correlation);
     kindBox_->setToolTip(tr("Scatter: the figure against one numeric key. Parallel coordinates: an axis per key that "
                             "differs, the figure's axis last, a line per run coloured by the figure (the highest thick and "
-                            "red). Correlation: how strongly each key went with the figure (Spearman's rho for numbers, the "
+                            "red); drag along an axis to pick a range, drag its label sideways to move it, right-click it to "
+                            "hide it. Correlation: how strongly each key went with the figure (Spearman's rho for numbers, the "
                             "correlation ratio eta for text), strongest first; click a bar for its scatter"));
     againstLabel_ = new QLabel(tr("against"), this);
     plotNote_ = new QLabel(this);
@@ -417,6 +419,15 @@ RunsView::RunsView(QWidget* parent) : QWidget(parent) {
     connect(plot_, &QCustomPlot::mouseMove, this, &RunsView::onPlotMouseMove);
     connect(plot_, &QCustomPlot::mousePress, this, &RunsView::onPlotClick);
     connect(plot_, &QCustomPlot::mouseRelease, this, &RunsView::onPlotRelease);
+    plot_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(plot_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        if (plotKind() != ParallelCoordinates) return;
+        int a = axisNear(pos);
+        if (a < 0) a = axisLabelNear(pos);
+        QMenu menu(this);
+        fillAxisMenu(&menu, a);
+        if (!menu.isEmpty()) menu.exec(plot_->mapToGlobal(pos));
+    });
     connect(
         table_->itemDelegate(), &QAbstractItemDelegate::closeEditor, this,
         [this] {
@@ -798,7 +809,12 @@ QString RunsView::plotMessage() const {
     const auto& t = model_->table();
     if (t.rows.size() < 2) return tr("Two runs or more are plotted against a key that differs between them.");
     if (plotKind() != Scatter && t.keys.empty()) return tr("No configuration key differs between these runs.");
-    if (plotKind() == ParallelCoordinates) return lines_.isEmpty() ? tr("No shown run has a configuration to draw.") : QString();
+    if (plotKind() == ParallelCoordinates) {
+        if (!lines_.isEmpty()) return {};
+        if (!hiddenAxes_.isEmpty() && std::all_of(t.keys.begin(), t.keys.end(), [this](const std::string& k) { return hiddenAxes_.contains(qs(k)); }))
+            return tr("Every key's axis is hidden: right-click the plot and choose Show All Axes.");
+        return tr("No shown run has a configuration to draw.");
+    }
     if (plotKind() == Correlation)
         return correlations_.empty() ? tr("No correlation yet: it needs 3 shown runs or more with the key and the figure, "
                                           "different figures, and a text key's values each held by two runs or more.")
@@ -819,6 +835,7 @@ void RunsView::replot() {
     pointFolders_.clear();
     pointNames_.clear();
     axes_.clear();
+    axisKeys_.clear();
     lines_.clear();
     lineFolders_.clear();
     lineTips_.clear();
@@ -1042,7 +1059,14 @@ void RunsView::replotParallel() {
         if (!t.rows[row].config.empty()) rows.push_back(row);
     }
     if (rows.empty()) return;
-    for (std::size_t k = 0; k < t.keys.size(); ++k) {
+    // The keys' axes: those the user moved in their order, then the others in the table's order; hidden ones left out.
+    for (const QString& key : axisOrder_)
+        for (std::size_t k = 0; k < t.keys.size(); ++k)
+            if (qs(t.keys[k]) == key && !hiddenAxes_.contains(key)) axisKeys_.push_back(k);
+    for (std::size_t k = 0; k < t.keys.size(); ++k)
+        if (!axisOrder_.contains(qs(t.keys[k])) && !hiddenAxes_.contains(qs(t.keys[k]))) axisKeys_.push_back(k);
+    if (axisKeys_.empty()) return;  // every key's axis hidden (plotMessage says how to show them)
+    for (const std::size_t k : axisKeys_) {
         std::vector<std::string> values;
         for (const std::size_t row : rows) values.push_back(t.rows[row].values[k]);
         axes_.push_back(caspl::makeParallelAxis(t.keys[k], values));
@@ -1091,10 +1115,9 @@ void RunsView::replotParallel() {
         const auto& rr = t.rows[row];
         QVector<double> ys;
         QString tip = folderName(qs(rr.status.folder));
-        for (std::size_t k = 0; k < t.keys.size(); ++k) {
-            ys << axes_[k].position(rr.values[k]).value_or(nan);
+        for (std::size_t a = 0; a < axisKeys_.size(); ++a) ys << axes_[a].position(rr.values[axisKeys_[a]]).value_or(nan);
+        for (std::size_t k = 0; k < t.keys.size(); ++k)  // every key, hidden ones too, in the table's order
             tip += QStringLiteral("\n%1 = %2").arg(qs(t.keys[k]), rr.values[k].empty() ? QStringLiteral("–") : qs(rr.values[k]));
-        }
         const auto v = RunsTableModel::figureOf(rr.status, figure);
         ys << (v ? figureAxis.position(*v).value_or(nan) : nan);
         tip += QStringLiteral("\n%1 %2").arg(figureName, v ? fixedNumber(*v) : tr("none yet"));
@@ -1103,7 +1126,7 @@ void RunsView::replotParallel() {
         for (const auto& b : brushes_)
             for (std::size_t a = 0; a < axes_.size(); ++a)
                 if (axes_[a].name == b.axis && axes_[a].numeric == b.numeric)
-                    in = in && (a < t.keys.size() ? b.contains(rr.values[a]) : v && b.contains(*v));
+                    in = in && (a < axisKeys_.size() ? b.contains(rr.values[axisKeys_[a]]) : v && b.contains(*v));
         lineBrushed_ << in;
         order.push_back({int(lines_.size()), v});
         lines_ << ys;
@@ -1155,6 +1178,95 @@ int RunsView::axisNear(const QPointF& pixel) const {
     for (std::size_t a = 0; a < axes_.size(); ++a)
         if (std::abs(plot_->xAxis->coordToPixel(double(a)) - pixel.x()) <= 8) return int(a);
     return -1;
+}
+
+int RunsView::axisLabelNear(const QPointF& pixel) const {
+    if (plotKind() != ParallelCoordinates || axes_.empty()) return -1;
+    const QRect r = plot_->axisRect()->rect();
+    const int labels = plot_->xAxis->tickLabelPadding() + 3 * QFontMetrics(plot_->xAxis->tickLabelFont()).height();  // two lines and room
+    if (pixel.y() <= r.bottom() || pixel.y() > r.bottom() + labels) return -1;
+    const double spacing =
+        axes_.size() > 1 ? std::abs(plot_->xAxis->coordToPixel(1) - plot_->xAxis->coordToPixel(0)) : double(r.width());
+    for (std::size_t a = 0; a < axes_.size(); ++a)
+        if (std::abs(plot_->xAxis->coordToPixel(double(a)) - pixel.x()) <= spacing / 2) return int(a);
+    return -1;
+}
+
+int RunsView::moveTarget(const QPointF& pixel) const {
+    if (axisKeys_.empty()) return 0;
+    const double x = plot_->xAxis->pixelToCoord(pixel.x());
+    return int(std::clamp(std::lround(x), 0L, long(axisKeys_.size()) - 1));
+}
+
+void RunsView::moveParallelAxis(int axis, int to) {
+    const int n = int(axisKeys_.size());
+    if (axis < 0 || axis >= n) return;
+    to = std::clamp(to, 0, n - 1);
+    if (to == axis) return;
+    QStringList order;
+    for (const std::size_t k : axisKeys_) order << qs(model_->table().keys[k]);
+    order.move(axis, to);
+    // Keys not drawn now (hidden, or the same in every run shown) keep the place they had, after these.
+    for (const QString& key : std::as_const(axisOrder_))
+        if (!order.contains(key)) order << key;
+    axisOrder_ = order;
+    replot();
+}
+
+void RunsView::hideParallelAxis(int axis) {
+    if (axis < 0 || axis >= int(axisKeys_.size())) return;
+    const std::string name = axes_[std::size_t(axis)].name;
+    hiddenAxes_ << qs(name);
+    brushes_.erase(std::remove_if(brushes_.begin(), brushes_.end(), [&name](const caspl::ParallelBrush& b) { return b.axis == name; }),
+                   brushes_.end());
+    replot();
+    selectBrushedRuns();
+}
+
+void RunsView::resetParallelAxes() {
+    axisOrder_.clear();
+    hiddenAxes_.clear();
+    replot();
+}
+
+QStringList RunsView::hiddenParallelAxes() const { return hiddenAxes_; }
+
+void RunsView::fillAxisMenu(QMenu* menu, int axis) {
+    const auto escaped = [](QString text) { return text.replace(QLatin1Char('&'), QStringLiteral("&&")); };
+    const int n = int(axisKeys_.size());
+    // By name, not index: a read while the menu is open may draw the axes again.
+    const auto at = [this](const std::string& name, auto f) { return [this, name, f] { if (const int a = axisIndex(name); a >= 0) f(a); }; };
+    if (axis >= 0 && axis < int(axes_.size())) {
+        const std::string name = axes_[std::size_t(axis)].name;
+        if (axis < n) {
+            QAction* left = menu->addAction(tr("Move %1 &Left").arg(escaped(qs(name))), this, at(name, [this](int a) { moveParallelAxis(a, a - 1); }));
+            left->setEnabled(axis > 0);
+            QAction* right = menu->addAction(tr("Move %1 &Right").arg(escaped(qs(name))), this, at(name, [this](int a) { moveParallelAxis(a, a + 1); }));
+            right->setEnabled(axis + 1 < n);
+            QAction* hide = menu->addAction(tr("&Hide %1").arg(escaped(qs(name))), this, at(name, [this](int a) { hideParallelAxis(a); }));
+            hide->setEnabled(n > 1);  // the last key's axis stays
+        }
+        if (std::any_of(brushes_.begin(), brushes_.end(), [&name](const caspl::ParallelBrush& b) { return b.axis == name; }))
+            menu->addAction(tr("&Clear the Range on %1").arg(escaped(qs(name))), this, at(name, [this](int a) { clearParallelBrush(a); }));
+    }
+    if (!hiddenAxes_.isEmpty()) {
+        if (!menu->isEmpty()) menu->addSeparator();
+        QMenu* show = menu->addMenu(tr("&Show Hidden Axis"));
+        for (const QString& key : std::as_const(hiddenAxes_))
+            show->addAction(escaped(key), this, [this, key] {
+                hiddenAxes_.removeAll(key);
+                replot();
+            });
+        menu->addAction(tr("Show &All Axes"), this, [this] {
+            hiddenAxes_.clear();
+            replot();
+        });
+    }
+    if (!axisOrder_.isEmpty() || !hiddenAxes_.isEmpty()) {
+        if (hiddenAxes_.isEmpty() && !menu->isEmpty()) menu->addSeparator();
+        menu->addAction(tr("Reset the Axes (All, in the Table's Order)"), this, &RunsView::resetParallelAxes);
+    }
+    if (!brushes_.empty()) menu->addAction(tr("Clear &Every Range"), this, [this] { clearParallelBrush(-1); });
 }
 
 void RunsView::brushParallelAxis(int axis, double from, double to) {
@@ -1288,7 +1400,28 @@ void RunsView::onPlotMouseMove(QMouseEvent* event) {
         plot_->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
+    if (movingAxis_) {  // an axis dragged sideways by its label: a mark where it would go
+        const int from = axisIndex(*movingAxis_);
+        if (from < 0 || from >= int(axisKeys_.size())) return;
+        const int to = moveTarget(event->position());
+        if (!moveMarker_) {
+            moveMarker_ = new QCPItemLine(plot_);
+            moveMarker_->setPen(QPen(QColor(31, 119, 180), 2, Qt::DashLine));
+        }
+        const double x = to == from ? from : to > from ? to + 0.5 : to - 0.5;
+        moveMarker_->start->setCoords(x, -0.05);
+        moveMarker_->end->setCoords(x, 1.05);
+        plot_->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
     if (plotKind() == ParallelCoordinates) {
+        if (const int a = axisLabelNear(event->position()); a >= 0) {
+            QToolTip::showText(event->globalPosition().toPoint(),
+                               a < int(axisKeys_.size()) ? tr("%1\nDrag sideways to move this axis; right-click to hide it").arg(qs(axes_[std::size_t(a)].name))
+                                                         : qs(axes_[std::size_t(a)].name),
+                               plot_);
+            return;
+        }
         int others = 0;
         const int l = lineNear(event->position(), &others);
         if (l < 0) QToolTip::hideText();
@@ -1332,7 +1465,15 @@ void RunsView::onPlotClick(QMouseEvent* event) {
         return;
     }
     const bool par = plotKind() == ParallelCoordinates;
+    if (par && event->button() == Qt::RightButton && (axisNear(event->position()) >= 0 || axisLabelNear(event->position()) >= 0))
+        return;  // the axis's menu, nothing selected
     if (par && event->button() == Qt::LeftButton) {
+        // On a key's label: the axis dragged sideways to another place when the button is released.
+        if (const int a = axisLabelNear(event->position()); a >= 0 && a < int(axisKeys_.size())) {
+            movingAxis_ = axes_[std::size_t(a)].name;
+            pressPixel_ = event->position();
+            return;
+        }
         // On an axis: a range is dragged (or, without a drag, the axis's range cleared) when the button is released.
         if (const int a = axisNear(event->position()); a >= 0) {
             dragAxis_ = axes_[std::size_t(a)];
@@ -1348,6 +1489,15 @@ void RunsView::onPlotClick(QMouseEvent* event) {
 }
 
 void RunsView::onPlotRelease(QMouseEvent* event) {
+    if (movingAxis_) {
+        const std::string name = std::move(*movingAxis_);
+        movingAxis_.reset();
+        if (moveMarker_) plot_->removeItem(moveMarker_);
+        const int from = axisIndex(name);  // where it is drawn now (a read meanwhile may have moved it)
+        if (from >= 0 && std::abs(event->position().x() - pressPixel_.x()) >= 4) moveParallelAxis(from, moveTarget(event->position()));
+        else plot_->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
     if (!dragAxis_) return;
     const caspl::ParallelAxis axis = std::move(*dragAxis_);
     dragAxis_.reset();

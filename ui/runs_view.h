@@ -21,6 +21,7 @@ class QCheckBox;
 class QComboBox;
 class QCPBars;
 class QCPGraph;
+class QCPItemLine;
 class QCPItemRect;
 class QCPLayerable;
 class QCustomPlot;
@@ -129,6 +130,16 @@ public:
     const std::vector<caspl::ParallelBrush>& parallelBrushes() const { return brushes_; }
     void brushParallelAxis(int axis, double from, double to);  // positions (0 bottom, 1 top) on parallelAxes()[axis]
     void clearParallelBrush(int axis);                         // -1: every range
+    // The axes' order and which are drawn, as in W&B and TensorBoard: an axis's label dragged sideways moves the axis,
+    // and a right-click on an axis or its label moves it left or right, hides it, shows the hidden ones or puts back
+    // the table's order. Kept by key name while the runs shown change; the figure's axis stays last. A hidden axis
+    // loses its range.
+    void moveParallelAxis(int axis, int to);  // indices into parallelAxes(), key axes only
+    void hideParallelAxis(int axis);
+    void resetParallelAxes();  // every key's axis, in the table's order
+    QStringList hiddenParallelAxes() const;
+    // The right-click menu of the parallel coordinates at `axis` (an index into parallelAxes(), -1 off any axis).
+    void fillAxisMenu(QMenu* menu, int axis);
     QStringList brushedFolders() const;  // the runs drawn inside every range (every run drawn without a range)
     // Correlation: how strongly each differing key went with the figure over the shown runs (core's keyCorrelations),
     // strongest first, as horizontal bars; a click on a numeric key's bar shows the scatter against it.
@@ -163,6 +174,8 @@ private:
     void onPlotClick(QMouseEvent* event);
     void onPlotRelease(QMouseEvent* event);
     int axisNear(const QPointF& pixel) const;  // parallel coordinates: the axis within a few pixels, -1 when none
+    int axisLabelNear(const QPointF& pixel) const;  // the axis whose label (below the plot) is there, -1 when none
+    int moveTarget(const QPointF& pixel) const;     // where an axis dragged sideways to there would go
     void addBrush(caspl::ParallelBrush brush);
     int axisIndex(const std::string& name) const;  // in axes_, -1 when not drawn now
     void selectBrushedRuns();
@@ -205,6 +218,11 @@ private:
     QStringList pointFolders_;
     QStringList pointNames_;
     std::vector<caspl::ParallelAxis> axes_;
+    std::vector<std::size_t> axisKeys_;  // per key axis drawn (axes_ but the figure's): its index in the table's keys
+    QStringList axisOrder_;               // the keys in the order the user put their axes; the others follow
+    QStringList hiddenAxes_;              // the keys whose axes the user hid
+    std::optional<std::string> movingAxis_;  // an axis being dragged sideways by its label
+    QPointer<QCPItemLine> moveMarker_;       // where it would go
     QVector<QVector<double>> lines_;
     QStringList lineFolders_;
     QStringList lineTips_;

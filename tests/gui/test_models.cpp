@@ -26,6 +26,7 @@
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QListWidget>
+#include <QMenu>
 #include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
@@ -385,6 +386,108 @@ private Q_SLOTS:
         QVERIFY(view.parallelLines().isEmpty());
         QVERIFY(view.plotMessage().contains("No configuration key differs"));
         QVERIFY(view.saveImage(png).startsWith("Nothing to save"));
+    }
+
+    // The parallel coordinates' axes moved and hidden, as in W&B: by the view's functions, by a label dragged sideways
+    // and by an axis's right-click menu; the lines follow their axes, the figure's axis stays last, the order holds
+    // by name while the keys drawn change, a hidden axis loses its range, and with every key hidden the note says how
+    // to show them.
+    void runsViewParallelAxesMoveAndHide() {
+        const auto row = runRow;
+        const auto table = [&row](bool nCtxDiffers) {
+            return makeRunsTable({row("/runs/a", {{"train.lr", "0.002"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "a photo of a"}}, 70.0),
+                                  row("/runs/b", {{"train.lr", "5e-4"}, {"method.n_ctx_text", "4"}, {"method.ctx_init", "X X X X"}}, 74.0),
+                                  row("/runs/d", {{"train.lr", "0.004"}, {"method.n_ctx_text", nCtxDiffers ? "8" : "4"}, {"method.ctx_init", "a photo of a"}}, 72.0)});
+        };
+        ui::RunsView view;
+        view.resize(1000, 700);
+        view.setTable(table(true));
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
+        const auto names = [&view] {
+            QStringList out;
+            for (const auto& a : view.parallelAxes()) out << QString::fromStdString(a.name);
+            return out;
+        };
+        QCOMPARE(names(), (QStringList{"train.lr", "method.n_ctx_text", "method.ctx_init", "HM (%)"}));
+        const auto before = view.parallelLines();
+        QCOMPARE(before.size(), 3);
+        view.moveParallelAxis(0, 2);
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "method.ctx_init", "train.lr", "HM (%)"}));
+        for (int l = 0; l < before.size(); ++l)  // each run's positions moved with their axes
+            QCOMPARE(view.parallelLines()[l], (QVector<double>{before[l][1], before[l][2], before[l][0], before[l][3]}));
+        view.moveParallelAxis(3, 0);  // the figure's axis does not move
+        view.moveParallelAxis(2, 9);  // past the end: the last key's place
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "method.ctx_init", "train.lr", "HM (%)"}));
+        // Runs where n_ctx_text does not differ: no axis for it; it comes back first with runs where it does.
+        view.setTable(table(false));
+        QCOMPARE(names(), (QStringList{"method.ctx_init", "train.lr", "HM (%)"}));
+        view.setTable(table(true));
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "method.ctx_init", "train.lr", "HM (%)"}));
+
+        // Hidden: the axis and its range go; the lines lose its position.
+        view.brushParallelAxis(2, 0.3, 1.0);  // lr from about 0.0015 up: a and d
+        QCOMPARE(view.brushedFolders(), (QStringList{"/runs/a", "/runs/d"}));
+        view.hideParallelAxis(2);
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "method.ctx_init", "HM (%)"}));
+        QCOMPARE(view.hiddenParallelAxes(), QStringList{"train.lr"});
+        QVERIFY(view.parallelBrushes().empty());
+        QCOMPARE(view.brushedFolders().size(), 3);
+        QCOMPARE(view.parallelLines()[0].size(), 3);
+
+        // The menu of an axis: move, hide; off the axes: show the hidden ones, reset.
+        const auto trigger = [](QMenu& menu, const QString& text) {
+            for (QAction* a : menu.actions())
+                if (a->text().remove(QLatin1Char('&')).startsWith(text) && a->isEnabled()) {
+                    a->trigger();
+                    return true;
+                }
+            return false;
+        };
+        {
+            QMenu menu;
+            view.fillAxisMenu(&menu, 0);
+            QVERIFY(!trigger(menu, "Move method.n_ctx_text Left"));  // the first axis: disabled
+            QVERIFY(trigger(menu, "Move method.n_ctx_text Right"));
+        }
+        QCOMPARE(names(), (QStringList{"method.ctx_init", "method.n_ctx_text", "HM (%)"}));
+        {
+            QMenu menu;
+            view.fillAxisMenu(&menu, 2);  // the figure's axis: nothing to move or hide
+            QVERIFY(!trigger(menu, "Move"));
+            QVERIFY(!trigger(menu, "Hide"));
+            QVERIFY(trigger(menu, "Show All Axes"));
+        }
+        QCOMPARE(names(), (QStringList{"method.ctx_init", "method.n_ctx_text", "train.lr", "HM (%)"}));
+        QVERIFY(view.hiddenParallelAxes().isEmpty());
+
+        // A label dragged sideways: ctx_init's, from the first place to the third.
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
+        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);  // replotted at the shown size
+        QWidget* plot = view.findChild<QWidget*>("runsPlot");
+        QVERIFY(plot);
+        const int labelY = int(view.plotPixel(0, -0.06).y()) + 10;  // just below the plot's bottom
+        QTest::mousePress(plot, Qt::LeftButton, {}, QPoint(int(view.plotPixel(0, 0).x()), labelY));
+        QTest::mouseMove(plot, QPoint(int(view.plotPixel(1.2, 0).x()), labelY));
+        QTest::mouseRelease(plot, Qt::LeftButton, {}, QPoint(int(view.plotPixel(1.9, 0).x()), labelY));
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "train.lr", "method.ctx_init", "HM (%)"}));
+        QVERIFY(view.parallelBrushes().empty());  // a drag on a label picks no range
+        // A click on a label without a drag moves nothing.
+        QTest::mouseClick(plot, Qt::LeftButton, {}, QPoint(int(view.plotPixel(0, 0).x()), labelY));
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "train.lr", "method.ctx_init", "HM (%)"}));
+
+        // Every key hidden: nothing drawn, and how to show them.
+        view.hideParallelAxis(0);
+        view.hideParallelAxis(0);
+        view.hideParallelAxis(0);
+        QVERIFY(view.parallelLines().isEmpty());
+        QVERIFY2(view.plotMessage().contains("Show All Axes"), qPrintable(view.plotMessage()));
+        view.resetParallelAxes();
+        QCOMPARE(names(), (QStringList{"train.lr", "method.n_ctx_text", "method.ctx_init", "HM (%)"}));
+        QMenu menu;
+        view.fillAxisMenu(&menu, -1);
+        QVERIFY(menu.isEmpty());  // nothing moved, hidden or brushed: no menu
     }
 
     // The Runs tab's correlation bars: core's keyCorrelations over the shown runs, strongest first; the filter
