@@ -457,7 +457,8 @@ void MainWindow::buildMenus() {
     stopAction_ = make(run, tr("&Stop"), "actionStop", QKeySequence(Qt::CTRL | Qt::Key_Period));
     stopAction_->setToolTip(tr("Stop the running experiment at its next step (a checkpoint is written; Resume continues it)"));
     connect(stopAction_, &QAction::triggered, this, &MainWindow::stopRun);
-    resumeAction_ = make(run, tr("Res&ume Selected Run"), "actionResume", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_U));
+    // F5, as a debugger's Continue: Ctrl+Shift+U, the first choice, is the input method's Unicode entry in text fields.
+    resumeAction_ = make(run, tr("Res&ume Selected Run"), "actionResume", QKeySequence(Qt::Key_F5));
     resumeAction_->setToolTip(tr("Run the selected run's experiment again into its folder: it continues from its checkpoints"));
     connect(resumeAction_, &QAction::triggered, this, [this] { resumeRun(selectedRun()); });
     evaluateAction_ = make(run, tr("E&valuate Selected Run Again"), "actionEvaluate");

@@ -50,6 +50,7 @@
 #include <QFont>
 #include <QTimer>
 #include <QMessageBox>
+#include <QMap>
 #include <QMenuBar>
 #include <QSettings>
 #include <QStandardPaths>
@@ -246,6 +247,30 @@ private Q_SLOTS:
             const bool wired = isConnected(a, triggered) || isConnected(a, toggled);
             QVERIFY2(wired, qPrintable("menu item without an action: " + a->text()));
             QVERIFY2(!a->text().contains("placeholder", Qt::CaseInsensitive), qPrintable(a->text()));
+        }
+        // No two items share a shortcut, none takes the input method's Unicode entry (Ctrl+Shift+U, which a text
+        // field with focus never passes on), and no two items of one menu share a mnemonic letter.
+        QMap<QString, QString> byShortcut;
+        for (QAction* a : actions) {
+            for (const QKeySequence& k : a->shortcuts()) {
+                const QString key = k.toString(QKeySequence::PortableText);
+                QVERIFY2(!byShortcut.contains(key), qPrintable(key + ": " + byShortcut.value(key) + " and " + a->text()));
+                QVERIFY2(key != "Ctrl+Shift+U", qPrintable(a->text()));
+                byShortcut.insert(key, a->text());
+            }
+        }
+        QVERIFY(byShortcut.contains("F5"));  // Resume
+        for (auto* top : w.menuBar()->actions()) {
+            QMap<QChar, QString> byLetter;
+            for (QAction* a : top->menu()->actions()) {
+                if (a->isSeparator() || a->text().isEmpty()) continue;
+                const QString text = QString(a->text()).replace("&&", "");
+                const int amp = text.indexOf('&');
+                if (amp < 0 || amp + 1 >= text.size()) continue;
+                const QChar letter = text[amp + 1].toLower();
+                QVERIFY2(!byLetter.contains(letter), qPrintable(top->text() + ": " + byLetter.value(letter) + " and " + a->text()));
+                byLetter.insert(letter, a->text());
+            }
         }
         // The ones that open no modal dialog, triggered for real.
         w.findAction("actionShowResults")->trigger();
