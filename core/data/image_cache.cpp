@@ -42,20 +42,20 @@ std::string hex64(uint64_t v) {
     return buf;
 }
 
-void statFile(const std::string& path, int64_t& size, int64_t& mtime) {
+// The modification time as std::filesystem gives it (the unit of every index written so far); the status-change
+// time, which std::filesystem does not give, from stat(2).
+void statFile(const std::string& path, int64_t& size, int64_t& mtime, int64_t& ctime) {
+    size = mtime = ctime = -1;
     std::error_code ec;
     const auto sz = fs::file_size(path, ec);
-    if (ec) {
-        size = mtime = -1;
-        return;
-    }
+    if (ec) return;
     const auto t = fs::last_write_time(path, ec);
-    if (ec) {
-        size = mtime = -1;
-        return;
-    }
+    if (ec) return;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return;
     size = int64_t(sz);
     mtime = int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+    ctime = int64_t(st.st_ctim.tv_sec) * 1000000000 + int64_t(st.st_ctim.tv_nsec);
 }
 
 void pwriteAll(int fd, const uint8_t* p, std::size_t n, uint64_t offset, const std::string& what) {
@@ -133,11 +133,12 @@ std::unique_ptr<ImageCache> ImageCache::open(const std::string& dir, const std::
     const std::size_t n = paths.size();
     c->fileSize_.resize(n);
     c->fileMtime_.resize(n);
+    c->fileCtime_.resize(n);
     c->state_.assign(n, uint8_t(State::Absent));
     c->fresh_.assign(n, 0);
     c->reason_.resize(n);
     c->crc_.assign(n, 0);
-    for (std::size_t i = 0; i < n; ++i) statFile(paths[i], c->fileSize_[i], c->fileMtime_[i]);
+    for (std::size_t i = 0; i < n; ++i) statFile(paths[i], c->fileSize_[i], c->fileMtime_[i], c->fileCtime_[i]);
 
     // The old index, if it matches in every respect; anything unexpected means "start empty".
     if (fs::exists(c->indexPath_, ec)) {
@@ -163,7 +164,8 @@ std::unique_ptr<ImageCache> ImageCache::open(const std::string& dir, const std::
                     }
                     const std::string st = e.at("state").get<std::string>();
                     if (st == "absent") continue;
-                    if (e.at("size").get<int64_t>() != c->fileSize_[i] || e.at("mtime").get<int64_t>() != c->fileMtime_[i])
+                    if (e.at("size").get<int64_t>() != c->fileSize_[i] || e.at("mtime").get<int64_t>() != c->fileMtime_[i] ||
+                        (e.contains("ctime") && e.at("ctime").get<int64_t>() != c->fileCtime_[i]))
                         continue;  // the source changed: decode again
                     if (st == "ok" && c->fileSize_[i] >= 0) {
                         c->state_[i] = uint8_t(State::Ok);
@@ -328,6 +330,7 @@ void ImageCache::commitImpl() {
         e["path"] = paths_[i];
         e["size"] = fileSize_[i];
         e["mtime"] = fileMtime_[i];
+        e["ctime"] = fileCtime_[i];
         e["state"] = stateName(State(state_[i]));
         if (state_[i] == uint8_t(State::Ok)) e["crc32"] = crc_[i];
         if (state_[i] == uint8_t(State::Failed)) e["reason"] = reason_[i];

@@ -3,19 +3,23 @@
 //
 // One cache per (image list, image size, preprocessing) lives in a cache folder as two files:
 //   <key>.json        the index: format/version, the preprocessing string, the image size, the data file's name and
-//                     one entry per image {path, size, mtime, state: "ok" | "failed" | "absent", reason, crc32}
+//                     one entry per image {path, size, mtime, ctime, state: "ok" | "failed" | "absent", reason, crc32}
 //   <key>.<gen>.u8    the data: N x R x R x 3 uint8 RGB (entry i at byte i * R * R * 3), read through mmap
 // <key> is a hash of the preprocessing string and the list of absolute paths in order, so another list (e.g. the
 // base-class test subset) or size gets its own files. The stored bytes are evalTransform(decodeImage(path), R),
 // exactly what a fresh decode gives.
 //
 // Invalidation is automatic: when the cache is opened every source file is stat()ed and an entry is used only if
-// the file's size and modification time (nanoseconds) equal the recorded ones; the preprocessing string (which names
-// the transform, its version and the OpenCV version that decodes) must match too, or the whole cache is rebuilt.
+// the file's size, modification time and status-change time (ctime; nanoseconds) equal the recorded ones; the
+// preprocessing string (which names the transform, its version and the OpenCV version that decodes) must match too,
+// or the whole cache is rebuilt. The ctime catches a source replaced by another file of the same size whose
+// modification time was set back (`cp -p`, `rsync -a`, `touch -r`): writing, renaming or setting the times of a file
+// all set its ctime to the present, and no tool sets it back. A ctime that changed without the content (chmod, a hard
+// link added) only costs a decode. Entries of an index written before ctimes were recorded check size and
+// modification time only, until the index is next written.
 // An image that failed to decode is recorded as "failed" with the reason, and is not retried until it changes.
 // Each stored image's CRC-32 is checked when it is read: bytes that changed on disk since are taken as absent (the
-// image is decoded again and stored over them) and counted (damaged()). A source replaced by another file of the same
-// size and modification time (nanoseconds) is not noticed.
+// image is decoded again and stored over them) and counted (damaged()).
 //
 // Writing: new entries go with pwrite() into a temporary data file (so a full disk gives an error, not SIGBUS);
 // commit() copies the still-valid old entries over, syncs, renames it to a fresh <key>.<gen>.u8, then replaces the
@@ -85,7 +89,7 @@ private:
     std::string dir_, key_, indexPath_, params_;
     int size_ = 0;
     std::vector<std::string> paths_;
-    std::vector<int64_t> fileSize_, fileMtime_;  // stat at open; -1 when the file is missing
+    std::vector<int64_t> fileSize_, fileMtime_, fileCtime_;  // stat at open; -1 when the file is missing
     std::vector<uint8_t> state_;                 // State
     std::vector<uint8_t> fresh_;                 // 1: written in this session (lives in the write file)
     std::vector<std::string> reason_;

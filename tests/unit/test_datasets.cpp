@@ -28,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <set>
 
 using namespace caspl;
@@ -724,6 +725,42 @@ private Q_SLOTS:
         ImageLoader again(items, o);
         runEpoch(again, 0);
         QCOMPARE(again.stats().cacheHits, int64_t(6));
+    }
+
+    // A source replaced by another image of the same size whose modification time was set back (as `cp -p` or
+    // `rsync -a` leave it): its status-change time differs, so it is decoded again.
+    void replacedWithTheSameSizeAndTimeIsNoticed() {
+        const std::string cacheDir = freshDir("cache/c5");
+        const std::string dir = freshDir("cache/replaced");
+        std::vector<Datum> items(items_.begin(), items_.begin() + 3);
+        items[1].impath = dir + "/x.bmp";  // BMP: the same size for the same dimensions
+        drawImage(items[1].impath, 30, 30, 4);
+        LoaderOptions o;
+        o.imageSize = 16;
+        o.batchSize = 3;
+        o.cacheDir = cacheDir;
+        {
+            ImageLoader cold(items, o);
+            runEpoch(cold, 0);
+        }
+        const auto size = fs::file_size(items[1].impath);
+        const auto mtime = fs::last_write_time(items[1].impath);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past a coarse file-system clock's tick
+        const std::string other = dir + "/y.bmp";
+        drawImage(other, 30, 30, 5);
+        QCOMPARE(fs::file_size(other), size);
+        fs::last_write_time(other, mtime);
+        fs::rename(other, items[1].impath);
+        QVERIFY(fs::last_write_time(items[1].impath) == mtime);
+        ImageLoader warm(items, o);
+        const auto got = runEpoch(warm, 0);
+        QCOMPARE(warm.stats().cacheHits, int64_t(2));
+        QCOMPARE(warm.stats().cacheMisses, int64_t(1));
+        const auto expect = preprocessEval(decodeImage(items[1].impath), 16);
+        QVERIFY(std::memcmp(expect.data(), got[0].pixels.data() + 1 * 3 * 16 * 16, expect.size() * 4) == 0);
+        ImageLoader again(items, o);
+        runEpoch(again, 0);
+        QCOMPARE(again.stats().cacheHits, int64_t(3));
     }
 
     void failuresAreRecordedUntilTheFileChanges() {
