@@ -1450,6 +1450,8 @@ void MainWindow::saveSession(QSettings& settings) const {
     settings.setValue("plotStepAxis", plots_->stepAxis() == PlotPanel::StepAxis::Overlay ? "overlay" : "continue");
     static const char* const kRunsPlots[] = {"scatter", "parallel", "correlation"};
     settings.setValue("runsPlot", kRunsPlots[std::clamp(runsView_->plotKindBox()->currentData().toInt(), 0, 2)]);
+    settings.setValue("runsAxisOrder", runsView_->parallelAxisOrder());
+    settings.setValue("runsHiddenAxes", runsView_->hiddenParallelAxes());
     const QString source = editor_->sourcePath();
     settings.setValue("experiment", QFileInfo(source).isFile() ? source : QString());
     settings.setValue("processQueue", processQueue_->isChecked());
@@ -1481,6 +1483,7 @@ int MainWindow::restoreSession(QSettings& settings) {
     runsView_->plotKindBox()->setCurrentIndex(runsView_->plotKindBox()->findData(
         runsPlot == QLatin1String("parallel") ? RunsView::ParallelCoordinates
         : runsPlot == QLatin1String("correlation") ? RunsView::Correlation : RunsView::Scatter));
+    runsView_->setParallelAxisLayout(settings.value("runsAxisOrder").toStringList(), settings.value("runsHiddenAxes").toStringList());
     const QString experiment = settings.value("experiment").toString();
     if (!experiment.isEmpty() && QFileInfo(experiment).isFile()) openExperimentFile(experiment);
     const bool processing = settings.value("processQueue", true).toBool();

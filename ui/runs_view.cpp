@@ -1231,6 +1231,14 @@ void RunsView::resetParallelAxes() {
 
 QStringList RunsView::hiddenParallelAxes() const { return hiddenAxes_; }
 
+void RunsView::setParallelAxisLayout(const QStringList& order, const QStringList& hidden) {
+    axisOrder_ = order;
+    axisOrder_.removeDuplicates();
+    hiddenAxes_ = hidden;
+    hiddenAxes_.removeDuplicates();
+    replot();
+}
+
 void RunsView::fillAxisMenu(QMenu* menu, int axis) {
     const auto escaped = [](QString text) { return text.replace(QLatin1Char('&'), QStringLiteral("&&")); };
     const int n = int(axisKeys_.size());

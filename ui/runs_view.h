@@ -138,6 +138,8 @@ public:
     void hideParallelAxis(int axis);
     void resetParallelAxes();  // every key's axis, in the table's order
     QStringList hiddenParallelAxes() const;
+    QStringList parallelAxisOrder() const { return axisOrder_; }  // the keys the user moved, in their order
+    void setParallelAxisLayout(const QStringList& order, const QStringList& hidden);  // as a session left them
     // The right-click menu of the parallel coordinates at `axis` (an index into parallelAxes(), -1 off any axis).
     void fillAxisMenu(QMenu* menu, int axis);
     QStringList brushedFolders() const;  // the runs drawn inside every range (every run drawn without a range)

@@ -828,6 +828,7 @@ private Q_SLOTS:
             w.centralTabs()->setCurrentIndex(1);
             w.plotPanel()->setSmoothing(0.6);
             w.runsView()->plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
+            w.runsView()->setParallelAxisLayout({"train.lr", "method.n_ctx_text"}, {"model.student"});
             QSettings settings(ini, QSettings::IniFormat);
             w.saveSession(settings);
         }
@@ -848,6 +849,8 @@ private Q_SLOTS:
             QCOMPARE(w.centralTabs()->currentIndex(), 1);
             QCOMPARE(w.plotPanel()->smoothing(), 0.6);
             QCOMPARE(w.runsView()->plotKindBox()->currentData().toInt(), int(ui::RunsView::ParallelCoordinates));
+            QCOMPARE(w.runsView()->parallelAxisOrder(), (QStringList{"train.lr", "method.n_ctx_text"}));
+            QCOMPARE(w.runsView()->hiddenParallelAxes(), QStringList{"model.student"});
             QCOMPARE(w.editor()->sourcePath(), QFileInfo(queued.yamlPath).absoluteFilePath());
             w.findAction("actionProcessQueue")->setChecked(true);
             QVERIFY(idle.running);  // the queued run starts when the user says so
