@@ -53,7 +53,7 @@ private Q_SLOTS:
     }
 
     void benchPrintsJsonLines() {
-        const auto r = runCaspl({"bench", "--only", "encode_image", "--warmup", "0", "--iterations", "1"});
+        const auto r = runCaspl({"bench", "--device", "cpu", "--only", "encode_image", "--warmup", "0", "--iterations", "1"});
         QCOMPARE(r.exitCode, 0);
         const auto lines = r.out.trimmed().split('\n');
         QVERIFY2(!lines.isEmpty(), qPrintable(r.err));
@@ -65,9 +65,9 @@ private Q_SLOTS:
     }
 
     // Every figure of the tiny (CPU) benchmark is printed, with a positive value; the graph variants ran the static
-    // step uncaptured.
+    // step uncaptured. These tests name the CPU: on a GPU machine the bench would take the full-size models there.
     void benchPrintsEveryFigure() {
-        const auto r = runCaspl({"bench", "--warmup", "0", "--iterations", "1"});
+        const auto r = runCaspl({"bench", "--device", "cpu", "--warmup", "0", "--iterations", "1"});
         QCOMPARE(r.exitCode, 0);
         QMap<QString, QJsonObject> figures;
         for (const auto& line : r.out.trimmed().split('\n')) {
@@ -106,7 +106,7 @@ private Q_SLOTS:
 
     // --only reaches one figure inside a section (the breakdown's parts are timed together, one line printed).
     void benchOnlySelectsOneFigureOfASection() {
-        const auto r = runCaspl({"bench", "--only", "breakdown.vit_tiny.silu", "--warmup", "0", "--iterations", "1"});
+        const auto r = runCaspl({"bench", "--device", "cpu", "--only", "breakdown.vit_tiny.silu", "--warmup", "0", "--iterations", "1"});
         QCOMPARE(r.exitCode, 0);
         const auto lines = r.out.trimmed().split('\n');
         QCOMPARE(lines.size(), 1);
@@ -117,7 +117,7 @@ private Q_SLOTS:
     // Debian's CPU LibTorch has no fp16 convolution, so there both step.coop lines are errors; a LibTorch that
     // has one prints two figures and exits 0.
     void benchReportsFailedFiguresAndGoesOn() {
-        const auto r = runCaspl({"bench", "--dtype", "fp16", "--only", "step.coop", "--warmup", "0", "--iterations", "1"});
+        const auto r = runCaspl({"bench", "--device", "cpu", "--dtype", "fp16", "--only", "step.coop", "--warmup", "0", "--iterations", "1"});
         QStringList names;
         int errors = 0;
         for (const auto& line : r.out.trimmed().split('\n')) {
