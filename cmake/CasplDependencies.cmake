@@ -9,9 +9,20 @@
 #   ICU, ZLIB, nlohmann_json, CLI11 (the headless command line)
 
 find_package(Torch REQUIRED)
+# C++20 where LibTorch's own headers demand it (ATen.h stops with "C++20 or later compatible compiler is required"),
+# read from the headers rather than guessed from the version, or from 2.12 on.
+set(_caspl_torch_wants_cxx20 OFF)
+foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+  if(EXISTS "${_dir}/ATen/ATen.h")
+    file(STRINGS "${_dir}/ATen/ATen.h" _caspl_cxx20_line REGEX "C\\+\\+20 or later")
+    if(_caspl_cxx20_line)
+      set(_caspl_torch_wants_cxx20 ON)
+    endif()
+  endif()
+endforeach()
 if(CASPL_CXX_STANDARD)
   set(CMAKE_CXX_STANDARD ${CASPL_CXX_STANDARD})
-elseif(Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+elseif(_caspl_torch_wants_cxx20 OR Torch_VERSION VERSION_GREATER_EQUAL 2.12)
   set(CMAKE_CXX_STANDARD 20)
 endif()
 message(STATUS "CasPL: C++${CMAKE_CXX_STANDARD}")

@@ -15,6 +15,12 @@
 #   CASPL_TORCH2_DIR     cache folder (default build-torch2/)
 #   CASPL_TORCH2_SUITE   Debian suite to take the headers from (default trixie)
 #   CASPL_TORCH2_MIRROR  Debian mirror (default http://deb.debian.org/debian)
+#   CASPL_TORCH2_PACKAGE the package to take (default libtorch-cuda-dev, else libtorch-dev); for example the
+#                        newest release: CASPL_TORCH2_SUITE=sid CASPL_TORCH2_PACKAGE=libtorch-dev
+#                        CASPL_TORCH2_DIR=build-torch2-sid. Headers without c10/cuda check the CPU paths only
+#                        (no CASPL_WITH_CUDA); a CPU build's c10/cuda lacks one generated header, which
+#                        cmake/cuda-check/ supplies. From LibTorch 2.12 on, or where its ATen.h asks for C++20, the
+#                        files compile as C++20, as the project's CMake chooses then.
 #   CASPL_JOBS           parallel compilations (default: all cores)
 # Limit: Debian 12's own LibTorch 1.13 headers stay in /usr/include behind the 2.x ones, so a header that 2.x
 # removed would still be found there; everything 2.x ships wins.
@@ -44,9 +50,14 @@ if [ ! -f "$CACHE/headers/.complete" ]; then
             -o APT::Architectures=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
   apt-get "${apt_opts[@]}" -qq update || fail "could not read Debian $SUITE's package lists (network?)"
   rm -f "$apt_dir"/*.deb
-  (cd "$apt_dir" && { apt-get "${apt_opts[@]}" -qq download libtorch-cuda-dev 2>/dev/null ||
-                      apt-get "${apt_opts[@]}" -qq download libtorch-dev; }) ||
-    fail "Debian $SUITE has neither libtorch-cuda-dev nor libtorch-dev"
+  if [ -n "${CASPL_TORCH2_PACKAGE:-}" ]; then
+    (cd "$apt_dir" && apt-get "${apt_opts[@]}" -qq download "$CASPL_TORCH2_PACKAGE") ||
+      fail "Debian $SUITE has no $CASPL_TORCH2_PACKAGE"
+  else
+    (cd "$apt_dir" && { apt-get "${apt_opts[@]}" -qq download libtorch-cuda-dev 2>/dev/null ||
+                        apt-get "${apt_opts[@]}" -qq download libtorch-dev; }) ||
+      fail "Debian $SUITE has neither libtorch-cuda-dev nor libtorch-dev"
+  fi
   deb=$(ls "$apt_dir"/*.deb | head -1)
   rm -rf "$CACHE/headers"
   dpkg-deb -x "$deb" "$CACHE/headers"
@@ -54,14 +65,28 @@ if [ ! -f "$CACHE/headers/.complete" ]; then
 fi
 INC="$CACHE/headers/usr/include"
 [ -f "$INC/torch/csrc/api/include/torch/version.h" ] || fail "no torch/version.h under $INC"
-[ -f "$INC/c10/cuda/CUDAStream.h" ] || echo "check-libtorch2.sh: note: these headers have no c10/cuda (a CPU LibTorch): CUDA code is checked against the runtime headers only"
-version=$(sed -n 's/.*TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$INC/torch/csrc/api/include/torch/version.h").$(sed -n 's/.*TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$INC/torch/csrc/api/include/torch/version.h")
-echo "check-libtorch2.sh: LibTorch $version headers from $(cat "$CACHE/headers/.complete")"
+WITH_CUDA=1
+if [ ! -f "$INC/c10/cuda/CUDAStream.h" ]; then
+  WITH_CUDA=0
+  echo "check-libtorch2.sh: note: these headers have no c10/cuda (a CPU LibTorch): the CPU paths are checked, without CASPL_WITH_CUDA"
+fi
+vh=$INC/torch/csrc/api/include/torch/version.h
+[ -f "$INC/torch/headeronly/version.h" ] && vh=$INC/torch/headeronly/version.h  # where newer releases define them
+major=$(sed -n 's/.*TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$vh")
+minor=$(sed -n 's/.*TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$vh")
+[ -n "$major" ] && [ -n "$minor" ] || fail "no TORCH_VERSION_MAJOR/MINOR in $vh"
+version=$major.$minor
+STD=17
+if [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 12 ]; }; then STD=20; fi
+echo "check-libtorch2.sh: LibTorch $version headers from $(cat "$CACHE/headers/.complete"), C++$STD"
 
-cuda_inc=""
-for d in ${CUDA_HOME:+"$CUDA_HOME/include"} /usr/local/cuda/include /usr/local/cuda-*/include /usr/include; do
-  if [ -f "$d/cuda_runtime_api.h" ]; then cuda_inc=$d; break; fi
-done
+cuda_inc=none
+if [ "$WITH_CUDA" = 1 ]; then
+  cuda_inc=""
+  for d in ${CUDA_HOME:+"$CUDA_HOME/include"} /usr/local/cuda/include /usr/local/cuda-*/include /usr/include; do
+    if [ -f "$d/cuda_runtime_api.h" ]; then cuda_inc=$d; break; fi
+  done
+fi
 [ -n "$cuda_inc" ] || fail "no CUDA runtime headers (cuda_runtime_api.h) under /usr/local/cuda*/include, \$CUDA_HOME/include or /usr/include"
 
 # 2. The compile commands of the build, rewritten.
@@ -69,9 +94,9 @@ if [ ! -f "$BUILD_DIR/compile_commands.json" ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null || fail "could not configure $BUILD_DIR"
 fi
 list="$CACHE/commands.txt"
-python3 - "$BUILD_DIR/compile_commands.json" "$ROOT" "$INC" "$cuda_inc" "$FILTER" > "$list" <<'EOF'
-import json, re, shlex, sys
-db, root, inc, cuda_inc, flt = sys.argv[1:]
+python3 - "$BUILD_DIR/compile_commands.json" "$ROOT" "$INC" "$cuda_inc" "$FILTER" "$STD" > "$list" <<'EOF'
+import json, os, re, shlex, sys
+db, root, inc, cuda_inc, flt, std = sys.argv[1:]
 seen = set()
 for e in json.load(open(db)):
     f = e["file"]
@@ -99,9 +124,12 @@ for e in json.load(open(db)):
             continue
         out.append(a)
     # LibTorch 2.x's headers first, so that none of the system's LibTorch 1.13 headers is seen.
-    out[1:1] = ["-isystem", inc, "-isystem", inc + "/torch/csrc/api/include", "-isystem", cuda_inc,
-                "-DCASPL_WITH_CUDA=1", "-fsyntax-only", "-O0"]
-    out = [re.sub(r"^-std=c\+\+14$", "-std=c++17", a) for a in out]
+    out[1:1] = ["-isystem", inc, "-isystem", inc + "/torch/csrc/api/include"]
+    cuda = ["-isystem", cuda_inc, "-DCASPL_WITH_CUDA=1"] if cuda_inc != "none" else []
+    if cuda and not os.path.exists(inc + "/c10/cuda/impl/cuda_cmake_macros.h"):
+        cuda += ["-isystem", root + "/cmake/cuda-check"]  # a CPU LibTorch's c10/cuda: the header CUDA builds generate
+    out[5:5] = cuda + ["-fsyntax-only", "-O0"]
+    out = [re.sub(r"^-std=(c|gnu)\+\+(14|17|20)$", r"-std=\1++" + std, a) for a in out]
     print(rel + "\t" + e["directory"] + "\t" + shlex.join(out))
 EOF
 n=$(wc -l < "$list")
@@ -119,7 +147,7 @@ tr '\n' '\0' < "$list" | xargs -0 -P "$JOBS" -I{} bash -c '
   if (cd "$dir" && eval "$cmd") > "$log" 2>&1; then echo "  ok    $rel"; else echo "  FAIL  $rel"; touch "$log.failed"; fi
 ' _ {}
 failed=$(find "$logs" -name "*.failed" | wc -l)  # not ls: with pipefail, its "no match" would end the script
-echo "check-libtorch2.sh: $((n - failed))/$n files compiled against LibTorch $version + CUDA in $(( $(date +%s) - t0 )) s"
+echo "check-libtorch2.sh: $((n - failed))/$n files compiled against LibTorch $version$([ "$WITH_CUDA" = 1 ] && echo " + CUDA") (C++$STD) in $(( $(date +%s) - t0 )) s"
 if [ "$failed" -gt 0 ]; then
   for f in "$logs"/*.failed; do
     echo "---- ${f%.failed}"
