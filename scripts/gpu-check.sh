@@ -125,9 +125,16 @@ if [ "$ctest_s" -lt 30 ]; then
 fi
 say "tests (${ctest_s}s at most)"
 threads=$(( $(nproc) / 4 )); [ "$threads" -ge 1 ] || threads=1
+ctest_rc=0
 OMP_NUM_THREADS=$threads timeout -k 10 "$ctest_s" ctest --test-dir "$BUILD" -LE slow -j4 --timeout "$ctest_s" \
-  --output-on-failure > "$O/ctest.log" 2>&1 || rc=1
+  --output-on-failure > "$O/ctest.log" 2>&1 || ctest_rc=$?
+[ "$ctest_rc" = 0 ] || rc=1
 grep -E 'tests passed|tests failed|Failed|Timeout|\*\*\*' "$O/ctest.log" | head -40
+if [ "$ctest_rc" = 124 ] || [ "$ctest_rc" = 137 ]; then  # no summary of its own: what had finished
+  echo "tests stopped at ${ctest_s}s: $(grep -cE 'Test +#[0-9]+: .* Passed' "$O/ctest.log") passed before then;" \
+       "not finished: $(grep -oE 'Start +[0-9]+: [A-Za-z0-9_]+' "$O/ctest.log" | awk '{print $3}' | sort |
+                        comm -23 - <(grep -oE 'Test +#[0-9]+: [A-Za-z0-9_]+' "$O/ctest.log" | awk '{print $3}' | sort) | tr '\n' ' ')"
+fi
 # The CUDA-only test functions (they skip without a device): show what they printed.
 grep -hiE 'cuda|graph vs eager' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | grep -E 'PASS|FAIL|SKIP|QINFO' | head -40
 
