@@ -1340,7 +1340,9 @@ void RunsView::selectBrushedRuns() {
 }
 
 QString RunsView::brushText() const {
-    if (activeBrushes_ == 0) return tr("Drag along an axis to pick the runs in a range of its values.");
+    if (activeBrushes_ == 0)
+        return tr("Drag along an axis to pick the runs in a range of its values; drag a label sideways to move its axis, "
+                  "right-click it to hide it.");
     return tr("%1 of %2 runs in the brushed range(s), selected in the table when brushed; a click on an axis clears its range.")
         .arg(brushedFolders().size())
         .arg(lines_.size());
