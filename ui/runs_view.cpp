@@ -1203,12 +1203,18 @@ void RunsView::moveParallelAxis(int axis, int to) {
     if (axis < 0 || axis >= n) return;
     to = std::clamp(to, 0, n - 1);
     if (to == axis) return;
-    QStringList order;
-    for (const std::size_t k : axisKeys_) order << qs(model_->table().keys[k]);
-    order.move(axis, to);
-    // Keys not drawn now (hidden, or the same in every run shown) keep the place they had, after these.
-    for (const QString& key : std::as_const(axisOrder_))
+    QStringList drawn;
+    for (const std::size_t k : axisKeys_) drawn << qs(model_->table().keys[k]);
+    // The whole order: the keys placed before, then the drawn ones not among them, as drawn now. The moved key goes
+    // next to the drawn key whose place it takes, so keys not drawn now (hidden, or the same in every run shown)
+    // keep their places among the others.
+    QStringList order = axisOrder_;
+    for (const QString& key : std::as_const(drawn))
         if (!order.contains(key)) order << key;
+    const QString moved = drawn[axis];
+    order.removeAll(moved);
+    const int at = int(order.indexOf(drawn[to]));
+    order.insert(to > axis ? at + 1 : at, moved);
     axisOrder_ = order;
     replot();
 }

@@ -423,6 +423,14 @@ private Q_SLOTS:
         QCOMPARE(names(), (QStringList{"method.ctx_init", "train.lr", "HM (%)"}));
         view.setTable(table(true));
         QCOMPARE(names(), (QStringList{"method.n_ctx_text", "method.ctx_init", "train.lr", "HM (%)"}));
+        // A move while n_ctx_text is not drawn leaves it where it was among the others.
+        view.setTable(table(false));
+        view.moveParallelAxis(1, 0);
+        QCOMPARE(names(), (QStringList{"train.lr", "method.ctx_init", "HM (%)"}));
+        view.setTable(table(true));
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "train.lr", "method.ctx_init", "HM (%)"}));
+        view.moveParallelAxis(1, 2);
+        QCOMPARE(names(), (QStringList{"method.n_ctx_text", "method.ctx_init", "train.lr", "HM (%)"}));
 
         // Hidden: the axis and its range go; the lines lose its position.
         view.brushParallelAxis(2, 0.3, 1.0);  // lr from about 0.0015 up: a and d
