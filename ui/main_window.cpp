@@ -457,8 +457,9 @@ void MainWindow::buildMenus() {
     stopAction_ = make(run, tr("&Stop"), "actionStop", QKeySequence(Qt::CTRL | Qt::Key_Period));
     stopAction_->setToolTip(tr("Stop the running experiment at its next step (a checkpoint is written; Resume continues it)"));
     connect(stopAction_, &QAction::triggered, this, &MainWindow::stopRun);
-    // F5, as a debugger's Continue: Ctrl+Shift+U, the first choice, is the input method's Unicode entry in text fields.
-    resumeAction_ = make(run, tr("Res&ume Selected Run"), "actionResume", QKeySequence(Qt::Key_F5));
+    // Ctrl+Alt+R, beside Run's Ctrl+R: Ctrl+Shift+U is the input method's Unicode entry in text fields, and F5 reads
+    // as Refresh, which should not start a run.
+    resumeAction_ = make(run, tr("Res&ume Selected Run"), "actionResume", QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_R));
     resumeAction_->setToolTip(tr("Run the selected run's experiment again into its folder: it continues from its checkpoints"));
     connect(resumeAction_, &QAction::triggered, this, [this] { resumeRun(selectedRun()); });
     evaluateAction_ = make(run, tr("E&valuate Selected Run Again"), "actionEvaluate");
