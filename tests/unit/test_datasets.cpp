@@ -29,6 +29,8 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <sys/stat.h>
 #include <set>
 
 using namespace caspl;
@@ -745,11 +747,22 @@ private Q_SLOTS:
         }
         const auto size = fs::file_size(items[1].impath);
         const auto mtime = fs::last_write_time(items[1].impath);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past a coarse file-system clock's tick
+        const auto ctimeOf = [](const std::string& path) {
+            struct stat st {};
+            return ::stat(path.c_str(), &st) == 0 ? std::pair<long, long>(st.st_ctim.tv_sec, st.st_ctim.tv_nsec) : std::pair<long, long>();
+        };
+        const auto oldCtime = ctimeOf(items[1].impath);
         const std::string other = dir + "/y.bmp";
         drawImage(other, 30, 30, 5);
         QCOMPARE(fs::file_size(other), size);
         fs::last_write_time(other, mtime);
+        // A file system whose clock ticks coarsely (whole seconds on some) may give both the same ctime: set the
+        // times again until it has moved on, as a copy made later would have it.
+        for (int i = 0; i < 30 && ctimeOf(other) == oldCtime; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            fs::last_write_time(other, mtime);
+        }
+        QVERIFY(ctimeOf(other) != oldCtime);
         fs::rename(other, items[1].impath);
         QVERIFY(fs::last_write_time(items[1].impath) == mtime);
         ImageLoader warm(items, o);
