@@ -41,7 +41,9 @@ CACHE=$(cd "$CACHE" && pwd)
 fail() { echo "check-libtorch2.sh: $*" >&2; exit 3; }
 
 # 1. The headers, once.
-if [ ! -f "$CACHE/headers/.complete" ]; then
+# The cache says which suite and package it holds: asking for another fetches again.
+source_id="$SUITE ${CASPL_TORCH2_PACKAGE:-libtorch-cuda-dev|libtorch-dev}"
+if [ ! -f "$CACHE/headers/.complete" ] || [ "$(cat "$CACHE/headers/.source" 2>/dev/null)" != "$source_id" ]; then
   apt_dir="$CACHE/apt"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
   echo "deb $MIRROR $SUITE main contrib" > "$apt_dir/sources.list"
@@ -61,6 +63,7 @@ if [ ! -f "$CACHE/headers/.complete" ]; then
   deb=$(ls "$apt_dir"/*.deb | head -1)
   rm -rf "$CACHE/headers"
   dpkg-deb -x "$deb" "$CACHE/headers"
+  echo "$source_id" > "$CACHE/headers/.source"
   basename "$deb" > "$CACHE/headers/.complete"
 fi
 INC="$CACHE/headers/usr/include"
@@ -77,7 +80,8 @@ minor=$(sed -n 's/.*TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$vh")
 [ -n "$major" ] && [ -n "$minor" ] || fail "no TORCH_VERSION_MAJOR/MINOR in $vh"
 version=$major.$minor
 STD=17
-if [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 12 ]; }; then STD=20; fi
+if [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 12 ]; } ||
+   grep -q 'C++20 or later' "$INC/ATen/ATen.h" 2>/dev/null; then STD=20; fi
 echo "check-libtorch2.sh: LibTorch $version headers from $(cat "$CACHE/headers/.complete"), C++$STD"
 
 cuda_inc=none

@@ -4,8 +4,9 @@
 # figures come back even if something later fails), then builds the rest and runs the tests (not the `slow` label).
 # Everything goes to $OUT (default /tmp/caspl-gpu): gpu-check.log (this output), configure.log, build.log,
 # ctest.log, bench.jsonl, bench.err. Exit status: 0 when all of it passed.
-# The whole script keeps within CASPL_GPU_TOTAL_S: the tests get what the steps before them left (less a margin
-# for the summary), so the figures and the last line ("done, rc=") always come back.
+# The script keeps within CASPL_GPU_TOTAL_S: the builds, the bench and the tests each get what is left (less what
+# the steps after them need), so the figures and the last line ("done, rc=") come back. Only the configure steps
+# (seconds) have no limit of their own.
 # Where the full configure fails (Qt, QCustomPlot or the test dependencies not found there), `caspl` alone is
 # configured again without the desktop and the tests, so the figures still come.
 #   CASPL_GPU_BUILD       build folder (default build-gpu)
@@ -26,6 +27,14 @@ t0=$(date +%s)
 TOTAL=${CASPL_GPU_TOTAL_S:-500}
 say() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 left() { echo $(( TOTAL - ($(date +%s) - t0) )); }
+# Seconds a step may take: what is left less `reserve` (for the steps after it), at most `cap`, at least 10.
+budget() {
+  local reserve=$1 cap=${2:-100000} b
+  b=$(( $(left) - reserve ))
+  [ "$b" -le "$cap" ] || b=$cap
+  [ "$b" -ge 10 ] || b=10
+  echo "$b"
+}
 # The last line, then the log's writer is waited for, so gpu-check.log ends with it.
 finish() {
   say "done, rc=$1"
@@ -73,7 +82,8 @@ fi
 grep -E '^-- CasPL' "$O/configure.log"
 
 say "build caspl"
-if ! cmake --build "$BUILD" -j"${CASPL_GPU_JOBS:-$(nproc)}" --target caspl > "$O/build.log" 2>&1; then
+# Time for the bench (60 s at least) and the summary is kept back.
+if ! timeout -k 10 "$(budget 80)" cmake --build "$BUILD" -j"${CASPL_GPU_JOBS:-$(nproc)}" --target caspl > "$O/build.log" 2>&1; then
   grep -E 'error|Error' -A4 "$O/build.log" | head -120; finish 1
 fi
 ldd "$BUILD/app/caspl" | grep -E 'torch_cuda|cudart|icuuc|not found' || true
@@ -83,7 +93,7 @@ say "bench"
 # On the GPU only: a CUDA LibTorch that cannot reach the device fails here (bench.err says why) instead of giving
 # the CPU's tiny figures.
 # shellcheck disable=SC2086
-timeout -k 10 "${CASPL_GPU_BENCH_S:-200}" "$BUILD/app/caspl" bench --json --device cuda ${CASPL_GPU_BENCH_ARGS:-} \
+timeout -k 10 "$(budget 20 "${CASPL_GPU_BENCH_S:-200}")" "$BUILD/app/caspl" bench --json --device cuda ${CASPL_GPU_BENCH_ARGS:-} \
   > "$O/bench.jsonl" 2> "$O/bench.err" || rc=1
 python3 - "$O/bench.jsonl" <<'PY' || cat "$O/bench.jsonl"
 import json, sys
@@ -111,13 +121,13 @@ tail -5 "$O/bench.err"
 [ "$full" = 1 ] || finish 1
 
 say "build the rest"
-if ! cmake --build "$BUILD" -j"${CASPL_GPU_JOBS:-$(nproc)}" >> "$O/build.log" 2>&1; then
+if ! timeout -k 10 "$(budget 20)" cmake --build "$BUILD" -j"${CASPL_GPU_JOBS:-$(nproc)}" >> "$O/build.log" 2>&1; then
   grep -E 'error|Error' -A4 "$O/build.log" | head -120; finish 1
 fi
 
-# What is left of the total, less 15 s for the summary, at most CASPL_GPU_CTEST_S. Four tests at once, each with
+# What is left of the total, less 25 s for the summary, at most CASPL_GPU_CTEST_S. Four tests at once, each with
 # a quarter of the cores' threads.
-ctest_s=$(( $(left) - 15 ))
+ctest_s=$(( $(left) - 25 ))
 if [ "$ctest_s" -gt "${CASPL_GPU_CTEST_S:-240}" ]; then ctest_s=${CASPL_GPU_CTEST_S:-240}; fi
 if [ "$ctest_s" -lt 30 ]; then
   say "tests skipped: ${ctest_s}s left of ${TOTAL}s"
@@ -126,8 +136,11 @@ fi
 say "tests (${ctest_s}s at most)"
 threads=$(( $(nproc) / 4 )); [ "$threads" -ge 1 ] || threads=1
 ctest_rc=0
-OMP_NUM_THREADS=$threads timeout -k 10 "$ctest_s" ctest --test-dir "$BUILD" -LE slow -j4 --timeout "$ctest_s" \
-  --output-on-failure > "$O/ctest.log" 2>&1 || ctest_rc=$?
+rm -f "$BUILD/Testing/Temporary/LastTest.log"  # an earlier run's, read below
+# --stop-time ends the tests (their own 600 s limits included) in time for ctest's summary; the outer timeout is
+# the last resort.
+OMP_NUM_THREADS=$threads timeout -k 10 $(( ctest_s + 10 )) ctest --test-dir "$BUILD" -LE slow -j4 \
+  --stop-time "$(date -d "+${ctest_s} seconds" +%H:%M:%S)" --output-on-failure > "$O/ctest.log" 2>&1 || ctest_rc=$?
 [ "$ctest_rc" = 0 ] || rc=1
 grep -E 'tests passed|tests failed|Failed|Timeout|\*\*\*' "$O/ctest.log" | head -40
 if [ "$ctest_rc" = 124 ] || [ "$ctest_rc" = 137 ]; then  # no summary of its own: what had finished
