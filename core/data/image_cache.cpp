@@ -42,18 +42,16 @@ std::string hex64(uint64_t v) {
     return buf;
 }
 
-// The modification time as std::filesystem gives it (the unit of every index written so far); the status-change
-// time, which std::filesystem does not give, from stat(2).
+// Size and status-change time from stat(2) (std::filesystem gives no ctime); the modification time as
+// std::filesystem gives it, the unit of every index written so far.
 void statFile(const std::string& path, int64_t& size, int64_t& mtime, int64_t& ctime) {
     size = mtime = ctime = -1;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
     std::error_code ec;
-    const auto sz = fs::file_size(path, ec);
-    if (ec) return;
     const auto t = fs::last_write_time(path, ec);
     if (ec) return;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return;
-    size = int64_t(sz);
+    size = int64_t(st.st_size);
     mtime = int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
     ctime = int64_t(st.st_ctim.tv_sec) * 1000000000 + int64_t(st.st_ctim.tv_nsec);
 }
