@@ -111,6 +111,16 @@ QString cell(const QAbstractItemModel* m, int row, int col, int role = Qt::Displ
 
 }  // namespace
 
+// The Runs tab's parallel coordinates shown on screen and drawn at the shown size; its plot widget (null when the
+// window was not exposed).
+static QWidget* showParallelCoordinates(ui::RunsView& view) {
+    view.show();
+    if (!QTest::qWaitForWindowExposed(&view)) return nullptr;
+    view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
+    view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);  // replotted at the shown size
+    return view.findChild<QWidget*>("runsPlot");
+}
+
 class GuiModelsTest : public QObject {
     Q_OBJECT
 private Q_SLOTS:
@@ -323,11 +333,7 @@ private Q_SLOTS:
         view.filterEdit()->clear();
 
         // A click on d's line halfway between the second and third axes selects d.
-        view.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&view));
-        view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
-        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);  // replotted at the shown size
-        QWidget* plot = view.findChild<QWidget*>("runsPlot");
+        QWidget* plot = showParallelCoordinates(view);
         QVERIFY(plot);
         const QPointF at = view.plotPixel(1.5, 1.0);  // d: n_ctx 8 (1.0) to "a photo of a" (1.0)
         QTest::mouseClick(plot, Qt::LeftButton, {}, at.toPoint());
@@ -469,11 +475,7 @@ private Q_SLOTS:
         QVERIFY(view.hiddenParallelAxes().isEmpty());
 
         // A label dragged sideways: ctx_init's, from the first place to the third.
-        view.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&view));
-        view.plotKindBox()->setCurrentIndex(ui::RunsView::Scatter);
-        view.plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);  // replotted at the shown size
-        QWidget* plot = view.findChild<QWidget*>("runsPlot");
+        QWidget* plot = showParallelCoordinates(view);
         QVERIFY(plot);
         const int labelY = int(view.plotPixel(0, -0.06).y()) + 10;  // just below the plot's bottom
         QTest::mousePress(plot, Qt::LeftButton, {}, QPoint(int(view.plotPixel(0, 0).x()), labelY));

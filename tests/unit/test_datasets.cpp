@@ -620,6 +620,15 @@ private Q_SLOTS:
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// Evaluation images at 16 px through the cache in `cacheDir`, `batch` at a time.
+static LoaderOptions cachedEvaluation(const std::string& cacheDir, int batch) {
+    LoaderOptions o;
+    o.imageSize = 16;
+    o.batchSize = batch;
+    o.cacheDir = cacheDir;
+    return o;
+}
+
 class ImageCacheTest : public QObject {
     Q_OBJECT
     std::vector<Datum> items_;
@@ -708,10 +717,7 @@ private Q_SLOTS:
         const std::string changed = freshDir("cache/changing") + "/x.png";
         drawImage(changed, 50, 40, 1);
         items[2].impath = changed;
-        LoaderOptions o;
-        o.imageSize = 16;
-        o.batchSize = 4;
-        o.cacheDir = cacheDir;
+        const LoaderOptions o = cachedEvaluation(cacheDir, 4);
         {
             ImageLoader cold(items, o);
             runEpoch(cold, 0);
@@ -737,10 +743,7 @@ private Q_SLOTS:
         std::vector<Datum> items(items_.begin(), items_.begin() + 3);
         items[1].impath = dir + "/x.bmp";  // BMP: the same size for the same dimensions
         drawImage(items[1].impath, 30, 30, 4);
-        LoaderOptions o;
-        o.imageSize = 16;
-        o.batchSize = 3;
-        o.cacheDir = cacheDir;
+        const LoaderOptions o = cachedEvaluation(cacheDir, 3);
         {
             ImageLoader cold(items, o);
             runEpoch(cold, 0);
@@ -782,10 +785,7 @@ private Q_SLOTS:
         std::vector<Datum> items(items_.begin(), items_.begin() + 4);
         items[1].impath = dir + "/bad.jpg";
         writeText(items[1].impath, "garbage");
-        LoaderOptions o;
-        o.imageSize = 16;
-        o.batchSize = 4;
-        o.cacheDir = cacheDir;
+        const LoaderOptions o = cachedEvaluation(cacheDir, 4);
         std::string firstReason;
         {
             ImageLoader cold(items, o);
