@@ -1,5 +1,7 @@
 #include "app/cli/cli_sink.h"
 
+#include "core/engine/event_log.h"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -94,12 +96,12 @@ void CliSink::metric(const MetricEvent& e) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = e.values.find("loss");
     if (it != e.values.end()) lastLoss_ = it->second;
-    if (json_)
-        std::cout << nlohmann::json{{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"dataset", e.dataset},
-                                    {"shots", e.shots}, {"seed", e.seed}, {"epoch", e.epoch}, {"step", e.step},
-                                    {"values", e.values}}
-                         .dump()
-                  << "\n";
+    if (json_) {
+        nlohmann::json j{{"type", "metric"}, {"run", e.run},   {"phase", e.phase}, {"dataset", e.dataset}, {"shots", e.shots},
+                         {"seed", e.seed},   {"epoch", e.epoch}, {"step", e.step},   {"values", e.values}};
+        if (e.time > 0) j["time"] = formatEventTime(e.time);  // as events.jsonl has it
+        std::cout << j.dump() << "\n";
+    }
 }
 
 void CliSink::evalRow(const EvalRow& r) {

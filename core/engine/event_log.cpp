@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -86,6 +87,8 @@ void dispatchLine(const json& j, const std::string& where, EventSink& sink, bool
             else if (it->is_number()) e.values[it.key()] = it->get<double>();
             else throw Error(where + ": values." + it.key() + ": expected a number, found " + it->type_name());
         }
+        const auto t = j.find("time");
+        if (t != j.end() && t->is_string()) e.time = parseEventTime(t->get<std::string>());
         sink.metric(e);
     } else if (type == "eval") {
         EvalRow r;
@@ -138,13 +141,39 @@ struct Collector : EventSink {
 double parseEventTime(const std::string& s) {
     std::tm tm{};
     int consumed = 0;
-    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                    &tm.tm_sec, &consumed) != 6 ||
-        consumed != int(s.size()))
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                    &tm.tm_sec, &consumed) != 6)
         return 0;
+    // An optional fraction of a second (written since events carry milliseconds), then the 'Z' of UTC.
+    std::size_t i = std::size_t(consumed);
+    double fraction = 0;
+    if (i < s.size() && s[i] == '.') {
+        double scale = 0.1;
+        const std::size_t digits = ++i;
+        for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, scale /= 10) fraction += (s[i] - '0') * scale;
+        if (i == digits) return 0;
+    }
+    if (i + 1 != s.size() || s[i] != 'Z') return 0;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    return double(timegm(&tm));
+    return double(timegm(&tm)) + fraction;
+}
+
+std::string formatEventTime(double seconds) {
+    // Milliseconds, rounded; the whole seconds from the rounded total so that .9996 becomes the next second.
+    const auto ms = static_cast<int64_t>(std::llround(seconds * 1000.0));
+    const std::time_t whole = std::time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    std::tm tm{};
+    gmtime_r(&whole, &tm);
+    char buf[40];
+    const auto sub = int(ms - int64_t(whole) * 1000);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, sub);
+    return buf;
+}
+
+double nowEventTime() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 RunEventLog readEventLog(const std::string& path) {
@@ -276,12 +305,17 @@ std::string curvesCsvText(const std::vector<MetricEvent>& metrics) {
     for (const auto& e : metrics)
         for (const auto& [k, v] : e.values) keys.insert(k);
     std::ostringstream out;
-    out << "run,phase,dataset,shots,seed,epoch,step";
+    out << "run,phase,dataset,shots,seed,epoch,step,wall_time";
     for (const auto& k : keys) out << "," << csvField(k);
     out << "\n";
     for (const auto& e : metrics) {
         out << csvField(e.run) << "," << csvField(e.phase) << "," << csvField(e.dataset) << "," << e.shots << "," << e.seed << ","
-            << e.epoch << "," << e.step;
+            << e.epoch << "," << e.step << ",";
+        if (e.time > 0) {
+            char buf[32];  // to_chars: a point whatever the process's locale
+            const auto r = std::to_chars(buf, buf + sizeof buf, e.time, std::chars_format::fixed, 3);
+            out << std::string(buf, r.ptr);
+        }
         for (const auto& k : keys) {
             out << ",";
             auto it = e.values.find(k);

@@ -23,9 +23,13 @@ struct RunEventLog {
     bool truncatedLastLine = false;  // a run killed while writing its last line: that line is left out
 };
 
-// An events.jsonl line's "time" ("2026-12-07T05:19:29Z", what the runner writes) as seconds since 1970-01-01 UTC;
-// 0 when it is not of that form.
+// An events.jsonl line's "time" as seconds since 1970-01-01 UTC: "2026-12-07T05:19:29.250Z" (what the runner
+// writes) or without the fraction (what it wrote before); 0 when it is not of that form.
 double parseEventTime(const std::string& time);
+// Seconds since 1970-01-01 UTC as an events.jsonl "time": ISO 8601 in UTC with milliseconds.
+std::string formatEventTime(double seconds);
+// The wall clock now, as seconds since 1970-01-01 UTC with a fraction.
+double nowEventTime();
 
 // Reads `path` (events.jsonl): its metric and evaluation lines. A malformed line throws caspl::Error naming
 // file:line and what was expected, except an incomplete last line, which is left out and flagged. Lines of other
@@ -61,8 +65,10 @@ private:
 // it was written (its "time", UTC) in `time` when given. nullopt when the file is missing or has none.
 std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::string* time = nullptr);
 
-// One row per metric line: run, phase, dataset, shots, seed, epoch, step, then one column per metric key (the
-// sorted union over all lines: loss, loss.ce, lr, ...); a cell is empty where a line has no such value.
+// One row per metric line: run, phase, dataset, shots, seed, epoch, step, wall_time (seconds since 1970-01-01 UTC
+// with milliseconds, as TensorBoard's CSV download gives it; empty when the line has no time), then one column per
+// metric key (the sorted union over all lines: loss, loss.ce, lr, ...); a cell is empty where a line has no such
+// value.
 std::string curvesCsvText(const std::vector<MetricEvent>& metrics);
 
 }  // namespace caspl

@@ -38,6 +38,10 @@ struct MetricEvent {
     std::string dataset;
     int shots = 0;
     int seed = 0;
+    // When the step ended: seconds since 1970-01-01 UTC, with a fraction (TensorBoard's wall_time). The runner stamps
+    // it as the event enters its sinks (events.jsonl, the TensorBoard files and the front end get the same time); the
+    // event log gives it back. 0 = unknown.
+    double time = 0;
 };
 // "dtd · 16 shots · seed 1", "dtd" (phase 1), "" when the event names no dataset.
 std::string trainingLabel(const std::string& dataset, int shots, int seed);

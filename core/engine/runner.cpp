@@ -11,6 +11,7 @@
 #include "core/data/split_zhou.h"
 #include "core/data/templates.h"
 #include "core/engine/caspl_phases.h"
+#include "core/engine/event_log.h"
 #include "core/engine/run_status.h"
 #include "core/experiment/per_class.h"
 #include "core/experiment/run_notes.h"
@@ -93,9 +94,14 @@ public:
         next_.progress(e);
     }
     void metric(const MetricEvent& e) override {
+        // The time the event was stamped with (TensorBoardSink, in front of this one), so that the log, the
+        // TensorBoard files and the front end agree; now for an event that comes unstamped.
+        MetricEvent stamped = e;
+        if (stamped.time <= 0) stamped.time = nowEventTime();
         write({{"type", "metric"}, {"run", e.run}, {"phase", e.phase}, {"dataset", e.dataset}, {"shots", e.shots}, {"seed", e.seed},
-               {"epoch", e.epoch}, {"step", e.step}, {"values", e.values}});
-        next_.metric(e);
+               {"epoch", e.epoch}, {"step", e.step}, {"values", e.values}},
+              stamped.time);
+        next_.metric(stamped);
     }
     void evalRow(const EvalRow& r) override {
         write({{"type", "eval"}, {"run", r.run}, {"dataset", r.dataset}, {"method", r.method}, {"seed", r.seed},
@@ -113,8 +119,8 @@ public:
     }
 
 private:
-    void write(json j) {
-        j["time"] = nowIso();
+    void write(json j, double time = 0) {
+        j["time"] = formatEventTime(time > 0 ? time : nowEventTime());
         std::lock_guard<std::mutex> lock(mu_);
         out_ << j.dump() << "\n";
         out_.flush();

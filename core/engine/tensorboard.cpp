@@ -855,8 +855,12 @@ void TensorBoardSink::guarded(F f) {
 }
 
 void TensorBoardSink::metric(const MetricEvent& e) {
-    guarded([&e](TensorBoardLiveWriter& w, double now) { w.metric(e, now); });
-    next_.metric(e);
+    // Stamped here, the first sink a run's events enter: the TensorBoard files, events.jsonl and the front end
+    // then give the step the same wall time.
+    MetricEvent stamped = e;
+    if (stamped.time <= 0) stamped.time = nowEventTime();
+    guarded([&stamped](TensorBoardLiveWriter& w, double) { w.metric(stamped, stamped.time); });
+    next_.metric(stamped);
 }
 
 void TensorBoardSink::evalRow(const EvalRow& r) {

@@ -228,7 +228,7 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::WriteOnly));
         f.write("{\"type\":\"metric\",\"run\":\"curves_run\",\"phase\":\"phase2\",\"dataset\":\"dtd\",\"shots\":16,\"seed\":1,\"epoch\":1,\"step\":1,\"values\":{\"loss\":2.5,\"lr\":1e-05}}\n"
             "{\"type\":\"progress\",\"run\":\"curves_run\",\"phase\":\"phase2\",\"step\":1,\"steps\":2}\n"
-            "{\"type\":\"metric\",\"run\":\"curves_run\",\"phase\":\"phase2\",\"dataset\":\"dtd\",\"shots\":16,\"seed\":1,\"epoch\":1,\"step\":2,\"values\":{\"loss\":2.0,\"loss.ce\":1.5,\"lr\":1e-05}}\n");
+            "{\"type\":\"metric\",\"run\":\"curves_run\",\"phase\":\"phase2\",\"dataset\":\"dtd\",\"shots\":16,\"seed\":1,\"epoch\":1,\"step\":2,\"values\":{\"loss\":2.0,\"loss.ce\":1.5,\"lr\":1e-05},\"time\":\"2026-12-07T05:20:01.125Z\"}\n");
         f.close();
         const QString out = QDir(caspl::test::tempDir()).filePath("curves.csv");
         auto r = runCaspl({"export", "--curves", run, "--out", out});
@@ -237,8 +237,9 @@ private Q_SLOTS:
         QVERIFY(csv.open(QIODevice::ReadOnly));
         const QStringList lines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
         QCOMPARE(lines.size(), 3);
-        QCOMPARE(lines[0], QString("run,phase,dataset,shots,seed,epoch,step,loss,loss.ce,lr"));
-        QCOMPARE(lines[2], QString("curves_run,phase2,dtd,16,1,1,2,2,1.5,1e-05"));
+        QCOMPARE(lines[0], QString("run,phase,dataset,shots,seed,epoch,step,wall_time,loss,loss.ce,lr"));
+        QCOMPARE(lines[1], QString("curves_run,phase2,dtd,16,1,1,1,,2.5,,1e-05"));  // a line without a time
+        QCOMPARE(lines[2], QString("curves_run,phase2,dtd,16,1,1,2,1796620801.125,2,1.5,1e-05"));
         r = runCaspl({"export", "--curves", QDir(caspl::test::tempDir()).filePath("no_such_run")});
         QCOMPARE(r.exitCode, 3);
         QVERIFY2(r.err.contains("events.jsonl") && r.err.contains("not found"), qPrintable(r.err));

@@ -18,6 +18,8 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 
 #include <algorithm>
 #include <cstring>
@@ -57,6 +59,8 @@ struct QuietSink : EventSink {
     }
     void evalRow(const EvalRow& r) override { rows.push_back(r); }
     void log(LogLevel, const std::string& m) override { logs.push_back(m); }
+    void metric(const MetricEvent& e) override { metricTimes.push_back(e.time); }
+    std::vector<double> metricTimes;  // what a front end was handed
 };
 
 std::string experimentYaml(const fs::path& base) {
@@ -149,6 +153,16 @@ private Q_SLOTS:
         std::set<std::string> trainings;
         for (const auto& m : log.metrics) trainings.insert(m.phase + " " + seriesLabel(m));
         QCOMPARE(trainings, (std::set<std::string>{"phase1 synth", "phase2 synth · 2 shots · seed 1", "phase2 synth · 2 shots · seed 2"}));
+        // Every step has its wall time, to the millisecond, the same in the log as for the front end that watched it.
+        QCOMPARE(sink.metricTimes.size(), log.metrics.size());
+        const QJsonObject runJson = QJsonDocument::fromJson(QByteArray::fromStdString(readFile((run / "run.json").string()))).object();
+        const double started = parseEventTime(runJson.value("created").toString().toStdString());
+        QVERIFY(started > 0);
+        for (std::size_t i = 0; i < log.metrics.size(); ++i) {
+            QVERIFY(std::abs(log.metrics[i].time - sink.metricTimes[i]) <= 0.0005 + 1e-6);
+            QVERIFY(log.metrics[i].time >= started && log.metrics[i].time < started + 3600);
+            if (i > 0) QVERIFY(log.metrics[i].time >= log.metrics[i - 1].time);
+        }
         int seed2Progress = 0;
         for (const QString& line : QString::fromStdString(readFile((run / "events.jsonl").string())).split('\n'))
             if (line.contains("\"type\":\"progress\"") && line.contains("\"dataset\":\"synth\"") && line.contains("\"seed\":2"))

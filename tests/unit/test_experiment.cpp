@@ -870,7 +870,7 @@ private Q_SLOTS:
             out << text;
         };
         write("{\"type\":\"phase\",\"run\":\"r\",\"phase\":\"phase1\"}\n"
-            "{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"phase1\",\"dataset\":\"dtd\",\"shots\":0,\"seed\":0,\"epoch\":1,\"step\":1,\"values\":{\"loss\":0.5,\"lr\":0.002}}\n"
+            "{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"phase1\",\"dataset\":\"dtd\",\"shots\":0,\"seed\":0,\"epoch\":1,\"step\":1,\"values\":{\"loss\":0.5,\"lr\":0.002},\"time\":\"2026-12-07T05:20:00.250Z\"}\n"
             "{\"type\":\"log\",\"level\":\"info\",\"message\":\"x\"}\n"
             "{\"type\":\"metric\",\"run\":\"r\",\"phase\":\"phase2\",\"epoch\":1,\"step\":1,\"values\":{\"loss\":1.25,\"loss.ce\":1.0,\"lr\":null}}\n"
             "{\"type\":\"eval\",\"run\":\"r\",\"dataset\":\"dtd\",\"method\":\"coop\",\"seed\":1,\"split\":\"base\",\"epoch\":2,\"accuracy\":75.5,\"correct\":151,\"total\":200}\n"
@@ -881,19 +881,38 @@ private Q_SLOTS:
         QCOMPARE(log.metrics[0].dataset, std::string("dtd"));
         QCOMPARE(log.metrics[1].values.at("loss.ce"), 1.0);
         QVERIFY(std::isnan(log.metrics[1].values.at("lr")));  // written as null
+        QCOMPARE(log.metrics[0].time, 1796620800.25);  // the line's time, with its milliseconds
+        QCOMPARE(log.metrics[1].time, 0.0);            // a line without one
         QCOMPARE(log.evals.size(), std::size_t(1));
         QCOMPARE(log.evals[0].accuracy, 75.5);
         QCOMPARE(log.evals[0].total, int64_t(200));
         const std::string csv = curvesCsvText(log.metrics);
-        QCOMPARE(QString::fromStdString(csv).split('\n')[0], QString("run,phase,dataset,shots,seed,epoch,step,loss,loss.ce,lr"));
-        QVERIFY2(csv.find("r,phase1,dtd,0,0,1,1,0.5,,0.002\n") != std::string::npos, csv.c_str());
-        QVERIFY2(csv.find("r,phase2,,0,0,1,1,1.25,1,nan\n") != std::string::npos, csv.c_str());
+        QCOMPARE(QString::fromStdString(csv).split('\n')[0], QString("run,phase,dataset,shots,seed,epoch,step,wall_time,loss,loss.ce,lr"));
+        QVERIFY2(csv.find("r,phase1,dtd,0,0,1,1,1796620800.250,0.5,,0.002\n") != std::string::npos, csv.c_str());
+        QVERIFY2(csv.find("r,phase2,,0,0,1,1,,1.25,1,nan\n") != std::string::npos, csv.c_str());
 
         write("{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":1}}\n{not json}\n{\"type\":\"log\"}\n");
         caspl::test::expectError([&] { readEventLog(path); }, {"events.jsonl:2"});  // a damaged line in the middle
         write("{\"type\":\"metric\",\"step\":1,\"values\":{\"loss\":\"high\"}}\n");
         caspl::test::expectError([&] { readEventLog(path); }, {"events.jsonl:1: values.loss: expected a number"});
         QVERIFY_THROWS_EXCEPTION(Error, readEventLog(path + ".missing"));
+    }
+
+    // An events.jsonl time: milliseconds written and read back, the older whole-second form still read, anything
+    // else 0 (unknown) rather than a wrong time.
+    void eventTimesKeepTheirMilliseconds() {
+        QCOMPARE(QString::fromStdString(formatEventTime(1796620800.25)), QString("2026-12-07T05:20:00.250Z"));
+        QCOMPARE(QString::fromStdString(formatEventTime(1796620800.9996)), QString("2026-12-07T05:20:01.000Z"));
+        QCOMPARE(QString::fromStdString(formatEventTime(0)), QString("1970-01-01T00:00:00.000Z"));
+        QCOMPARE(parseEventTime("2026-12-07T05:20:00.250Z"), 1796620800.25);
+        QCOMPARE(parseEventTime("2026-12-07T05:20:00Z"), 1796620800.0);
+        QCOMPARE(parseEventTime("2026-12-07T05:20:00.5Z"), 1796620800.5);
+        for (const char* bad : {"2026-12-07T05:20:00", "2026-12-07T05:20:00.Z", "2026-12-07T05:20:00.25", "2026-12-07T05:20:00ZZ",
+                                "2026-12-07 05:20:00Z", "yesterday", ""})
+            QVERIFY2(parseEventTime(bad) == 0.0, bad);
+        const double now = nowEventTime();
+        QVERIFY(now > 1.7e9);
+        QVERIFY(std::abs(parseEventTime(formatEventTime(now)) - now) <= 0.0005 + 1e-6);
     }
 
     // A run another process writes, followed as it grows: every event type in order, a line still being written
