@@ -1448,7 +1448,8 @@ void MainWindow::saveSession(QSettings& settings) const {
     settings.setValue("windowState", saveState());
     settings.setValue("tab", tabs_->currentIndex());
     settings.setValue("plotSmoothing", plots_->smoothing());
-    settings.setValue("plotStepAxis", plots_->stepAxis() == PlotPanel::StepAxis::Overlay ? "overlay" : "continue");
+    static const char* const kStepAxes[] = {"continue", "overlay", "relative", "wall"};  // PlotPanel::StepAxis's order
+    settings.setValue("plotStepAxis", kStepAxes[std::clamp(int(plots_->stepAxis()), 0, 3)]);
     static const char* const kRunsPlots[] = {"scatter", "parallel", "correlation"};
     settings.setValue("runsPlot", kRunsPlots[std::clamp(runsView_->plotKindBox()->currentData().toInt(), 0, 2)]);
     settings.setValue("runsAxisOrder", runsView_->parallelAxisOrder());
@@ -1478,8 +1479,11 @@ int MainWindow::restoreSession(QSettings& settings) {
     if (settings.contains("windowState")) restoreState(settings.value("windowState").toByteArray());
     tabs_->setCurrentIndex(std::clamp(settings.value("tab", 0).toInt(), 0, tabs_->count() - 1));
     plots_->setSmoothing(settings.value("plotSmoothing", 0.0).toDouble());
-    plots_->setStepAxis(settings.value("plotStepAxis").toString() == QLatin1String("overlay") ? PlotPanel::StepAxis::Overlay
-                                                                                              : PlotPanel::StepAxis::Continue);
+    const QString stepAxis = settings.value("plotStepAxis").toString();
+    plots_->setStepAxis(stepAxis == QLatin1String("overlay")    ? PlotPanel::StepAxis::Overlay
+                        : stepAxis == QLatin1String("relative") ? PlotPanel::StepAxis::Relative
+                        : stepAxis == QLatin1String("wall")     ? PlotPanel::StepAxis::Wall
+                                                                : PlotPanel::StepAxis::Continue);
     const QString runsPlot = settings.value("runsPlot").toString();
     runsView_->plotKindBox()->setCurrentIndex(runsView_->plotKindBox()->findData(
         runsPlot == QLatin1String("parallel") ? RunsView::ParallelCoordinates

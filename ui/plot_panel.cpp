@@ -5,6 +5,7 @@
 #include <qcustomplot.h>
 
 #include <QComboBox>
+#include <QDateTime>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -104,9 +105,12 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     axisBox_->setObjectName("plotStepAxis");
     axisBox_->addItem(tr("Steps continue across seeds"));
     axisBox_->addItem(tr("Each seed from step 1"));
+    axisBox_->addItem(tr("Time since the run started"));
+    axisBox_->addItem(tr("Wall-clock time"));
     axisBox_->setMaximumWidth(200);
-    axisBox_->setToolTip(tr("Phase plots: one long curve per run, or one curve per training (dataset × shots × seed) "
-                            "starting at step 1, overlaid"));
+    axisBox_->setToolTip(tr("Phase plots: one long curve per run; one curve per training (dataset × shots × seed) "
+                            "starting at step 1, overlaid; the time since the run's first step, which shows "
+                            "what each method costs; or the time of day (TensorBoard's Step, Relative and Wall)"));
     smoothingBox_ = new QDoubleSpinBox(this);
     smoothingBox_->setObjectName("plotSmoothing");
     smoothingBox_->setRange(0, 0.99);
@@ -135,9 +139,12 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     slice_.setSingleShot(true);
     slice_.setInterval(0);
     connect(&slice_, &QTimer::timeout, this, &PlotPanel::replotDirty);
-    connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this,
-            [this](int i) { setStepAxis(i == 1 ? StepAxis::Overlay : StepAxis::Continue); });
+    connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setStepAxis(StepAxis(i)); });
     connect(smoothingBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double w) { setSmoothing(w); });
+    for (int i : {int(Phase1Plot), int(Phase2Plot)}) {  // zooming in on a time axis shows finer labels
+        QCPAxis* x = plots_[i]->xAxis;
+        connect(x, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this, x] { fitTimeLabels(x); });
+    }
     for (int i = 0; i < PlotCount; ++i) {
         QCustomPlot* p = plots_[i];
         p->setMouseTracking(true);
@@ -227,6 +234,7 @@ QCPGraph* PlotPanel::series(int job, PlotId plot, const QString& key, const QStr
 }
 
 void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
+    bool restart = false;  // the relative axis's 0 moved: every point is drawn again
     for (const caspl::MetricEvent& e : batch) {
         const int plot = plotOfPhase(e.phase);
         if (plot < 0) continue;
@@ -247,21 +255,50 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
         }
         c.lastStep = step;
         Training& t = trainings.last();
+        if (e.time > 0) {
+            auto start = runStart_.find(job);
+            if (start == runStart_.end()) {
+                runStart_.insert(job, e.time);
+            } else if (e.time < *start) {  // an earlier step than any so far (lines out of order): a new 0
+                *start = e.time;
+                restart = axis_ == StepAxis::Relative;
+            }
+        }
         for (const auto& [key, value] : e.values) {
             if (!std::isfinite(value)) continue;
             const QString k = QString::fromStdString(key);
-            t.points[k].append(qMakePair(step, value));
-            addPoint(job, PlotId(plot), t, k, step, value);
+            const Point point{step, e.time, value};
+            t.points[k].append(point);
+            if (!restart) addPoint(job, PlotId(plot), t, k, point);
         }
         dirty_[plot] = true;
     }
+    if (restart) rebuildPhasePlots();
     if (!redraw_.isActive()) redraw_.start();  // one timer for every plot; replotDirty draws only what changed
 }
 
-void PlotPanel::addPoint(int job, PlotId plot, const Training& t, const QString& key, double step, double value) {
-    const double x = axis_ == StepAxis::Continue ? t.offset + step : step;
-    const QString training = axis_ == StepAxis::Continue ? QString() : t.label;
-    const int shade = axis_ == StepAxis::Continue ? 0 : t.index;
+std::optional<double> PlotPanel::xOf(int job, const Training& t, const Point& p) const {
+    switch (axis_) {
+    case StepAxis::Continue: return t.offset + p.step;
+    case StepAxis::Overlay: return p.step;
+    case StepAxis::Relative:
+        if (p.time <= 0) return std::nullopt;
+        return p.time - runStart_.value(job, p.time);
+    case StepAxis::Wall:
+        if (p.time <= 0) return std::nullopt;
+        return p.time;
+    }
+    return std::nullopt;
+}
+
+void PlotPanel::addPoint(int job, PlotId plot, const Training& t, const QString& key, const Point& point) {
+    const std::optional<double> at = xOf(job, t, point);
+    if (!at) return;
+    const double x = *at;
+    double value = point.value;
+    // Only the overlay draws a curve per training; on the other axes a run's trainings follow one another.
+    const QString training = axis_ == StepAxis::Overlay ? t.label : QString();
+    const int shade = axis_ == StepAxis::Overlay ? t.index : 0;
     if (smoothing_ > 0 && key != QLatin1String("lr")) {
         rawSeries(job, plot, key, training, shade)->addData(x, value);
         // The average restarts with every training (a new seed's loss starts high again).
@@ -316,16 +353,94 @@ void PlotPanel::setSmoothing(double w) {
 }
 
 void PlotPanel::setStepAxis(StepAxis axis) {
-    if (axisBox_->currentIndex() != (axis == StepAxis::Overlay ? 1 : 0)) {
+    if (axisBox_->currentIndex() != int(axis)) {
         QSignalBlocker block(axisBox_);
-        axisBox_->setCurrentIndex(axis == StepAxis::Overlay ? 1 : 0);
+        axisBox_->setCurrentIndex(int(axis));
     }
     if (axis == axis_) return;
     axis_ = axis;
-    for (int plot : {int(Phase1Plot), int(Phase2Plot)})
-        plots_[plot]->xAxis->setLabel(axis == StepAxis::Continue ? tr("step (continues across seeds)")
-                                                                 : tr("step within each training (seeds overlaid)"));
+    applyXAxis();
     rebuildPhasePlots();
+}
+
+void PlotPanel::applyXAxis() {
+    for (int plot : {int(Phase1Plot), int(Phase2Plot)}) {
+        QCPAxis* x = plots_[plot]->xAxis;
+        switch (axis_) {
+        case StepAxis::Continue:
+            x->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+            x->setLabel(tr("step (continues across seeds)"));
+            break;
+        case StepAxis::Overlay:
+            x->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+            x->setLabel(tr("step within each training (seeds overlaid)"));
+            break;
+        case StepAxis::Relative:
+            x->setTicker(QSharedPointer<QCPAxisTickerTime>(new QCPAxisTickerTime));
+            x->setLabel(tr("time since the run's first step"));
+            break;
+        case StepAxis::Wall:
+            x->setTicker(QSharedPointer<QCPAxisTickerDateTime>(new QCPAxisTickerDateTime));  // local time
+            x->setLabel(tr("wall-clock time (this computer's time zone)"));
+            break;
+        }
+        fitTimeLabels(x);
+    }
+}
+
+void PlotPanel::fitTimeLabels(QCPAxis* x) {
+    // Labels as precise as the range shown needs: a run of seconds (the demo) in seconds and milliseconds, one of
+    // hours in h:mm. The largest unit of a format takes what is above it (minutes past 60, hours past 24).
+    const double span = x->range().size(), upper = x->range().upper;
+    if (auto time = qSharedPointerDynamicCast<QCPAxisTickerTime>(x->ticker())) {
+        const QString format = upper < 120 ? (span < 10 ? QStringLiteral("%s.%z s") : QStringLiteral("%s s"))
+                               : upper < 7200 ? QStringLiteral("%m:%s")
+                               : span < 600   ? QStringLiteral("%h:%m:%s")
+                                              : QStringLiteral("%h:%m");
+        if (time->timeFormat() != format) {
+            time->setTimeFormat(format);
+            // The largest unit without a leading zero ("5.250 s", "5:07", "1:02:03"), the others with theirs.
+            const bool secondsFirst = format.startsWith(QLatin1String("%s"));
+            time->setFieldWidth(QCPAxisTickerTime::tuSeconds, secondsFirst ? 1 : 2);
+            time->setFieldWidth(QCPAxisTickerTime::tuMinutes, format.startsWith(QLatin1String("%m")) ? 1 : 2);
+            time->setFieldWidth(QCPAxisTickerTime::tuHours, 1);
+        }
+    } else if (auto date = qSharedPointerDynamicCast<QCPAxisTickerDateTime>(x->ticker())) {
+        const QString format = span < 10 ? QStringLiteral("HH:mm:ss.zzz") : QStringLiteral("HH:mm:ss\nd MMM");
+        if (date->dateTimeFormat() != format) date->setDateTimeFormat(format);
+    }
+}
+
+QString PlotPanel::xText(double x) const {
+    switch (axis_) {
+    case StepAxis::Continue:
+    case StepAxis::Overlay: return QStringLiteral("%1").arg(x);
+    case StepAxis::Relative: {
+        if (x < 120) return QStringLiteral("%1 s").arg(x, 0, 'f', 2);  // a short run: its seconds to 10 ms
+        const auto s = qint64(std::llround(x));
+        return QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'));
+    }
+    case StepAxis::Wall:
+        return QDateTime::fromSecsSinceEpoch(qint64(std::llround(x))).toString(QStringLiteral("d MMM yyyy HH:mm:ss"));
+    }
+    return {};
+}
+
+std::optional<PlotPanel::Point> PlotPanel::pointAt(const QString& key, double x) const {
+    // "job/plot/key[/training]"; a metric key has no '/' (the loss terms are "loss.ce", ...).
+    const QStringList parts = key.split(QLatin1Char('/'));
+    if (parts.size() < 3) return std::nullopt;
+    const int job = parts[0].toInt();
+    const QString metric = parts[2];
+    const QString training = parts.mid(3).join(QLatin1Char('/'));
+    for (const Training& t : history_.value(qMakePair(job, parts[1].toInt()))) {
+        if (!training.isEmpty() && t.label != training) continue;
+        const auto points = t.points.constFind(metric);
+        if (points == t.points.constEnd()) continue;
+        for (const Point& p : *points)
+            if (const auto px = xOf(job, t, p); px && *px == x) return p;
+    }
+    return std::nullopt;
 }
 
 void PlotPanel::rebuildPhasePlots() {
@@ -344,22 +459,24 @@ void PlotPanel::rebuildPhasePlots() {
         const auto plot = PlotId(h.key().second);
         for (const Training& t : h.value())
             for (auto k = t.points.cbegin(); k != t.points.cend(); ++k) {
-                const QString training = axis_ == StepAxis::Continue ? QString() : t.label;
-                const int shade = axis_ == StepAxis::Continue ? 0 : t.index;
+                const QString training = axis_ == StepAxis::Overlay ? t.label : QString();
+                const int shade = axis_ == StepAxis::Overlay ? t.index : 0;
                 const bool smooth = smoothing_ > 0 && k.key() != QLatin1String("lr");
-                QCPGraph* raw = smooth ? rawSeries(job, plot, k.key(), training, shade) : nullptr;
-                QCPGraph* g = series(job, plot, k.key(), training, shade);
-                const QString emaKey = seriesKey(job, plot, k.key()) + QLatin1Char('/') + QString::number(t.index);
                 QVector<double> xs, ys, raws;
                 xs.reserve(k.value().size());
                 ys.reserve(k.value().size());
-                for (const auto& [x, y] : k.value()) {
-                    xs.append(axis_ == StepAxis::Continue ? t.offset + x : x);
-                    if (raw) raws.append(y);
-                    ys.append(smooth ? smoothed(emaKey, y) : y);
+                const QString emaKey = seriesKey(job, plot, k.key()) + QLatin1Char('/') + QString::number(t.index);
+                for (const Point& point : k.value()) {
+                    const std::optional<double> x = xOf(job, t, point);
+                    if (!x) continue;  // no time, on a time axis
+                    xs.append(*x);
+                    if (smooth) raws.append(point.value);
+                    ys.append(smooth ? smoothed(emaKey, point.value) : point.value);
                 }
-                if (raw) raw->addData(xs, raws, /*alreadySorted=*/true);
-                g->addData(xs, ys, /*alreadySorted=*/true);
+                if (xs.isEmpty()) continue;
+                if (smooth) rawSeries(job, plot, k.key(), training, shade)->addData(xs, raws);
+                // Sorted by step; on a time axis by time as well, except where a clock was set back: let QCustomPlot sort.
+                series(job, plot, k.key(), training, shade)->addData(xs, ys, /*alreadySorted=*/axis_ == StepAxis::Continue || axis_ == StepAxis::Overlay);
             }
     }
     scheduleReplot(Phase1Plot);
@@ -531,6 +648,7 @@ void PlotPanel::clearRun(int job) {
         else ++it;
     }
     for (int plot : {int(Phase1Plot), int(Phase2Plot)}) history_.remove(qMakePair(job, plot));
+    runStart_.remove(job);
     for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
 }
 
@@ -539,6 +657,7 @@ void PlotPanel::clear() {
     series_.clear();
     cursors_.clear();
     history_.clear();
+    runStart_.clear();
     evalCount_.clear();
     ema_.clear();
     // The runs keep their names, colours, visibility and their place in the run list: a run still training goes on
@@ -572,26 +691,43 @@ QString PlotPanel::valuesAt(PlotId plot, double x) const {
         if (it != data->constBegin() && std::abs((it - 1)->key - x) < std::abs(it->key - x)) --it;
         return std::make_pair(it->key, it->value);
     };
-    QStringList lines;
-    double step = x;
-    bool any = false;
+    const bool timeAxis = plot != AccuracyPlot && (axis_ == StepAxis::Relative || axis_ == StepAxis::Wall);
+    const auto text = [&](double at) { return plot == AccuracyPlot ? QString::number(at) : xText(at); };
+    struct Hit {
+        QString key;
+        const QCPGraph* graph;
+        std::pair<double, double> point;
+    };
+    std::vector<Hit> hits;
     for (auto it = series_.cbegin(); it != series_.cend(); ++it) {
         if (it.key().section('/', 1, 1).toInt() != plot || it.key().endsWith(QLatin1String("/~raw"))) continue;
-        const QCPGraph* g = it->graph;
-        if (!g->visible()) continue;
-        const auto p = nearest(g);
-        if (!p) continue;
-        if (!any) step = p->first;
-        any = true;
-        QString line = QStringLiteral("%1: %2").arg(g->name()).arg(p->second, 0, 'g', 5);
-        if (auto raw = series_.find(it.key() + QStringLiteral("/~raw")); raw != series_.end())
-            if (const auto r = nearest(raw->graph); r && r->first == p->first) line += tr(" (raw %1)").arg(r->second, 0, 'g', 5);
-        if (p->first != step) line += tr(" at %1").arg(p->first);
+        if (!it->graph->visible()) continue;
+        if (const auto p = nearest(it->graph)) hits.push_back({it.key(), it->graph, *p});
+    }
+    if (hits.empty()) return {};
+    // The header names the x of the point nearest to the mouse (the smaller x of two as near); a curve whose nearest
+    // point lies elsewhere says where.
+    double step = hits.front().point.first;
+    for (const Hit& h : hits) {
+        const double d = std::abs(h.point.first - x), best = std::abs(step - x);
+        if (d < best || (d == best && h.point.first < step)) step = h.point.first;
+    }
+    QStringList lines;
+    for (const Hit& h : hits) {
+        const auto& p = h.point;
+        QString line = QStringLiteral("%1: %2").arg(h.graph->name()).arg(p.second, 0, 'g', 5);
+        if (auto raw = series_.find(h.key + QStringLiteral("/~raw")); raw != series_.end())
+            if (const auto r = nearest(raw->graph); r && r->first == p.first) line += tr(" (raw %1)").arg(r->second, 0, 'g', 5);
+        if (p.first != step && text(p.first) != text(step)) line += tr(" at %1").arg(text(p.first));
+        if (timeAxis)  // which step that was, as TensorBoard's tooltip gives both
+            if (const auto point = pointAt(h.key, p.first)) line += tr(", step %1").arg(point->step);
         lines << line;
     }
-    if (!any) return {};
     lines.sort();
-    lines.prepend(plot == AccuracyPlot ? tr("evaluation %1").arg(step) : tr("step %1").arg(step));
+    if (plot == AccuracyPlot) lines.prepend(tr("evaluation %1").arg(step));
+    else if (axis_ == StepAxis::Relative) lines.prepend(tr("%1 after the run's first step").arg(xText(step)));
+    else if (axis_ == StepAxis::Wall) lines.prepend(xText(step));
+    else lines.prepend(tr("step %1").arg(step));
     return lines.join('\n');
 }
 
@@ -600,6 +736,14 @@ QVector<double> PlotPanel::seriesValues(int job, PlotId plot, const QString& key
     auto it = series_.find(seriesKey(job, plot, key, training));
     if (it == series_.end()) return v;
     for (auto d = it->graph->data()->constBegin(); d != it->graph->data()->constEnd(); ++d) v.append(d->value);
+    return v;
+}
+
+QVector<double> PlotPanel::seriesKeys(int job, PlotId plot, const QString& key, const QString& training) const {
+    QVector<double> v;
+    auto it = series_.find(seriesKey(job, plot, key, training));
+    if (it == series_.end()) return v;
+    for (auto d = it->graph->data()->constBegin(); d != it->graph->data()->constEnd(); ++d) v.append(d->key);
     return v;
 }
 

@@ -2,10 +2,12 @@
 // Live curves (QCustomPlot): the loss terms and the learning rate per step of phase 1 (boosting distillation) and of
 // phase 2 (the method's training), and the accuracy of every evaluation (base / novel / all). Several runs are
 // overlaid, one colour per run (a checkable list shows or hides each run); loss terms differ by line style, the
-// learning rate is dotted on the right axis. The x axis of the phase plots has two modes (a choice under the run
-// list): steps continue across the trainings of a run (each seed's training continues where the previous one
-// ended; the default), or every training (dataset x shots x seed) starts at step 1 and is drawn as its own curve,
-// overlaid, in a lighter shade of the run's colour. The panel keeps every point, so switching redraws everything.
+// learning rate is dotted on the right axis. The x axis of the phase plots has four modes (a choice under the run
+// list, TensorBoard's Step / Relative / Wall): steps continue across the trainings of a run (each seed's training
+// continues where the previous one ended; the default); every training (dataset x shots x seed) starts at step 1
+// and is drawn as its own curve, overlaid, in a lighter shade of the run's colour; the time since the run's first
+// step (what a method costs, phase 1 included); the wall-clock time (this computer's time zone). The
+// panel keeps every point, so switching redraws everything.
 //
 // Appending is cheap; redraws are coalesced (PlotJuggler style): new data marks the panel dirty and one single-shot
 // timer replots at most every kRedrawMs. QCustomPlot's adaptive sampling keeps long curves fast to draw.
@@ -24,6 +26,7 @@
 #include <optional>
 
 class QCustomPlot;
+class QCPAxis;
 class QCPItemStraightLine;
 class QCPGraph;
 class QComboBox;
@@ -37,7 +40,7 @@ class PlotPanel : public QWidget {
     Q_OBJECT
 public:
     enum PlotId { Phase1Plot, Phase2Plot, AccuracyPlot, PlotCount };
-    enum class StepAxis { Continue, Overlay };
+    enum class StepAxis { Continue, Overlay, Relative, Wall };
     static constexpr int kRedrawMs = 40;
 
     explicit PlotPanel(QWidget* parent = nullptr);
@@ -80,10 +83,14 @@ public:
     // key: "loss", "lr", "base", ...; `training` (overlay mode): the training's label, e.g. "dtd · 16 shots · seed 1".
     int pointCount(int job, PlotId plot, const QString& key, const QString& training = {}) const;
     // What the tooltip shows when the mouse is over a plot at x (TensorBoard's hover): for every shown curve its
-    // value at the nearest step ("#1 dtd · loss: 0.4123 (raw 0.5001)"), under the step. Empty when nothing is drawn.
+    // value at the nearest step ("#1 dtd · loss: 0.4123 (raw 0.5001)"), under the step (or the time, with each
+    // curve's step, on a time axis). Empty when nothing is drawn.
     QString valuesAt(PlotId plot, double x) const;
-    // The y values drawn for a series (smoothed when smoothing is on).
+    // The y values drawn for a series (smoothed when smoothing is on), and their x values.
     QVector<double> seriesValues(int job, PlotId plot, const QString& key, const QString& training = {}) const;
+    QVector<double> seriesKeys(int job, PlotId plot, const QString& key, const QString& training = {}) const;
+    // An x value of a phase plot as its axis labels it: a step, "1:02:03" (relative) or a date and time (wall).
+    QString xText(double x) const;
     QWidget* plotWidget(PlotId plot) const;
     // Draws pending data now (tests, screenshots).
     void flush();
@@ -97,18 +104,30 @@ private:
         double offset = 0;
         QString training;
     };
-    // Every point of a phase plot, per training, x = the step within the training: the source for either mode.
+    // Every point of a phase plot, per training, with its step within the training and its wall time: the source
+    // for every mode.
+    struct Point {
+        double step = 0;
+        double time = 0;  // seconds since 1970-01-01 UTC; 0 = unknown (not drawn on a time axis)
+        double value = 0;
+    };
     struct Training {
         QString label;
         int index = 0;     // 0, 1, ... in order of arrival within (job, plot)
         double offset = 0;  // the x offset of this training in Continue mode
-        QMap<QString, QVector<QPair<double, double>>> points;  // key -> (step, value)
+        QMap<QString, QVector<Point>> points;  // key -> its points in order
     };
+    // Where a point goes on the x axis in the current mode; nullopt: not drawn (no time on a time axis).
+    std::optional<double> xOf(int job, const Training& t, const Point& p) const;
+    // The point of a drawn series at x (its step and time), found in the history.
+    std::optional<Point> pointAt(const QString& seriesKey, double x) const;
+    void applyXAxis();
+    void fitTimeLabels(QCPAxis* x);
     QCPGraph* series(int job, PlotId plot, const QString& key, const QString& training = {}, int shade = 0);
     // The faint raw curve behind a smoothed one.
     QCPGraph* rawSeries(int job, PlotId plot, const QString& key, const QString& training, int shade);
     double smoothed(const QString& seriesAndTraining, double value);
-    void addPoint(int job, PlotId plot, const Training& t, const QString& key, double step, double value);
+    void addPoint(int job, PlotId plot, const Training& t, const QString& key, const Point& point);
     void rebuildPhasePlots();
     QColor runColor(int job) const;
     void scheduleReplot(PlotId plot);
@@ -125,6 +144,7 @@ private:
     QHash<QString, Series> series_;  // "job/plot/key"
     QHash<QString, Cursor> cursors_;  // "job/phase"
     QMap<QPair<int, int>, QList<Training>> history_;  // (job, plot) -> its trainings in order
+    QMap<int, double> runStart_;  // job -> the earliest time of its steps (the relative axis's 0)
     StepAxis axis_ = StepAxis::Continue;
     QComboBox* axisBox_ = nullptr;
     double smoothing_ = 0;

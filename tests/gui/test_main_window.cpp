@@ -827,6 +827,7 @@ private Q_SLOTS:
             QVERIFY(w.runCurrentExperiment(false) > 0);
             w.centralTabs()->setCurrentIndex(1);
             w.plotPanel()->setSmoothing(0.6);
+            w.plotPanel()->setStepAxis(ui::PlotPanel::StepAxis::Relative);
             w.runsView()->plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
             w.runsView()->setParallelAxisLayout({"train.lr", "method.n_ctx_text"}, {"model.student"});
             QSettings settings(ini, QSettings::IniFormat);
@@ -848,6 +849,7 @@ private Q_SLOTS:
             QVERIFY(w.messageBar()->advice().contains("Process Queue"));
             QCOMPARE(w.centralTabs()->currentIndex(), 1);
             QCOMPARE(w.plotPanel()->smoothing(), 0.6);
+            QCOMPARE(w.plotPanel()->stepAxis(), ui::PlotPanel::StepAxis::Relative);
             QCOMPARE(w.runsView()->plotKindBox()->currentData().toInt(), int(ui::RunsView::ParallelCoordinates));
             QCOMPARE(w.runsView()->parallelAxisOrder(), (QStringList{"train.lr", "method.n_ctx_text"}));
             QCOMPARE(w.runsView()->hiddenParallelAxes(), QStringList{"model.student"});
@@ -1363,8 +1365,17 @@ private Q_SLOTS:
         QFile csv(curves);
         QVERIFY(csv.open(QIODevice::ReadOnly));
         const QStringList rows = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
-        QVERIFY2(rows[0].startsWith("run,phase,dataset,shots,seed,epoch,step,") && rows[0].contains(",lr"), qPrintable(rows[0]));
+        QVERIFY2(rows[0].startsWith("run,phase,dataset,shots,seed,epoch,step,wall_time,") && rows[0].contains(",lr"), qPrintable(rows[0]));
         QVERIFY(rows.size() > phase2);
+        QVERIFY2(rows[1].section(',', 7, 7).toDouble() > 1.7e9, qPrintable(rows[1]));  // every step has its time
+        // On TensorBoard's Relative axis: every step, at its seconds since the run's first step.
+        plots->setStepAxis(ui::PlotPanel::StepAxis::Relative);
+        QCOMPARE(plots->pointCount(opened, ui::PlotPanel::Phase2Plot, "loss"), phase2);
+        const QVector<double> seconds = plots->seriesKeys(opened, ui::PlotPanel::Phase1Plot, "loss");
+        QVERIFY(!seconds.isEmpty() && seconds.first() == 0.0 && std::is_sorted(seconds.begin(), seconds.end()));
+        QVERIFY(plots->seriesKeys(opened, ui::PlotPanel::Phase2Plot, "loss").first() >= seconds.last());  // after phase 1
+        QCOMPARE(plots->saveImage(QDir(artifactsDir()).filePath("plots_relative_time.png")), QString());
+        plots->setStepAxis(ui::PlotPanel::StepAxis::Continue);
         // ... as TensorBoard event files: phase 1 and each seed's training in a folder of its own ...
         const QString tb = QDir(base_).filePath("live_tb");
         QVERIFY(w.exportTensorBoard(opened, tb));

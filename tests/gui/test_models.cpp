@@ -31,6 +31,7 @@
 #include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
+#include <QDateTime>
 #include <QFile>
 #include <QFileInfo>
 #include <QFont>
@@ -1155,6 +1156,68 @@ private Q_SLOTS:
         QCOMPARE(box->currentIndex(), 0);
         QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2);
         QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 101);
+        panel.flush();
+    }
+
+    // TensorBoard's Relative and Wall axes: a run's steps at their time since its first step (phase 1 included, each
+    // run from its own 0) or at their wall time; a step without a time is left out there and drawn again on a step
+    // axis; hovering names each curve's step; a step earlier than the first moves the 0.
+    void plotPanelTimeAxes() {
+        ui::PlotPanel panel;
+        panel.setRunLabel(1, "#1 a");
+        panel.setRunLabel(2, "#2 b");
+        const double t0 = 1796620800;  // 2026-12-07T05:20:00Z
+        const auto at = [](MetricEvent e, double time) {
+            e.time = time;
+            return e;
+        };
+        for (int step = 1; step <= 3; ++step) {
+            panel.addMetrics(1, {at(metricAt("phase1", step, {{"loss", 1.0 * step}}, "dtd"), t0 + step - 1)});
+            panel.addMetrics(1, {at(metricAt("phase2", step, {{"loss", 10.0 + step}}, "dtd", 16, 1), t0 + 9.5 + step)});
+        }
+        for (int step = 1; step <= 3; ++step)
+            panel.addMetrics(1, {at(metricAt("phase2", step, {{"loss", 20.0 + step}}, "dtd", 16, 2), t0 + 19 + step)});
+        panel.addMetrics(1, {metricAt("phase2", 4, {{"loss", 24}}, "dtd", 16, 2)});  // no time
+        panel.addMetrics(2, {at(metricAt("phase2", 1, {{"loss", 31}}, "dtd", 16, 1), t0 + 100),
+                             at(metricAt("phase2", 2, {{"loss", 32}}, "dtd", 16, 1), t0 + 101)});
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 7);
+        auto* box = panel.findChild<QComboBox*>("plotStepAxis");
+        QVERIFY(box);
+        QCOMPARE(box->count(), 4);
+        box->setCurrentIndex(2);  // as the user does
+        QCOMPARE(panel.stepAxis(), ui::PlotPanel::StepAxis::Relative);
+        QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase1Plot, "loss"), QVector<double>({0, 1, 2}));
+        QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({10.5, 11.5, 12.5, 20, 21, 22}));
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({11, 12, 13, 21, 22, 23}));
+        QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({0, 1}));
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2);  // one curve per run, its seeds one after another
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::Phase2Plot, 11.4),
+                 QString("11.50 s after the run's first step\n#1 a · loss: 12, step 2\n#2 b · loss: 32 at 1.00 s, step 2"));
+        QCOMPARE(panel.xText(3725), QString("1:02:05"));
+        QCOMPARE(panel.xText(90000), QString("25:00:00"));
+        // A live step goes on the time axis at once.
+        panel.addMetrics(2, {at(metricAt("phase2", 3, {{"loss", 33}}, "dtd", 16, 1), t0 + 103.25)});
+        QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({0, 1, 3.25}));
+        // A step earlier than the run's first (a line written out of order) moves its 0: every point is placed again.
+        panel.addMetrics(2, {at(metricAt("phase1", 1, {{"loss", 5}}, "dtd"), t0 + 90)});
+        QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({10, 11, 13.25}));
+        QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase1Plot, "loss"), QVector<double>({0}));
+
+        panel.setStepAxis(ui::PlotPanel::StepAxis::Wall);
+        QCOMPARE(box->currentIndex(), 3);
+        QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase2Plot, "loss").first(), t0 + 10.5);
+        const QString wall = panel.valuesAt(ui::PlotPanel::Phase2Plot, t0 + 10.5);
+        QVERIFY2(wall.startsWith(QDateTime::fromSecsSinceEpoch(qint64(t0) + 11).toString("d MMM yyyy HH:mm:ss") + "\n"), qPrintable(wall));
+        QVERIFY2(wall.contains("#1 a · loss: 11, step 1"), qPrintable(wall));
+
+        panel.setStepAxis(ui::PlotPanel::StepAxis::Continue);
+        QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 7);  // the step without a time is back
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::Phase2Plot, 4), QString("step 4\n#1 a · loss: 21\n#2 b · loss: 33 at 3"));
+        panel.clearRun(2);
+        panel.setStepAxis(ui::PlotPanel::StepAxis::Relative);
+        QCOMPARE(panel.pointCount(2, ui::PlotPanel::Phase2Plot, "loss"), 0);
+        panel.addMetrics(2, {at(metricAt("phase2", 1, {{"loss", 1}}, "dtd", 16, 1), t0 + 500)});
+        QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({0}));  // a cleared run starts again at 0
         panel.flush();
     }
 
