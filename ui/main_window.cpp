@@ -1448,6 +1448,8 @@ void MainWindow::saveSession(QSettings& settings) const {
     settings.setValue("windowState", saveState());
     settings.setValue("tab", tabs_->currentIndex());
     settings.setValue("plotSmoothing", plots_->smoothing());
+    settings.setValue("plotLogScale", plots_->logScale());
+    settings.setValue("plotIgnoreOutliers", plots_->ignoreOutliers());
     static const char* const kStepAxes[] = {"continue", "overlay", "relative", "wall"};  // PlotPanel::StepAxis's order
     settings.setValue("plotStepAxis", kStepAxes[std::clamp(int(plots_->stepAxis()), 0, 3)]);
     static const char* const kRunsPlots[] = {"scatter", "parallel", "correlation"};
@@ -1479,6 +1481,8 @@ int MainWindow::restoreSession(QSettings& settings) {
     if (settings.contains("windowState")) restoreState(settings.value("windowState").toByteArray());
     tabs_->setCurrentIndex(std::clamp(settings.value("tab", 0).toInt(), 0, tabs_->count() - 1));
     plots_->setSmoothing(settings.value("plotSmoothing", 0.0).toDouble());
+    plots_->setLogScale(settings.value("plotLogScale", false).toBool());
+    plots_->setIgnoreOutliers(settings.value("plotIgnoreOutliers", false).toBool());
     const QString stepAxis = settings.value("plotStepAxis").toString();
     plots_->setStepAxis(stepAxis == QLatin1String("overlay")    ? PlotPanel::StepAxis::Overlay
                         : stepAxis == QLatin1String("relative") ? PlotPanel::StepAxis::Relative

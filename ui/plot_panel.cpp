@@ -4,6 +4,7 @@
 
 #include <qcustomplot.h>
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
 #include <QDoubleSpinBox>
@@ -121,6 +122,15 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
                                  "at the start of each training; the raw curve stays faintly behind it). 0 = raw. "
                                  "The learning rate and the accuracy stay raw, and so do the CSV exports; Save Plots as "
                                  "Image saves what is shown."));
+    logScaleBox_ = new QCheckBox(tr("Log scale (loss)"), this);
+    logScaleBox_->setObjectName("plotLogScale");
+    logScaleBox_->setToolTip(tr("The loss axis of the phase plots on a logarithmic scale (TensorBoard's log scale); "
+                                "points at or below 0 are not drawn on it. The learning rate stays linear."));
+    outliersBox_ = new QCheckBox(tr("Ignore outliers in scaling"), this);
+    outliersBox_->setObjectName("plotIgnoreOutliers");
+    outliersBox_->setToolTip(tr("The loss axis spans the 5th to 95th percentile of the values shown (TensorBoard's "
+                                "\"ignore outliers in chart scaling\"), so that a spike or the first steps' high "
+                                "loss do not flatten the rest; drag or zoom to see them"));
     auto* side = new QVBoxLayout;
     side->addWidget(new QLabel(tr("Runs"), this));
     side->addWidget(runList_, 1);
@@ -128,6 +138,8 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     side->addWidget(axisBox_);
     side->addWidget(new QLabel(tr("Smoothing"), this));
     side->addWidget(smoothingBox_);
+    side->addWidget(logScaleBox_);
+    side->addWidget(outliersBox_);
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter, 1);
@@ -141,6 +153,8 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     connect(&slice_, &QTimer::timeout, this, &PlotPanel::replotDirty);
     connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setStepAxis(StepAxis(i)); });
     connect(smoothingBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double w) { setSmoothing(w); });
+    connect(logScaleBox_, &QCheckBox::toggled, this, [this](bool on) { setLogScale(on); });
+    connect(outliersBox_, &QCheckBox::toggled, this, [this](bool on) { setIgnoreOutliers(on); });
     for (int i : {int(Phase1Plot), int(Phase2Plot)}) {  // zooming in on a time axis shows finer labels
         QCPAxis* x = plots_[i]->xAxis;
         connect(x, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this, x] { fitTimeLabels(x); });
@@ -350,6 +364,70 @@ void PlotPanel::setSmoothing(double w) {
     if (w == smoothing_) return;
     smoothing_ = w;
     rebuildPhasePlots();
+}
+
+void PlotPanel::setLogScale(bool on) {
+    if (logScaleBox_->isChecked() != on) {
+        QSignalBlocker block(logScaleBox_);
+        logScaleBox_->setChecked(on);
+    }
+    if (on == logScale_) return;
+    logScale_ = on;
+    for (int plot : {int(Phase1Plot), int(Phase2Plot)}) {
+        QCPAxis* y = plots_[plot]->yAxis;
+        y->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+        if (on) {
+            QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
+            ticker->setSubTickCount(8);  // 2..9 between the powers of ten
+            y->setTicker(ticker);
+            y->setNumberFormat(QStringLiteral("gb"));
+        } else {
+            y->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+            y->setNumberFormat(QStringLiteral("gbd"));
+        }
+        scheduleReplot(PlotId(plot));
+    }
+}
+
+void PlotPanel::setIgnoreOutliers(bool on) {
+    if (outliersBox_->isChecked() != on) {
+        QSignalBlocker block(outliersBox_);
+        outliersBox_->setChecked(on);
+    }
+    if (on == ignoreOutliers_) return;
+    ignoreOutliers_ = on;
+    scheduleReplot(Phase1Plot);
+    scheduleReplot(Phase2Plot);
+}
+
+std::optional<QPair<double, double>> PlotPanel::lossRange(int plot) const {
+    // The values drawn on the loss axis: the shown curves (smoothed where smoothing is on; not the faint raw ones),
+    // only positive ones on a log scale.
+    std::vector<double> v;
+    const QCustomPlot* p = plots_[plot];
+    for (int g = 0; g < p->graphCount(); ++g) {
+        const QCPGraph* graph = p->graph(g);
+        if (!graph->visible() || graph->valueAxis() != p->yAxis || graph->layer() != p->layer(QStringLiteral("main"))) continue;
+        for (auto d = graph->data()->constBegin(); d != graph->data()->constEnd(); ++d)
+            if (std::isfinite(d->value) && (!logScale_ || d->value > 0)) v.push_back(d->value);
+    }
+    if (v.empty()) return std::nullopt;
+    if (!ignoreOutliers_ || v.size() < 20) {  // a handful of points has no outliers to speak of
+        const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+        return qMakePair(*lo, *hi);
+    }
+    // TensorBoard's: the 5th and 95th percentiles, by linear interpolation between the nearest ranks (d3.quantile).
+    const auto quantile = [&v](double q) {
+        const double pos = q * double(v.size() - 1);
+        const auto i = std::size_t(pos);
+        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(i), v.end());
+        const double a = v[i];
+        if (i + 1 >= v.size()) return a;
+        const double b = *std::min_element(v.begin() + std::ptrdiff_t(i) + 1, v.end());
+        return a + (b - a) * (pos - double(i));
+    };
+    const double lo = quantile(0.05), hi = quantile(0.95);
+    return qMakePair(lo, hi);
 }
 
 void PlotPanel::setStepAxis(StepAxis axis) {
@@ -567,9 +645,15 @@ void PlotPanel::replotPlot(int i) {
         p->yAxis->setRange(std::max(0.0, std::floor(lo / 10) * 10 - 5), std::min(105.0, std::ceil(hi / 10) * 10 + 5));
     } else {
         p->rescaleAxes(true);
-        // A little headroom so the curves do not touch the frame.
+        if (const auto loss = lossRange(i)) p->yAxis->setRange(loss->first, loss->second);
+        // A little headroom so the curves do not touch the frame (on a log scale, a factor).
         for (QCPAxis* a : {p->yAxis, p->yAxis2}) {
             const QCPRange r = a->range();
+            if (a->scaleType() == QCPAxis::stLogarithmic && r.lower > 0) {
+                const double f = r.upper > r.lower ? std::pow(r.upper / r.lower, 0.05) : 1.5;
+                a->setRange(r.lower / f, r.upper * f);
+                continue;
+            }
             const double pad = r.size() > 0 ? r.size() * 0.05 : std::max(1e-6, std::abs(r.upper) * 0.05);
             a->setRange(r.lower - pad, r.upper + pad);
         }

@@ -29,6 +29,7 @@ class QCustomPlot;
 class QCPAxis;
 class QCPItemStraightLine;
 class QCPGraph;
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QListWidget;
@@ -71,6 +72,13 @@ public:
     // raw curve drawn faintly behind it. The learning rate and the accuracy are never smoothed; CSV exports are raw.
     void setSmoothing(double w);
     double smoothing() const { return smoothing_; }
+    // TensorBoard's log scale for the loss axis of the phase plots (values at or below 0 are not drawn on it; the
+    // learning rate's axis stays linear), and its "ignore outliers in chart scaling": the loss axis spans the 5th to
+    // 95th percentile of the values shown (all of them below 20 points).
+    void setLogScale(bool on);
+    bool logScale() const { return logScale_; }
+    void setIgnoreOutliers(bool on);
+    bool ignoreOutliers() const { return ignoreOutliers_; }
     // The three plots stacked in one file: PNG or JPEG (twice the screen resolution) or PDF (vector), by the
     // suffix; written atomically. Returns what went wrong, empty on success.
     QString saveImage(const QString& path);
@@ -122,6 +130,8 @@ private:
     // The point of a drawn series at x (its step and time), found in the history.
     std::optional<Point> pointAt(const QString& seriesKey, double x) const;
     void applyXAxis();
+    // The loss axis's range before its headroom: the shown values' extent, or their 5th to 95th percentile.
+    std::optional<QPair<double, double>> lossRange(int plot) const;
     void fitTimeLabels(QCPAxis* x);
     QCPGraph* series(int job, PlotId plot, const QString& key, const QString& training = {}, int shade = 0);
     // The faint raw curve behind a smoothed one.
@@ -149,6 +159,9 @@ private:
     QComboBox* axisBox_ = nullptr;
     double smoothing_ = 0;
     QDoubleSpinBox* smoothingBox_ = nullptr;
+    bool logScale_ = false, ignoreOutliers_ = false;
+    QCheckBox* logScaleBox_ = nullptr;
+    QCheckBox* outliersBox_ = nullptr;
     struct Ema {
         double last = 0;
         int count = 0;

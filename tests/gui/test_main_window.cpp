@@ -828,6 +828,8 @@ private Q_SLOTS:
             w.centralTabs()->setCurrentIndex(1);
             w.plotPanel()->setSmoothing(0.6);
             w.plotPanel()->setStepAxis(ui::PlotPanel::StepAxis::Relative);
+            w.plotPanel()->setLogScale(true);
+            w.plotPanel()->setIgnoreOutliers(true);
             w.runsView()->plotKindBox()->setCurrentIndex(ui::RunsView::ParallelCoordinates);
             w.runsView()->setParallelAxisLayout({"train.lr", "method.n_ctx_text"}, {"model.student"});
             QSettings settings(ini, QSettings::IniFormat);
@@ -850,6 +852,8 @@ private Q_SLOTS:
             QCOMPARE(w.centralTabs()->currentIndex(), 1);
             QCOMPARE(w.plotPanel()->smoothing(), 0.6);
             QCOMPARE(w.plotPanel()->stepAxis(), ui::PlotPanel::StepAxis::Relative);
+            QVERIFY(w.plotPanel()->logScale());
+            QVERIFY(w.plotPanel()->ignoreOutliers());
             QCOMPARE(w.runsView()->plotKindBox()->currentData().toInt(), int(ui::RunsView::ParallelCoordinates));
             QCOMPARE(w.runsView()->parallelAxisOrder(), (QStringList{"train.lr", "method.n_ctx_text"}));
             QCOMPARE(w.runsView()->hiddenParallelAxes(), QStringList{"model.student"});

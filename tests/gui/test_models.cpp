@@ -1221,6 +1221,49 @@ private Q_SLOTS:
         panel.flush();
     }
 
+    // TensorBoard's log scale and "ignore outliers in chart scaling" for the loss axis: a first step's loss of 1000
+    // over a run of losses near 1 sets the axis only when outliers count; on a log scale the axis stays positive
+    // (a loss of 0 is not drawn there) and its headroom is a factor; the learning rate's axis is untouched.
+    void plotPanelLogScaleAndOutliers() {
+        ui::PlotPanel panel;
+        panel.setRunLabel(1, "#1 a");
+        panel.addMetrics(1, {metricAt("phase2", 1, {{"loss", 1000}, {"lr", 0.002}}, "dtd", 16, 1)});
+        for (int step = 2; step <= 100; ++step)
+            panel.addMetrics(1, {metricAt("phase2", step, {{"loss", 1.0 + 0.01 * step}, {"lr", 0.002}}, "dtd", 16, 1)});
+        panel.addMetrics(1, {metricAt("phase2", 101, {{"loss", 0.0}, {"lr", 0.002}}, "dtd", 16, 1)});
+        panel.flush();
+        auto range = panel.valueRange(ui::PlotPanel::Phase2Plot);
+        QVERIFY2(range.first < 0 && range.second > 1000, qPrintable(QString("%1 %2").arg(range.first).arg(range.second)));
+        auto* outliers = panel.findChild<QCheckBox*>("plotIgnoreOutliers");
+        QVERIFY(outliers);
+        outliers->setChecked(true);  // as the user does
+        QVERIFY(panel.ignoreOutliers());
+        panel.flush();
+        range = panel.valueRange(ui::PlotPanel::Phase2Plot);
+        // The 5th and 95th percentiles of 0, 1.02..1.99 and 1000, with 5% headroom: about 1.06 to 1.95.
+        QVERIFY2(range.first > 0.9 && range.first < 1.1 && range.second > 1.8 && range.second < 2.1,
+                 qPrintable(QString("%1 %2").arg(range.first).arg(range.second)));
+        auto* log = panel.findChild<QCheckBox*>("plotLogScale");
+        QVERIFY(log);
+        log->setChecked(true);
+        QVERIFY(panel.logScale());
+        outliers->setChecked(false);
+        panel.flush();
+        range = panel.valueRange(ui::PlotPanel::Phase2Plot);
+        // 1.02 to 1000 (the 0 left out), a factor of 1000^(1/20) ≈ 1.41 each side.
+        QVERIFY2(range.first > 0.6 && range.first < 0.8 && range.second > 1300 && range.second < 1500,
+                 qPrintable(QString("%1 %2").arg(range.first).arg(range.second)));
+        log->setChecked(false);
+        panel.flush();
+        QVERIFY(panel.valueRange(ui::PlotPanel::Phase2Plot).first < 0);
+        // A handful of points: all of them count, outliers or not.
+        ui::PlotPanel few;
+        few.setIgnoreOutliers(true);
+        for (int step = 1; step <= 5; ++step) few.addMetrics(1, {metricAt("phase1", step, {{"loss", step == 1 ? 100.0 : 1.0}}, "dtd")});
+        few.flush();
+        QVERIFY(few.valueRange(ui::PlotPanel::Phase1Plot).second > 100);
+    }
+
     // The loss curves' smoothing is TensorBoard's debiased moving average, restarted with every training; the raw
     // curve stays behind it, the learning rate is never smoothed, and switching it off gives the raw values back.
     void plotPanelSmoothsLikeTensorBoard() {
