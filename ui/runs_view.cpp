@@ -101,6 +101,7 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
             case ColMethod: return tr("Method");
             case ColState: return tr("State");
             case ColResults: return tr("Results");
+            case ColRuntime: return tr("Runtime");
             case ColTags: return tr("Tags");
             case ColNote: return tr("Note");
             default: break;
@@ -110,6 +111,9 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
     }
     if (role == Qt::ToolTipRole) {
         if (section == ColResults) return tr("Evaluations done of those the experiment plans (dataset × shots × seed)");
+        if (section == ColRuntime)
+            return tr("The time the run's processes have spent on it (W&B's runtime): every attempt, not the pauses "
+                      "between a stop and its resume, nor re-evaluations; up to now for a running run");
         if (section == ColTags) return tr("The run's tags, comma-separated; double-click to edit (kept in its notes.json)");
         if (section == ColNote) return tr("The run's note; double-click to edit (kept in its notes.json)");
         if (section >= FixedColumns && section < FixedColumns + FigureCount)
@@ -154,7 +158,8 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             if (c == ColNote) return qs(row.notes.note);
             return data(index, Qt::DisplayRole);
         case Qt::TextAlignmentRole:
-            if ((c >= FixedColumns && c < FixedColumns + FigureCount) || c == ColResults) return int(Qt::AlignRight | Qt::AlignVCenter);
+            if ((c >= FixedColumns && c < FixedColumns + FigureCount) || c == ColResults || c == ColRuntime)
+                return int(Qt::AlignRight | Qt::AlignVCenter);
             return {};
         default: break;
     }
@@ -169,6 +174,9 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         case ColResults:
             if (sort) return s.evaluations ? double(s.evaluated) / s.evaluations : 0.0;
             return QStringLiteral("%1/%2").arg(s.evaluated).arg(s.evaluations);
+        case ColRuntime:
+            if (sort) return s.runtime.value_or(-std::numeric_limits<double>::infinity());
+            return s.runtime ? durationText(*s.runtime) : QString();
         case ColTags:
             if (!row.notesError.empty() && !sort) return tr("(notes.json unreadable)");
             return qs(caspl::joinTags(row.notes.tags));

@@ -40,7 +40,7 @@ class RunsTableModel : public QAbstractTableModel {
 public:
     // Fixed columns, the figures (figureColumn), then one per differing key (keyColumn): the figures stay in view
     // however many keys differ.
-    enum FixedColumn { ColRun, ColMethod, ColState, ColResults, ColTags, ColNote, FixedColumns };
+    enum FixedColumn { ColRun, ColMethod, ColState, ColResults, ColRuntime, ColTags, ColNote, FixedColumns };
     enum Figure { Base, Novel, Hm, All, FigureCount };
     enum Role { SortRole = Qt::UserRole + 1, FolderRole, BestRole };
     explicit RunsTableModel(QObject* parent = nullptr);

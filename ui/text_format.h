@@ -6,6 +6,7 @@
 #include <QFileInfo>
 #include <QString>
 
+#include <algorithm>
 #include <clocale>
 #include <cmath>
 
@@ -25,6 +26,14 @@ inline QString signedNumber(double v, int decimals = 2) {
 // and read "0.002" as 0: the numeric category goes back to "C" (the user's language, collation and Qt's own QLocale
 // formatting stay). Called right after the QApplication is made.
 inline void keepCNumericLocale() { std::setlocale(LC_NUMERIC, "C"); }
+
+// A duration as the runs table shows it: "42 s", "12:05" (minutes), "3:02:05" (hours past 24 too); whole seconds.
+inline QString durationText(double seconds) {
+    const auto s = static_cast<long long>(std::llround(std::max(0.0, seconds)));
+    if (s < 60) return QStringLiteral("%1 s").arg(s);
+    const QString ms = QStringLiteral("%1:%2").arg(s / 60 % 60, s >= 3600 ? 2 : 1, 10, QChar('0')).arg(s % 60, 2, 10, QChar('0'));
+    return s < 3600 ? ms : QStringLiteral("%1:").arg(s / 3600) + ms;
+}
 
 // A run folder as the studio names it: its last path component.
 inline QString folderName(const QString& dir) { return QFileInfo(dir).fileName(); }

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <ctime>
 #include <cstdio>
 #include <filesystem>
@@ -703,6 +704,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                     if (r.novel) j["novel"] = *r.novel;
                     if (r.hm) j["hm"] = *r.hm;
                     if (r.accuracy) j["accuracy"] = *r.accuracy;
+                    if (r.runtime) j["runtime_s"] = std::round(*r.runtime * 1000) / 1000;
                     if (withTable) {
                         j["tags"] = runsTable.rows[i].notes.tags;
                         j["note"] = runsTable.rows[i].notes.note;
@@ -741,7 +743,7 @@ void addRunCommands(CLI::App& app, Action* action) {
             std::vector<std::vector<std::string>> table{{"run", "method"}};
             if (tagColumn) table.front().push_back("tags");
             table.front().insert(table.front().end(), runsTable.keys.begin(), runsTable.keys.end());
-            for (const char* h : {"state", "results", "HM", "progress"}) table.front().push_back(h);
+            for (const char* h : {"state", "results", "HM", "runtime", "progress"}) table.front().push_back(h);
             for (std::size_t i = 0; i < rows.size(); ++i) {
                 const RunFolderStatus& r = rows[i];
                 char figure[32] = "-";
@@ -754,6 +756,7 @@ void addRunCommands(CLI::App& app, Action* action) {
                 line.push_back(r.state + (r.pid ? " (pid " + std::to_string(r.pid) + (r.host.empty() ? "" : " on " + r.host) + ")" : ""));
                 line.push_back(std::to_string(r.evaluated) + "/" + std::to_string(r.evaluations));
                 line.push_back(figure);
+                line.push_back(r.runtime ? clockText(*r.runtime) : "-");
                 line.push_back(progressText(r));
                 table.push_back(std::move(line));
             }

@@ -165,7 +165,7 @@ std::string formatEventTime(double seconds) {
     const std::time_t whole = std::time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     std::tm tm{};
     gmtime_r(&whole, &tm);
-    char buf[40];
+    char buf[96];  // far more than the 24 characters a year of four digits needs
     const auto sub = int(ms - int64_t(whole) * 1000);
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                   tm.tm_hour, tm.tm_min, tm.tm_sec, sub);
@@ -298,6 +298,69 @@ std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::str
         }
         if (from == 0) return std::nullopt;
     }
+}
+
+namespace {
+
+// A line's "time" without parsing the whole line (the writer's lines are flat: the key appears once, as a key).
+double lineTime(const std::string& line) {
+    const auto at = line.find("\"time\":\"");
+    if (at == std::string::npos) return 0;
+    const auto begin = at + 8, end = line.find('"', begin);
+    return end == std::string::npos ? 0 : parseEventTime(line.substr(begin, end - begin));
+}
+
+}  // namespace
+
+double lastEventTime(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return 0;
+    in.seekg(0, std::ios::end);
+    const int64_t size = int64_t(in.tellg());
+    const int64_t from = std::max<int64_t>(0, size - 64 * 1024);  // a line is far shorter
+    std::string chunk(std::size_t(size - from), '\0');
+    in.seekg(from);
+    in.read(chunk.data(), std::streamsize(chunk.size()));
+    chunk.resize(std::size_t(in.gcount()));
+    // Whole lines from the last back: one still being written has no newline yet.
+    std::size_t end = chunk.rfind('\n');
+    while (end != std::string::npos && end > 0) {
+        std::size_t begin = chunk.rfind('\n', end - 1);
+        if (begin == std::string::npos && from > 0) break;  // cut by the tail
+        begin = begin == std::string::npos ? 0 : begin + 1;
+        if (const double t = lineTime(chunk.substr(begin, end - begin)); t > 0) return t;
+        if (begin == 0) break;
+        end = begin - 1;
+    }
+    return 0;
+}
+
+double runtimeFromEventLog(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return 0;
+    double total = 0, first = 0, last = 0;
+    bool counted = false;
+    std::string line;
+    const auto close = [&] {
+        if (counted && last > first) total += last - first;
+    };
+    while (std::getline(in, line)) {
+        const double t = lineTime(line);
+        if (t <= 0) continue;
+        if (line.find("\"type\":\"log\"") != std::string::npos) {
+            const bool starts = line.find("\"message\":\"starting run ") != std::string::npos ||
+                                line.find("\"message\":\"resuming run ") != std::string::npos;
+            if (starts || line.find("\"message\":\"evaluating run ") != std::string::npos) {
+                close();
+                counted = starts;
+                first = last = t;
+                continue;
+            }
+        }
+        last = std::max(last, t);
+    }
+    close();
+    return total;
 }
 
 std::string curvesCsvText(const std::vector<MetricEvent>& metrics) {

@@ -65,6 +65,15 @@ private:
 // it was written (its "time", UTC) in `time` when given. nullopt when the file is missing or has none.
 std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::string* time = nullptr);
 
+// The time of the last complete line of an events.jsonl (read from its end); 0 when it has none with a time.
+double lastEventTime(const std::string& path);
+
+// The time a run's processes spent on it as its events.jsonl tells (for runs written before run.json kept it): each
+// process's lines begin with its "starting run" or "resuming run" line; the time from there to its last line is
+// added up. The lines of `caspl eval` processes ("evaluating run") are not counted, as run.json does not count
+// them. 0 for a log without such lines.
+double runtimeFromEventLog(const std::string& path);
+
 // One row per metric line: run, phase, dataset, shots, seed, epoch, step, wall_time (seconds since 1970-01-01 UTC
 // with milliseconds, as TensorBoard's CSV download gives it; empty when the line has no time), then one column per
 // metric key (the sorted union over all lines: loss, loss.ce, lr, ...); a cell is empty where a line has no such

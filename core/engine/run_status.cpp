@@ -48,6 +48,7 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
     s.method = methodLabel(spec);
 
     std::string status;
+    double updated = 0;  // when run.json was written
     {
         std::ifstream in(dir / "run.json");
         if (in) {
@@ -57,6 +58,8 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
                 const auto j = nlohmann::json::parse(text.str());
                 status = j.value("status", std::string());
                 s.message = j.value("message", std::string());
+                if (const auto r = j.find("runtime_s"); r != j.end() && r->is_number()) s.runtime = std::max(0.0, r->get<double>());
+                if (const auto u = j.find("updated"); u != j.end() && u->is_string()) updated = parseEventTime(u->get<std::string>());
             } catch (const std::exception&) {
                 s.message = "run.json cannot be read";
             }
@@ -81,6 +84,13 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
         s.state = status.empty() ? "unknown" : status;
     }
     s.progress = lastProgressEvent((dir / "events.jsonl").string(), &s.progressTime);
+    // The time spent since run.json was written: a running run's until now (another machine's clock may differ: never
+    // less than what run.json says), a crashed one's until its last line.
+    if (s.runtime && updated > 0) {
+        if (s.state == "running") s.runtime = *s.runtime + std::max(0.0, nowEventTime() - updated);
+        else if (s.state == "crashed")
+            s.runtime = *s.runtime + std::max(0.0, lastEventTime((dir / "events.jsonl").string()) - updated);
+    }
 
     s.evaluations = plannedEvaluations(spec);
     const fs::path resultPath = dir / "result.json";

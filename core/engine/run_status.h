@@ -32,6 +32,11 @@ struct RunFolderStatus {
     // not its source, as the papers' tables) and the harmonic mean of base and novel.
     std::optional<double> base, novel, hm, accuracy;
     std::string resultsError;  // why result.json could not be read ("" when it could, or is absent)
+    // The time the run's processes have spent on it, in seconds (W&B's runtime): run.json's runtime_s, which the
+    // runner keeps (every attempt; a stopped run's pause is not counted, nor `caspl eval`), up to now for a run
+    // running now, up to its last logged line for a crashed one. None for a run written before run.json kept it
+    // (until it is resumed) and for one not started.
+    std::optional<double> runtime;
 };
 
 // Throws caspl::Error naming the folder when it has no config.yaml or that cannot be read. A result.json that cannot

@@ -27,6 +27,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
+#include <functional>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -84,7 +86,25 @@ public:
     JsonlSink(const std::string& path, EventSink& next) : out_((dropCutLastLine(path), path), std::ios::app), next_(next) {
         if (!out_) throw Error(path + ": cannot open for writing");
     }
+    // Called on a progress event at most every `seconds` (the run's status file keeps the time spent fresh).
+    void setTick(double seconds, std::function<void()> tick) {
+        tickEvery_ = seconds;
+        tick_ = std::move(tick);
+        lastTick_ = std::chrono::steady_clock::now();
+    }
     void progress(const ProgressEvent& e) override {
+        if (tick_) {
+            const auto now = std::chrono::steady_clock::now();
+            bool due = false;
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                if (std::chrono::duration<double>(now - lastTick_).count() >= tickEvery_) {
+                    lastTick_ = now;
+                    due = true;
+                }
+            }
+            if (due) tick_();
+        }
         // Progress is frequent: keep one line per 1% and the last step.
         const int64_t every = std::max<int64_t>(1, e.steps / 100);
         if (e.step % every == 0 || e.step == e.steps)
@@ -128,6 +148,9 @@ private:
     std::ofstream out_;
     EventSink& next_;
     std::mutex mu_;
+    std::function<void()> tick_;
+    double tickEvery_ = 60;
+    std::chrono::steady_clock::time_point lastTick_{};
 };
 
 struct DatasetData {
@@ -229,10 +252,28 @@ std::vector<Datum> folderPool(const std::string& folder) {
     return out;
 }
 
+// The time a run's earlier processes spent on it, from its run.json (`j`) and events.jsonl: run.json's runtime_s,
+// plus, for a process that died (run.json still says running while this process holds the folder), the time from
+// its last write of run.json to the last line it logged. A run.json from before runtime_s was kept: the event log's
+// count (runtimeFromEventLog).
+double runtimeSpent(const json& j, const std::string& eventsPath) {
+    const auto kept = j.find("runtime_s");
+    if (kept == j.end() || !kept->is_number()) return runtimeFromEventLog(eventsPath);
+    double t = std::max(0.0, kept->get<double>());
+    const auto status = j.find("status"), updated = j.find("updated");
+    if (status != j.end() && *status == "running" && updated != j.end() && updated->is_string()) {
+        const double since = parseEventTime(updated->get<std::string>()), last = lastEventTime(eventsPath);
+        if (since > 0 && last > since) t += last - since;
+    }
+    return t;
+}
+
+// `runtimeSeconds`: the time the run's processes have spent on it so far (W&B's runtime), every attempt's.
 void writeRunJson(const std::string& runDir, const ExperimentSpec& spec, const std::string& status, const std::string& created,
-                  const std::string& cwd, const std::string& message = "") {
+                  const std::string& cwd, double runtimeSeconds, const std::string& message = "") {
     json j{{"name", spec.name},       {"hash", resolvedHash(spec)},     {"status", status}, {"created", created},
-           {"updated", nowIso()},     {"runtime", runtimeDescription()}, {"cwd", cwd}};
+           {"updated", formatEventTime(nowEventTime())}, {"runtime", runtimeDescription()}, {"cwd", cwd}};
+    j["runtime_s"] = std::round(runtimeSeconds * 1000) / 1000;
     if (!message.empty()) j["message"] = message;
     writeFileAtomically((fs::path(runDir) / "run.json").string(), j.dump(2) + "\n");
 }
@@ -320,6 +361,8 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
     const std::string yaml = toYaml(given);
     const std::string hash = resolvedHash(given);
     std::string created = nowIso();
+    double earlierRuntime = 0;  // what the run's earlier processes spent on it
+    const auto attemptStart = std::chrono::steady_clock::now();
     std::error_code cwdError;
     std::string cwd = fs::current_path(cwdError).string();  // relative paths are relative to it (run.json keeps it)
 
@@ -390,6 +433,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
             try {
                 const json j = json::parse(readFile((fs::path(runDir) / "run.json").string()));
                 created = j.value("created", created);
+                earlierRuntime = runtimeSpent(j, (fs::path(runDir) / "events.jsonl").string());
                 // A resumed run reads its relative paths from the folder it started in.
                 const std::string started = j.value("cwd", std::string());
                 if (!started.empty() && fs::is_directory(started, cwdError)) cwd = started;
@@ -420,10 +464,26 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         sink.log(LogLevel::Warning, "TensorBoard files: " + tensorboardProblem + "; the run goes on without them");
     if (!replaced.empty()) sink.log(LogLevel::Warning, replaced);
     // `caspl eval` leaves the run's status as it was (done, interrupted, ...): it re-evaluates, it does not run.
+    // run.json is written from the run's thread and, while it runs, from whichever thread reports progress (every
+    // minute, so that a crash loses at most that much of the time spent); never "running" again after the end.
+    std::mutex runJsonMutex;
+    bool ended = false;
     const auto setStatus = [&](const std::string& status, const std::string& message = "") {
-        if (!opt.evalOnly) writeRunJson(runDir, given, status, created, cwd, message);
+        if (opt.evalOnly) return;
+        std::lock_guard<std::mutex> lock(runJsonMutex);
+        if (ended) return;
+        ended = status != "running";
+        const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - attemptStart).count();
+        writeRunJson(runDir, given, status, created, cwd, earlierRuntime + spent, message);
     };
     setStatus("running");
+    jsonl.setTick(60, [&] {
+        try {
+            setStatus("running");
+        } catch (const std::exception&) {
+            // a full disk: the run's end writes run.json again, and says so if it cannot
+        }
+    });
     // The run as a session of TensorBoard's HParams dashboard, from its start; its end says how it ended and its
     // figures.
     try {

@@ -457,13 +457,14 @@ std::string runsTableCsvText(const RunsTable& table) {
     };
     std::vector<std::string> header{"folder", "run", "method", "state", "evaluated", "evaluations"};
     header.insert(header.end(), table.keys.begin(), table.keys.end());
-    for (const char* h : {"base", "novel", "hm", "all", "tags", "note"}) header.push_back(h);
+    for (const char* h : {"base", "novel", "hm", "all", "runtime_s", "tags", "note"}) header.push_back(h);
     line(header);
     for (const auto& r : table.rows) {
         const RunFolderStatus& s = r.status;
         std::vector<std::string> fields{s.folder, s.name, s.method, s.state, std::to_string(s.evaluated), std::to_string(s.evaluations)};
         fields.insert(fields.end(), r.values.begin(), r.values.end());
         for (const auto* v : {&s.base, &s.novel, &s.hm, &s.accuracy}) fields.push_back(figure(*v));
+        fields.push_back(s.runtime ? fixedText(*s.runtime, 1) : std::string());  // seconds, as W&B's export gives them
         fields.push_back(joinTags(r.notes.tags));
         fields.push_back(r.notes.note);
         line(fields);

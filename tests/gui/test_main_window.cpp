@@ -688,6 +688,10 @@ private Q_SLOTS:
         QTRY_COMPARE(runsModel->index(0, ui::RunsTableModel::ColState).data().toString(), QString("done"));
         QCOMPARE(runsModel->rowCount(), 1);
         QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColResults).data().toString(), QString("2/2"));
+        // The time the run took (a second or two here), shown as the table shows durations, sorted as a number.
+        const double runtime = runsModel->index(0, ui::RunsTableModel::ColRuntime).data(ui::RunsTableModel::SortRole).toDouble();
+        QVERIFY2(runtime > 0 && runtime < 600, qPrintable(QString::number(runtime)));
+        QCOMPARE(runsModel->index(0, ui::RunsTableModel::ColRuntime).data().toString(), ui::durationText(runtime));
         QCOMPARE(runsModel->index(0, runsModel->figureColumn(ui::RunsTableModel::Hm)).data().toString(),
                  ui::fixedNumber(results->index(2, ui::ResultsModel::ColHm).data(ui::ResultsModel::SortRole).toDouble()));
 

@@ -557,6 +557,13 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(fixedText(12.125, 2)), QString("12.12"));
         QCOMPARE(QString::fromStdString(fixedText(0.375, 2)), QString("0.38"));
         QCOMPARE(ui::signedNumber(-0.125), QString("\u22120.12"));
+        // Durations as the Runs table shows a run's runtime.
+        QCOMPARE(ui::durationText(42.4), QString("42 s"));
+        QCOMPARE(ui::durationText(59.6), QString("1:00"));
+        QCOMPARE(ui::durationText(725), QString("12:05"));
+        QCOMPARE(ui::durationText(3725), QString("1:02:05"));
+        QCOMPARE(ui::durationText(90000), QString("25:00:00"));
+        QCOMPARE(ui::durationText(-3), QString("0 s"));
         std::vector<ResultRecord> records{test::resultRecord("synth", "coop", 2, 1, "base", 97, 800),
                                           test::resultRecord("synth", "coop", 2, 1, "novel", 3, 8)};
         QCOMPARE(records[0].accuracy, 12.125);  // exactly

@@ -299,7 +299,7 @@ private Q_SLOTS:
                                      progress + "{\"type\":\"metric\",\"step\":7,\"values\":{\"loss\":1}}\n{\"type\":\"prog");
         makeRun("c_stopped", "{\"status\": \"interrupted\", \"message\": \"stopped during phase2 epoch 3\"}", progress);
         makeRun("d_new", "", "");
-        const QString done = makeRun("e_done", "{\"status\": \"done\"}", "");
+        const QString done = makeRun("e_done", "{\"status\": \"done\", \"runtime_s\": 3725.4}", "");
         caspl::test::writeBaseNovelResult(done, 80, 60);
         const QString remote = makeRun("f_remote", "{\"status\": \"running\"}", progress);
         write(remote + "/.lock", "4242\nnode17.cluster\n");  // run on another machine sharing the folder (fresh heartbeat)
@@ -327,6 +327,10 @@ private Q_SLOTS:
         QVERIFY2(lines[fresh].contains("not started") && lines[fresh].contains(" 0/2 "), qPrintable(r.out));
         QVERIFY2(lines[finished].contains(" done ") && lines[finished].contains(" 1/2 ") && lines[finished].contains("68.57"),
                  qPrintable(r.out));  // 2 x 80 x 60 / 140
+        QVERIFY2(QRegularExpression(" HM +runtime +progress").match(lines[0]).hasMatch() &&
+                     QRegularExpression(" 68\\.57 +1:02:05").match(lines[finished]).hasMatch(),
+                 qPrintable(r.out));
+        QVERIFY2(QRegularExpression("  - +phase2").match(lines[crashed]).hasMatch(), qPrintable(r.out));  // run.json without a runtime
         QVERIFY(!r.out.contains("not_a_run"));
         const int elsewhere = lineOf("f_remote");
         QVERIFY2(elsewhere > 0 && lines[elsewhere].contains("running (pid 4242 on node17.cluster)"), qPrintable(r.out));
@@ -339,6 +343,9 @@ private Q_SLOTS:
         QCOMPARE(o1.value("evaluations").toInt(), 2);
         QCOMPARE(o1.value("progress").toObject().value("step").toInt(), 7);
         QCOMPARE(o1.value("progress").toObject().value("time").toString(), QString("2026-01-01T00:00:00Z"));
+        QVERIFY(!o1.contains("runtime_s"));
+        const auto jd = runCaspl({"status", "--json", done});
+        QCOMPARE(QJsonDocument::fromJson(jd.out.toUtf8()).object().value("runtime_s").toDouble(), 3725.4);
 
         for (const auto& [path, message] : {std::pair<QString, QString>{base + "/nothing_here", "no such folder"},
                                             {base + "/runs/not_a_run", "holds no run folder"},

@@ -22,9 +22,11 @@
 #include <QJsonObject>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <tuple>
@@ -62,6 +64,10 @@ struct QuietSink : EventSink {
     void metric(const MetricEvent& e) override { metricTimes.push_back(e.time); }
     std::vector<double> metricTimes;  // what a front end was handed
 };
+
+QJsonObject runJsonOf(const std::string& runDir) {
+    return QJsonDocument::fromJson(QByteArray::fromStdString(readFile((fs::path(runDir) / "run.json").string()))).object();
+}
 
 std::string experimentYaml(const fs::path& base) {
     return "name: tiny\n"
@@ -292,9 +298,18 @@ private Q_SLOTS:
         }
         QVERIFY(interrupted);
         QVERIFY(readFile((fs::path(ro.runDir) / "run.json").string()).find("\"interrupted\"") != std::string::npos);
+        const double firstAttempt = runJsonOf(ro.runDir).value("runtime_s").toDouble(-1);
+        QVERIFY(firstAttempt > 0);
         QuietSink s3;
         StopToken st3;
+        const auto resumeStart = std::chrono::steady_clock::now();
         auto resumed = runExperiment(spec_, ro, s3, st3);
+        const double resumeTook = std::chrono::duration<double>(std::chrono::steady_clock::now() - resumeStart).count();
+        // The time spent adds up over the two processes, not the pause between them.
+        const double both = runJsonOf(ro.runDir).value("runtime_s").toDouble(-1);
+        QVERIFY2(both > firstAttempt && both <= firstAttempt + resumeTook + 0.01,
+                 qPrintable(QString("%1 then %2 (resume took %3 s)").arg(firstAttempt).arg(both).arg(resumeTook)));
+        QCOMPARE(readRunFolderStatus(ro.runDir).runtime.value_or(-1), both);
         QCOMPARE(resumed.records.size(), ref.records.size());
         for (std::size_t i = 0; i < ref.records.size(); ++i) {
             QCOMPARE(resumed.records[i].split, ref.records[i].split);
@@ -319,6 +334,32 @@ private Q_SLOTS:
         // The prompts are bit-identical too.
         QCOMPARE(readFile((fs::path(ro.runDir) / "synth/k2_seed1/prompts.safetensors").string()),
                  readFile((fs::path(straight.runDir) / "synth/k2_seed1/prompts.safetensors").string()));
+
+        // A process that died counts up to its last logged line: run.json last written 30 s before it.
+        const std::string events = (fs::path(ro.runDir) / "events.jsonl").string();
+        const auto rewriteRunJson = [&](const std::function<void(QJsonObject&)>& change) {
+            QJsonObject j = runJsonOf(ro.runDir);
+            change(j);
+            writeFileAtomically((fs::path(ro.runDir) / "run.json").string(), QJsonDocument(j).toJson().toStdString());
+        };
+        rewriteRunJson([&](QJsonObject& j) {
+            j["status"] = "running";
+            j["updated"] = QString::fromStdString(formatEventTime(lastEventTime(events) - 30));
+        });
+        QCOMPARE(readRunFolderStatus(ro.runDir).state, std::string("crashed"));
+        QVERIFY(std::abs(readRunFolderStatus(ro.runDir).runtime.value_or(-1) - (both + 30)) < 0.01);
+        QuietSink s4;
+        runExperiment(spec_, ro, s4, st3);
+        const double afterCrash = runJsonOf(ro.runDir).value("runtime_s").toDouble(-1);
+        QVERIFY2(afterCrash >= both + 30 - 0.01, qPrintable(QString::number(afterCrash)));
+        // A run.json from before runtime_s was kept: the event log's count of every process so far.
+        rewriteRunJson([](QJsonObject& j) { j.remove("runtime_s"); });
+        QVERIFY(!readRunFolderStatus(ro.runDir).runtime);
+        const double fromLog = runtimeFromEventLog(events);
+        QVERIFY(fromLog > 0);
+        QuietSink s5;
+        runExperiment(spec_, ro, s5, st3);
+        QVERIFY(runJsonOf(ro.runDir).value("runtime_s").toDouble(-1) >= fromLog);
     }
 
     // Cross-dataset transfer: trained on synth, evaluated on synth and on another dataset with other classes. Each

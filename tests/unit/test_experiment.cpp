@@ -915,6 +915,31 @@ private Q_SLOTS:
         QVERIFY(std::abs(parseEventTime(formatEventTime(now)) - now) <= 0.0005 + 1e-6);
     }
 
+    // The time a run's processes spent on it, from an events.jsonl alone (runs written before run.json kept it):
+    // each process's lines from its "starting run" / "resuming run" line to its last; `caspl eval`'s not counted;
+    // the last whole line's time for a crashed run.
+    void runtimeFromTheEventLog() {
+        const QString dir = QDir(caspl::test::tempDir()).filePath("runtime_log");
+        QDir().mkpath(dir);
+        const std::string path = QDir(dir).filePath("events.jsonl").toStdString();
+        const auto log = [](const char* message, const char* time) {
+            return std::string("{\"level\":\"info\",\"message\":\"") + message + "\",\"time\":\"" + time + "\",\"type\":\"log\"}\n";
+        };
+        const auto metric = [](const char* time) {
+            return std::string("{\"epoch\":1,\"phase\":\"phase2\",\"step\":1,\"time\":\"") + time + "\",\"type\":\"metric\",\"values\":{\"loss\":1}}\n";
+        };
+        writeFileAtomically(path, log("starting run runs/a (coop, CPU)", "2026-12-07T05:00:00Z") + metric("2026-12-07T05:01:00.500Z") +
+                                      log("stopped during phase2; resume with: caspl resume runs/a", "2026-12-07T05:01:40Z") +
+                                      log("resuming run runs/a (coop, CPU)", "2026-12-07T06:00:00Z") + metric("2026-12-07T06:00:20Z") +
+                                      log("evaluating run runs/a (coop, CPU)", "2026-12-07T07:00:00Z") + metric("2026-12-07T07:05:00Z") +
+                                      log("a message that says \\\"time\\\":\\\"2030-01-01T00:00:00Z\\\"", "2026-12-07T07:06:00Z") +
+                                      "{\"type\":\"metric\",\"time\":\"2026-12-07T08:");  // cut
+        QCOMPARE(runtimeFromEventLog(path), 100.0 + 20.0);  // 05:00:00-05:01:40 and 06:00:00-06:00:20; not the evaluation
+        QCOMPARE(lastEventTime(path), parseEventTime("2026-12-07T07:06:00Z"));  // not the cut line, nor the quoted time
+        QCOMPARE(runtimeFromEventLog(path + ".missing"), 0.0);
+        QCOMPARE(lastEventTime(path + ".missing"), 0.0);
+    }
+
     // A run another process writes, followed as it grows: every event type in order, a line still being written
     // waits for its newline, a damaged line is named and skipped over, a replaced (shorter) file starts again.
     void eventLogFollowerReadsWhatIsAppended() {

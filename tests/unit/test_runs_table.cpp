@@ -303,10 +303,11 @@ private Q_SLOTS:
         t.rows[0].status.evaluations = 2;
         t.rows[0].notes.tags = {"baseline", "fig 3"};
         t.rows[0].notes.note = "lr from the paper,\n\"as is\"";
+        t.rows[0].status.runtime = 3725.04;
         QCOMPARE(QString::fromStdString(runsTableCsvText(t)),
-                 QString("folder,run,method,state,evaluated,evaluations,data.seeds,base,novel,hm,all,tags,note\n"
-                         "runs/a,runs/a,coop,done,2,2,\"[1, 2]\",80.00,62.22,70.00,,\"baseline, fig 3\",\"lr from the paper,\n\"\"as is\"\"\"\n"
-                         "runs/b,runs/b,,done,0,0,[3],,,,,,\n"));
+                 QString("folder,run,method,state,evaluated,evaluations,data.seeds,base,novel,hm,all,runtime_s,tags,note\n"
+                         "runs/a,runs/a,coop,done,2,2,\"[1, 2]\",80.00,62.22,70.00,,3725.0,\"baseline, fig 3\",\"lr from the paper,\n\"\"as is\"\"\"\n"
+                         "runs/b,runs/b,,done,0,0,[3],,,,,,,\n"));
     }
 
     // From disk: the resolved configuration (defaults included), the results, and a folder that does not load.
@@ -504,6 +505,32 @@ private Q_SLOTS:
         s = readRunFolderStatus(dir.toStdString());
         QCOMPARE(s.evaluated, 3);
         QCOMPARE(s.accuracy.value_or(0), 85.0);  // (90 + 80) / 2, not (70 + 90 + 80) / 3
+    }
+
+    // The runtime of a run folder: run.json's runtime_s for a finished or stopped run; for a crashed one (run.json
+    // says running, nobody holds the folder) up to its last logged line; none before run.json kept it.
+    void runtimeFromRunJson() {
+        const QString base = QDir(caspl::test::tempDir()).filePath("runtime_status");
+        QDir(base).removeRecursively();
+        const QString dir = base + "/runs/r";
+        QDir().mkpath(dir);
+        caspl::test::TinyExperimentOptions o;
+        o.name = "r";
+        writeFileAtomically((dir + "/config.yaml").toStdString(), caspl::test::tinyExperimentYaml(base, o).toStdString());
+        writeFileAtomically((dir + "/run.json").toStdString(), "{\"status\": \"done\"}");
+        QVERIFY(!readRunFolderStatus(dir.toStdString()).runtime);  // written before runtime_s
+        writeFileAtomically((dir + "/run.json").toStdString(),
+                            "{\"status\": \"done\", \"runtime_s\": 125.5, \"updated\": \"2026-12-07T05:20:00.000Z\"}");
+        QCOMPARE(readRunFolderStatus(dir.toStdString()).runtime.value_or(-1), 125.5);
+        writeFileAtomically((dir + "/events.jsonl").toStdString(),
+                            "{\"type\":\"progress\",\"phase\":\"phase2\",\"step\":1,\"steps\":2,\"time\":\"2026-12-07T05:20:30.000Z\"}\n"
+                            "{\"level\":\"info\",\"message\":\"x\",\"time\":\"2026-12-07T05:20:40.250Z\",\"type\":\"log\"}\n"
+                            "{\"type\":\"progress\",\"phase\":\"phase2\",\"step\":2,\"ste");  // cut: the crash
+        writeFileAtomically((dir + "/run.json").toStdString(),
+                            "{\"status\": \"running\", \"runtime_s\": 125.5, \"updated\": \"2026-12-07T05:20:00.000Z\"}");
+        const RunFolderStatus crashed = readRunFolderStatus(dir.toStdString());
+        QCOMPARE(crashed.state, std::string("crashed"));
+        QCOMPARE(crashed.runtime.value_or(-1), 125.5 + 40.25);
     }
 
     // Two writers at once (caspl notes and the studio; here two threads, each with its own lock file handle) never
