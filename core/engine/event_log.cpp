@@ -312,54 +312,115 @@ double lineTime(const std::string& line) {
 
 }  // namespace
 
-double lastEventTime(const std::string& path) {
+namespace {
+
+// Whether a log line starts a process's lines: "starting run", "resuming run" (counted) or "evaluating run".
+enum class Start { None, Run, Eval };
+Start startOf(const std::string& line) {
+    if (line.find("\"type\":\"log\"") == std::string::npos) return Start::None;
+    if (line.find("\"message\":\"starting run ") != std::string::npos || line.find("\"message\":\"resuming run ") != std::string::npos)
+        return Start::Run;
+    if (line.find("\"message\":\"evaluating run ") != std::string::npos) return Start::Eval;
+    return Start::None;
+}
+
+// The warnings an earlier version logged just before a process's start line (they belong to that process).
+bool logsBeforeStart(const std::string& line) {
+    return line.find("\"type\":\"log\"") != std::string::npos &&
+           (line.find("\"message\":\"TensorBoard files: ") != std::string::npos ||
+            line.find("\"message\":\"TensorBoard HParams session: ") != std::string::npos ||
+            line.find("\"message\":\"replacing the earlier configuration of ") != std::string::npos);
+}
+
+// Hands the whole lines of a file to `f` from the last to the first (a last line without its newline, one still being
+// written or cut by a crash, is left out) until `f` returns false.
+template <typename F>
+void eachLineBackward(const std::string& path, F f) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return 0;
+    if (!in) return;
     in.seekg(0, std::ios::end);
-    const int64_t size = int64_t(in.tellg());
-    const int64_t from = std::max<int64_t>(0, size - 64 * 1024);  // a line is far shorter
-    std::string chunk(std::size_t(size - from), '\0');
-    in.seekg(from);
-    in.read(chunk.data(), std::streamsize(chunk.size()));
-    chunk.resize(std::size_t(in.gcount()));
-    // Whole lines from the last back: one still being written has no newline yet.
-    std::size_t end = chunk.rfind('\n');
-    while (end != std::string::npos && end > 0) {
-        std::size_t begin = chunk.rfind('\n', end - 1);
-        if (begin == std::string::npos && from > 0) break;  // cut by the tail
-        begin = begin == std::string::npos ? 0 : begin + 1;
-        if (const double t = lineTime(chunk.substr(begin, end - begin)); t > 0) return t;
-        if (begin == 0) break;
-        end = begin - 1;
+    int64_t pos = int64_t(in.tellg());
+    std::string carry;  // the start of a line whose beginning is in the next chunk back
+    bool last = true;   // the file's last piece: what follows its last newline is not a whole line
+    while (pos > 0) {
+        const int64_t n = std::min<int64_t>(pos, 256 * 1024);
+        pos -= n;
+        std::string chunk(std::size_t(n), '\0');
+        in.seekg(pos);
+        in.read(chunk.data(), std::streamsize(n));
+        chunk += carry;
+        std::size_t end = chunk.size();
+        if (last) {
+            end = chunk.rfind('\n');
+            if (end == std::string::npos) {  // no newline yet: nothing whole so far
+                carry.clear();
+                if (pos == 0) return;
+                continue;
+            }
+            last = false;
+        }
+        // chunk[0, end) ends with whole lines; the part before its first newline may go on further back.
+        std::size_t lineEnd = end;
+        while (true) {
+            const std::size_t nl = lineEnd == 0 ? std::string::npos : chunk.rfind('\n', lineEnd - 1);
+            if (nl == std::string::npos) break;
+            if (!f(chunk.substr(nl + 1, lineEnd - nl - 1))) return;
+            lineEnd = nl;
+        }
+        carry = chunk.substr(0, lineEnd);
+        if (pos == 0 && !carry.empty() && !f(carry)) return;
     }
-    return 0;
+}
+
+}  // namespace
+
+double lastEventTime(const std::string& path) {
+    double t = 0;
+    eachLineBackward(path, [&](const std::string& line) { return (t = lineTime(line)) <= 0; });
+    return t;
+}
+
+double attemptEnd(const std::string& path, double since) {
+    // Backwards: every `caspl eval` started since then hides the lines before it; the line just before the earliest
+    // of them is the process's last. The process's own lines since `since` are few (it wrote run.json every minute).
+    double end = 0;
+    bool before = false;  // the next line back is the one just before an evaluation's start
+    eachLineBackward(path, [&](const std::string& line) {
+        const double t = lineTime(line);
+        if (t <= 0) return true;
+        if (end == 0 || before) {
+            end = t;
+            before = false;
+        }
+        if (startOf(line) == Start::Eval && t >= since) {
+            before = true;
+            end = 0;
+            return true;
+        }
+        return t >= since;
+    });
+    return end;
 }
 
 double runtimeFromEventLog(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return 0;
-    double total = 0, first = 0, last = 0;
+    double total = 0, first = 0, last = 0, solid = 0;  // solid: the last line not logged before the next start
     bool counted = false;
     std::string line;
-    const auto close = [&] {
-        if (counted && last > first) total += last - first;
-    };
     while (std::getline(in, line)) {
         const double t = lineTime(line);
         if (t <= 0) continue;
-        if (line.find("\"type\":\"log\"") != std::string::npos) {
-            const bool starts = line.find("\"message\":\"starting run ") != std::string::npos ||
-                                line.find("\"message\":\"resuming run ") != std::string::npos;
-            if (starts || line.find("\"message\":\"evaluating run ") != std::string::npos) {
-                close();
-                counted = starts;
-                first = last = t;
-                continue;
-            }
+        if (const Start start = startOf(line); start != Start::None) {
+            if (counted && solid > first) total += solid - first;
+            counted = start == Start::Run;
+            first = last = solid = t;
+            continue;
         }
         last = std::max(last, t);
+        if (!logsBeforeStart(line)) solid = last;
     }
-    close();
+    if (counted && last > first) total += last - first;
     return total;
 }
 

@@ -67,11 +67,16 @@ std::optional<ProgressEvent> lastProgressEvent(const std::string& path, std::str
 
 // The time of the last complete line of an events.jsonl (read from its end); 0 when it has none with a time.
 double lastEventTime(const std::string& path);
+// The time of the last line logged by the process that last wrote run.json, at `since` (its "updated"), and died:
+// the log's last complete line, or, when `caspl eval` ran on the folder since then, the last line before the first
+// such evaluation. 0 when there is none.
+double attemptEnd(const std::string& path, double since);
 
 // The time a run's processes spent on it as its events.jsonl tells (for runs written before run.json kept it): each
 // process's lines begin with its "starting run" or "resuming run" line; the time from there to its last line is
-// added up. The lines of `caspl eval` processes ("evaluating run") are not counted, as run.json does not count
-// them. 0 for a log without such lines.
+// added up (the warnings an earlier version logged just before a start line count with the process they precede).
+// The lines of `caspl eval` processes ("evaluating run") are not counted, as run.json does not count them. 0 for a
+// log without such lines.
 double runtimeFromEventLog(const std::string& path);
 
 // One row per metric line: run, phase, dataset, shots, seed, epoch, step, wall_time (seconds since 1970-01-01 UTC

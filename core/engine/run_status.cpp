@@ -85,11 +85,12 @@ RunFolderStatus readRunFolderStatus(const std::string& folder, ExperimentSpec* s
     }
     s.progress = lastProgressEvent((dir / "events.jsonl").string(), &s.progressTime);
     // The time spent since run.json was written: a running run's until now (another machine's clock may differ: never
-    // less than what run.json says), a crashed one's until its last line.
-    if (s.runtime && updated > 0) {
+    // less than what run.json says), a crashed one's until its last line (before any `caspl eval` since).
+    // run.json says running only while a run (not `caspl eval`, which leaves it as it was) runs, or after it died.
+    if (s.runtime && updated > 0 && status == "running") {
         if (s.state == "running") s.runtime = *s.runtime + std::max(0.0, nowEventTime() - updated);
         else if (s.state == "crashed")
-            s.runtime = *s.runtime + std::max(0.0, lastEventTime((dir / "events.jsonl").string()) - updated);
+            s.runtime = *s.runtime + std::max(0.0, attemptEnd((dir / "events.jsonl").string(), updated) - updated);
     }
 
     s.evaluations = plannedEvaluations(spec);

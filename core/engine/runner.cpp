@@ -88,23 +88,22 @@ public:
     }
     // Called on a progress event at most every `seconds` (the run's status file keeps the time spent fresh).
     void setTick(double seconds, std::function<void()> tick) {
+        std::lock_guard<std::mutex> lock(mu_);
         tickEvery_ = seconds;
         tick_ = std::move(tick);
         lastTick_ = std::chrono::steady_clock::now();
     }
     void progress(const ProgressEvent& e) override {
-        if (tick_) {
+        std::function<void()> due;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
             const auto now = std::chrono::steady_clock::now();
-            bool due = false;
-            {
-                std::lock_guard<std::mutex> lock(mu_);
-                if (std::chrono::duration<double>(now - lastTick_).count() >= tickEvery_) {
-                    lastTick_ = now;
-                    due = true;
-                }
+            if (tick_ && std::chrono::duration<double>(now - lastTick_).count() >= tickEvery_) {
+                lastTick_ = now;
+                due = tick_;
             }
-            if (due) tick_();
         }
+        if (due) due();  // outside the lock: it writes run.json, which may take a while
         // Progress is frequent: keep one line per 1% and the last step.
         const int64_t every = std::max<int64_t>(1, e.steps / 100);
         if (e.step % every == 0 || e.step == e.steps)
@@ -262,7 +261,7 @@ double runtimeSpent(const json& j, const std::string& eventsPath) {
     double t = std::max(0.0, kept->get<double>());
     const auto status = j.find("status"), updated = j.find("updated");
     if (status != j.end() && *status == "running" && updated != j.end() && updated->is_string()) {
-        const double since = parseEventTime(updated->get<std::string>()), last = lastEventTime(eventsPath);
+        const double since = parseEventTime(updated->get<std::string>()), last = attemptEnd(eventsPath, since);
         if (since > 0 && last > since) t += last - since;
     }
     return t;
@@ -460,6 +459,9 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
     }
     JsonlSink jsonl((fs::path(runDir) / "events.jsonl").string(), userSink);
     TensorBoardSink sink(std::move(tensorboard), jsonl);
+    // The process's first line in the log (runtimeFromEventLog counts each process's time from it).
+    sink.log(LogLevel::Info, std::string(opt.evalOnly ? "evaluating run " : outcome.resumed ? "resuming run " : "starting run ") +
+                                 runDir + " (" + methodLabel(spec) + ", " + runtimeDescription() + ")");
     if (!tensorboardProblem.empty())
         sink.log(LogLevel::Warning, "TensorBoard files: " + tensorboardProblem + "; the run goes on without them");
     if (!replaced.empty()) sink.log(LogLevel::Warning, replaced);
@@ -472,9 +474,9 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         if (opt.evalOnly) return;
         std::lock_guard<std::mutex> lock(runJsonMutex);
         if (ended) return;
-        ended = status != "running";
         const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - attemptStart).count();
         writeRunJson(runDir, given, status, created, cwd, earlierRuntime + spent, message);
+        ended = status != "running";  // after the write: a "done" that cannot be written is followed by "failed"
     };
     setStatus("running");
     jsonl.setTick(60, [&] {
@@ -484,6 +486,11 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
             // a full disk: the run's end writes run.json again, and says so if it cannot
         }
     });
+    // The tick refers to what is above; it goes before they do.
+    struct TickEnd {
+        JsonlSink& sink;
+        ~TickEnd() { sink.setTick(60, nullptr); }
+    } tickEnd{jsonl};
     // The run as a session of TensorBoard's HParams dashboard, from its start; its end says how it ended and its
     // figures.
     try {
@@ -500,8 +507,6 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         }
         sink.sessionEnd(status, metrics);
     };
-    sink.log(LogLevel::Info, std::string(opt.evalOnly ? "evaluating run " : outcome.resumed ? "resuming run " : "starting run ") +
-                                 runDir + " (" + methodLabel(spec) + ", " + runtimeDescription() + ")");
 
     const std::string label = methodLabel(spec);
     ResultFile all;

@@ -546,7 +546,7 @@ private Q_SLOTS:
         const auto csvRows = caspl::parseCsv(csvFile.readAll().toStdString(), runsCsv.toStdString());
         QCOMPARE(int(csvRows.size()), 5);
         QCOMPARE(csvRows[0], (std::vector<std::string>{"folder", "run", "method", "state", "evaluated", "evaluations", "phase1.lr",
-                                                       "train.lr", "base", "novel", "hm", "all", "tags", "note"}));
+                                                       "train.lr", "base", "novel", "hm", "all", "runtime_s", "tags", "note"}));
         for (std::size_t i = 1; i < csvRows.size(); ++i) {
             const auto& row = csvRows[i];
             const QString n = QString::fromStdString(row[1]);

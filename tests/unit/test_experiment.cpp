@@ -930,12 +930,29 @@ private Q_SLOTS:
         };
         writeFileAtomically(path, log("starting run runs/a (coop, CPU)", "2026-12-07T05:00:00Z") + metric("2026-12-07T05:01:00.500Z") +
                                       log("stopped during phase2; resume with: caspl resume runs/a", "2026-12-07T05:01:40Z") +
+                                      log("TensorBoard files: disk full; the run goes on without them", "2026-12-07T05:59:59Z") +
                                       log("resuming run runs/a (coop, CPU)", "2026-12-07T06:00:00Z") + metric("2026-12-07T06:00:20Z") +
                                       log("evaluating run runs/a (coop, CPU)", "2026-12-07T07:00:00Z") + metric("2026-12-07T07:05:00Z") +
                                       log("a message that says \\\"time\\\":\\\"2030-01-01T00:00:00Z\\\"", "2026-12-07T07:06:00Z") +
                                       "{\"type\":\"metric\",\"time\":\"2026-12-07T08:");  // cut
-        QCOMPARE(runtimeFromEventLog(path), 100.0 + 20.0);  // 05:00:00-05:01:40 and 06:00:00-06:00:20; not the evaluation
+        // 05:00:00-05:01:40 and 06:00:00-06:00:20: not the warning an earlier version logged before the resume's first
+        // line, nor the evaluation.
+        QCOMPARE(runtimeFromEventLog(path), 100.0 + 20.0);
         QCOMPARE(lastEventTime(path), parseEventTime("2026-12-07T07:06:00Z"));  // not the cut line, nor the quoted time
+        // The resumed process died after writing run.json at 06:00:10; an evaluation came later: it ended at 06:00:20.
+        QCOMPARE(attemptEnd(path, parseEventTime("2026-12-07T06:00:10Z")), parseEventTime("2026-12-07T06:00:20Z"));
+        // Without an evaluation since: the last line.
+        QCOMPARE(attemptEnd(path, parseEventTime("2026-12-07T07:03:00Z")), parseEventTime("2026-12-07T07:06:00Z"));
+        QCOMPARE(attemptEnd(path + ".missing", 0), 0.0);
+        // Lines longer than the chunks the log is read back in.
+        const std::string longLog = log(std::string(300 * 1024, 'x').c_str(), "2026-12-07T08:00:00Z") +
+                                    log("starting run runs/b (coop, CPU)", "2026-12-07T08:00:01Z") +
+                                    log(std::string(600 * 1024, 'y').c_str(), "2026-12-07T08:00:05Z") + std::string(400 * 1024, 'z');
+        writeFileAtomically(path, longLog);
+        QCOMPARE(lastEventTime(path), parseEventTime("2026-12-07T08:00:05Z"));
+        QCOMPARE(runtimeFromEventLog(path), 4.0);
+        writeFileAtomically(path, log(std::string(300 * 1024, 'x').c_str(), "2026-12-07T08:00:00Z"));
+        QCOMPARE(lastEventTime(path), parseEventTime("2026-12-07T08:00:00Z"));  // one line, from the file's start
         QCOMPARE(runtimeFromEventLog(path + ".missing"), 0.0);
         QCOMPARE(lastEventTime(path + ".missing"), 0.0);
     }

@@ -9,7 +9,9 @@
 #include "core/experiment/run_notes.h"
 #include "core/experiment/runs_table.h"
 #include "core/experiment/spec_loader.h"
+#include "core/engine/event_log.h"
 #include "core/util/atomic_file.h"
+#include "core/util/dir_lock.h"
 #include "core/util/error.h"
 
 #include <fcntl.h>
@@ -531,6 +533,20 @@ private Q_SLOTS:
         const RunFolderStatus crashed = readRunFolderStatus(dir.toStdString());
         QCOMPARE(crashed.state, std::string("crashed"));
         QCOMPARE(crashed.runtime.value_or(-1), 125.5 + 40.25);
+        {  // `caspl eval` holds the folder of a finished run: its runtime stays what run.json says
+            writeFileAtomically((dir + "/run.json").toStdString(),
+                                "{\"status\": \"done\", \"runtime_s\": 125.5, \"updated\": \"2026-12-07T05:20:00.000Z\"}");
+            const caspl::DirLock eval(dir.toStdString(), "run");
+            const RunFolderStatus evaluating = readRunFolderStatus(dir.toStdString());
+            QCOMPARE(evaluating.state, std::string("running"));
+            QCOMPARE(evaluating.runtime.value_or(-1), 125.5);
+        }
+        // A run running now: up to now.
+        writeFileAtomically((dir + "/run.json").toStdString(), "{\"status\": \"running\", \"runtime_s\": 125.5, \"updated\": \"" +
+                                                                   formatEventTime(nowEventTime() - 20) + "\"}");
+        const caspl::DirLock run(dir.toStdString(), "run");
+        const double now = readRunFolderStatus(dir.toStdString()).runtime.value_or(-1);
+        QVERIFY2(now >= 145.5 && now < 145.5 + 60, qPrintable(QString::number(now)));
     }
 
     // Two writers at once (caspl notes and the studio; here two threads, each with its own lock file handle) never
