@@ -1450,8 +1450,8 @@ void MainWindow::saveSession(QSettings& settings) const {
     settings.setValue("plotSmoothing", plots_->smoothing());
     settings.setValue("plotLogScale", plots_->logScale());
     settings.setValue("plotIgnoreOutliers", plots_->ignoreOutliers());
-    static const char* const kStepAxes[] = {"continue", "overlay", "relative", "wall"};  // PlotPanel::StepAxis's order
-    settings.setValue("plotStepAxis", kStepAxes[std::clamp(int(plots_->stepAxis()), 0, 3)]);
+    static const char* const kStepAxes[] = {"continue", "overlay", "seed_mean", "relative", "wall"};  // StepAxis's order
+    settings.setValue("plotStepAxis", kStepAxes[std::clamp(int(plots_->stepAxis()), 0, 4)]);
     static const char* const kRunsPlots[] = {"scatter", "parallel", "correlation"};
     settings.setValue("runsPlot", kRunsPlots[std::clamp(runsView_->plotKindBox()->currentData().toInt(), 0, 2)]);
     settings.setValue("runsAxisOrder", runsView_->parallelAxisOrder());
@@ -1484,8 +1484,9 @@ int MainWindow::restoreSession(QSettings& settings) {
     plots_->setLogScale(settings.value("plotLogScale", false).toBool());
     plots_->setIgnoreOutliers(settings.value("plotIgnoreOutliers", false).toBool());
     const QString stepAxis = settings.value("plotStepAxis").toString();
-    plots_->setStepAxis(stepAxis == QLatin1String("overlay")    ? PlotPanel::StepAxis::Overlay
-                        : stepAxis == QLatin1String("relative") ? PlotPanel::StepAxis::Relative
+    plots_->setStepAxis(stepAxis == QLatin1String("overlay")     ? PlotPanel::StepAxis::Overlay
+                        : stepAxis == QLatin1String("seed_mean") ? PlotPanel::StepAxis::SeedMean
+                        : stepAxis == QLatin1String("relative")  ? PlotPanel::StepAxis::Relative
                         : stepAxis == QLatin1String("wall")     ? PlotPanel::StepAxis::Wall
                                                                 : PlotPanel::StepAxis::Continue);
     const QString runsPlot = settings.value("runsPlot").toString();

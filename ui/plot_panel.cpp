@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 namespace caspl::ui {
@@ -30,6 +31,12 @@ namespace {
 const QColor kPalette[] = {QColor(31, 119, 180), QColor(214, 39, 40),  QColor(44, 160, 44),  QColor(148, 103, 189),
                            QColor(255, 127, 14), QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127),
                            QColor(188, 189, 34), QColor(23, 190, 207)};
+
+// What a series key ends with when its graph is not a curve of its own: the faint raw curve behind a smoothed one,
+// the lower and upper edges of a band of seeds.
+bool auxiliary(const QString& key) {
+    return key.endsWith(QLatin1String("/~raw")) || key.endsWith(QLatin1String("/~lo")) || key.endsWith(QLatin1String("/~hi"));
+}
 
 // "job/plot/key", or "job/plot/key/training" for a curve of one training (overlay mode).
 QString seriesKey(int job, int plot, const QString& key, const QString& training = {}) {
@@ -106,11 +113,13 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     axisBox_->setObjectName("plotStepAxis");
     axisBox_->addItem(tr("Steps continue across seeds"));
     axisBox_->addItem(tr("Each seed from step 1"));
+    axisBox_->addItem(tr("Seeds' mean and range"));
     axisBox_->addItem(tr("Time since the run started"));
     axisBox_->addItem(tr("Wall-clock time"));
     axisBox_->setMaximumWidth(200);
     axisBox_->setToolTip(tr("Phase plots: one long curve per run; one curve per training (dataset × shots × seed) "
-                            "starting at step 1, overlaid; the time since the run's first step, which shows "
+                            "starting at step 1, overlaid; the seeds of each dataset and K as their mean with a band "
+                            "from the lowest to the highest value (W&B's run groups); the time since the run's first step, which shows "
                             "what each method costs; or the time of day (TensorBoard's Step, Relative and Wall)"));
     smoothingBox_ = new QDoubleSpinBox(this);
     smoothingBox_->setObjectName("plotSmoothing");
@@ -264,6 +273,9 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
             t.label = training.isEmpty() ? tr("training %1").arg(trainings.size() + 1) : training;
             t.index = int(trainings.size());
             t.offset = c.offset;
+            t.group = QString::fromStdString(e.dataset);
+            if (e.shots > 0) t.group += (t.group.isEmpty() ? QString() : QStringLiteral(" · ")) + tr("%1 shots").arg(e.shots);
+            if (t.group.isEmpty()) t.group = t.label;  // an event that names no dataset: its own group
             trainings.append(t);
             c.training = training;
         }
@@ -283,7 +295,8 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
             const QString k = QString::fromStdString(key);
             const Point point{step, e.time, value};
             t.points[k].append(point);
-            if (!restart) addPoint(job, PlotId(plot), t, k, point);
+            if (axis_ == StepAxis::SeedMean) meansStale_ = true;  // drawn again, coalesced, at the next redraw
+            else if (!restart) addPoint(job, PlotId(plot), t, k, point);
         }
         dirty_[plot] = true;
     }
@@ -294,7 +307,8 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
 std::optional<double> PlotPanel::xOf(int job, const Training& t, const Point& p) const {
     switch (axis_) {
     case StepAxis::Continue: return t.offset + p.step;
-    case StepAxis::Overlay: return p.step;
+    case StepAxis::Overlay:
+    case StepAxis::SeedMean: return p.step;
     case StepAxis::Relative:
         if (p.time <= 0) return std::nullopt;
         return p.time - runStart_.value(job, p.time);
@@ -311,14 +325,19 @@ void PlotPanel::addPoint(int job, PlotId plot, const Training& t, const QString&
     const double x = *at;
     double value = point.value;
     // Only the overlay draws a curve per training; on the other axes a run's trainings follow one another.
-    const QString training = axis_ == StepAxis::Overlay ? t.label : QString();
-    const int shade = axis_ == StepAxis::Overlay ? t.index : 0;
+    const QString training = stepsFromOne() ? t.label : QString();
+    const int shade = stepsFromOne() ? t.index : 0;
     if (smoothing_ > 0 && key != QLatin1String("lr")) {
-        rawSeries(job, plot, key, training, shade)->addData(x, value);
+        rawSeries(job, plot, key, training, shade)->addData(x, shown(key, value));
         // The average restarts with every training (a new seed's loss starts high again).
         value = smoothed(seriesKey(job, plot, key) + QLatin1Char('/') + QString::number(t.index), value);
     }
-    series(job, plot, key, training, shade)->addData(x, value);
+    series(job, plot, key, training, shade)->addData(x, shown(key, value));
+}
+
+double PlotPanel::shown(const QString& key, double value) const {
+    // A log scale has no place for 0 or less: a gap in the curve (QCustomPlot breaks a line at NaN).
+    return logScale_ && value <= 0 && key != QLatin1String("lr") ? std::numeric_limits<double>::quiet_NaN() : value;
 }
 
 double PlotPanel::smoothed(const QString& seriesAndTraining, double value) {
@@ -385,8 +404,8 @@ void PlotPanel::setLogScale(bool on) {
             y->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
             y->setNumberFormat(QStringLiteral("gbd"));
         }
-        scheduleReplot(PlotId(plot));
     }
+    rebuildPhasePlots();  // values at or below 0 are left out of the curves on a log scale
 }
 
 void PlotPanel::setIgnoreOutliers(bool on) {
@@ -401,18 +420,27 @@ void PlotPanel::setIgnoreOutliers(bool on) {
 }
 
 std::optional<QPair<double, double>> PlotPanel::lossRange(int plot) const {
-    // The values drawn on the loss axis: the shown curves (smoothed where smoothing is on; not the faint raw ones),
-    // only positive ones on a log scale.
-    std::vector<double> v;
+    // The curves' own values on the loss axis (smoothed where smoothing is on; not the faint raw curves nor the seeds'
+    // bands), only positive ones on a log scale; at most about 100,000 of them, evenly taken: a redraw of a long run
+    // stays quick, and the percentiles of such a sample are those of all the values to well within a pixel.
     const QCustomPlot* p = plots_[plot];
+    std::size_t total = 0;
+    std::vector<const QCPGraph*> graphs;
     for (int g = 0; g < p->graphCount(); ++g) {
         const QCPGraph* graph = p->graph(g);
         if (!graph->visible() || graph->valueAxis() != p->yAxis || graph->layer() != p->layer(QStringLiteral("main"))) continue;
-        for (auto d = graph->data()->constBegin(); d != graph->data()->constEnd(); ++d)
-            if (std::isfinite(d->value) && (!logScale_ || d->value > 0)) v.push_back(d->value);
+        graphs.push_back(graph);
+        total += std::size_t(graph->dataCount());
     }
+    const std::size_t stride = std::max<std::size_t>(1, total / 100000);
+    std::vector<double> v;
+    v.reserve(total / stride + graphs.size());
+    std::size_t i = 0;
+    for (const QCPGraph* graph : graphs)
+        for (auto d = graph->data()->constBegin(); d != graph->data()->constEnd(); ++d, ++i)
+            if (i % stride == 0 && std::isfinite(d->value) && (!logScale_ || d->value > 0)) v.push_back(d->value);
     if (v.empty()) return std::nullopt;
-    if (!ignoreOutliers_ || v.size() < 20) {  // a handful of points has no outliers to speak of
+    if (v.size() < 20) {  // a handful of points has no outliers to speak of
         const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
         return qMakePair(*lo, *hi);
     }
@@ -453,6 +481,10 @@ void PlotPanel::applyXAxis() {
             x->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
             x->setLabel(tr("step within each training (seeds overlaid)"));
             break;
+        case StepAxis::SeedMean:
+            x->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+            x->setLabel(tr("step within each training (mean of the seeds, their range shaded)"));
+            break;
         case StepAxis::Relative:
             x->setTicker(QSharedPointer<QCPAxisTickerTime>(new QCPAxisTickerTime));
             x->setLabel(tr("time since the run's first step"));
@@ -492,14 +524,16 @@ void PlotPanel::fitTimeLabels(QCPAxis* x) {
 QString PlotPanel::xText(double x) const {
     switch (axis_) {
     case StepAxis::Continue:
-    case StepAxis::Overlay: return QStringLiteral("%1").arg(x);
+    case StepAxis::Overlay:
+    case StepAxis::SeedMean: return QStringLiteral("%1").arg(x);
     case StepAxis::Relative: {
         if (x < 120) return QStringLiteral("%1 s").arg(x, 0, 'f', 2);  // a short run: its seconds to 10 ms
         const auto s = qint64(std::llround(x));
         return QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'));
     }
     case StepAxis::Wall:
-        return QDateTime::fromSecsSinceEpoch(qint64(std::llround(x))).toString(QStringLiteral("d MMM yyyy HH:mm:ss"));
+        // The second it falls in, as a clock (and the axis's labels) shows it.
+        return QDateTime::fromSecsSinceEpoch(qint64(std::floor(x))).toString(QStringLiteral("d MMM yyyy HH:mm:ss"));
     }
     return {};
 }
@@ -515,6 +549,17 @@ std::optional<PlotPanel::Point> PlotPanel::pointAt(const QString& key, double x)
         if (!training.isEmpty() && t.label != training) continue;
         const auto points = t.points.constFind(metric);
         if (points == t.points.constEnd()) continue;
+        // In order of x (steps rise within a training, and so do times): a binary search; where that fails (a step
+        // without a time, a clock set back), every point.
+        const auto below = [&](const Point& p) {
+            const auto px = xOf(job, t, p);
+            return !px || *px < x;
+        };
+        const auto it = std::partition_point(points->cbegin(), points->cend(), below);
+        if (it != points->cend())
+            if (const auto px = xOf(job, t, *it); px && *px == x) return *it;
+        const auto first = xOf(job, t, points->front()), last = xOf(job, t, points->back());
+        if (first && last && (x < *first || x > *last)) continue;  // another training's x
         for (const Point& p : *points)
             if (const auto px = xOf(job, t, p); px && *px == x) return p;
     }
@@ -532,9 +577,14 @@ void PlotPanel::rebuildPhasePlots() {
         }
     }
     ema_.clear();
+    meansStale_ = false;
     for (auto h = history_.cbegin(); h != history_.cend(); ++h) {
         const int job = h.key().first;
         const auto plot = PlotId(h.key().second);
+        if (axis_ == StepAxis::SeedMean) {
+            drawSeedMeans(job, plot, h.value());
+            continue;
+        }
         for (const Training& t : h.value())
             for (auto k = t.points.cbegin(); k != t.points.cend(); ++k) {
                 const QString training = axis_ == StepAxis::Overlay ? t.label : QString();
@@ -548,8 +598,8 @@ void PlotPanel::rebuildPhasePlots() {
                     const std::optional<double> x = xOf(job, t, point);
                     if (!x) continue;  // no time, on a time axis
                     xs.append(*x);
-                    if (smooth) raws.append(point.value);
-                    ys.append(smooth ? smoothed(emaKey, point.value) : point.value);
+                    if (smooth) raws.append(shown(k.key(), point.value));
+                    ys.append(shown(k.key(), smooth ? smoothed(emaKey, point.value) : point.value));
                 }
                 if (xs.isEmpty()) continue;
                 if (smooth) rawSeries(job, plot, k.key(), training, shade)->addData(xs, raws);
@@ -559,6 +609,74 @@ void PlotPanel::rebuildPhasePlots() {
     }
     scheduleReplot(Phase1Plot);
     scheduleReplot(Phase2Plot);
+}
+
+void PlotPanel::drawSeedMeans(int job, PlotId plot, const QList<Training>& trainings) {
+    // Each seed's curve, per key and step: a training logged twice under one name (a resumed run logs the steps after
+    // its checkpoint again) is one seed, its later value kept. The groups and seeds in order of arrival.
+    QStringList groups;
+    QHash<QString, QStringList> seedsOf;                             // group -> its trainings' labels
+    QHash<QString, QMap<QString, QMap<double, double>>> curves;  // label -> key -> step -> value
+    for (const Training& t : trainings) {
+        if (!seedsOf.contains(t.group)) groups << t.group;
+        if (!seedsOf[t.group].contains(t.label)) seedsOf[t.group] << t.label;
+        for (auto k = t.points.cbegin(); k != t.points.cend(); ++k)
+            for (const Point& p : k.value()) curves[t.label][k.key()][p.step] = p.value;
+    }
+    for (const QString& groupName : groups) {
+        const QStringList& seeds = seedsOf[groupName];
+        const QString label = seeds.size() == 1 ? seeds.front() : tr("%1 · %2 seeds").arg(groupName).arg(seeds.size());
+        QStringList keys;
+        for (const QString& seed : seeds)
+            for (auto k = curves[seed].cbegin(); k != curves[seed].cend(); ++k)
+                if (!keys.contains(k.key())) keys << k.key();
+        for (const QString& key : keys) {
+            // Smoothed per seed first, as each seed's own curve would be.
+            const bool smooth = smoothing_ > 0 && key != QLatin1String("lr");
+            QMap<double, QVector<double>> atStep;
+            for (const QString& seed : seeds) {
+                const auto curve = curves[seed].constFind(key);
+                if (curve == curves[seed].constEnd()) continue;
+                const QString emaKey = seriesKey(job, plot, key) + QStringLiteral("/mean/") + seed;
+                for (auto p = curve->cbegin(); p != curve->cend(); ++p)
+                    atStep[p.key()].append(smooth ? smoothed(emaKey, p.value()) : p.value());
+            }
+            QVector<double> xs, mean, lo, hi;
+            for (auto it = atStep.cbegin(); it != atStep.cend(); ++it) {
+                const QVector<double>& v = it.value();
+                double sum = 0;
+                for (double y : v) sum += y;
+                xs << it.key();
+                mean << shown(key, sum / v.size());
+                lo << shown(key, *std::min_element(v.begin(), v.end()));
+                hi << shown(key, *std::max_element(v.begin(), v.end()));
+            }
+            if (xs.isEmpty()) continue;
+            QCPGraph* line = series(job, plot, key, label, 0);
+            line->addData(xs, mean, /*alreadySorted=*/true);
+            if (seeds.size() < 2) continue;
+            // The band: the highest values filled down to the lowest, behind the lines, not in the legend.
+            QCustomPlot* p = plots_[plot];
+            if (!p->layer("raw")) p->addLayer("raw", p->layer("main"), QCustomPlot::limBelow);
+            QCPGraph* band[2] = {};
+            const QVector<double>* values[2] = {&lo, &hi};
+            for (int b = 0; b < 2; ++b) {
+                band[b] = p->addGraph(p->xAxis, line->valueAxis());
+                band[b]->setPen(Qt::NoPen);
+                band[b]->removeFromLegend();
+                band[b]->setLayer("raw");
+                band[b]->setVisible(visible_.value(job, true));
+                band[b]->setAdaptiveSampling(false);  // the fill needs both edges at the same keys
+                band[b]->addData(xs, *values[b], /*alreadySorted=*/true);
+                band[b]->setName(line->name() + (b ? tr(" (highest)") : tr(" (lowest)")));
+                series_.insert(seriesKey(job, plot, key, label) + (b ? QStringLiteral("/~hi") : QStringLiteral("/~lo")), Series{band[b]});
+            }
+            QColor fill = line->pen().color();
+            fill.setAlpha(key == QLatin1String("lr") ? 25 : 55);
+            band[1]->setBrush(fill);
+            band[1]->setChannelFillGraph(band[0]);
+        }
+    }
 }
 
 void PlotPanel::addEvaluation(int job, const caspl::EvalRow& row) {
@@ -644,8 +762,9 @@ void PlotPanel::replotPlot(int i) {
         if (hi < lo) lo = 0, hi = 100;
         p->yAxis->setRange(std::max(0.0, std::floor(lo / 10) * 10 - 5), std::min(105.0, std::ceil(hi / 10) * 10 + 5));
     } else {
-        p->rescaleAxes(true);
-        if (const auto loss = lossRange(i)) p->yAxis->setRange(loss->first, loss->second);
+        p->rescaleAxes(true);  // every shown graph: the faint raw curves and the seeds' bands too
+        if (ignoreOutliers_)
+            if (const auto loss = lossRange(i)) p->yAxis->setRange(loss->first, loss->second);
         // A little headroom so the curves do not touch the frame (on a log scale, a factor).
         for (QCPAxis* a : {p->yAxis, p->yAxis2}) {
             const QCPRange r = a->range();
@@ -666,6 +785,7 @@ void PlotPanel::replotPlot(int i) {
 }
 
 void PlotPanel::replotDirty() {
+    if (meansStale_) rebuildPhasePlots();  // the seeds' means and bands, once for every point that came meanwhile
     // One plot per turn of the event loop: a redraw never blocks the GUI thread longer than one plot takes.
     for (int k = 0; k < PlotCount; ++k) {
         const int i = (nextPlot_ + k) % PlotCount;
@@ -682,6 +802,7 @@ void PlotPanel::replotDirty() {
 }
 
 void PlotPanel::flush() {
+    if (meansStale_) rebuildPhasePlots();
     redraw_.stop();
     slice_.stop();
     for (int i = 0; i < PlotCount; ++i) replotPlot(i);
@@ -693,7 +814,7 @@ void PlotPanel::setRunVisible(int job, bool visible) {
     for (auto it = series_.begin(); it != series_.end(); ++it) {
         if (it.key().section('/', 0, 0).toInt() != job) continue;
         it->graph->setVisible(visible);
-        if (visible && !it.key().endsWith(QLatin1String("/~raw"))) it->graph->addToLegend();
+        if (visible && !auxiliary(it.key())) it->graph->addToLegend();
         else it->graph->removeFromLegend();
     }
     updateRunList(job);
@@ -784,7 +905,7 @@ QString PlotPanel::valuesAt(PlotId plot, double x) const {
     };
     std::vector<Hit> hits;
     for (auto it = series_.cbegin(); it != series_.cend(); ++it) {
-        if (it.key().section('/', 1, 1).toInt() != plot || it.key().endsWith(QLatin1String("/~raw"))) continue;
+        if (it.key().section('/', 1, 1).toInt() != plot || auxiliary(it.key())) continue;
         if (!it->graph->visible()) continue;
         if (const auto p = nearest(it->graph)) hits.push_back({it.key(), it->graph, *p});
     }
@@ -802,6 +923,14 @@ QString PlotPanel::valuesAt(PlotId plot, double x) const {
         QString line = QStringLiteral("%1: %2").arg(h.graph->name()).arg(p.second, 0, 'g', 5);
         if (auto raw = series_.find(h.key + QStringLiteral("/~raw")); raw != series_.end())
             if (const auto r = nearest(raw->graph); r && r->first == p.first) line += tr(" (raw %1)").arg(r->second, 0, 'g', 5);
+        {  // a mean of seeds: their range at that step
+            const auto low = series_.find(h.key + QStringLiteral("/~lo")), high = series_.find(h.key + QStringLiteral("/~hi"));
+            if (low != series_.end() && high != series_.end()) {
+                const auto l = nearest(low->graph), u = nearest(high->graph);
+                if (l && u && l->first == p.first && u->first == p.first)
+                    line += tr(" (seeds %1 to %2)").arg(l->second, 0, 'g', 5).arg(u->second, 0, 'g', 5);
+            }
+        }
         if (p.first != step && text(p.first) != text(step)) line += tr(" at %1").arg(text(p.first));
         if (timeAxis)  // which step that was, as TensorBoard's tooltip gives both
             if (const auto point = pointAt(h.key, p.first)) line += tr(", step %1").arg(point->step);

@@ -5,7 +5,8 @@
 // learning rate is dotted on the right axis. The x axis of the phase plots has four modes (a choice under the run
 // list, TensorBoard's Step / Relative / Wall): steps continue across the trainings of a run (each seed's training
 // continues where the previous one ended; the default); every training (dataset x shots x seed) starts at step 1
-// and is drawn as its own curve, overlaid, in a lighter shade of the run's colour; the time since the run's first
+// and is drawn as its own curve, overlaid, in a lighter shade of the run's colour (or the seeds of one dataset and K
+// as their mean and a band from the lowest to the highest, W&B's grouping); the time since the run's first
 // step (what a method costs, phase 1 included); the wall-clock time (this computer's time zone). The
 // panel keeps every point, so switching redraws everything.
 //
@@ -41,7 +42,9 @@ class PlotPanel : public QWidget {
     Q_OBJECT
 public:
     enum PlotId { Phase1Plot, Phase2Plot, AccuracyPlot, PlotCount };
-    enum class StepAxis { Continue, Overlay, Relative, Wall };
+    // The order of the choice under the run list. SeedMean: as Overlay, the seeds of one dataset and K drawn as W&B
+    // draws a group of runs: their mean as a line, their range (lowest to highest at each step) as a band.
+    enum class StepAxis { Continue, Overlay, SeedMean, Relative, Wall };
     static constexpr int kRedrawMs = 40;
 
     explicit PlotPanel(QWidget* parent = nullptr);
@@ -123,6 +126,7 @@ private:
         QString label;
         int index = 0;     // 0, 1, ... in order of arrival within (job, plot)
         double offset = 0;  // the x offset of this training in Continue mode
+        QString group;      // its dataset and K without the seed ("dtd · 16 shots"): the seeds averaged in SeedMean
         QMap<QString, QVector<Point>> points;  // key -> its points in order
     };
     // Where a point goes on the x axis in the current mode; nullopt: not drawn (no time on a time axis).
@@ -130,6 +134,10 @@ private:
     // The point of a drawn series at x (its step and time), found in the history.
     std::optional<Point> pointAt(const QString& seriesKey, double x) const;
     void applyXAxis();
+    bool stepsFromOne() const { return axis_ == StepAxis::Overlay || axis_ == StepAxis::SeedMean; }
+    // SeedMean: each (run, plot, group)'s mean line and band, drawn from the history.
+    void drawSeedMeans(int job, PlotId plot, const QList<Training>& trainings);
+    bool meansStale_ = false;  // SeedMean: points arrived since the means were drawn
     // The loss axis's range before its headroom: the shown values' extent, or their 5th to 95th percentile.
     std::optional<QPair<double, double>> lossRange(int plot) const;
     void fitTimeLabels(QCPAxis* x);
@@ -137,6 +145,8 @@ private:
     // The faint raw curve behind a smoothed one.
     QCPGraph* rawSeries(int job, PlotId plot, const QString& key, const QString& training, int shade);
     double smoothed(const QString& seriesAndTraining, double value);
+    // The value a curve of `key` draws: NaN (a gap) for one at or below 0 on the log scale, but for the learning rate.
+    double shown(const QString& key, double value) const;
     void addPoint(int job, PlotId plot, const Training& t, const QString& key, const Point& point);
     void rebuildPhasePlots();
     QColor runColor(int job) const;

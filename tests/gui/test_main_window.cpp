@@ -1383,6 +1383,10 @@ private Q_SLOTS:
         QVERIFY(!seconds.isEmpty() && seconds.first() == 0.0 && std::is_sorted(seconds.begin(), seconds.end()));
         QVERIFY(plots->seriesKeys(opened, ui::PlotPanel::Phase2Plot, "loss").first() >= seconds.last());  // after phase 1
         QCOMPARE(plots->saveImage(QDir(artifactsDir()).filePath("plots_relative_time.png")), QString());
+        // The seeds as their mean and range: one curve for the run's two seeds.
+        plots->setStepAxis(ui::PlotPanel::StepAxis::SeedMean);
+        QVERIFY(plots->pointCount(opened, ui::PlotPanel::Phase2Plot, "loss", "synth · 2 shots · 2 seeds") > 0);
+        QCOMPARE(plots->saveImage(QDir(artifactsDir()).filePath("plots_seed_mean.png")), QString());
         plots->setStepAxis(ui::PlotPanel::StepAxis::Continue);
         // ... as TensorBoard event files: phase 1 and each seed's training in a folder of its own ...
         const QString tb = QDir(base_).filePath("live_tb");

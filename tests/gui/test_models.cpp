@@ -1190,8 +1190,8 @@ private Q_SLOTS:
         QCOMPARE(panel.pointCount(1, ui::PlotPanel::Phase2Plot, "loss"), 7);
         auto* box = panel.findChild<QComboBox*>("plotStepAxis");
         QVERIFY(box);
-        QCOMPARE(box->count(), 4);
-        box->setCurrentIndex(2);  // as the user does
+        QCOMPARE(box->count(), 5);
+        box->setCurrentIndex(3);  // as the user does
         QCOMPARE(panel.stepAxis(), ui::PlotPanel::StepAxis::Relative);
         QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase1Plot, "loss"), QVector<double>({0, 1, 2}));
         QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({10.5, 11.5, 12.5, 20, 21, 22}));
@@ -1211,10 +1211,10 @@ private Q_SLOTS:
         QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase1Plot, "loss"), QVector<double>({0}));
 
         panel.setStepAxis(ui::PlotPanel::StepAxis::Wall);
-        QCOMPARE(box->currentIndex(), 3);
+        QCOMPARE(box->currentIndex(), 4);
         QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase2Plot, "loss").first(), t0 + 10.5);
         const QString wall = panel.valuesAt(ui::PlotPanel::Phase2Plot, t0 + 10.5);
-        QVERIFY2(wall.startsWith(QDateTime::fromSecsSinceEpoch(qint64(t0) + 11).toString("d MMM yyyy HH:mm:ss") + "\n"), qPrintable(wall));
+        QVERIFY2(wall.startsWith(QDateTime::fromSecsSinceEpoch(qint64(t0) + 10).toString("d MMM yyyy HH:mm:ss") + "\n"), qPrintable(wall));
         QVERIFY2(wall.contains("#1 a · loss: 11, step 1"), qPrintable(wall));
 
         panel.setStepAxis(ui::PlotPanel::StepAxis::Continue);
@@ -1225,6 +1225,57 @@ private Q_SLOTS:
         QCOMPARE(panel.pointCount(2, ui::PlotPanel::Phase2Plot, "loss"), 0);
         panel.addMetrics(2, {at(metricAt("phase2", 1, {{"loss", 1}}, "dtd", 16, 1), t0 + 500)});
         QCOMPARE(panel.seriesKeys(2, ui::PlotPanel::Phase2Plot, "loss"), QVector<double>({0}));  // a cleared run starts again at 0
+        panel.flush();
+    }
+
+    // W&B's run groups for the seeds of a run: per dataset and K, the mean over the seeds at each step as one line,
+    // the band from the lowest to the highest value behind it (not in the legend), the range on hover; a seed still
+    // running counts at the steps it has; a lone seed is its own line; smoothing applies per seed first.
+    void plotPanelSeedMeanAndRange() {
+        ui::PlotPanel panel;
+        panel.setRunLabel(1, "#1 a");
+        panel.setStepAxis(ui::PlotPanel::StepAxis::SeedMean);
+        for (int seed : {1, 2, 3})
+            for (int step = 1; step <= (seed == 3 ? 2 : 4); ++step)  // seed 3 still at step 2
+                panel.addMetrics(1, {metricAt("phase2", step, {{"loss", 10.0 * seed + step}, {"lr", 0.5}}, "dtd", 16, seed)});
+        panel.addMetrics(1, {metricAt("phase2", 1, {{"loss", 7}}, "eurosat", 16, 1)});
+        panel.addMetrics(1, {metricAt("phase1", 1, {{"loss", 3}}, "dtd"), metricAt("phase1", 2, {{"loss", 2}}, "dtd")});
+        panel.flush();  // the means are drawn once for the points that came meanwhile
+        const QString group = "dtd · 16 shots · 3 seeds";
+        QCOMPARE(panel.seriesKeys(1, ui::PlotPanel::Phase2Plot, "loss", group), QVector<double>({1, 2, 3, 4}));
+        // (11 + 21 + 31) / 3 = 21, (12 + 22 + 32) / 3 = 22, then seeds 1 and 2 only: (13 + 23) / 2 = 18, 19.
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", group), QVector<double>({21, 22, 18, 19}));
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "lr", group), QVector<double>({0.5, 0.5, 0.5, 0.5}));
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", "eurosat · 16 shots · seed 1"), QVector<double>({7}));
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase1Plot, "loss", "dtd"), QVector<double>({3, 2}));
+        // Lines: loss and lr of dtd, loss of eurosat; bands: two edges each for dtd's loss and lr.
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 3 + 4);
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::Phase2Plot, 2.1),
+                 QString("step 2\n#1 a · loss · dtd · 16 shots · 3 seeds: 22 (seeds 12 to 32)\n"
+                         "#1 a · loss · eurosat · 16 shots · seed 1: 7 at 1\n#1 a · lr · dtd · 16 shots · 3 seeds: 0.5 (seeds 0.5 to 0.5)"));
+        // A live point is drawn with the next redraw: seed 3's third step brings step 3 back to three seeds. (After
+        // eurosat's step it starts another training of the same name, as a resumed run logs steps again: one seed.)
+        panel.addMetrics(1, {metricAt("phase2", 3, {{"loss", 33}, {"lr", 0.5}}, "dtd", 16, 3)});
+        panel.flush();
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", group), QVector<double>({21, 22, 23, 19}));
+        // A seed's step logged again (a resume from a checkpoint) counts once, with its later value.
+        panel.addMetrics(1, {metricAt("phase2", 2, {{"loss", 25}, {"lr", 0.5}}, "dtd", 16, 2)});
+        panel.flush();
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", group), QVector<double>({21, 23, 23, 19}));
+        // Hidden with its run, band and all.
+        panel.setRunVisible(1, false);
+        QCOMPARE(panel.valuesAt(ui::PlotPanel::Phase2Plot, 2), QString());
+        panel.setRunVisible(1, true);
+        // Smoothing applies to each seed's curve, then the mean is taken.
+        panel.setSmoothing(0.5);
+        QVector<double> v = panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", group);
+        QCOMPARE(v.size(), 4);
+        QVERIFY(std::abs(v[0] - 21) < 1e-12);  // a debiased average starts at the first value
+        // Back to one curve per seed: the seeds' own curves, no band.
+        panel.setSmoothing(0);
+        panel.setStepAxis(ui::PlotPanel::StepAxis::Overlay);
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", "dtd · 16 shots · seed 3"), QVector<double>({31, 32, 33}));
+        QCOMPARE(panel.graphCount(ui::PlotPanel::Phase2Plot), 2 * 3 + 1);  // (loss, lr) x 3 seeds of dtd, eurosat's loss
         panel.flush();
     }
 
@@ -1254,6 +1305,8 @@ private Q_SLOTS:
         QVERIFY(log);
         log->setChecked(true);
         QVERIFY(panel.logScale());
+        QVERIFY(std::isnan(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss").last()));  // 0: a gap on a log scale
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss").first(), 1000.0);
         outliers->setChecked(false);
         panel.flush();
         range = panel.valueRange(ui::PlotPanel::Phase2Plot);
@@ -1263,6 +1316,12 @@ private Q_SLOTS:
         log->setChecked(false);
         panel.flush();
         QVERIFY(panel.valueRange(ui::PlotPanel::Phase2Plot).first < 0);
+        QCOMPARE(panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss").last(), 0.0);
+        // Smoothed, the faint raw curve's spike stays in view unless outliers are ignored.
+        panel.setSmoothing(0.9);
+        panel.flush();
+        QVERIFY(panel.valueRange(ui::PlotPanel::Phase2Plot).second > 1000);
+        panel.setSmoothing(0);
         // A handful of points: all of them count, outliers or not.
         ui::PlotPanel few;
         few.setIgnoreOutliers(true);
