@@ -479,7 +479,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         ended = status != "running";  // after the write: a "done" that cannot be written is followed by "failed"
     };
     setStatus("running");
-    jsonl.setTick(60, [&] {
+    jsonl.setTick(opt.statusEverySeconds, [&] {
         try {
             setStatus("running");
         } catch (const std::exception&) {

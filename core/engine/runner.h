@@ -37,6 +37,9 @@ struct RunOptions {
     bool evalOnly = false;     // evaluate the saved prompts of trained seeds again, never train (caspl eval); the
                                // run's status stays as it was
     int threads = 0;           // loader threads (0: spec.data.loader_threads, then every core)
+    // How often, at most, run.json is written again while the run runs (its runtime_s, so that a process that dies
+    // loses little of the time it spent), at a progress event.
+    double statusEverySeconds = 60;
 };
 
 struct RunOutcome {

@@ -53,6 +53,10 @@ struct QuietSink : EventSink {
     int phaseSeen = 0;
     std::vector<ProgressEvent> evalProgress;
     void progress(const ProgressEvent& e) override {
+        if (!watchedRunJson.empty()) {
+            const QJsonObject j = QJsonDocument::fromJson(QByteArray::fromStdString(readFile(watchedRunJson))).object();
+            runJsonSeen.emplace_back(j.value("status").toString(), j.value("runtime_s").toDouble(-1));
+        }
         if (stop && e.phase == "phase2" && e.step == stopAt) stop->request();
         if (e.phase.rfind("eval", 0) == 0) evalProgress.push_back(e);
     }
@@ -63,6 +67,8 @@ struct QuietSink : EventSink {
     void log(LogLevel, const std::string& m) override { logs.push_back(m); }
     void metric(const MetricEvent& e) override { metricTimes.push_back(e.time); }
     std::vector<double> metricTimes;  // what a front end was handed
+    std::string watchedRunJson;       // run.json as seen at each progress event: (status, runtime_s)
+    std::vector<std::pair<QString, double>> runJsonSeen;
 };
 
 QJsonObject runJsonOf(const std::string& runDir) {
@@ -272,6 +278,29 @@ private Q_SLOTS:
         auto other = spec_;
         other.train.epochs = 4;
         QVERIFY_THROWS_EXCEPTION(Error, runExperiment(other, ro, again, stop));
+    }
+
+    // While a run runs, run.json keeps the time spent up to date (here at every progress event; every minute by
+    // default), and its end is never followed by another "running".
+    void runJsonKeepsTheTimeSpentWhileRunning() {
+        RunOptions ro;
+        ro.runDir = (base_ / "runs/ticking").string();
+        ro.statusEverySeconds = 0;
+        QuietSink sink;
+        sink.watchedRunJson = (fs::path(ro.runDir) / "run.json").string();
+        StopToken stop;
+        runExperiment(spec_, ro, sink, stop);
+        QVERIFY(sink.runJsonSeen.size() > 10);
+        double previous = 0;
+        for (const auto& [status, runtime] : sink.runJsonSeen) {
+            QCOMPARE(status, QString("running"));
+            QVERIFY2(runtime >= previous, qPrintable(QString("%1 after %2").arg(runtime).arg(previous)));
+            previous = runtime;
+        }
+        QVERIFY(sink.runJsonSeen.back().second > sink.runJsonSeen.front().second);
+        const QJsonObject end = runJsonOf(ro.runDir);
+        QCOMPARE(end.value("status").toString(), QString("done"));
+        QVERIFY(end.value("runtime_s").toDouble() >= previous);
     }
 
     void interruptedRunResumesToTheSameResult() {
