@@ -160,6 +160,8 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     slice_.setSingleShot(true);
     slice_.setInterval(0);
     connect(&slice_, &QTimer::timeout, this, &PlotPanel::replotDirty);
+    meansTimer_.setSingleShot(true);
+    connect(&meansTimer_, &QTimer::timeout, this, &PlotPanel::replotDirty);
     connect(axisBox_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setStepAxis(StepAxis(i)); });
     connect(smoothingBox_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double w) { setSmoothing(w); });
     connect(logScaleBox_, &QCheckBox::toggled, this, [this](bool on) { setLogScale(on); });
@@ -295,7 +297,7 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
             const QString k = QString::fromStdString(key);
             const Point point{step, e.time, value};
             t.points[k].append(point);
-            if (axis_ == StepAxis::SeedMean) meansStale_ = true;  // drawn again, coalesced, at the next redraw
+            if (axis_ == StepAxis::SeedMean) staleMeans_.insert(qMakePair(job, plot));  // drawn again at a redraw
             else if (!restart) addPoint(job, PlotId(plot), t, k, point);
         }
         dirty_[plot] = true;
@@ -577,7 +579,7 @@ void PlotPanel::rebuildPhasePlots() {
         }
     }
     ema_.clear();
-    meansStale_ = false;
+    staleMeans_.clear();
     for (auto h = history_.cbegin(); h != history_.cend(); ++h) {
         const int job = h.key().first;
         const auto plot = PlotId(h.key().second);
@@ -612,16 +614,26 @@ void PlotPanel::rebuildPhasePlots() {
 }
 
 void PlotPanel::drawSeedMeans(int job, PlotId plot, const QList<Training>& trainings) {
-    // Each seed's curve, per key and step: a training logged twice under one name (a resumed run logs the steps after
-    // its checkpoint again) is one seed, its later value kept. The groups and seeds in order of arrival.
+    // Each seed's curve per key, in order of step: a training logged twice under one name (a resumed run logs the
+    // steps after its checkpoint again) is one seed, its later value kept. The groups and seeds in order of arrival.
+    // Plain arrays throughout: the means of a long run are drawn again while it runs.
+    struct Curve {
+        std::vector<std::pair<double, double>> points;  // (step, value)
+        bool sorted = true;                             // in rising steps, each once, as one training logs them
+    };
     QStringList groups;
-    QHash<QString, QStringList> seedsOf;                             // group -> its trainings' labels
-    QHash<QString, QMap<QString, QMap<double, double>>> curves;  // label -> key -> step -> value
+    QHash<QString, QStringList> seedsOf;                 // group -> its trainings' labels
+    QHash<QString, QHash<QString, Curve>> curves;        // label -> key -> its curve
     for (const Training& t : trainings) {
         if (!seedsOf.contains(t.group)) groups << t.group;
         if (!seedsOf[t.group].contains(t.label)) seedsOf[t.group] << t.label;
-        for (auto k = t.points.cbegin(); k != t.points.cend(); ++k)
-            for (const Point& p : k.value()) curves[t.label][k.key()][p.step] = p.value;
+        for (auto k = t.points.cbegin(); k != t.points.cend(); ++k) {
+            Curve& c = curves[t.label][k.key()];
+            for (const Point& p : k.value()) {
+                if (!c.points.empty() && p.step <= c.points.back().first) c.sorted = false;
+                c.points.emplace_back(p.step, p.value);
+            }
+        }
     }
     for (const QString& groupName : groups) {
         const QStringList& seeds = seedsOf[groupName];
@@ -631,25 +643,53 @@ void PlotPanel::drawSeedMeans(int job, PlotId plot, const QList<Training>& train
             for (auto k = curves[seed].cbegin(); k != curves[seed].cend(); ++k)
                 if (!keys.contains(k.key())) keys << k.key();
         for (const QString& key : keys) {
-            // Smoothed per seed first, as each seed's own curve would be.
+            // The seeds' curves of this key, each in rising steps (the later of a step logged twice), smoothed per
+            // seed first, as each seed's own curve would be.
             const bool smooth = smoothing_ > 0 && key != QLatin1String("lr");
-            QMap<double, QVector<double>> atStep;
+            std::vector<std::vector<std::pair<double, double>>> of;
             for (const QString& seed : seeds) {
-                const auto curve = curves[seed].constFind(key);
-                if (curve == curves[seed].constEnd()) continue;
-                const QString emaKey = seriesKey(job, plot, key) + QStringLiteral("/mean/") + seed;
-                for (auto p = curve->cbegin(); p != curve->cend(); ++p)
-                    atStep[p.key()].append(smooth ? smoothed(emaKey, p.value()) : p.value());
+                const auto curve = curves[seed].find(key);
+                if (curve == curves[seed].end()) continue;
+                std::vector<std::pair<double, double>> v = std::move(curve->points);
+                if (!curve->sorted) {
+                    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+                    std::vector<std::pair<double, double>> unique;  // the last of equal steps: the later value
+                    for (std::size_t i = 0; i < v.size(); ++i)
+                        if (i + 1 == v.size() || v[i + 1].first != v[i].first) unique.push_back(v[i]);
+                    v = std::move(unique);
+                }
+                if (smooth) {  // TensorBoard's debiased average, as smoothed() computes it
+                    double last = 0, weight = 1;
+                    for (auto& [step, y] : v) {
+                        last = last * smoothing_ + (1 - smoothing_) * y;
+                        weight *= smoothing_;
+                        y = last / (1 - weight);
+                    }
+                }
+                of.push_back(std::move(v));
             }
+            // The steps of all seeds in order, merged: mean, lowest and highest of the seeds that have each.
             QVector<double> xs, mean, lo, hi;
-            for (auto it = atStep.cbegin(); it != atStep.cend(); ++it) {
-                const QVector<double>& v = it.value();
-                double sum = 0;
-                for (double y : v) sum += y;
-                xs << it.key();
-                mean << shown(key, sum / v.size());
-                lo << shown(key, *std::min_element(v.begin(), v.end()));
-                hi << shown(key, *std::max_element(v.begin(), v.end()));
+            std::vector<std::size_t> at(of.size(), 0);
+            while (true) {
+                double step = std::numeric_limits<double>::infinity();
+                for (std::size_t c = 0; c < of.size(); ++c)
+                    if (at[c] < of[c].size()) step = std::min(step, of[c][at[c]].first);
+                if (!std::isfinite(step)) break;
+                double sum = 0, low = std::numeric_limits<double>::infinity(), high = -low;
+                int n = 0;
+                for (std::size_t c = 0; c < of.size(); ++c)
+                    if (at[c] < of[c].size() && of[c][at[c]].first == step) {
+                        const double y = of[c][at[c]++].second;
+                        sum += y;
+                        low = std::min(low, y);
+                        high = std::max(high, y);
+                        ++n;
+                    }
+                xs << step;
+                mean << shown(key, sum / n);
+                lo << shown(key, low);
+                hi << shown(key, high);
             }
             if (xs.isEmpty()) continue;
             QCPGraph* line = series(job, plot, key, label, 0);
@@ -784,8 +824,36 @@ void PlotPanel::replotPlot(int i) {
     maxReplotMs_ = std::max(maxReplotMs_, clock.nsecsElapsed() / 1e6);
 }
 
+bool PlotPanel::redrawStaleMeans(bool now) {
+    if (staleMeans_.isEmpty()) return true;
+    // Not more than a fifth of the time: a long run's means (a second for a million points) do not take the GUI
+    // thread over while it runs; the others' curves are drawn meanwhile.
+    if (!now && meansClock_.isValid() && double(meansClock_.elapsed()) < 4 * lastMeansMs_) {
+        if (!meansTimer_.isActive()) meansTimer_.start(int(4 * lastMeansMs_ - double(meansClock_.elapsed())) + 1);
+        return false;
+    }
+    QElapsedTimer took;
+    took.start();
+    for (const auto& [job, plot] : std::as_const(staleMeans_)) {
+        for (auto it = series_.begin(); it != series_.end();) {
+            if (it.key().section('/', 0, 0).toInt() == job && it.key().section('/', 1, 1).toInt() == plot) {
+                it->graph->parentPlot()->removeGraph(it->graph);
+                it = series_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        drawSeedMeans(job, PlotId(plot), history_.value(qMakePair(job, plot)));
+        dirty_[plot] = true;
+    }
+    staleMeans_.clear();
+    lastMeansMs_ = double(took.nsecsElapsed()) / 1e6;
+    meansClock_.start();
+    return true;
+}
+
 void PlotPanel::replotDirty() {
-    if (meansStale_) rebuildPhasePlots();  // the seeds' means and bands, once for every point that came meanwhile
+    redrawStaleMeans(false);  // the seeds' means and bands, once for every point that came meanwhile
     // One plot per turn of the event loop: a redraw never blocks the GUI thread longer than one plot takes.
     for (int k = 0; k < PlotCount; ++k) {
         const int i = (nextPlot_ + k) % PlotCount;
@@ -802,7 +870,8 @@ void PlotPanel::replotDirty() {
 }
 
 void PlotPanel::flush() {
-    if (meansStale_) rebuildPhasePlots();
+    redrawStaleMeans(true);
+    meansTimer_.stop();
     redraw_.stop();
     slice_.stop();
     for (int i = 0; i < PlotCount; ++i) replotPlot(i);
@@ -854,6 +923,7 @@ void PlotPanel::clearRun(int job) {
     }
     for (int plot : {int(Phase1Plot), int(Phase2Plot)}) history_.remove(qMakePair(job, plot));
     runStart_.remove(job);
+    for (int plot : {int(Phase1Plot), int(Phase2Plot)}) staleMeans_.remove(qMakePair(job, plot));
     for (int i = 0; i < PlotCount; ++i) scheduleReplot(PlotId(i));
 }
 
@@ -863,6 +933,7 @@ void PlotPanel::clear() {
     cursors_.clear();
     history_.clear();
     runStart_.clear();
+    staleMeans_.clear();
     evalCount_.clear();
     ema_.clear();
     // The runs keep their names, colours, visibility and their place in the run list: a run still training goes on

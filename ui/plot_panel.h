@@ -17,9 +17,11 @@
 // code built with QT_NO_KEYWORDS.
 #include "core/engine/events.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QList>
 #include <QMap>
+#include <QSet>
 #include <QString>
 #include <QTimer>
 #include <QWidget>
@@ -137,7 +139,13 @@ private:
     bool stepsFromOne() const { return axis_ == StepAxis::Overlay || axis_ == StepAxis::SeedMean; }
     // SeedMean: each (run, plot, group)'s mean line and band, drawn from the history.
     void drawSeedMeans(int job, PlotId plot, const QList<Training>& trainings);
-    bool meansStale_ = false;  // SeedMean: points arrived since the means were drawn
+    // SeedMean: the (run, plot)s that got points since their means were drawn; drawn again by redrawStaleMeans, at
+    // once (`now`) or when a fifth of the time since the last such drawing allows (false: not yet, a timer is set).
+    bool redrawStaleMeans(bool now);
+    QSet<QPair<int, int>> staleMeans_;
+    QElapsedTimer meansClock_;
+    double lastMeansMs_ = 0;
+    QTimer meansTimer_;
     // The loss axis's range before its headroom: the shown values' extent, or their 5th to 95th percentile.
     std::optional<QPair<double, double>> lossRange(int plot) const;
     void fitTimeLabels(QCPAxis* x);
