@@ -81,13 +81,13 @@ struct TbSession {
 };
 
 // The sessions of a runs table (runs_table.h), one per row that has a configuration: as hyperparameters "method"
-// (methodLabel) and every key that differs between the runs; as metrics result/base, result/novel, result/hm and
-// result/all where the run has them (means over seeds, as `caspl status` shows them); the status from the run's state
+// (methodLabel) and every key that differs between the runs; as metrics result/base, result/novel, result/hm,
+// result/all (means over seeds, as `caspl status` shows them) and result/runtime_s where the run has them; the status from the run's state
 // (done: success, failed: failure, running: running, else unknown).
 std::vector<std::optional<TbSession>> tensorBoardSessions(const RunsTable& table);
 
 // The headline figures of a run as session metrics: result/base, result/novel, result/hm and result/all where it has
-// them (means over seeds, as `caspl status` shows them).
+// them (means over seeds, as `caspl status` shows them), and result/runtime_s, its runtime in seconds.
 std::vector<std::pair<std::string, double>> tensorBoardSessionMetrics(const RunFolderStatus& status);
 // The session a run writes while it runs (TensorBoardLiveWriter::sessionStart): "method" (methodLabel) and every key
 // that the runs table compares (runConfig: not its name, the operational keys, the reference numbers or the keys

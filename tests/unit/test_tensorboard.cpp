@@ -401,6 +401,7 @@ private Q_SLOTS:
         r1.status.base = 80.0;
         r1.config = {{"train.lr", "0.002"}, {"train.epochs", "5"}};
         r2 = r1;
+        r1.status.runtime = 3725.5;
         r2.status.folder = "/runs/b";
         r2.status.state = "failed";
         r2.status.hm.reset();
@@ -412,7 +413,12 @@ private Q_SLOTS:
         QCOMPARE(sessions.size(), std::size_t(3));
         QVERIFY(sessions[0] && sessions[1] && !sessions[2]);
         QCOMPARE(sessions[0]->hparams, (std::vector<std::pair<std::string, std::string>>{{"method", "coop"}, {"train.lr", "0.002"}}));
-        QCOMPARE(sessions[0]->metrics, (std::vector<std::pair<std::string, double>>{{"result/base", 80.0}, {"result/hm", 70.0}}));
+        QCOMPARE(sessions[0]->metrics, (std::vector<std::pair<std::string, double>>{
+                                           {"result/base", 80.0}, {"result/hm", 70.0}, {"result/runtime_s", 3725.5}}));
+        // The runtime's metric is named and described as a time, not as an accuracy.
+        const std::string withRuntime = decodeEventFile(tbExperimentEventFile({*sessions[0]}, 1.0))[1].pluginContent;
+        QVERIFY(withRuntime.find("Runtime (s)") != std::string::npos &&
+                withRuntime.find("the time the run's processes spent on it, in seconds") != std::string::npos);
         QCOMPARE(sessions[0]->status, 1);
         QCOMPARE(sessions[0]->modelUri, std::string("/runs/a"));
         QVERIFY(sessions[1]->metrics.empty());
