@@ -803,6 +803,10 @@ void RunsView::refillKeyBox() {
             bestIsLr = lr;
         }
     }
+    // The runtime too, where two runs or more have one: a figure against the time it cost (HM against runtime,
+    // CasPL's accuracy for its phase 1). Never the default, which is the sweep's key.
+    if (std::count_if(t.rows.begin(), t.rows.end(), [](const caspl::RunsTableRow& r) { return r.status.runtime.has_value(); }) >= 2)
+        keyBox_->addItem(tr("runtime (s)"), kRuntimeKey);
     if (const int kept = keyBox_->findText(current); kept >= 0) at = kept;
     keyBox_->setCurrentIndex(std::max(at, 0));
 }
@@ -881,11 +885,11 @@ void RunsView::replotScatter() {
     int key = keyBox_->count() ? keyBox_->currentData().toInt() : -1;
     if (key >= int(t.keys.size())) key = -1;  // the box not refilled yet for a new table
     QVector<double> xs, ys, bx, by;
-    if (key >= 0) {
+    if (key >= 0 || key == kRuntimeKey) {
         for (int r = 0; r < proxy_->rowCount(); ++r) {
             const int row = proxy_->mapToSource(proxy_->index(r, 0)).row();
             const auto& rr = t.rows[std::size_t(row)];
-            const auto x = RunsTableModel::number(rr.values[std::size_t(key)]);
+            const auto x = key == kRuntimeKey ? rr.status.runtime : RunsTableModel::number(rr.values[std::size_t(key)]);
             const auto y = RunsTableModel::figureOf(rr.status, figure);
             if (!x || !y) continue;
             points_ << QPointF(*x, *y);

@@ -108,7 +108,9 @@ public:
     QSortFilterProxyModel* proxy() const { return proxy_; }
     ResultsTable* table() const { return table_; }
     QLineEdit* filterEdit() const { return filter_; }
+    // The scatter's x: a numeric key (its index in the table's keys), or the runs' runtime (kRuntimeKey).
     QComboBox* plotKeyBox() const { return keyBox_; }
+    static constexpr int kRuntimeKey = -2;
     QComboBox* plotFigureBox() const { return figureBox_; }
     QCheckBox* logXBox() const { return logX_; }
     enum PlotKind { Scatter, ParallelCoordinates, Correlation };

@@ -192,6 +192,26 @@ private Q_SLOTS:
         QCOMPARE(view.plottedPoints().size(), 4);
         QVERIFY(view.summaryText().contains("best HM: c (76.00)"));
 
+        // The runtime as the x of the scatter (HM against what it cost), offered where two runs or more have one,
+        // never chosen by itself.
+        {
+            auto timed = table(76.0);
+            const double runtimes[] = {120.5, 60.0, 3600.0};
+            for (std::size_t i = 0; i < 3; ++i) timed.rows[i].status.runtime = runtimes[i];
+            view.setTable(timed);
+            QCOMPARE(view.plotKeyBox()->currentText(), QString("method.n_ctx_text"));
+            const int runtime = view.plotKeyBox()->findText("runtime (s)");
+            QVERIFY(runtime >= 0);
+            QCOMPARE(view.plotKeyBox()->itemData(runtime).toInt(), ui::RunsView::kRuntimeKey);
+            view.plotKeyBox()->setCurrentIndex(runtime);
+            // In the table's order (sorted by HM above); d has none.
+            QCOMPARE(view.plottedPoints(), (QVector<QPointF>{{3600.0, 76.0}, {60.0, 74.0}, {120.5, 70.0}}));
+            timed.rows[1].status.runtime.reset();
+            timed.rows[2].status.runtime.reset();
+            view.setTable(timed);
+            QCOMPARE(view.plotKeyBox()->findText("runtime (s)"), -1);  // one run's runtime: nothing to compare
+        }
+
         // A zero or negative value: no log axis.
         view.setTable(makeRunsTable({row("/runs/a", {{"train.weight_decay", "0"}}, 1.0), row("/runs/b", {{"train.weight_decay", "0.0005"}}, 2.0)}));
         QVERIFY(!view.logXBox()->isEnabled());
