@@ -300,7 +300,7 @@ void PlotPanel::addMetrics(int job, const QList<caspl::MetricEvent>& batch) {
             if (axis_ == StepAxis::SeedMean) staleMeans_.insert(qMakePair(job, plot));  // drawn again at a redraw
             else if (!restart) addPoint(job, PlotId(plot), t, k, point);
         }
-        dirty_[plot] = true;
+        if (axis_ != StepAxis::SeedMean) dirty_[plot] = true;  // the means mark it when they are drawn again
     }
     if (restart) rebuildPhasePlots();
     if (!redraw_.isActive()) redraw_.start();  // one timer for every plot; replotDirty draws only what changed

@@ -804,7 +804,7 @@ void RunsView::refillKeyBox() {
         }
     }
     // The runtime too, where two runs or more have one: a figure against the time it cost (HM against runtime,
-    // CasPL's accuracy for its phase 1). Never the default, which is the sweep's key.
+    // CasPL's accuracy for its phase 1). Chosen by itself only when no key is a number.
     if (std::count_if(t.rows.begin(), t.rows.end(), [](const caspl::RunsTableRow& r) { return r.status.runtime.has_value(); }) >= 2)
         keyBox_->addItem(tr("runtime (s)"), kRuntimeKey);
     if (const int kept = keyBox_->findText(current); kept >= 0) at = kept;

@@ -479,7 +479,7 @@ RunOutcome runExperiment(const ExperimentSpec& given, const RunOptions& opt, Eve
         ended = status != "running";  // after the write: a "done" that cannot be written is followed by "failed"
     };
     setStatus("running");
-    jsonl.setTick(opt.statusEverySeconds, [&] {
+    jsonl.setTick(opt.statusEverySeconds >= 0 ? opt.statusEverySeconds : 60.0, [&] {  // NaN or less than 0: a minute
         try {
             setStatus("running");
         } catch (const std::exception&) {

@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     PlotPanel panel;
     panel.resize(1400, 900);
+    panel.show();  // laid out at that size: a hidden panel's plots keep Qt's default size
+    QApplication::processEvents();
     panel.setRunLabel(1, "#1 bench");
     const long long stepsPerSeed = std::max(1LL, points / (seeds * (terms + 1)));
     const double t0 = 1796620800;
@@ -84,15 +86,17 @@ int main(int argc, char** argv) {
     panel.flush();
     figure("draw.continue", msSince(start), fed);
 
+    // Each axis with where its points start and how far they reach: the hovers land inside.
+    const double seconds = 0.05 * double(seeds * stepsPerSeed);
     const struct {
         PlotPanel::StepAxis axis;
         const char* name;
-        double hoverX;
-    } axes[] = {{PlotPanel::StepAxis::Overlay, "overlay", double(stepsPerSeed) / 2},
-                {PlotPanel::StepAxis::SeedMean, "seed_mean", double(stepsPerSeed) / 2},
-                {PlotPanel::StepAxis::Relative, "relative", 0.05 * double(seeds * stepsPerSeed) / 2},
-                {PlotPanel::StepAxis::Wall, "wall", t0 + 0.05 * double(seeds * stepsPerSeed) / 2},
-                {PlotPanel::StepAxis::Continue, "continue", double(seeds * stepsPerSeed) / 2}};
+        double origin, span;
+    } axes[] = {{PlotPanel::StepAxis::Overlay, "overlay", 0, double(stepsPerSeed)},
+                {PlotPanel::StepAxis::SeedMean, "seed_mean", 0, double(stepsPerSeed)},
+                {PlotPanel::StepAxis::Relative, "relative", 0, seconds},
+                {PlotPanel::StepAxis::Wall, "wall", t0, seconds},
+                {PlotPanel::StepAxis::Continue, "continue", 0, double(seeds * stepsPerSeed)}};
     for (const auto& a : axes) {
         start = std::chrono::steady_clock::now();
         panel.setStepAxis(a.axis);
@@ -104,7 +108,8 @@ int main(int argc, char** argv) {
         start = std::chrono::steady_clock::now();
         constexpr int kHovers = 20;
         std::size_t chars = 0;
-        for (int h = 0; h < kHovers; ++h) chars += std::size_t(panel.valuesAt(PlotPanel::Phase2Plot, a.hoverX * (0.5 + h / 40.0)).size());
+        for (int h = 0; h < kHovers; ++h)  // from a quarter to nearly half of the way
+            chars += std::size_t(panel.valuesAt(PlotPanel::Phase2Plot, a.origin + a.span * (0.25 + h / 80.0)).size());
         const double hover = msSince(start) / kHovers;
         if (chars == 0) std::fprintf(stderr, "caspl_bench_plots: the hover on %s found nothing\n", a.name);
         figure((std::string("place.") + a.name).c_str(), place, fed);

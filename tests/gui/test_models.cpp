@@ -193,7 +193,7 @@ private Q_SLOTS:
         QVERIFY(view.summaryText().contains("best HM: c (76.00)"));
 
         // The runtime as the x of the scatter (HM against what it cost), offered where two runs or more have one,
-        // never chosen by itself.
+        // chosen by itself only where no key is a number.
         {
             auto timed = table(76.0);
             const double runtimes[] = {120.5, 60.0, 3600.0};
@@ -1291,6 +1291,9 @@ private Q_SLOTS:
         QVector<double> v = panel.seriesValues(1, ui::PlotPanel::Phase2Plot, "loss", group);
         QCOMPARE(v.size(), 4);
         QVERIFY(std::abs(v[0] - 21) < 1e-12);  // a debiased average starts at the first value
+        // Step 2: each seed's (0.25 first + 0.5 second) / 0.75, then the mean: (35 / 3 + 71 / 3 + 95 / 3) / 3 = 67 / 3
+        // (unsmoothed: 23).
+        QVERIFY2(std::abs(v[1] - 67.0 / 3) < 1e-12, qPrintable(QString::number(v[1])));
         // Back to one curve per seed: the seeds' own curves, no band.
         panel.setSmoothing(0);
         panel.setStepAxis(ui::PlotPanel::StepAxis::Overlay);
